@@ -1,0 +1,387 @@
+"""Reading and writing qtomo dataset files (see :mod:`qtomo.data.schema`).
+
+Writes are atomic: a :class:`DatasetWriter` fills a temporary file beside the target and
+renames it only after the ``complete`` flag is set. :func:`open_dataset` validates a file and
+names exactly what is wrong; it reads the shots block by block, so files larger than memory
+can be used for training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from qtomo import __version__
+from qtomo.data.schema import CHUNK_ROWS, FORMAT_NAME, MAX_PSI_QUBITS, SCHEMA_VERSION
+from qtomo.errors import DataFileError, OutputExistsError
+from qtomo.povm.frames import Frame, FrameError, frame_from_elements
+from qtomo.typing import FloatArray, Outcomes
+
+#: Outcome arrays up to this many entries are range-checked in full when opened; larger ones
+#: are checked block by block as they are read.
+_FULL_CHECK_ENTRIES = 200_000_000
+
+
+def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Refuse to replace an existing output unless ``overwrite`` is set."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{p} already exists; pass --overwrite to replace it")
+    if p.exists() and p.is_dir():
+        raise OutputExistsError(f"{p} is a directory; give a file name ending in .h5")
+    return p
+
+
+class DatasetWriter:
+    """Write one dataset file atomically.
+
+    Use as a context manager; on a clean exit the ``complete`` flag is written and the
+    temporary file is renamed onto ``path``. On an exception nothing appears at ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination ``.h5`` file.
+    n_qubits, shots : int
+        Shape of the outcome array.
+    frame : Frame
+        The ideal POVM that was measured.
+    with_log_p : bool
+        Whether ``/log_p_true`` is written for the training shots.
+    eval_shots : int
+        Number of evaluation shots (0 for none).
+    config : dict
+        Full configuration, stored as JSON.
+    overwrite : bool
+        Replace an existing file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        n_qubits: int,
+        shots: int,
+        frame: Frame,
+        with_log_p: bool,
+        eval_shots: int,
+        config: dict[str, Any],
+        overwrite: bool = False,
+    ) -> None:
+        self.path = check_output_path(path, overwrite)
+        self.n_qubits = int(n_qubits)
+        self.shots = int(shots)
+        self.frame = frame
+        self.with_log_p = with_log_p
+        self.eval_shots = int(eval_shots)
+        self.config = config
+        self._tmp: Path | None = None
+        self._f: h5py.File | None = None
+
+    # -- context management -------------------------------------------------------------
+    def __enter__(self) -> DatasetWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        f = h5py.File(self._tmp, "w")
+        self._f = f
+        f.attrs["format"] = FORMAT_NAME
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["qtomo_version"] = __version__
+        f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        f.attrs["dataset_id"] = uuid.uuid4().hex
+        f.attrs["config"] = json.dumps(self.config, sort_keys=True)
+        f.attrs["complete"] = False
+        self._create_shots(f, "outcomes", "log_p_true", self.shots)
+        if self.eval_shots > 0:
+            g = f.create_group("eval")
+            self._create_shots(g, "outcomes", "log_p_true", self.eval_shots)
+        pg = f.create_group("povm")
+        pg.attrs["name"] = self.frame.name
+        pg.attrs["K"] = self.frame.K
+        pg.create_dataset("elements", data=self.frame.elements)
+        tg = f.create_group("target")
+        tg.attrs["n_qubits"] = self.n_qubits
+        return self
+
+    def _create_shots(self, g: h5py.Group, name: str, lp_name: str, rows: int) -> None:
+        chunk = (max(1, min(rows, CHUNK_ROWS)), self.n_qubits)
+        g.create_dataset(
+            name, shape=(rows, self.n_qubits), dtype=np.uint8, chunks=chunk,
+            compression="gzip", compression_opts=1,
+        )
+        if self.with_log_p:
+            g.create_dataset(lp_name, shape=(rows,), dtype=np.float64, chunks=(chunk[0],))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self._f is not None and self._tmp is not None
+        try:
+            if exc_type is None:
+                self._f.attrs["complete"] = True
+                self._f.close()
+                os.replace(self._tmp, self.path)
+                return
+        finally:
+            if self._f.id.valid:
+                self._f.close()
+            with contextlib.suppress(FileNotFoundError):
+                if self._tmp.exists() and exc_type is not None:
+                    self._tmp.unlink()
+
+    # -- content ---------------------------------------------------------------------------
+    @property
+    def file(self) -> h5py.File:
+        assert self._f is not None, "use DatasetWriter as a context manager"
+        return self._f
+
+    def write_block(
+        self, start: int, outcomes: Outcomes, log_p: FloatArray | None = None, *, eval: bool = False
+    ) -> None:
+        """Write rows ``start .. start+len(outcomes)`` of the training (or eval) shots."""
+        g = self.file["eval"] if eval else self.file
+        stop = start + len(outcomes)
+        g["outcomes"][start:stop] = np.asarray(outcomes, dtype=np.uint8)
+        if self.with_log_p:
+            if log_p is None:
+                raise ValueError("this dataset stores log_p_true: pass log_p")
+            g["log_p_true"][start:stop] = np.asarray(log_p, dtype=np.float64)
+
+    def set_target(self, attrs: dict[str, Any], arrays: dict[str, np.ndarray | None]) -> None:
+        """Store target attributes and arrays (``None`` entries are skipped)."""
+        tg = self.file["target"]
+        for k, v in attrs.items():
+            tg.attrs[k] = np.nan if v is None else v
+        for k, v in arrays.items():
+            if v is None:
+                continue
+            if k == "psi" and int(np.log2(len(v))) > MAX_PSI_QUBITS:
+                continue
+            tg.create_dataset(k, data=v)
+
+    def target_group(self) -> h5py.Group:
+        """The ``/target`` group, e.g. for storing an MPS with ``mps.save_to_group``."""
+        return self.file["target"]
+
+
+class Dataset:
+    """A validated, open qtomo dataset. Use :func:`open_dataset`.
+
+    Attributes
+    ----------
+    path : Path
+    n_qubits, shots, eval_shots, K : int
+    frame : Frame
+        The ideal POVM, rebuilt from the stored elements.
+    has_log_p : bool
+        Whether exact ``log_p_true`` is stored (training and evaluation shots).
+    config : dict
+        The configuration that produced the file.
+    target : dict
+        Target attributes (state, J, h, boundary, method, noise, seed, energy, ...).
+    """
+
+    def __init__(self, path: Path, f: h5py.File) -> None:
+        self.path = path
+        self._f = f
+        self._validate()
+
+    # -- validation --------------------------------------------------------------------------
+    def _fail(self, what: str) -> DataFileError:
+        return DataFileError(f"{self.path}: {what}")
+
+    def _validate(self) -> None:
+        f = self._f
+        if "schema_version" not in f.attrs:
+            raise self._fail("not a qtomo dataset (no schema_version attribute)")
+        version = int(f.attrs["schema_version"])
+        if version != SCHEMA_VERSION:
+            raise self._fail(
+                f"schema version {version} is not supported (this qtomo reads {SCHEMA_VERSION}); "
+                "re-create the file with this qtomo version"
+            )
+        if not bool(f.attrs.get("complete", False)):
+            raise self._fail("incomplete dataset (its writer was interrupted); simulate it again")
+        if "povm" not in f or "elements" not in f["povm"]:
+            raise self._fail("missing /povm/elements")
+        elements = f["povm/elements"][()]
+        k_attr = int(f["povm"].attrs.get("K", -1))
+        if elements.ndim != 3 or elements.shape[1:] != (2, 2):
+            raise self._fail(f"/povm/elements has shape {elements.shape}, expected (K, 2, 2)")
+        if k_attr != elements.shape[0]:
+            raise self._fail(f"/povm K={k_attr} does not match {elements.shape[0]} elements")
+        try:
+            self.frame = frame_from_elements(str(f["povm"].attrs.get("name", "custom")), elements)
+        except FrameError as e:
+            raise self._fail(f"invalid POVM: {e}") from None
+        self.K = self.frame.K
+        self._check_shots(f, "outcomes", "log_p_true", "")
+        self.n_qubits = int(f["outcomes"].shape[1])
+        self.shots = int(f["outcomes"].shape[0])
+        self.has_log_p = "log_p_true" in f
+        if "eval" in f:
+            self._check_shots(f["eval"], "outcomes", "log_p_true", "eval/")
+            self.eval_shots = int(f["eval/outcomes"].shape[0])
+            if f["eval/outcomes"].shape[1] != self.n_qubits:
+                raise self._fail("eval/outcomes has a different qubit count than outcomes")
+        else:
+            self.eval_shots = 0
+        self.config = json.loads(f.attrs.get("config", "{}"))
+        self.target = {k: _py(v) for k, v in f["target"].attrs.items()} if "target" in f else {}
+
+    def _check_shots(self, g: h5py.Group, name: str, lp: str, prefix: str) -> None:
+        if name not in g:
+            raise self._fail(f"missing /{prefix}{name}")
+        d = g[name]
+        if d.ndim != 2 or d.shape[0] < 1 or d.shape[1] < 1:
+            raise self._fail(f"/{prefix}{name} has shape {d.shape}, expected (shots>=1, N>=1)")
+        if d.dtype != np.uint8:
+            raise self._fail(f"/{prefix}{name} has dtype {d.dtype}, expected uint8")
+        if d.size <= _FULL_CHECK_ENTRIES:
+            for s in range(0, d.shape[0], 1 << 20):
+                self._check_range(d[s : s + (1 << 20)], f"/{prefix}{name}", s)
+        if lp in g:
+            if g[lp].shape != (d.shape[0],) or g[lp].dtype != np.float64:
+                raise self._fail(
+                    f"/{prefix}{lp} has shape {g[lp].shape} and dtype {g[lp].dtype}, "
+                    f"expected ({d.shape[0]},) float64"
+                )
+
+    def _check_range(self, block: np.ndarray, name: str, offset: int) -> None:
+        if block.size and int(block.max()) >= self.K:
+            row = offset + int(np.argwhere(block >= self.K)[0, 0])
+            raise self._fail(
+                f"{name} row {row} holds outcome {int(block.max())}, but the POVM has only "
+                f"K={self.K} outcomes (0..{self.K - 1})"
+            )
+
+    # -- access -------------------------------------------------------------------------------
+    def outcomes(self, start: int = 0, stop: int | None = None) -> Outcomes:
+        """Training shots ``start:stop`` as uint8 ``(rows, N)`` (read from disk)."""
+        block = self._f["outcomes"][start:stop]
+        self._check_range(block, "/outcomes", start)
+        return block
+
+    def log_p_true(self, start: int = 0, stop: int | None = None) -> FloatArray | None:
+        """Exact log P of training shots ``start:stop``, or None when not stored."""
+        return self._f["log_p_true"][start:stop] if self.has_log_p else None
+
+    def eval_outcomes(self) -> Outcomes | None:
+        """The evaluation shots (never for training), or None."""
+        return self._f["eval/outcomes"][()] if self.eval_shots else None
+
+    def eval_log_p(self) -> FloatArray | None:
+        """Exact log P of the evaluation shots, or None."""
+        if self.eval_shots and "log_p_true" in self._f["eval"]:
+            return self._f["eval/log_p_true"][()]
+        return None
+
+    def target_array(self, name: str) -> np.ndarray | None:
+        """A stored target array (``x_exact``, ``zz_exact``, ``psi``), or None."""
+        key = f"target/{name}"
+        return self._f[key][()] if key in self._f and isinstance(self._f[key], h5py.Dataset) else None
+
+    def target_mps(self):  # noqa: ANN201 - returns qtomo.states.mps.MPS or None
+        """The stored target MPS, or None."""
+        if "target/mps" not in self._f:
+            return None
+        from qtomo.states.mps import MPS
+
+        return MPS.load_from_group(self._f["target/mps"])
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Root attributes (schema_version, qtomo_version, created, dataset_id, ...)."""
+        return {k: _py(v) for k, v in self._f.attrs.items()}
+
+    @property
+    def dataset_hash(self) -> str:
+        """SHA-256 identifying this dataset (its unique id, shape, POVM and config)."""
+        a = self._f.attrs
+        key = json.dumps(
+            [str(a["dataset_id"]), self.shots, self.n_qubits, self.frame.name,
+             str(a.get("config", ""))]
+        )
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def summary(self) -> dict[str, Any]:
+        """Plain summary for printing or JSON."""
+        return {
+            "path": str(self.path),
+            "n_qubits": self.n_qubits,
+            "shots": self.shots,
+            "eval_shots": self.eval_shots,
+            "povm": self.frame.name,
+            "K": self.K,
+            "has_log_p_true": self.has_log_p,
+            "target": self.target,
+            "schema_version": SCHEMA_VERSION,
+            "created": self.attrs.get("created"),
+            "qtomo_version": self.attrs.get("qtomo_version"),
+        }
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _py(v: Any) -> Any:
+    """HDF5 attribute value as a plain Python value (NaN stays float NaN)."""
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v
+
+
+def open_dataset(path: str | os.PathLike[str]) -> Dataset:
+    """Open and validate a qtomo dataset; raises :class:`DataFileError` naming the problem."""
+    p = Path(path)
+    if not p.exists():
+        raise DataFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise DataFileError(f"{p}: is a directory, expected a qtomo .h5 dataset")
+    if p.stat().st_size == 0:
+        raise DataFileError(f"{p}: empty file, expected a qtomo .h5 dataset")
+    try:
+        is_h5 = h5py.is_hdf5(p)
+    except OSError:
+        is_h5 = False
+    if not is_h5:
+        raise DataFileError(f"{p}: not an HDF5 file, expected a qtomo .h5 dataset")
+    try:
+        f = h5py.File(p, "r")
+    except OSError as e:
+        raise DataFileError(f"{p}: cannot be read (truncated or corrupt HDF5: {e})") from None
+    try:
+        return Dataset(p, f)
+    except DataFileError:
+        f.close()
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        f.close()
+        raise DataFileError(f"{p}: cannot be read (truncated or corrupt: {e})") from None
+
+
+def iter_blocks(n: int, block: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` pairs covering ``range(n)`` in blocks of ``block``."""
+    for s in range(0, n, block):
+        yield s, min(n, s + block)

@@ -1,0 +1,34 @@
+"""The qtomo dataset file, schema version 1 (HDF5).
+
+Layout::
+
+    /                      attrs: format="qtomo-dataset", schema_version=1, qtomo_version,
+                                  created (ISO 8601 UTC), dataset_id (uuid4 hex),
+                                  config (JSON of the full simulate/import config),
+                                  complete (bool, written last: False or absent = interrupted)
+    /outcomes              uint8 (shots, N), values 0..K-1, chunked, gzip-compressed;
+                           column j is qubit j
+    /log_p_true            float64 (shots,), exact natural log P(a) of each shot (optional)
+    /eval/outcomes         uint8 (eval_shots, N): fresh shots for scoring, never trained on
+    /eval/log_p_true       float64 (eval_shots,) (optional)
+    /povm                  attrs: name, K;  /povm/elements complex128 (K, 2, 2): the ideal POVM
+                           measured by the lab (noise belongs to the target, not the POVM)
+    /target                attrs: state (tfim|ghz|custom|unknown), n_qubits, J, h, boundary,
+                                  method (ed|dmrg|exact|none), noise, seed, energy (NaN: none),
+                                  truncation_error (DMRG only)
+    /target/x_exact        float64 (N,)   exact <X_i> of the target, when known
+    /target/zz_exact       float64 (N, N) exact <Z_i Z_j> of the target, when known
+    /target/psi            complex128 (2^N,) pure target state vector (N <= 16), big-endian
+    /target/mps            MPS of the pure target (large N), see qtomo.states.mps
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+FORMAT_NAME = "qtomo-dataset"
+#: Largest N for which the target state vector is stored.
+MAX_PSI_QUBITS = 16
+#: Rows per HDF5 chunk of the outcome array (capped by the shot count).
+CHUNK_ROWS = 16384
+
+__all__ = ["SCHEMA_VERSION", "FORMAT_NAME", "MAX_PSI_QUBITS", "CHUNK_ROWS"]
