@@ -1,0 +1,29 @@
+"""``qtomo info``: validate a dataset file and print its summary."""
+
+from __future__ import annotations
+
+import click
+
+from qtomo.cli.options import emit_json, json_option, run_command
+
+
+@click.command("info")
+@click.argument("data", type=click.Path(dir_okay=False))
+@json_option
+@run_command
+def cmd(data, as_json):
+    """Validate DATA (a qtomo .h5 dataset) and print what it holds."""
+    from qtomo.data.hdf5 import open_dataset
+
+    with open_dataset(data) as ds:
+        s = ds.summary()
+    if as_json:
+        emit_json(s)
+        return
+    t = s["target"]
+    click.echo(f"{s['path']}: schema v{s['schema_version']}, qtomo {s['qtomo_version']}, created {s['created']}")
+    click.echo(f"  {s['n_qubits']} qubits, {s['shots']} shots + {s['eval_shots']} eval shots, "
+               f"POVM {s['povm']} (K={s['K']}), log_p_true {'yes' if s['has_log_p_true'] else 'no'}")
+    if t:
+        keys = ("state", "method", "J", "h", "boundary", "noise", "energy", "truncation_error")
+        click.echo("  target: " + ", ".join(f"{k}={t[k]}" for k in keys if k in t))

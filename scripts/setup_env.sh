@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create or reuse .venv, install qtomo and its dependencies. Sourced by demo.sh and test.sh.
+# PyTorch: a torch already importable by python3 is kept (the venv sees system packages);
+# otherwise `torch==2.13.0` is installed first, which on qtomo's machines is a local CPU build,
+# so that no multi-GB CUDA build is ever pulled by the loose `torch>=2.1` requirement.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  if "$PY" -c "import torch" >/dev/null 2>&1; then
+    "$PY" -m venv --system-site-packages .venv
+  else
+    "$PY" -m venv .venv
+  fi
+fi
+VPY="$ROOT/.venv/bin/python"
+pipq() { "$VPY" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v -E "^WARNING: Location|^$" || true; }
+if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
+  echo "setup: installing torch==2.13.0 (CPU build)" >&2
+  pipq torch==2.13.0
+fi
+if ! "$VPY" -c "import qtomo, h5py, qutip, click, tqdm, matplotlib, scipy, pytest, hypothesis" >/dev/null 2>&1 \
+   || [ setup.cfg -nt .venv/.qtomo-installed ]; then
+  echo "setup: installing qtomo and its dependencies into .venv" >&2
+  pipq -e ".[test]"
+  touch .venv/.qtomo-installed
+fi
+"$VPY" -c "import torch, qtomo" || { echo "setup: failed to import torch/qtomo" >&2; exit 1; }
+export PATH="$ROOT/.venv/bin:$PATH"

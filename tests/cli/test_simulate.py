@@ -1,0 +1,96 @@
+"""``qtomo simulate`` through click's CliRunner: JSON output, exit codes, no partial files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from qtomo.cli.main import cli
+from qtomo.data.hdf5 import open_dataset
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_help_and_version():
+    r = run("--help")
+    assert r.exit_code == 0 and "simulate" in r.output
+    r = run("--version")
+    assert r.exit_code == 0 and "qtomo" in r.output
+    r = run("simulate", "--help")
+    assert r.exit_code == 0 and "--eval-shots" in r.output
+
+
+def test_json_summary(tmp_path):
+    out = tmp_path / "d.h5"
+    r = run("simulate", "--n-qubits", "6", "--shots", "2000", "--eval-shots", "100",
+            "--out", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["n_qubits"] == 6 and s["shots"] == 2000 and s["povm"] == "pauli4"
+    assert s["out"] == str(out)
+    assert abs(s["energy"] - (1 - 1 / np.sin(np.pi / 26))) < 1e-10
+    with open_dataset(out) as ds:
+        assert ds.shots == 2000
+
+
+def test_ghz_noise_and_povms(tmp_path):
+    for povm in ("tetra", "pauli6"):
+        out = tmp_path / f"g{povm}.h5"
+        r = run("simulate", "--state", "ghz", "-n", "5", "--povm", povm, "--noise", "0.1",
+                "--shots", "500", "--out", str(out), "--json")
+        assert r.exit_code == 0, r.output
+        s = json.loads(r.stdout)
+        assert s["energy"] is None and s["noise"] == 0.1
+        with open_dataset(out) as ds:
+            zz = ds.target_array("zz_exact")
+            assert np.isclose(zz[0, 4], 0.81)
+
+
+def test_refuses_overwrite(tmp_path):
+    out = tmp_path / "d.h5"
+    assert run("simulate", "-n", "3", "--shots", "10", "--out", str(out)).exit_code == 0
+    before = out.read_bytes()
+    r = run("simulate", "-n", "4", "--shots", "10", "--out", str(out))
+    assert r.exit_code == 5 and "--overwrite" in r.stderr
+    assert out.read_bytes() == before
+    assert run("simulate", "-n", "4", "--shots", "10", "--out", str(out), "--overwrite").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args,code,text",
+    [
+        (["--n-qubits", "0"], 3, "n-qubits"),
+        (["--shots", "0"], 3, "shots"),
+        (["--h", "nan"], 3, "finite"),
+        (["--J", "inf"], 3, "finite"),
+        (["--noise", "1.5"], 3, "noise"),
+        (["--noise", "-0.1"], 3, "noise"),
+        (["--povm", "pauli5"], 3, "unknown POVM"),
+        (["--method", "ed", "--n-qubits", "21"], 3, "dmrg"),
+        (["--chi", "0", "-n", "30"], 3, "chi"),
+        (["--eval-shots", "-1"], 3, "eval-shots"),
+        (["--boundary", "twisted"], 2, "boundary"),
+    ],
+)
+def test_bad_input_one_line_no_file(tmp_path, args, code, text):
+    out = tmp_path / "d.h5"
+    r = run("simulate", "--out", str(out), *args)
+    assert r.exit_code == code, r.output
+    assert text in r.stderr
+    assert "Traceback" not in r.output
+    if code != 2:
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content,text", [(b"", "empty"), (b"not hdf5 at all", "not an HDF5")])
+def test_info_rejects_bad_files(tmp_path, content, text):
+    p = tmp_path / "x.h5"
+    p.write_bytes(content)
+    r = run("info", str(p))
+    assert r.exit_code == 4 and text in r.stderr and "Traceback" not in r.output
