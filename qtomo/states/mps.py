@@ -293,3 +293,190 @@ class MPS:
         out = self.copy()
         out.tensors[0] = out.tensors[0] / self.norm()
         return out
+
+    # --- measurements ---------------------------------------------------------------------
+
+    def _rc(self) -> MPS:
+        """Normalised right-canonical version (self when already so)."""
+        if self.form == "right" and abs(np.linalg.norm(self.tensors[0]) - 1.0) < 1e-12:
+            return self
+        if self.form == "right":
+            return self.normalized()
+        return self.right_canonical()
+
+    def expectation_pauli(self, paulis: Mapping[int, str] | str) -> float:
+        """<psi| P |psi> / <psi|psi> of a Pauli string.
+
+        ``paulis`` is ``{site: letter}`` with letters I, X, Y, Z, or a string such as
+        ``"Z0 Z5"`` or ``"X3"``. One left-to-right pass up to the last non-identity site.
+        """
+        if isinstance(paulis, str):
+            from qtomo.povm.born import parse_pauli_string
+
+            paulis = parse_pauli_string(paulis, self.n_qubits)
+        ops: dict[int, np.ndarray] = {}
+        for site, letter in paulis.items():
+            if not 0 <= int(site) < self.n_qubits:
+                raise InputValueError(
+                    f"Pauli string names qubit {site}, but the MPS has {self.n_qubits} qubits"
+                )
+            key = str(letter).upper()
+            if key not in _PAULI_MATS:
+                raise InputValueError(f"unknown Pauli letter {letter!r}; expected I, X, Y or Z")
+            if key != "I":
+                ops[int(site)] = _PAULI_MATS[key]
+        return float(np.real(self.expectation_product(ops)))
+
+    def expectation_product(self, ops: Mapping[int, np.ndarray]) -> complex:
+        """<psi| O_{j1} (x) O_{j2} ... |psi> / <psi|psi> for 2x2 operators ``{site: O}``."""
+        m = self._rc()
+        last = max(ops) if ops else -1
+        env = np.ones((1, 1))  # bra ket
+        for j in range(last + 1):
+            b = m.tensors[j]
+            # env (u*, v) . B (v, p, r)   # u* [v], [v] p r -> u* p r
+            t = np.tensordot(env, b, axes=(1, 0))
+            if j in ops:
+                # O (p', p) . t (u*, p, r)   # p' [p], u* [p] r -> p' u* r
+                t = np.tensordot(ops[j], t, axes=(1, 1)).transpose(1, 0, 2)
+            # conj(B) (u*, p', r*) . t (u*, p', r)   # [u] [p] r*, [u] [p] r -> r* r
+            env = np.tensordot(b.conj(), t, axes=([0, 1], [0, 1]))
+        # right-canonical: the right environment is the identity
+        return complex(np.trace(env))
+
+    def _center_sweep(self):
+        """Yield (j, C_j) with the orthogonality centre on site j, for j = 0..N-1.
+
+        Starts from the normalised right-canonical form; each step QR-decomposes the centre
+        and pushes R into the next site (cost chi^3 per site).
+        """
+        m = self._rc()
+        c = m.tensors[0]
+        for j in range(self.n_qubits):
+            yield j, c
+            if j == self.n_qubits - 1:
+                break
+            cl, d, cr = c.shape
+            q, r = np.linalg.qr(c.reshape(cl * d, cr))  # (vL p) vR
+            # R (a, vR) . B_{j+1} (vR, p, r)   # a [vR], [vR] p r
+            c = np.tensordot(r, m.tensors[j + 1], axes=(1, 0))
+
+    def local_expectations(self, op: np.ndarray) -> np.ndarray:
+        """<O_j> for every site j of a 2x2 operator O (one sweep, cost N chi^3)."""
+        op = np.asarray(op)
+        out = np.empty(self.n_qubits, dtype=np.complex128)
+        for j, c in self._center_sweep():
+            # conj(C) (l, p', r) O (p', p) C (l, p, r)   # l p' r, p' p, l p r
+            out[j] = np.einsum("lqr,qp,lpr->", c.conj(), op, c)
+        return out
+
+    def x_expectations(self) -> np.ndarray:
+        """<X_j> for all sites, float64 (N,)."""
+        return self.local_expectations(_PAULI_MATS["X"]).real.copy()
+
+    def z_expectations(self) -> np.ndarray:
+        """<Z_j> for all sites, float64 (N,)."""
+        return self.local_expectations(_PAULI_MATS["Z"]).real.copy()
+
+    def correlation_matrix(self, op_a: np.ndarray, op_b: np.ndarray | None = None) -> np.ndarray:
+        """C[i, j] = <A_i B_j> for i < j, <B_i A_j> mirrored for i > j, <A B> on the diagonal.
+
+        For Hermitian commuting single-site operators (e.g. Z and Z) the matrix is the full
+        symmetric correlation matrix. One pass per left site i carries the environment
+        ``C_i^+ A C_i`` to the right through the right-canonical tensors, measuring B at
+        every j > i: O(N^2 chi^3) in total, never a full contraction per pair.
+        """
+        op_a = np.asarray(op_a)
+        op_b = op_a if op_b is None else np.asarray(op_b)
+        n = self.n_qubits
+        m = self._rc()
+        out = np.zeros((n, n), dtype=np.complex128)
+        for i, c in self._center_sweep():
+            # diagonal: <A B> on site i   # l p' r, p' p, l p r
+            out[i, i] = np.einsum("lqr,qp,lpr->", c.conj(), op_a @ op_b, c)
+            # env (r*, r) = sum conj(C)[l, p', r*] A[p', p] C[l, p, r]
+            env = np.einsum("lqs,qp,lpr->sr", c.conj(), op_a, c)
+            for j in range(i + 1, n):
+                b = m.tensors[j]
+                # env (u*, v) . B (v, p, r)   # u* [v], [v] p r -> u* p r
+                t = np.tensordot(env, b, axes=(1, 0))
+                # measure B_j: sum conj(B)[u, p', r] B_op[p', p] t[u, p, r]
+                tb = np.tensordot(op_b, t, axes=(1, 1))  # p' u* r
+                out[i, j] = np.tensordot(b.conj(), tb.transpose(1, 0, 2), axes=3)
+                if j < n - 1:
+                    # identity transfer: conj(B) (u*, p, r*) . t (u*, p, r) -> r* r
+                    env = np.tensordot(b.conj(), t, axes=([0, 1], [0, 1]))
+        upper = np.triu_indices(n, 1)
+        out[upper[1], upper[0]] = out[upper]
+        return out
+
+    def zz_matrix(self) -> np.ndarray:
+        """<Z_i Z_j> for all pairs, float64 (N, N), ones on the diagonal."""
+        z = _PAULI_MATS["Z"]
+        return self.correlation_matrix(z).real.copy()
+
+    def entanglement_entropies(self) -> np.ndarray:
+        """Von Neumann entropies S_j = -sum s^2 ln s^2 (natural log) of bonds 1..N-1, (N-1,)."""
+        sv = self.singular_values
+        if sv is None or self.form != "right" or len(sv) != self.n_qubits - 1:
+            sv = self.right_canonical().singular_values
+        out = np.empty(self.n_qubits - 1)
+        for j, s in enumerate(sv):
+            w = np.asarray(s) ** 2
+            w = w[w > 0] / w.sum()
+            out[j] = float(-(w * np.log(w)).sum())
+        return out
+
+    # --- storage --------------------------------------------------------------------------
+
+    def save_to_group(self, group) -> None:  # noqa: ANN001 - h5py.Group
+        """Write the MPS into an (empty) HDF5 group.
+
+        Layout: attrs ``format="qtomo-mps"``, ``version=1``, ``n_qubits``,
+        ``legs="vL p vR"``, ``form`` ("right" or "none"), ``bond_dims``; datasets
+        ``tensors/00000``, ``tensors/00001``, ... of shape (chi_L, 2, chi_R), float64 or
+        complex128; ``singular_values/0000j`` when known.
+        """
+        group.attrs["format"] = "qtomo-mps"
+        group.attrs["version"] = 1
+        group.attrs["n_qubits"] = self.n_qubits
+        group.attrs["legs"] = "vL p vR"
+        group.attrs["form"] = self.form or "none"
+        group.attrs["bond_dims"] = np.asarray(self.bond_dims, dtype=np.int64)
+        tg = group.create_group("tensors")
+        for j, t in enumerate(self.tensors):
+            tg.create_dataset(f"{j:05d}", data=t)
+        if self.singular_values is not None:
+            sg = group.create_group("singular_values")
+            for j, s in enumerate(self.singular_values):
+                sg.create_dataset(f"{j:05d}", data=s)
+
+    @classmethod
+    def load_from_group(cls, group) -> MPS:  # noqa: ANN001 - h5py.Group
+        """Read an MPS written by :meth:`save_to_group`; raises ``DataFileError`` if malformed."""
+        from qtomo.errors import DataFileError
+
+        try:
+            if group.attrs.get("format") != "qtomo-mps":
+                raise DataFileError(
+                    f"HDF5 group {group.name} is not a stored MPS (format attribute missing)"
+                )
+            version = int(group.attrs["version"])
+            if version != 1:
+                raise DataFileError(
+                    f"stored MPS has version {version}; this qtomo reads version 1 only"
+                )
+            n = int(group.attrs["n_qubits"])
+            tg = group["tensors"]
+            tensors = [np.asarray(tg[f"{j:05d}"][()]) for j in range(n)]
+            form = str(group.attrs.get("form", "none"))
+            sv = None
+            if "singular_values" in group:
+                sg = group["singular_values"]
+                sv = [np.asarray(sg[f"{j:05d}"][()]) for j in range(n - 1)]
+        except KeyError as e:
+            raise DataFileError(f"stored MPS in {group.name} is incomplete: {e}") from None
+        try:
+            return cls(tensors, form=None if form == "none" else form, singular_values=sv)
+        except InputValueError as e:
+            raise DataFileError(f"stored MPS in {group.name} is malformed: {e}") from None
