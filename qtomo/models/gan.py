@@ -1,0 +1,214 @@
+"""Generative adversarial network over outcome strings (Goodfellow et al. 2014).
+
+Generator: Gaussian noise z ~ N(0, I) -> MLP -> per-site logits l_j(z) (N x K); the string is
+a_j = argmax_k (l_jk(z) + g_jk) with Gumbel noise g (the Gumbel-max trick: given z, a_j is
+drawn from softmax(l_j(z))). Gradients pass the discrete choice with the straight-through
+Gumbel-softmax estimator (forward: the one-hot of a; backward: the gradient of
+softmax((l + g) / tau)). Discriminator: an MLP on the flattened one-hot string.
+
+Losses (per shot, both minimised in one step of the Trainer's single optimizer):
+
+* discriminator: -log D(a_real) - log(1 - D(a_fake)) (a_fake detached from the generator);
+* generator, non-saturating: -log D(a_fake), evaluated with the discriminator's parameters
+  detached, so its gradient reaches only the generator.
+
+With an R1 penalty (Mescheder et al. 2018), gamma/2 ||grad_x D(x_real)||^2, on the
+discriminator. The generator's weights are averaged (an exponential moving average kept in
+buffers, Yazici et al. 2019); ``sample`` uses the averaged generator.
+
+**No likelihood**: ``has_likelihood`` is False and ``log_prob`` raises; the model's metrics
+come from its samples only (observables; histogram fidelity, KL and JS for small N), and are
+labelled so. In evaluation mode ``forward`` (the Trainer's validation NLL) is a histogram
+estimate: the cross-entropy of the shots under add-1/2 smoothed frequencies of
+``hist_samples`` samples when K^N <= 2^16, and NaN (no validation signal; the Trainer then
+keeps the latest weights) for larger N.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from torch.func import functional_call
+
+from qtomo.errors import InputValueError
+from qtomo.models.base import DensityEstimator
+from qtomo.models.layers import SAMPLE_CHUNK, mlp
+from qtomo.models.registry import register
+
+#: Largest K^N for which evaluation mode returns a histogram cross-entropy.
+HIST_MAX_STRINGS = 1 << 16
+
+
+def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """-log sigmoid(d_real) - log(1 - sigmoid(d_fake)) per pair, from logits; (batch,)."""
+    return F.softplus(-d_real) + F.softplus(d_fake)
+
+
+def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss -log sigmoid(d_fake) from the discriminator's logits."""
+    return F.softplus(-d_fake)
+
+
+@register("gan")
+class GANModel(DensityEstimator):
+    """GAN with a Gumbel straight-through generator over K-outcome strings of N qubits.
+
+    Parameters
+    ----------
+    n_qubits : int
+        String length N.
+    K : int
+        Outcomes per qubit.
+    noise : int
+        Dimension of the Gaussian noise z.
+    hidden : int
+        Width of generator and discriminator MLPs.
+    depth : int
+        Hidden layers of each MLP.
+    tau : float
+        Temperature of the Gumbel-softmax relaxation (backward pass only).
+    r1 : float
+        Weight gamma of the R1 gradient penalty on real data (0 disables).
+    ema : float
+        Decay of the generator's weight average used by ``sample`` (0: no averaging).
+    hist_samples : int
+        Samples of the histogram cross-entropy used as validation loss (small N).
+    """
+
+    exact_log_prob = False
+    has_likelihood = False
+
+    def __init__(
+        self,
+        n_qubits: int,
+        K: int,  # noqa: N803
+        *,
+        noise: int = 32,
+        hidden: int = 256,
+        depth: int = 2,
+        tau: float = 1.0,
+        r1: float = 0.1,
+        ema: float = 0.999,
+        hist_samples: int = 1 << 18,
+    ) -> None:
+        noise, hidden, depth = int(noise), int(hidden), int(depth)
+        tau, r1, ema, hist_samples = float(tau), float(r1), float(ema), int(hist_samples)
+        super().__init__(n_qubits, K, {"noise": noise, "hidden": hidden, "depth": depth,
+                                       "tau": tau, "r1": r1, "ema": ema,
+                                       "hist_samples": hist_samples})
+        for name, v, lo in (("noise", noise, 1), ("hidden", hidden, 1), ("depth", depth, 1),
+                            ("hist_samples", hist_samples, 1)):
+            if v < lo:
+                raise InputValueError(f"{name} must be >= {lo}, got {v}")
+        if not (math.isfinite(tau) and tau > 0):
+            raise InputValueError(f"tau must be a number > 0, got {tau}")
+        if not (math.isfinite(r1) and r1 >= 0):
+            raise InputValueError(f"r1 must be a number >= 0, got {r1}")
+        if not 0.0 <= ema < 1.0:
+            raise InputValueError(f"ema must lie in [0, 1), got {ema}")
+        self.noise, self.tau, self.r1, self.ema = noise, tau, r1, ema
+        self.hist_samples = hist_samples
+        d = self.n_qubits * self.K
+        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        self.generator = mlp([noise] + [hidden] * depth + [d], act=act)
+        self.discriminator = mlp([d] + [hidden] * depth + [1], act=act)
+        # generator weight average, kept in buffers (not trained, saved with the model)
+        self._ema_names = [n for n, _ in self.generator.named_parameters()]
+        for n, p in self.generator.named_parameters():
+            self.register_buffer("ema_" + n.replace(".", "_"), p.detach().clone())
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+        self._version = 0
+        self._hist: tuple[int, torch.Tensor] | None = None
+
+    # -- generator ---------------------------------------------------------------------------
+    def _ema_params(self) -> dict[str, torch.Tensor]:
+        return {n: getattr(self, "ema_" + n.replace(".", "_")) for n in self._ema_names}
+
+    def generator_logits(self, z: torch.Tensor, averaged: bool = False) -> torch.Tensor:
+        """Per-site logits (batch, N, K) of the generator (``averaged``: the EMA weights)."""
+        if averaged and self.ema > 0:
+            out = functional_call(self.generator, self._ema_params(), (z,))
+        else:
+            out = self.generator(z)
+        return out.view(z.shape[0], self.n_qubits, self.K)
+
+    def generate(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Straight-through one-hot strings (n, N, K): exact one-hots with relaxed gradients."""
+        z = torch.randn((n, self.noise), generator=generator, device=self.device)
+        logits = self.generator_logits(z)
+        u = torch.rand(logits.shape, generator=generator, device=self.device)
+        g = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
+        soft = torch.softmax((logits + g) / self.tau, dim=-1)
+        hard = F.one_hot((logits + g).argmax(-1), self.K).to(soft.dtype)
+        return hard + (soft - soft.detach())  # exactly `hard` forward, softmax gradient
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        self.ema_updates += 1
+        t = float(self.ema_updates)
+        d = min(self.ema, (1 + t) / (10 + t))
+        for n, p in self.generator.named_parameters():
+            getattr(self, "ema_" + n.replace(".", "_")).lerp_(p.detach(), 1.0 - d)
+
+    # -- discriminator -----------------------------------------------------------------------
+    def discriminate(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """Discriminator logits (batch,) of one-hot strings (batch, N, K).
+
+        ``frozen``: evaluate with detached parameters (gradients reach only ``x``).
+        """
+        flat = x.flatten(1)
+        if frozen:
+            params = {n: p.detach() for n, p in self.discriminator.named_parameters()}
+            return functional_call(self.discriminator, params, (flat,)).squeeze(1)
+        return self.discriminator(flat).squeeze(1)
+
+    # -- DensityEstimator --------------------------------------------------------------------
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        """Training: discriminator + generator loss per shot; evaluation: see module doc."""
+        if not self.training:
+            return self._validation_loss(a)
+        self._version += 1
+        if self.ema > 0:
+            self._update_ema()
+        real = F.one_hot(a, self.K).float()
+        if self.r1 > 0:
+            real.requires_grad_(True)
+        fake = self.generate(a.shape[0])
+        d_real = self.discriminate(real)
+        loss = discriminator_loss(d_real, self.discriminate(fake.detach()))
+        if self.r1 > 0:
+            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            loss = loss + 0.5 * self.r1 * grad.pow(2).flatten(1).sum(1)
+        return loss + generator_loss(self.discriminate(fake, frozen=True))
+
+    def _validation_loss(self, a: torch.Tensor) -> torch.Tensor:
+        n_strings = self.K**self.n_qubits
+        if n_strings > HIST_MAX_STRINGS:
+            return torch.full((a.shape[0],), math.nan, device=a.device)
+        if self._hist is None or self._hist[0] != self._version:
+            g = torch.Generator(device=self.device).manual_seed(12345)
+            s = self._sample_impl(self.hist_samples, g)
+            counts = torch.bincount(self._index(s), minlength=n_strings).double()
+            q = (counts + 0.5) / (counts.sum() + 0.5 * n_strings)
+            self._hist = (self._version, torch.log(q))
+        return -self._hist[1][self._index(a)].float()
+
+    def _index(self, a: torch.Tensor) -> torch.Tensor:
+        w = self.K ** torch.arange(self.n_qubits - 1, -1, -1, device=a.device)
+        return (a.long() * w).sum(1)
+
+    def _sample_impl(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        out = []
+        for s in range(0, n, SAMPLE_CHUNK):
+            m = min(SAMPLE_CHUNK, n - s)
+            z = torch.randn((m, self.noise), generator=generator, device=self.device)
+            probs = torch.softmax(self.generator_logits(z, averaged=True).float(), -1)
+            out.append(torch.multinomial(probs.view(-1, self.K), 1, generator=generator)
+                       .view(m, self.n_qubits))
+        return torch.cat(out)
+
+
+__all__ = ["GANModel", "discriminator_loss", "generator_loss"]
