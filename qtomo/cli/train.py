@@ -1,0 +1,178 @@
+"""``qtomo train``: fit a generative model to the shots of a dataset."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from qtomo.cli.options import (
+    emit_json,
+    finite_float,
+    json_option,
+    overwrite_option,
+    run_command,
+    seed_option,
+)
+from qtomo.errors import InputValueError, QtomoError
+
+
+class Interrupted(QtomoError):
+    """Ctrl-C during training: the last finished epoch is kept for --resume."""
+
+    exit_code = 130
+
+
+def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputValueError(f"--hparam expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+@click.command(
+    "train",
+    epilog="Examples:\n\n\b\n  qtomo train tfim10.h5 --out runs/tfim10\n"
+    "  qtomo train ghz40.h5 --out runs/ghz40 --json\n"
+    "  qtomo train big.h5 --out runs/big --max-minutes 30 ; qtomo train big.h5 --out runs/big "
+    "--resume\n  torchrun --nproc_per_node=2 -m qtomo.cli.main train data.h5 --out runs/ddp\n\n"
+    "Options left out take defaults adapted to the dataset (batch size, epochs, network size).",
+)
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--model", "-m", default="gru", show_default=True,
+              help="Model name (gru, and any other registered model).")
+@click.option("--out", "-o", type=click.Path(file_okay=False), default="qtomo_run",
+              show_default=True, help="Run directory: config, checkpoints, metrics, model card.")
+@click.option("--epochs", type=int, default=None, help="Maximum epochs [adapted to the data].")
+@click.option("--batch-size", type=int, default=None, help="Shots per step [adapted to the data].")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (AdamW)  [3e-3].")
+@click.option("--hidden", type=int, default=None, help="Hidden size of the network [100].")
+@click.option("--layers", type=int, default=None, help="Number of layers of the network [2].")
+@click.option("--hparam", multiple=True, metavar="KEY=VALUE",
+              help="Any other model option, e.g. --hparam dropout=0.1 (repeatable).")
+@click.option("--val-fraction", type=float, default=None,
+              help="Shots held out for validation / early stopping  [0.1].")
+@click.option("--patience", type=int, default=None,
+              help="Stop after this many epochs without better validation NLL (0: never) [5].")
+@click.option("--weight-decay", type=float, default=None, help="AdamW weight decay  [0].")
+@click.option("--max-minutes", type=float, default=None,
+              help="Wall-time budget; on resume it counts earlier sessions too.")
+@seed_option
+@click.option("--device", default="auto", show_default=True,
+              help="auto, cpu, cuda, cuda:N or mps (auto: cuda, then mps, then cpu).")
+@click.option("--precision", default=None,
+              help="auto (bf16 where the hardware is fast at it), fp32 or bf16  [auto].")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out from its last checkpoint, bit for bit.")
+@overwrite_option
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr  [only on a terminal].")
+@json_option
+@click.pass_context
+@run_command
+def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
+        batch_size: int | None, lr: float | None, hidden: int | None, layers: int | None,
+        hparam: tuple[str, ...], val_fraction: float | None, patience: int | None,
+        weight_decay: float | None, max_minutes: float | None, seed: int, device: str,
+        precision: str | None, resume: bool, overwrite: bool, progress: bool | None,
+        as_json: bool) -> None:
+    """Fit a generative model to the shots of DATA.h5 and write the run to --out.
+
+    Trains with AdamW, warm-up and cosine learning rate, gradient clipping and early stopping
+    on the validation NLL; logs NLL, classical fidelity and KL(P||Q) (on the dataset's
+    evaluation shots, when it stores exact log P) per epoch to metrics.csv; keeps last.pt
+    and best.pt. Under torchrun it trains with DistributedDataParallel.
+    """
+    from qtomo.training.config import TrainConfig, parse_device
+
+    for name, v in (("lr", lr), ("val-fraction", val_fraction),
+                    ("weight-decay", weight_decay), ("max-minutes", max_minutes)):
+        if v is not None:
+            finite_float(name, v)
+    device = parse_device(device)
+    hp = _parse_hparam(hparam)
+    if hidden is not None:
+        hp["hidden"] = hidden
+    if layers is not None:
+        hp["layers"] = layers
+    given: dict[str, Any] = {
+        k: v for k, v in {
+            "epochs": epochs, "batch_size": batch_size, "lr": lr, "val_fraction": val_fraction,
+            "patience": patience, "weight_decay": weight_decay, "precision": precision,
+        }.items() if v is not None
+    }
+    src = ctx.get_parameter_source("seed")
+    seed_given = src is not None and src.name != "DEFAULT"
+
+    try:
+        if resume:
+            from qtomo.training.trainer import resume_training
+
+            settings = dict(given, device=device)
+            if max_minutes is not None:
+                settings["max_minutes"] = max_minutes
+            if hp:
+                settings["hparams"] = hp
+            if seed_given:
+                settings["seed"] = seed
+            msrc = ctx.get_parameter_source("model")
+            if msrc is not None and msrc.name != "DEFAULT":
+                settings["model"] = model
+            summary = resume_training(data, out, settings=settings, progress=progress)
+        else:
+            from qtomo.data.hdf5 import open_dataset
+            from qtomo.models.registry import model_hparam_names
+            from qtomo.training.config import default_config
+            from qtomo.training.trainer import run_training
+
+            with open_dataset(data) as ds:
+                defaults = default_config(model, ds.n_qubits, ds.shots, ds.K)
+            allowed = model_hparam_names(model)
+            hparams = {k: v for k, v in defaults.pop("hparams").items() if k in allowed}
+            hparams.update(hp)
+            cfg = TrainConfig(**{**defaults, **given, "model": model, "hparams": hparams,
+                                 "seed": seed, "device": device, "max_minutes": max_minutes})
+            summary = run_training(data, out, cfg, overwrite=overwrite, progress=progress)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; the last finished epoch is kept in {out}: continue with --resume"
+        ) from None
+    from qtomo.training.trainer import DistInfo, shutdown_distributed
+
+    is_main = DistInfo.current().is_main
+    shutdown_distributed()
+    if not is_main:  # under torchrun only rank 0 reports
+        return
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    def f(v: Any, spec: str) -> str:
+        return "n/a" if v is None or v != v else format(v, spec)
+
+    lines = [
+        f"model            {s['model']} {s['hparams']} ({s['n_parameters']} parameters)",
+        f"epochs           {s['epochs']} (best {s['best_epoch']}, stopped: {s['stopped']})",
+        f"val NLL          {f(s['val_nll'], '.5f')} nats/string",
+        f"class. fidelity  {f(s['classical_fidelity'], '.5f')} +- "
+        f"{f(s['classical_fidelity_se'], '.5f')} (eval shots)",
+        f"KL(P||Q)         {f(s['kl_divergence'], '.5f')} +- "
+        f"{f(s['kl_divergence_se'], '.5f')} nats",
+        f"train time       {s['train_seconds']:.1f} s, {f(s['shots_per_second'], '.0f')} shots/s "
+        f"on {s['device']} ({s['precision']}, {s['processes']} process(es))",
+        f"run directory    {s['run_dir']}",
+    ]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()

@@ -1,0 +1,141 @@
+"""GRU autoregressive model of outcome strings (Carrasquilla et al., Nat. Mach. Intell. 2019).
+
+Q(a) = prod_j Q(a_j | a_<j), each conditional a softmax over the K outcomes of qubit j, read
+from the hidden state of a stacked GRU that has seen a_0 .. a_{j-1} (qubit 0 first; a learned
+start token stands for "no outcome yet"). Optionally a learned per-site embedding is added to
+the input, so the network knows how far it is from the chain's right end.
+
+* ``log_prob`` is exact and runs in one fused pass over the sequence (teacher forcing: the
+  whole string is fed to ``torch.nn.GRU`` at once; no per-qubit Python loop).
+* ``sample`` is exact ancestral sampling, batched over strings, one GRU step per qubit.
+* The network computes in float32. Under ``torch.autocast`` with a bfloat16/float16 dtype
+  (the Trainer enables it where the hardware has fast bf16 matrix units) the recurrent
+  layers run on low-precision copies of the float32 master weights; the softmax, the
+  log-probabilities and the gradients stay float32 and the returned log Q is float64.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from qtomo.errors import InputValueError
+from qtomo.models.base import DensityEstimator
+from qtomo.models.registry import register
+
+#: Strings sampled per GRU pass (bounds the memory of very large sample requests).
+_SAMPLE_CHUNK = 1 << 18
+
+
+@register("gru")
+class GRUModel(DensityEstimator):
+    """Stacked-GRU autoregressive distribution over K-outcome strings of N qubits.
+
+    Parameters
+    ----------
+    n_qubits : int
+        String length N.
+    K : int
+        Outcomes per qubit.
+    hidden : int
+        GRU hidden size (also the input embedding size).
+    layers : int
+        Number of stacked GRU layers.
+    dropout : float
+        Dropout between GRU layers during training, in [0, 1).
+    positional : bool
+        Add a learned embedding of the site index j to the input at site j.
+    """
+
+    exact_log_prob = True
+    has_likelihood = True
+
+    def __init__(
+        self,
+        n_qubits: int,
+        K: int,  # noqa: N803
+        *,
+        hidden: int = 100,
+        layers: int = 2,
+        dropout: float = 0.0,
+        positional: bool = True,
+    ) -> None:
+        hidden, layers, dropout = int(hidden), int(layers), float(dropout)
+        positional = bool(positional)
+        super().__init__(
+            n_qubits, K,
+            {"hidden": hidden, "layers": layers, "dropout": dropout, "positional": positional},
+        )
+        if hidden < 1:
+            raise InputValueError(f"hidden size must be >= 1, got {hidden}")
+        if layers < 1:
+            raise InputValueError(f"number of layers must be >= 1, got {layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise InputValueError(f"dropout must lie in [0, 1), got {dropout}")
+        self.hidden, self.layers, self.dropout = hidden, layers, dropout
+        # token K is the start token fed before qubit 0
+        self.embed = nn.Embedding(self.K + 1, hidden)
+        self.pos = nn.Parameter(torch.zeros(self.n_qubits, hidden)) if positional else None
+        self.gru = nn.GRU(hidden, hidden, layers, batch_first=True,
+                          dropout=dropout if layers > 1 else 0.0)
+        self.head = nn.Linear(hidden, self.K)
+        nn.init.normal_(self.embed.weight, std=0.5)
+
+    # -- network -------------------------------------------------------------------------------
+    def _inputs(self, a: torch.Tensor) -> torch.Tensor:
+        """Input sequence (batch, N, hidden): start token, then a_0 .. a_{N-2}."""
+        start = torch.full((a.shape[0], 1), self.K, dtype=torch.long, device=a.device)
+        x = self.embed(torch.cat([start, a[:, :-1]], dim=1))
+        if self.pos is not None:
+            x = x + self.pos
+        return x
+
+    def _run_gru(
+        self, x: torch.Tensor, h: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        dev = x.device.type
+        if dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev):
+            dt = torch.get_autocast_dtype(dev)
+            if dt in (torch.bfloat16, torch.float16):
+                if h is None:
+                    h = x.new_zeros(self.layers, x.shape[0], self.hidden)
+                with torch.autocast(dev, enabled=False):
+                    w = [p.to(dt) for p in self.gru._flat_weights]
+                    out, h = torch._VF.gru(  # the kernel nn.GRU calls, on low-precision copies
+                        x.to(dt), h.to(dt), w, True, self.layers, self.gru.dropout,
+                        self.training, False, True,
+                    )
+                return out.float(), h.float()
+        return self.gru(x, h)
+
+    def _logits(self, a: torch.Tensor) -> torch.Tensor:
+        """Unnormalised conditionals (batch, N, K) under teacher forcing, float32."""
+        out, _ = self._run_gru(self._inputs(a), None)
+        return self.head(out).float()
+
+    # -- DensityEstimator ----------------------------------------------------------------------
+    def _log_prob_impl(self, a: torch.Tensor) -> torch.Tensor:
+        logp = torch.log_softmax(self._logits(a), dim=-1)  # batch N K
+        return logp.gather(-1, a.unsqueeze(-1)).squeeze(-1).double().sum(-1)
+
+    def _sample_impl(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.cat([self._sample_chunk(min(_SAMPLE_CHUNK, n - s), generator)
+                          for s in range(0, n, _SAMPLE_CHUNK)])
+
+    def _sample_chunk(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        dev = self.device
+        out = torch.empty((n, self.n_qubits), dtype=torch.long, device=dev)
+        tok = torch.full((n,), self.K, dtype=torch.long, device=dev)
+        h = None
+        for j in range(self.n_qubits):  # ancestral sampling is sequential in j
+            x = self.embed(tok)
+            if self.pos is not None:
+                x = x + self.pos[j]
+            y, h = self._run_gru(x.unsqueeze(1), h)
+            probs = torch.softmax(self.head(y[:, 0]).float(), dim=-1)
+            tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            out[:, j] = tok
+        return out
+
+
+__all__ = ["GRUModel"]

@@ -1,0 +1,262 @@
+"""Training configuration, its dataset-adapted defaults, and device/precision resolution.
+
+:class:`TrainConfig` holds every setting of a training run as explicit fields; the CLI builds
+it (rejecting unknown keys) and the run directory records it in full. :func:`default_config`
+adapts the defaults to the dataset (size, N): a user passes no tuning flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from qtomo.errors import InputValueError
+
+SCHEDULES = ("cosine", "constant")
+PRECISIONS = ("auto", "fp32", "bf16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run.
+
+    Attributes
+    ----------
+    model : str
+        Registry name of the model.
+    hparams : dict
+        Model keyword arguments (see ``qtomo.models.registry.model_hparam_names``).
+    epochs : int
+        Maximum number of passes over the training shots.
+    batch_size : int
+        Shots per optimizer step (the global batch under data parallelism).
+    lr : float
+        Peak learning rate of Adam(W).
+    lr_schedule : str
+        ``cosine`` (linear warm-up, then cosine decay to ``min_lr_fraction * lr`` at the last
+        epoch) or ``constant`` (warm-up, then flat).
+    warmup_steps : int
+        Optimizer steps of linear warm-up.
+    min_lr_fraction : float
+        Final learning rate of the cosine schedule, as a fraction of ``lr``.
+    weight_decay : float
+        Decoupled weight decay (AdamW); 0 is plain Adam.
+    grad_clip : float
+        Maximum global gradient norm (0 disables clipping).
+    ema_decay : float
+        Decay of an exponential moving average of the weights that is validated, kept as
+        the best model and scored (0 disables it).
+    val_fraction : float
+        Fraction of the training shots held out for validation (early stopping).
+    patience : int
+        Stop after this many epochs without a lower validation NLL (0 disables).
+    seed : int
+        Seed of the initialisation, the split, the batch order and dropout.
+    device : str
+        ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+    precision : str
+        ``auto`` (bf16 autocast on CPUs with bf16 matrix units and on CUDA, else fp32),
+        ``fp32`` or ``bf16``. Validation and scoring always run in float32.
+    max_minutes : float or None
+        Stop training after this much wall time (then score the best model).
+    block_rows : int
+        Shots per HDF5 read (and per unit of the train/validation split).
+    cache_mb : int
+        Keep the shots in memory when the outcome array is at most this large.
+    val_max_shots : int
+        At most this many validation shots are scored per epoch.
+    """
+
+    model: str = "gru"
+    hparams: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    warmup_steps: int = 100
+    min_lr_fraction: float = 0.02
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.0
+    val_fraction: float = 0.1
+    patience: int = 5
+    seed: int = 1234
+    device: str = "auto"
+    precision: str = "auto"
+    max_minutes: float | None = None
+    block_rows: int = 1 << 18
+    cache_mb: int = 1024
+    val_max_shots: int = 100_000
+
+    def validate(self) -> TrainConfig:
+        """Check ranges; raise :class:`InputValueError` naming the option."""
+        ints = {"epochs": 1, "batch_size": 1, "warmup_steps": 0, "patience": 0,
+                "block_rows": 1, "cache_mb": 0, "val_max_shots": 1}
+        for name, lo in ints.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise InputValueError(f"--{_opt(name)} must be an integer >= {lo}, got {v!r}")
+        for name in ("lr", "min_lr_fraction", "weight_decay", "grad_clip", "ema_decay",
+                     "val_fraction"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise InputValueError(f"--{_opt(name)} must be a finite number >= 0, got {v!r}")
+        if self.lr <= 0:
+            raise InputValueError(f"--lr must be > 0, got {self.lr}")
+        if self.min_lr_fraction > 1:
+            raise InputValueError(f"min_lr_fraction must lie in [0, 1], got {self.min_lr_fraction}")
+        if self.ema_decay >= 1:
+            raise InputValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if self.val_fraction > 0.9:
+            raise InputValueError(f"--val-fraction must lie in [0, 0.9], got {self.val_fraction}")
+        if self.lr_schedule not in SCHEDULES:
+            raise InputValueError(
+                f"unknown learning-rate schedule {self.lr_schedule!r}; expected one of "
+                f"{', '.join(SCHEDULES)}"
+            )
+        if self.precision not in PRECISIONS:
+            raise InputValueError(
+                f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}"
+            )
+        parse_device(self.device)
+        if self.max_minutes is not None and (
+            not math.isfinite(self.max_minutes) or self.max_minutes <= 0
+        ):
+            raise InputValueError(f"--max-minutes must be a number > 0, got {self.max_minutes}")
+        if not isinstance(self.hparams, dict):
+            raise InputValueError("model hparams must be a dict")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-able dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`as_dict`; unknown keys raise :class:`InputValueError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise InputValueError(f"unknown training setting(s): {', '.join(unknown)}")
+        return cls(**d).validate()
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes).validate()
+
+
+def _opt(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def default_config(
+    model: str, n_qubits: int, shots: int, K: int  # noqa: N803
+) -> dict[str, Any]:
+    """Defaults adapted to the dataset, as a dict of :class:`TrainConfig` fields.
+
+    The recipe (measured on TFIM and GHZ data, see ``scripts/bench_train.py``):
+    small data gets a smaller batch and more epochs (a fixed budget of optimizer steps
+    rather than of epochs), large data a larger batch; early stopping on the validation NLL
+    ends the run when more steps stop helping.
+    """
+    del K
+    if shots <= 20_000:
+        batch, epochs = 100, 200
+    elif shots <= 400_000:
+        batch, epochs = 256, 30
+    else:
+        batch, epochs = 1000, 20
+    hp: dict[str, Any] = {}
+    if model == "gru":
+        hp = {"hidden": 100, "layers": 2}
+    return {"hparams": hp, "batch_size": batch, "epochs": epochs}
+
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def parse_device(spec: str) -> str:
+    """Check a ``--device`` value; returns it normalised (lower case)."""
+    s = str(spec).strip().lower()
+    if not _DEVICE_RE.match(s):
+        raise InputValueError(
+            f"unknown device {spec!r}; expected auto, cpu, cuda, cuda:N or mps"
+        )
+    return s
+
+
+def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
+    """The torch device for ``--device`` (``auto``: cuda, then mps, then cpu)."""
+    s = parse_device(spec)
+    if s == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if s.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputValueError(
+                "--device cuda was requested but this torch build or machine has no CUDA "
+                "device; use --device cpu or auto"
+            )
+        idx = int(s.split(":")[1]) if ":" in s else local_rank % torch.cuda.device_count()
+        if idx >= torch.cuda.device_count():
+            raise InputValueError(
+                f"--device {s}: only {torch.cuda.device_count()} CUDA device(s) are visible"
+            )
+        return torch.device("cuda", idx)
+    if s == "mps" and not _mps_available():
+        raise InputValueError("--device mps was requested but MPS is not available; use cpu")
+    return torch.device(s)
+
+
+def _mps_available() -> bool:
+    b = getattr(torch.backends, "mps", None)
+    return bool(b is not None and b.is_available())
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (AMX-BF16 or AVX512-BF16)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return ("amx_bf16" in flags or "avx512_bf16" in flags) and bool(
+        torch.backends.mkldnn.is_available()
+    )
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16`` for this device (``auto`` picks bf16 where it is fast)."""
+    if precision == "fp32":
+        return "fp32"
+    if device.type == "cuda":
+        ok = torch.cuda.is_bf16_supported()
+    elif device.type == "cpu":
+        ok = cpu_has_fast_bf16() if precision == "auto" else True
+    else:
+        ok = False
+    if precision == "bf16" and not ok:
+        raise InputValueError(f"--precision bf16 is not supported on {device}; use fp32")
+    return "bf16" if ok else "fp32"
+
+
+__all__ = [
+    "DEVICES",
+    "PRECISIONS",
+    "SCHEDULES",
+    "TrainConfig",
+    "cpu_has_fast_bf16",
+    "default_config",
+    "parse_device",
+    "resolve_device",
+    "resolve_precision",
+]
