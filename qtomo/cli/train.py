@@ -57,6 +57,8 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--lr", type=float, default=None, help="Peak learning rate (AdamW)  [3e-3].")
 @click.option("--hidden", type=int, default=None, help="Hidden size of the network [100].")
 @click.option("--layers", type=int, default=None, help="Number of layers of the network [2].")
+@click.option("--flow", type=click.Choice(["nice", "realnvp", "glow"]), default=None,
+              help="Variant of --model flow: NICE, RealNVP or Glow couplings  [realnvp].")
 @click.option("--hparam", multiple=True, metavar="KEY=VALUE",
               help="Any other model option, e.g. --hparam dropout=0.1 (repeatable).")
 @click.option("--val-fraction", type=float, default=None,
@@ -81,7 +83,8 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 @run_command
 def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
         batch_size: int | None, lr: float | None, hidden: int | None, layers: int | None,
-        hparam: tuple[str, ...], val_fraction: float | None, patience: int | None,
+        flow: str | None, hparam: tuple[str, ...], val_fraction: float | None,
+        patience: int | None,
         weight_decay: float | None, max_minutes: float | None, seed: int, device: str,
         precision: str | None, resume: bool, overwrite: bool, progress: bool | None,
         as_json: bool) -> None:
@@ -104,6 +107,13 @@ def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
         hp["hidden"] = hidden
     if layers is not None:
         hp["layers"] = layers
+    if flow is not None:
+        if model != "flow":
+            raise InputValueError(
+                f"--flow {flow} applies only to --model flow, not --model {model}; drop --flow "
+                "or pass --model flow"
+            )
+        hp["flow"] = flow
     given: dict[str, Any] = {
         k: v for k, v in {
             "epochs": epochs, "batch_size": batch_size, "lr": lr, "val_fraction": val_fraction,
