@@ -54,18 +54,27 @@ FLOWS = ("nice", "realnvp", "glow")
 _LOG_2PI = math.log(2 * math.pi)
 
 
-def build_flow(kind: str, n_sites: int, K: int, layers: int, hidden: int, depth: int) -> Flow:  # noqa: N803
-    """The transform stack of a named variant on D = n_sites * K dimensions."""
+def build_flow(
+    kind: str, n_sites: int, K: int, layers: int, hidden: int, depth: int,  # noqa: N803
+    argmax_features: bool = True,
+) -> Flow:
+    """The transform stack of a named variant on D = n_sites * K dimensions.
+
+    ``argmax_features``: the couplings' conditioners also see the one-hot argmax of every
+    conditioning site (its outcome under argmax dequantization).
+    """
     d = n_sites * K
     masks = site_masks(n_sites, K, layers)
+    g = K if argmax_features else 0
     ts: list = []
     if kind == "nice":
-        ts = [AdditiveCoupling(m, hidden, depth) for m in masks] + [DiagonalScale(d)]
+        ts = [AdditiveCoupling(m, hidden, depth, groups=g) for m in masks] + [DiagonalScale(d)]
     elif kind == "realnvp":
-        ts = [AffineCoupling(m, hidden, depth) for m in masks]
+        ts = [AffineCoupling(m, hidden, depth, groups=g) for m in masks]
     elif kind == "glow":
         for i, m in enumerate(masks):
-            ts += [ActNorm(d), InvertibleLinear(d, seed=i), AffineCoupling(m, hidden, depth)]
+            ts += [ActNorm(d), InvertibleLinear(d, seed=i),
+                   AffineCoupling(m, hidden, depth, groups=g)]
     else:
         raise InputValueError(f"unknown flow {kind!r}; expected one of {', '.join(FLOWS)}")
     return Flow(ts)
@@ -93,6 +102,13 @@ class FlowModel(DensityEstimator):
         Conditional affine couplings of the variational dequantizer.
     iw_samples : int
         Importance samples S of the ``log_prob`` estimate.
+    train_samples : int
+        Draws of v per shot in the training loss (> 1: the tighter importance-weighted bound).
+    decoder : str
+        ``argmax`` (a_j = argmax_k v_jk, the argmax flow) or ``softmax`` (a latent-variable
+        model with the flow as prior over v and p(a|v) = prod_j softmax(v_j)[a_j]).
+    argmax_features : bool
+        Conditioners also see the one-hot argmax (the outcome) of each conditioning site.
     """
 
     exact_log_prob = False
@@ -109,25 +125,36 @@ class FlowModel(DensityEstimator):
         depth: int = 2,
         dequant_layers: int = 2,
         iw_samples: int = 32,
+        train_samples: int = 1,
+        decoder: str = "argmax",
+        argmax_features: bool = True,
     ) -> None:
         flow = str(flow).lower()
         layers, hidden, depth = int(layers), int(hidden), int(depth)
         dequant_layers, iw_samples = int(dequant_layers), int(iw_samples)
+        train_samples, decoder = int(train_samples), str(decoder).lower()
         super().__init__(n_qubits, K, {
             "flow": flow, "layers": layers, "hidden": hidden, "depth": depth,
             "dequant_layers": dequant_layers, "iw_samples": iw_samples,
+            "train_samples": train_samples, "decoder": decoder,
+            "argmax_features": bool(argmax_features),
         })
+        if decoder not in ("argmax", "softmax"):
+            raise InputValueError(f"decoder must be 'argmax' or 'softmax', got {decoder!r}")
+        self.decoder = decoder
         if flow not in FLOWS:
             raise InputValueError(f"unknown flow {flow!r}; expected one of {', '.join(FLOWS)}")
         for name, v, lo in (("layers", layers, 1), ("hidden", hidden, 1), ("depth", depth, 1),
-                            ("dequant_layers", dequant_layers, 0), ("iw_samples", iw_samples, 1)):
+                            ("dequant_layers", dequant_layers, 0), ("iw_samples", iw_samples, 1),
+                            ("train_samples", train_samples, 1)):
             if v < lo:
                 raise InputValueError(f"{name} must be >= {lo}, got {v}")
         self.flow_kind = flow
         self.dim = self.n_qubits * self.K
-        self.flow = build_flow(flow, self.n_qubits, self.K, layers, hidden, depth)
+        self.flow = build_flow(flow, self.n_qubits, self.K, layers, hidden, depth,
+                               bool(argmax_features))
         self.dequantizer = ArgmaxDequantizer(self.n_qubits, self.K, hidden, dequant_layers)
-        self.iw_samples = iw_samples
+        self.iw_samples, self.train_samples = iw_samples, train_samples
 
     # -- densities ---------------------------------------------------------------------------
     def log_density(self, v: torch.Tensor) -> torch.Tensor:
@@ -142,14 +169,22 @@ class FlowModel(DensityEstimator):
         """
         b = a.shape[0]
         rep = a.repeat_interleave(samples, dim=0) if samples > 1 else a
-        v, log_q = self.dequantizer.sample_and_log_q(rep)
-        w = (self.log_density(v) - log_q).view(b, samples)
+        v, log_q = self.dequantizer.sample_and_log_q(rep, threshold=self.decoder == "argmax")
+        w = self.log_density(v) - log_q
+        if self.decoder == "softmax":  # + log p(a|v) = sum_j log softmax(v_j)[a_j]
+            lp = torch.log_softmax(v.view(-1, self.n_qubits, self.K), -1)
+            w = w + lp.gather(2, rep.unsqueeze(2)).sum((1, 2))
+        w = w.view(b, samples)
         return torch.logsumexp(w, dim=1) - math.log(samples)
 
     # -- DensityEstimator --------------------------------------------------------------------
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        """Negative ELBO per shot (an upper bound on -log Q(a))."""
-        return -self.elbo(a, 1)
+        """Negative (importance-weighted) ELBO per shot: an upper bound on -log Q(a).
+
+        Training uses ``train_samples`` draws (IWAE bound; 1: the plain ELBO); evaluation
+        (the Trainer's validation NLL) always the plain ELBO.
+        """
+        return -self.elbo(a, self.train_samples if self.training else 1)
 
     def _log_prob_impl(self, a: torch.Tensor) -> torch.Tensor:
         s = self.iw_samples
@@ -161,8 +196,12 @@ class FlowModel(DensityEstimator):
         for s in range(0, n, SAMPLE_CHUNK):
             m = min(SAMPLE_CHUNK, n - s)
             z = torch.randn((m, self.dim), generator=generator, device=self.device)
-            v = self.flow.inverse(z)
-            out.append(v.view(m, self.n_qubits, self.K).argmax(-1))
+            v = self.flow.inverse(z).view(m, self.n_qubits, self.K)
+            if self.decoder == "argmax":
+                out.append(v.argmax(-1))
+            else:
+                probs = torch.softmax(v.float(), -1).view(-1, self.K)
+                out.append(torch.multinomial(probs, 1, generator=generator).view(m, -1))
         return torch.cat(out)
 
 

@@ -89,8 +89,8 @@ class GANModel(DensityEstimator):
         noise: int = 32,
         hidden: int = 256,
         depth: int = 2,
-        tau: float = 1.0,
-        r1: float = 0.1,
+        tau: float = 2.0,
+        r1: float = 2.0,
         ema: float = 0.999,
         hist_samples: int = 1 << 18,
     ) -> None:

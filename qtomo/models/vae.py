@@ -97,7 +97,7 @@ class VAEModel(DensityEstimator):
         kernel: int = 3,
         beta: float = 1.0,
         free_bits: float = 0.1,
-        anneal_steps: int = 2000,
+        anneal_steps: int = 300,
         iw_samples: int = 32,
     ) -> None:
         latent, hidden, channels, kernel = int(latent), int(hidden), int(channels), int(kernel)

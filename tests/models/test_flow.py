@@ -108,12 +108,14 @@ def test_argmax_dequantizer_lands_in_the_region_and_its_density_is_right():
     assert ld == pytest.approx(float(torch.linalg.slogdet(jac)[1]), abs=1e-10)
 
 
-@pytest.mark.parametrize("kind", FLOWS)
-def test_argmax_flow_is_normalised_and_samples_match(kind):
+@pytest.mark.parametrize(
+    "kind,decoder", [(k, "argmax") for k in FLOWS] + [("realnvp", "softmax")]
+)
+def test_argmax_flow_is_normalised_and_samples_match(kind, decoder):
     """sum_a exp(IW estimate) is an unbiased estimate of sum_a Q(a) = 1; samples agree."""
     torch.manual_seed(0)
     m = build_model("flow", 2, 3, flow=kind, layers=2, hidden=16, depth=1, dequant_layers=1,
-                    iw_samples=1000)
+                    iw_samples=1000, decoder=decoder)
     target = torch.tensor([0.3, 0.05, 0.05, 0.05, 0.2, 0.05, 0.05, 0.05, 0.2])
     opt = torch.optim.Adam(m.parameters(), lr=1e-2)
     m.train()
@@ -131,7 +133,7 @@ def test_argmax_flow_is_normalised_and_samples_match(kind):
     assert q.sum() == pytest.approx(1.0, abs=0.05)
     h = np.bincount(outcome_index(s, 3), minlength=9) / len(s)
     assert np.abs(h - q).max() < 0.03
-    assert np.abs(h - target.numpy()).max() < 0.1  # and it is learning the toy distribution
+    assert np.abs(h - target.numpy()).max() < 0.15  # and it is learning the toy distribution
 
 
 def test_training_loss_is_a_bound_and_the_estimate_tightens_it():
@@ -148,3 +150,16 @@ def test_training_loss_is_a_bound_and_the_estimate_tightens_it():
 def test_unknown_flow_is_rejected():
     with pytest.raises(InputValueError, match="unknown flow 'maf'"):
         build_model("flow", 4, 4, flow="maf")
+
+
+def test_cli_rejects_flow_without_model_flow(tmp_path):
+    from click.testing import CliRunner
+
+    from qtomo.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["train", str(tmp_path / "d.h5"), "--model", "gru", "--flow",
+                                   "glow", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 3
+    assert "--flow glow applies only to --model flow" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -59,9 +59,13 @@ class ArgmaxDequantizer(nn.Module):
         self.flow = Flow([AffineCoupling(m, hidden, 2, context_dim=d) for m in masks])
 
     def sample_and_log_q(
-        self, a: torch.Tensor, generator: torch.Generator | None = None
+        self, a: torch.Tensor, generator: torch.Generator | None = None, threshold: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw v ~ q(v|a); return v (batch, N*K) and log q(v|a) (batch,), float32."""
+        """Draw v ~ q(v|a); return v (batch, N*K) and log q(v|a) (batch,), float32.
+
+        ``threshold`` False skips step 2: v = u is then unconstrained (a posterior for a
+        latent-variable model with a softmax decoder).
+        """
         b = a.shape[0]
         onehot = F.one_hot(a, self.K).float().reshape(b, -1)
         mu, log_sigma = self.base(onehot).chunk(2, dim=1)
@@ -71,6 +75,8 @@ class ArgmaxDequantizer(nn.Module):
         log_q = -0.5 * (eps * eps + _LOG_2PI).sum(1) - log_sigma.sum(1)
         u, ld = self.flow(u0, onehot)  # u = g(u0): log q(u) = log q0(u0) - log|du/du0|
         log_q = log_q - ld
+        if not threshold:
+            return u, log_q
         u = u.view(b, self.n, self.K)
         t = u.gather(2, a.unsqueeze(2))  # batch N 1
         v = t - F.softplus(t - u) - _MARGIN

@@ -59,21 +59,35 @@ class Flow(Transform):
 
 
 class _Coupling(Transform):
-    """Base of couplings: dimensions ``mask`` (True) condition the others (False)."""
+    """Base of couplings: dimensions ``mask`` (True) condition the others (False).
+
+    ``groups`` > 0 adds argmax features to the conditioner's input: the conditioning
+    dimensions are read as consecutive groups of ``groups`` numbers and the one-hot of each
+    group's argmax is appended (with argmax dequantization, the outcome of each conditioning
+    site). The conditioner may be any function of x_A, so inverse and log-det stay exact.
+    """
 
     def __init__(self, mask: torch.Tensor, n_out: int, hidden: int, depth: int,
-                 context_dim: int = 0) -> None:
+                 context_dim: int = 0, groups: int = 0) -> None:
         super().__init__()
         mask = torch.as_tensor(mask, dtype=torch.bool)
         self.register_buffer("idx_a", torch.nonzero(mask).squeeze(1), persistent=False)
         self.register_buffer("idx_b", torch.nonzero(~mask).squeeze(1), persistent=False)
         na, nb = int(mask.sum()), int((~mask).sum())
         self.nb = nb
-        self.net = mlp([na + context_dim] + [hidden] * depth + [n_out * nb], zero_last=True)
+        self.groups = int(groups) if groups and na % int(groups) == 0 else 0
+        self.net = mlp([na * (2 if self.groups else 1) + context_dim] + [hidden] * depth
+                       + [n_out * nb], zero_last=True)
 
     def _cond(self, xa: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
-        h = xa if context is None else torch.cat([xa, context], dim=1)
-        return self.net(h)
+        parts = [xa]
+        if self.groups:
+            g = xa.view(xa.shape[0], -1, self.groups)
+            parts.append(torch.nn.functional.one_hot(g.argmax(-1), self.groups)
+                         .to(xa.dtype).flatten(1))
+        if context is not None:
+            parts.append(context)
+        return self.net(torch.cat(parts, dim=1) if len(parts) > 1 else xa)
 
     def _params(self, xa, context):
         raise NotImplementedError
@@ -88,8 +102,9 @@ class _Coupling(Transform):
 class AdditiveCoupling(_Coupling):
     """NICE coupling: z_A = x_A, z_B = x_B + t(x_A [, context]); log|det| = 0."""
 
-    def __init__(self, mask, hidden: int = 128, depth: int = 2, context_dim: int = 0) -> None:
-        super().__init__(mask, 1, hidden, depth, context_dim)
+    def __init__(self, mask, hidden: int = 128, depth: int = 2, context_dim: int = 0,
+                 groups: int = 0) -> None:
+        super().__init__(mask, 1, hidden, depth, context_dim, groups)
 
     def forward(self, x, context=None):
         xa, xb = x[:, self.idx_a], x[:, self.idx_b]
@@ -108,8 +123,8 @@ class AffineCoupling(_Coupling):
     """
 
     def __init__(self, mask, hidden: int = 128, depth: int = 2, context_dim: int = 0,
-                 clamp: float = 3.0) -> None:
-        super().__init__(mask, 2, hidden, depth, context_dim)
+                 clamp: float = 3.0, groups: int = 0) -> None:
+        super().__init__(mask, 2, hidden, depth, context_dim, groups)
         self.clamp = float(clamp)
 
     def _st(self, xa, context):
