@@ -46,7 +46,7 @@ from qtomo.models.flows import (
     Flow,
     InvertibleLinear,
 )
-from qtomo.models.flows.dequantization import site_masks
+from qtomo.models.flows.dequantization import chain_masks, site_masks
 from qtomo.models.layers import SAMPLE_CHUNK
 from qtomo.models.registry import register
 
@@ -56,15 +56,21 @@ _LOG_2PI = math.log(2 * math.pi)
 
 def build_flow(
     kind: str, n_sites: int, K: int, layers: int, hidden: int, depth: int,  # noqa: N803
-    argmax_features: bool = True,
+    argmax_features: bool = True, order: str = "chain",
 ) -> Flow:
     """The transform stack of a named variant on D = n_sites * K dimensions.
 
-    ``argmax_features``: the couplings' conditioners also see the one-hot argmax of every
-    conditioning site (its outcome under argmax dequantization).
+    ``order``: ``chain`` (``layers`` sweeps of the autoregressive coupling schedule of
+    :func:`chain_masks`, N couplings per sweep) or ``alternating`` (``layers`` couplings on
+    even/odd sites and left/right halves). ``argmax_features``: the couplings' conditioners
+    also see the one-hot argmax of every conditioning site (its outcome under argmax
+    dequantization). Glow mixes the K channels of every site with one invertible matrix.
     """
     d = n_sites * K
-    masks = site_masks(n_sites, K, layers)
+    if order == "chain":
+        masks = [m for _ in range(layers) for m in chain_masks(n_sites, K)]
+    else:
+        masks = site_masks(n_sites, K, layers)
     g = K if argmax_features else 0
     ts: list = []
     if kind == "nice":
@@ -73,7 +79,7 @@ def build_flow(
         ts = [AffineCoupling(m, hidden, depth, groups=g) for m in masks]
     elif kind == "glow":
         for i, m in enumerate(masks):
-            ts += [ActNorm(d), InvertibleLinear(d, seed=i),
+            ts += [ActNorm(d), InvertibleLinear(K, seed=i, blocks=n_sites),
                    AffineCoupling(m, hidden, depth, groups=g)]
     else:
         raise InputValueError(f"unknown flow {kind!r}; expected one of {', '.join(FLOWS)}")
@@ -92,8 +98,13 @@ class FlowModel(DensityEstimator):
         Outcomes per qubit.
     flow : str
         ``nice``, ``realnvp`` or ``glow``.
-    layers : int
-        Coupling layers (Glow: steps of actnorm + linear mixing + coupling).
+    order : str
+        Coupling schedule: ``chain`` (autoregressive along the sites: coupling k transforms
+        sites >= k given sites < k, N couplings per sweep) or ``alternating`` (even/odd sites,
+        left/right halves).
+    layers : int or None
+        ``chain``: sweeps (default 1); ``alternating``: couplings (default 8). Glow: each
+        coupling is a step of actnorm + channel mixing + coupling.
     hidden : int
         Width of the coupling conditioners (and of the dequantizer).
     depth : int
@@ -120,7 +131,8 @@ class FlowModel(DensityEstimator):
         K: int,  # noqa: N803
         *,
         flow: str = "realnvp",
-        layers: int = 8,
+        order: str = "chain",
+        layers: int | None = None,
         hidden: int = 128,
         depth: int = 2,
         dequant_layers: int = 2,
@@ -129,12 +141,16 @@ class FlowModel(DensityEstimator):
         decoder: str = "argmax",
         argmax_features: bool = True,
     ) -> None:
-        flow = str(flow).lower()
+        flow, order = str(flow).lower(), str(order).lower()
+        if order not in ("chain", "alternating"):
+            raise InputValueError(f"order must be 'chain' or 'alternating', got {order!r}")
+        if layers is None:
+            layers = 1 if order == "chain" else 8
         layers, hidden, depth = int(layers), int(hidden), int(depth)
         dequant_layers, iw_samples = int(dequant_layers), int(iw_samples)
         train_samples, decoder = int(train_samples), str(decoder).lower()
         super().__init__(n_qubits, K, {
-            "flow": flow, "layers": layers, "hidden": hidden, "depth": depth,
+            "flow": flow, "order": order, "layers": layers, "hidden": hidden, "depth": depth,
             "dequant_layers": dequant_layers, "iw_samples": iw_samples,
             "train_samples": train_samples, "decoder": decoder,
             "argmax_features": bool(argmax_features),
@@ -152,7 +168,7 @@ class FlowModel(DensityEstimator):
         self.flow_kind = flow
         self.dim = self.n_qubits * self.K
         self.flow = build_flow(flow, self.n_qubits, self.K, layers, hidden, depth,
-                               bool(argmax_features))
+                               bool(argmax_features), order)
         self.dequantizer = ArgmaxDequantizer(self.n_qubits, self.K, hidden, dequant_layers)
         self.iw_samples, self.train_samples = iw_samples, train_samples
 

@@ -97,4 +97,16 @@ def site_masks(n_sites: int, K: int, layers: int) -> list[torch.Tensor]:  # noqa
     return [patterns[i % 4].repeat_interleave(K) for i in range(layers)]
 
 
-__all__ = ["ArgmaxDequantizer", "site_masks"]
+def chain_masks(n_sites: int, K: int) -> list[torch.Tensor]:  # noqa: N803
+    """Autoregressive coupling schedule along the chain, in data -> latent order.
+
+    Coupling k conditions on sites < k and transforms sites >= k; the list runs k = N-1 .. 0,
+    so that sampling (the inverse, k = 0 .. N-1) fixes site k for good at step k, given the
+    final values of sites < k: the flow is then as expressive as an autoregressive model.
+    Coupling 0 has no conditioning sites (a learned shift and scale of every site).
+    """
+    sites = torch.arange(n_sites)
+    return [(sites < k).repeat_interleave(K) for k in range(n_sites - 1, -1, -1)]
+
+
+__all__ = ["ArgmaxDequantizer", "chain_masks", "site_masks"]

@@ -75,11 +75,17 @@ class _Coupling(Transform):
         self.register_buffer("idx_b", torch.nonzero(~mask).squeeze(1), persistent=False)
         na, nb = int(mask.sum()), int((~mask).sum())
         self.nb = nb
-        self.groups = int(groups) if groups and na % int(groups) == 0 else 0
-        self.net = mlp([na * (2 if self.groups else 1) + context_dim] + [hidden] * depth
-                       + [n_out * nb], zero_last=True)
+        self.groups = int(groups) if groups and na and na % int(groups) == 0 else 0
+        n_in = na * (2 if self.groups else 1) + context_dim
+        if n_in == 0:  # nothing to condition on: the shift (and log-scale) are parameters
+            self.net = None
+            self.const = nn.Parameter(1e-3 * torch.randn(n_out * nb))
+        else:
+            self.net = mlp([n_in] + [hidden] * depth + [n_out * nb], zero_last=True)
 
     def _cond(self, xa: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        if self.net is None:
+            return self.const.expand(xa.shape[0], -1)
         parts = [xa]
         if self.groups:
             g = xa.view(xa.shape[0], -1, self.groups)
@@ -185,10 +191,14 @@ class InvertibleLinear(Transform):
 
     P is a fixed permutation, L unit lower triangular, U strictly upper triangular;
     log|det W| = sum log_s. Initialised at a random rotation (from a seeded generator).
+    With ``blocks`` > 1 the input is ``blocks`` consecutive groups of ``dim`` channels (sites)
+    and the same W mixes the channels of every group, as Glow's 1x1 convolution mixes the
+    channels of every pixel; log|det| = blocks * sum log_s.
     """
 
-    def __init__(self, dim: int, seed: int = 0) -> None:
+    def __init__(self, dim: int, seed: int = 0, blocks: int = 1) -> None:
         super().__init__()
+        self.blocks = int(blocks)
         g = torch.Generator().manual_seed(seed)
         q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g, dtype=torch.float64))
         p, lo, up = torch.linalg.lu(q)
@@ -211,13 +221,17 @@ class InvertibleLinear(Transform):
         return self.P @ lower @ upper
 
     def forward(self, x, context=None):
-        return x @ self.weight().T, self.log_s.sum().expand(x.shape[0])
+        b = x.shape[0]
+        z = x.reshape(b * self.blocks, -1) @ self.weight().T
+        return z.reshape(b, -1), (self.blocks * self.log_s.sum()).expand(b)
 
     def inverse(self, z, context=None):
+        b = z.shape[0]
         lower, upper = self._lu()
-        # x = W^-1 z = U^-1 L^-1 P^T z, solved by two triangular solves (columns = batch)
-        y = torch.linalg.solve_triangular(lower, self.P.T @ z.T, upper=False, unitriangular=True)
-        return torch.linalg.solve_triangular(upper, y, upper=True).T
+        # x = W^-1 z = U^-1 L^-1 P^T z, solved by two triangular solves (columns = rows)
+        zt = z.reshape(b * self.blocks, -1).T
+        y = torch.linalg.solve_triangular(lower, self.P.T @ zt, upper=False, unitriangular=True)
+        return torch.linalg.solve_triangular(upper, y, upper=True).T.reshape(b, -1)
 
 
 class Permutation(Transform):
