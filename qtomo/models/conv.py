@@ -15,6 +15,7 @@ logits of site j. Causality (site j sees a_0 .. a_{j-1} only) makes the likeliho
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -92,6 +93,17 @@ class ConvModel(AutoregressiveEstimator):
             x, s = blk(x)
             skip = skip + s
         return self.head(skip)
+
+    @classmethod
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+        """Training settings for this model (merged into ``default_config``).
+
+        Large datasets: 8 epochs, so that the cosine learning-rate schedule runs to its end
+        within about 3 minutes for 100,000 shots of N = 10 on a 2-core CPU, and an exponential
+        moving average of the weights (validated, kept and scored instead of the raw ones).
+        """
+        del n_qubits, K
+        return {"epochs": 8, "ema_decay": 0.999} if shots > 20_000 else {}
 
     def _logits(self, a: torch.Tensor) -> torch.Tensor:
         return self._features(shifted_inputs(a, self.K), slice(None)).transpose(1, 2)

@@ -14,6 +14,7 @@ self-attention and a feed-forward layer map it to the logits of site j.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -80,6 +81,17 @@ class TransformerModel(AutoregressiveEstimator):
         for i, blk in enumerate(self.blocks):
             x = blk(x, None if caches is None else caches[i])
         return self.head(self.ln(x))
+
+    @classmethod
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+        """Training settings for this model (merged into ``default_config``).
+
+        Large datasets: 14 epochs, so that the cosine learning-rate schedule runs to its end
+        within about 3 minutes for 100,000 shots of N = 10 on a 2-core CPU, and an exponential
+        moving average of the weights (validated, kept and scored instead of the raw ones).
+        """
+        del n_qubits, K
+        return {"epochs": 14, "ema_decay": 0.999} if shots > 20_000 else {}
 
     def _logits(self, a: torch.Tensor) -> torch.Tensor:
         return self._run(shifted_inputs(a, self.K), slice(None))

@@ -165,7 +165,6 @@ def default_config(
     rather than of epochs), large data a larger batch; early stopping on the validation NLL
     ends the run when more steps stop helping.
     """
-    del K
     if shots <= 20_000:
         batch, epochs = 100, 200
     elif shots <= 400_000:
@@ -175,7 +174,18 @@ def default_config(
     hp: dict[str, Any] = {}
     if model == "gru":
         hp = {"hidden": 100, "layers": 2}
-    return {"hparams": hp, "batch_size": batch, "epochs": epochs}
+    out: dict[str, Any] = {"hparams": hp, "batch_size": batch, "epochs": epochs}
+    # a model class may adapt the training defaults to itself (classmethod
+    # ``training_defaults(n_qubits, shots, K) -> dict`` of TrainConfig fields)
+    from qtomo.models.registry import model_class
+
+    try:
+        hook = getattr(model_class(model), "training_defaults", None)
+    except InputValueError:  # unknown model: reported when the model is built
+        hook = None
+    if hook is not None:
+        out.update(hook(n_qubits, shots, K))
+    return out
 
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
