@@ -27,6 +27,7 @@ keeps the latest weights) for larger N.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -122,6 +123,17 @@ class GANModel(DensityEstimator):
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self._version = 0
         self._hist: tuple[int, torch.Tensor] | None = None
+
+    @classmethod
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+        """Training settings for this model (merged into ``default_config``).
+
+        Large datasets: 50 epochs and a patience of 10 epochs (the histogram validation
+        loss of a GAN is
+        noisy).
+        """
+        del n_qubits, K
+        return {"epochs": 50, "patience": 10} if shots > 20_000 else {}
 
     # -- generator ---------------------------------------------------------------------------
     def _ema_params(self) -> dict[str, torch.Tensor]:
