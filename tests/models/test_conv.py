@@ -79,3 +79,13 @@ def test_bad_options_are_rejected():
         build_model("conv", 4, 4, kernel=1)
     with pytest.raises(InputValueError, match="channels"):
         build_model("conv", 4, 4, channels=0)
+
+
+def test_training_defaults_reach_default_config():
+    from qtomo.training.config import default_config
+
+    big = default_config("conv", 10, 100_000, 4)
+    assert big["epochs"] == 8 and big["ema_decay"] == 0.999
+    small = default_config("conv", 10, 2_000, 4)
+    assert "ema_decay" not in small and small["epochs"] == 200
+    assert default_config("transformer", 10, 100_000, 4)["epochs"] == 14
