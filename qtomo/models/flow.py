@@ -195,6 +195,10 @@ class FlowModel(DensityEstimator):
 
         ``a``: int64 (batch, N) on the model's device; returns (batch,) float32.
         """
+        with torch.autocast(self.device.type, enabled=False):  # flows stay in float32
+            return self._elbo(a, samples)
+
+    def _elbo(self, a: torch.Tensor, samples: int) -> torch.Tensor:
         b = a.shape[0]
         rep = a.repeat_interleave(samples, dim=0) if samples > 1 else a
         v, log_q = self.dequantizer.sample_and_log_q(rep, threshold=self.decoder == "argmax")

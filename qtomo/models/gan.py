@@ -18,10 +18,11 @@ buffers, Yazici et al. 2019); ``sample`` uses the averaged generator.
 
 **No likelihood**: ``has_likelihood`` is False and ``log_prob`` raises; the model's metrics
 come from its samples only (observables; histogram fidelity, KL and JS for small N), and are
-labelled so. In evaluation mode ``forward`` (the Trainer's validation NLL) is a histogram
-estimate: the cross-entropy of the shots under add-1/2 smoothed frequencies of
-``hist_samples`` samples when K^N <= 2^16, and NaN (no validation signal; the Trainer then
-keeps the latest weights) for larger N.
+labelled so. In evaluation mode ``forward`` (the Trainer's validation NLL) is NaN by
+default: no validation signal, the Trainer keeps the latest weights (a histogram
+cross-entropy of 2^18 samples proved too noisy to pick a best epoch and stopped runs early).
+With ``hist_samples`` > 0 and K^N <= 2^16 it is the cross-entropy of the shots under add-1/2
+smoothed frequencies of ``hist_samples`` samples.
 """
 
 from __future__ import annotations
@@ -53,6 +54,29 @@ def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
     return F.softplus(-d_fake)
 
 
+def pair_moment_gap(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Unbiased squared MMD of two batches under the kernel k(x, y) = 2 x.y + (x.y)^2.
+
+    ``real``, ``fake``: one-hot strings (batch, N, K); x is the flattened one-hot (N K). The
+    kernel's features are x and x x^T, so this is the squared distance of the one- and
+    two-site one-hot moments (which fix every one- and two-site correlator), estimated
+    without the i = j terms (the plain batch estimate would also reward a generator for low
+    variance, i.e. push it to collapse). A scalar, broadcast to every shot.
+    """
+    xr, xf = real.flatten(1), fake.flatten(1)
+
+    def k(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        d = x @ y.T
+        return 2 * d + d * d
+
+    def off_diag_mean(m: torch.Tensor) -> torch.Tensor:
+        n = m.shape[0]
+        return (m.sum() - m.diagonal().sum()) / max(1, n * (n - 1))
+
+    mmd = off_diag_mean(k(xr, xr)) + off_diag_mean(k(xf, xf)) - 2 * k(xr, xf).mean()
+    return mmd.expand(len(xf))
+
+
 @register("gan")
 class GANModel(DensityEstimator):
     """GAN with a Gumbel straight-through generator over K-outcome strings of N qubits.
@@ -76,7 +100,11 @@ class GANModel(DensityEstimator):
     ema : float
         Decay of the generator's weight average used by ``sample`` (0: no averaging).
     hist_samples : int
-        Samples of the histogram cross-entropy used as validation loss (small N).
+        Samples of the histogram cross-entropy used as validation loss (small N; 0: none,
+        the Trainer keeps the latest weights).
+    pair_matching : float
+        Weight of an extra generator term, the unbiased squared MMD of the one- and two-site
+        one-hot moments between real and generated batches (:func:`pair_moment_gap`; 0: off).
     """
 
     exact_log_prob = False
@@ -93,24 +121,30 @@ class GANModel(DensityEstimator):
         tau: float = 2.0,
         r1: float = 2.0,
         ema: float = 0.999,
-        hist_samples: int = 1 << 18,
+        hist_samples: int = 0,
+        pair_matching: float = 0.0,
     ) -> None:
         noise, hidden, depth = int(noise), int(hidden), int(depth)
         tau, r1, ema, hist_samples = float(tau), float(r1), float(ema), int(hist_samples)
+        pair_matching = float(pair_matching)
         super().__init__(n_qubits, K, {"noise": noise, "hidden": hidden, "depth": depth,
                                        "tau": tau, "r1": r1, "ema": ema,
-                                       "hist_samples": hist_samples})
+                                       "hist_samples": hist_samples,
+                                       "pair_matching": pair_matching})
         for name, v, lo in (("noise", noise, 1), ("hidden", hidden, 1), ("depth", depth, 1),
-                            ("hist_samples", hist_samples, 1)):
+                            ("hist_samples", hist_samples, 0)):
             if v < lo:
                 raise InputValueError(f"{name} must be >= {lo}, got {v}")
         if not (math.isfinite(tau) and tau > 0):
             raise InputValueError(f"tau must be a number > 0, got {tau}")
         if not (math.isfinite(r1) and r1 >= 0):
             raise InputValueError(f"r1 must be a number >= 0, got {r1}")
+        if not (math.isfinite(pair_matching) and pair_matching >= 0):
+            raise InputValueError(f"pair_matching must be a number >= 0, got {pair_matching}")
         if not 0.0 <= ema < 1.0:
             raise InputValueError(f"ema must lie in [0, 1), got {ema}")
         self.noise, self.tau, self.r1, self.ema = noise, tau, r1, ema
+        self.pair_matching = pair_matching
         self.hist_samples = hist_samples
         d = self.n_qubits * self.K
         act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
@@ -194,11 +228,14 @@ class GANModel(DensityEstimator):
         if self.r1 > 0:
             (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
             loss = loss + 0.5 * self.r1 * grad.pow(2).flatten(1).sum(1)
-        return loss + generator_loss(self.discriminate(fake, frozen=True))
+        loss = loss + generator_loss(self.discriminate(fake, frozen=True))
+        if self.pair_matching > 0:
+            loss = loss + self.pair_matching * pair_moment_gap(real.detach(), fake)
+        return loss
 
     def _validation_loss(self, a: torch.Tensor) -> torch.Tensor:
         n_strings = self.K**self.n_qubits
-        if n_strings > HIST_MAX_STRINGS:
+        if n_strings > HIST_MAX_STRINGS or self.hist_samples == 0:
             return torch.full((a.shape[0],), math.nan, device=a.device)
         if self._hist is None or self._hist[0] != self._version:
             g = torch.Generator(device=self.device).manual_seed(12345)
@@ -223,4 +260,4 @@ class GANModel(DensityEstimator):
         return torch.cat(out)
 
 
-__all__ = ["GANModel", "discriminator_loss", "generator_loss"]
+__all__ = ["GANModel", "discriminator_loss", "generator_loss", "pair_moment_gap"]

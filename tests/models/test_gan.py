@@ -82,5 +82,25 @@ def test_validation_loss_is_a_histogram_cross_entropy_for_small_n():
         s = m.sample(100_000, torch.Generator().manual_seed(12345))
     h = np.bincount(outcome_index(s.numpy(), 2), minlength=4) / 1e5
     assert np.allclose(np.exp(-loss.numpy()), h[[0, 3]], atol=0.01)
-    big = build_model("gan", 9, 4, hidden=8).eval()
+    big = build_model("gan", 9, 4, hidden=8, hist_samples=1000).eval()
     assert torch.isnan(big(torch.zeros(2, 9, dtype=torch.long))).all()
+    default = build_model("gan", 2, 2, hidden=8).eval()  # no validation signal by default
+    assert torch.isnan(default(a)).all()
+
+
+def test_pair_moment_gap_is_an_unbiased_mmd():
+    from qtomo.models.gan import pair_moment_gap
+
+    torch.manual_seed(0)
+    p = torch.tensor([0.4, 0.1, 0.1, 0.4])  # correlated two-site distribution, K = 2
+    q = torch.tensor([0.25, 0.25, 0.25, 0.25])  # same marginals, no correlation
+
+    def batch(probs, n):
+        i = torch.multinomial(probs, n, replacement=True)
+        return F.one_hot(torch.stack([i // 2, i % 2], 1), 2).float()
+
+    same = torch.stack([pair_moment_gap(batch(p, 64), batch(p, 64))[0] for _ in range(400)])
+    diff = pair_moment_gap(batch(p, 20000), batch(q, 20000))[0]
+    # exact squared moment distance: the two-site block of x x^T differs by +-0.15 in 8 entries
+    assert float(same.mean()) == pytest.approx(0.0, abs=0.01)
+    assert float(diff) == pytest.approx(8 * 0.15**2, abs=0.02)
