@@ -1,8 +1,12 @@
 """Generative adversarial network over outcome strings (Goodfellow et al. 2014).
 
-Generator: Gaussian noise z ~ N(0, I) -> MLP -> per-site logits l_j(z) (N x K); the string is
-a_j = argmax_k (l_jk(z) + g_jk) with Gumbel noise g (the Gumbel-max trick: given z, a_j is
-drawn from softmax(l_j(z))). Gradients pass the discrete choice with the straight-through
+Generator: Gaussian noise z ~ N(0, I) -> per-site logits -> string, a_j = argmax_k
+(l_jk + g_jk) with Gumbel noise g (the Gumbel-max trick: a_j is drawn from softmax(l_j)).
+``generator="autoregressive"`` (default): l_j = MLP(z, one-hots of a_<j, site j), so given z
+the string is an autoregressive draw and two-site correlations need no fine structure in z;
+``generator="mlp"``: l(z) = MLP(z) for all sites at once (given z the sites are independent:
+Q is a mixture of product distributions, the plain recipe). Gradients pass the discrete
+choice with the straight-through
 Gumbel-softmax estimator (forward: the one-hot of a; backward: the gradient of
 softmax((l + g) / tau)). Discriminator: an MLP on the flattened one-hot string.
 
@@ -28,6 +32,7 @@ smoothed frequencies of ``hist_samples`` samples.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -122,15 +127,22 @@ class GANModel(DensityEstimator):
         r1: float = 2.0,
         ema: float = 0.999,
         hist_samples: int = 0,
-        pair_matching: float = 0.0,
+        pair_matching: float = 100.0,
+        generator: str = "autoregressive",
     ) -> None:
         noise, hidden, depth = int(noise), int(hidden), int(depth)
         tau, r1, ema, hist_samples = float(tau), float(r1), float(ema), int(hist_samples)
-        pair_matching = float(pair_matching)
+        pair_matching, generator = float(pair_matching), str(generator).lower()
         super().__init__(n_qubits, K, {"noise": noise, "hidden": hidden, "depth": depth,
                                        "tau": tau, "r1": r1, "ema": ema,
                                        "hist_samples": hist_samples,
-                                       "pair_matching": pair_matching})
+                                       "pair_matching": pair_matching,
+                                       "generator": generator})
+        if generator not in ("autoregressive", "mlp"):
+            raise InputValueError(
+                f"generator must be 'autoregressive' or 'mlp', got {generator!r}"
+            )
+        self.gen_kind = generator
         for name, v, lo in (("noise", noise, 1), ("hidden", hidden, 1), ("depth", depth, 1),
                             ("hist_samples", hist_samples, 0)):
             if v < lo:
@@ -148,7 +160,11 @@ class GANModel(DensityEstimator):
         self.hist_samples = hist_samples
         d = self.n_qubits * self.K
         act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
-        self.generator = mlp([noise] + [hidden] * depth + [d], act=act)
+        if generator == "mlp":  # z -> all N x K logits at once
+            self.generator = mlp([noise] + [hidden] * depth + [d], act=act)
+        else:  # (z, one-hots of sites < j, one-hot of j) -> K logits of site j
+            self.generator = mlp([noise + d + self.n_qubits] + [hidden] * depth + [self.K],
+                                 act=act)
         self.discriminator = mlp([d] + [hidden] * depth + [1], act=act)
         # generator weight average, kept in buffers (not trained, saved with the model)
         self._ema_names = [n for n, _ in self.generator.named_parameters()]
@@ -173,23 +189,48 @@ class GANModel(DensityEstimator):
     def _ema_params(self) -> dict[str, torch.Tensor]:
         return {n: getattr(self, "ema_" + n.replace(".", "_")) for n in self._ema_names}
 
-    def generator_logits(self, z: torch.Tensor, averaged: bool = False) -> torch.Tensor:
-        """Per-site logits (batch, N, K) of the generator (``averaged``: the EMA weights)."""
+    def _net(self, x: torch.Tensor, averaged: bool) -> torch.Tensor:
         if averaged and self.ema > 0:
-            out = functional_call(self.generator, self._ema_params(), (z,))
-        else:
-            out = self.generator(z)
-        return out.view(z.shape[0], self.n_qubits, self.K)
+            return functional_call(self.generator, self._ema_params(), (x,))
+        return self.generator(x)
 
-    def generate(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Straight-through one-hot strings (n, N, K): exact one-hots with relaxed gradients."""
-        z = torch.randn((n, self.noise), generator=generator, device=self.device)
-        logits = self.generator_logits(z)
-        u = torch.rand(logits.shape, generator=generator, device=self.device)
+    def generator_logits(self, z: torch.Tensor, averaged: bool = False) -> torch.Tensor:
+        """Per-site logits (batch, N, K) of the ``mlp`` generator (``averaged``: EMA weights)."""
+        if self.gen_kind != "mlp":
+            raise InputValueError("generator_logits exists for the 'mlp' generator only")
+        return self._net(z, averaged).view(z.shape[0], self.n_qubits, self.K)
+
+    def _run_generator(
+        self, z: torch.Tensor, pick: Callable[[torch.Tensor], torch.Tensor], averaged: bool
+    ) -> torch.Tensor:
+        """One-hot strings (n, N, K) from noise z; ``pick`` turns logits (..., K) into one-hots.
+
+        ``mlp``: all sites from z at once. ``autoregressive``: site j from z and the one-hots
+        already picked for sites < j (given z, an autoregressive distribution).
+        """
+        n = z.shape[0]
+        if self.gen_kind == "mlp":
+            return pick(self._net(z, averaged).view(n, self.n_qubits, self.K))
+        eye = torch.eye(self.n_qubits, device=z.device, dtype=z.dtype)
+        outs: list[torch.Tensor] = []
+        for j in range(self.n_qubits):
+            rest = z.new_zeros(n, (self.n_qubits - j) * self.K)
+            prefix = torch.cat([*outs, rest], dim=1)
+            logits = self._net(torch.cat([z, prefix, eye[j].expand(n, -1)], dim=1), averaged)
+            outs.append(pick(logits))
+        return torch.stack(outs, dim=1)
+
+    def _straight_through(self, logits: torch.Tensor) -> torch.Tensor:
+        u = torch.rand(logits.shape, device=logits.device, dtype=logits.dtype)
         g = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
         soft = torch.softmax((logits + g) / self.tau, dim=-1)
         hard = F.one_hot((logits + g).argmax(-1), self.K).to(soft.dtype)
         return hard + (soft - soft.detach())  # exactly `hard` forward, softmax gradient
+
+    def generate(self, n: int) -> torch.Tensor:
+        """Straight-through one-hot strings (n, N, K): exact one-hots with relaxed gradients."""
+        z = torch.randn((n, self.noise), device=self.device)
+        return self._run_generator(z, self._straight_through, averaged=False)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -250,13 +291,16 @@ class GANModel(DensityEstimator):
         return (a.long() * w).sum(1)
 
     def _sample_impl(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        def pick(logits: torch.Tensor) -> torch.Tensor:
+            probs = torch.softmax(logits.float(), -1)
+            idx = torch.multinomial(probs.reshape(-1, self.K), 1, generator=generator)
+            return F.one_hot(idx.view(probs.shape[:-1]), self.K).to(logits.dtype)
+
         out = []
         for s in range(0, n, SAMPLE_CHUNK):
             m = min(SAMPLE_CHUNK, n - s)
             z = torch.randn((m, self.noise), generator=generator, device=self.device)
-            probs = torch.softmax(self.generator_logits(z, averaged=True).float(), -1)
-            out.append(torch.multinomial(probs.view(-1, self.K), 1, generator=generator)
-                       .view(m, self.n_qubits))
+            out.append(self._run_generator(z, pick, averaged=True).argmax(-1))
         return torch.cat(out)
 
 

@@ -54,7 +54,7 @@ def test_straight_through_strings_are_exact_one_hots():
 def test_samples_follow_the_generator_distribution():
     """Q(a) = E_z prod_j softmax(l_j(z))[a_j]: sampled histogram against a z-average."""
     torch.manual_seed(0)
-    m = build_model("gan", 2, 3, hidden=16, ema=0.0).eval()
+    m = build_model("gan", 2, 3, hidden=16, ema=0.0, generator="mlp").eval()
     with torch.no_grad():
         for p in m.generator.parameters():
             p.mul_(3.0)
