@@ -349,8 +349,10 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:  # keep going; the failure is cached and shown
                     e = {"error": f"{type(exc).__name__}: {exc}"[:300]}
                 e["when"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+                # merge into the file as it is now (another run may have added results)
+                results = json.loads(cache.read_text()) if cache.exists() else {}
                 results[key] = e
-                tmp = cache.with_suffix(".tmp")
+                tmp = cache.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
                 tmp.replace(cache)
                 print(f"[bench] {key}: " + json.dumps(
