@@ -255,7 +255,7 @@ def fmt(v: Any, spec: str) -> str:
 
 
 def table(results: dict[str, Any], rows: list[str], cells: list[str]) -> str:
-    head = ["model", "params"]
+    head = ["model", "params*"]
     for c in cells:
         t = TITLES[c]
         head += [f"{t} F_c", f"{t} KL", f"{t} dZZ01 / dX2"]
@@ -294,7 +294,9 @@ def table(results: dict[str, Any], rows: list[str], cells: list[str]) -> str:
               "of 10^6 model samples (GAN) or of the training shots (direct); its KL uses "
               "add-1/2 smoothing. "
               "dZZ01 / dX2: |error| of <Z0 Z1> and <X2>. F_q: <psi|rho|psi> (squared "
-              "convention). time: training wall time (shared 2-core CPU).")
+              "convention). time: training wall time (shared 2-core CPU), the 3-minute budget "
+              "is checked after each step, so the last epoch's validation can overshoot it. "
+              "params*: parameter count in the first cell shown (conv and flows grow with N).")
     return "\n".join(lines + ["", legend] + (["", *notes] if notes else []))
 
 
