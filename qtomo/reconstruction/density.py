@@ -1,0 +1,477 @@
+"""Density matrices from outcome distributions: inversion, physical projection, maximum likelihood.
+
+Conventions (PHYSICS.md): qubit 0 is the leftmost tensor factor and the most significant bit of
+a big-endian index; outcome tables are indexed in the order of
+:func:`qtomo.povm.born.all_outcomes` (qubit 0 slowest). Every density matrix here is a dense
+complex128 ``(2^N, 2^N)`` array, so these functions are meant for ``N <= 10``
+(:data:`MAX_RHO_QUBITS`). Tensor products over qubits are contracted one qubit at a time; no
+``K^N x K^N`` or ``4^N x 4^N`` matrix is ever built.
+
+* :func:`probability_table` -- Q(a) of a model for all ``K^N`` strings (batched ``log_prob``).
+* :func:`frequency_table` -- raw shot frequencies.
+* :func:`qtomo.povm.born.rho_from_probabilities` -- Born-rule inversion (linear, may be
+  unphysical); :func:`project_to_physical` -- the closest physical state in Frobenius norm
+  (eigenvalues projected onto the probability simplex).
+* :func:`fit_mle` -- the physical state whose Born distribution is closest in KL to a table
+  (maximum likelihood: maximise ``sum_a P(a) log Tr[rho M(a)]``), ``rho = A A^+ / Tr``.
+* :func:`product_table`, :func:`weighted_operator` -- the two qubit-by-qubit contractions
+  everything above is built from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qtomo.errors import ComputationError, InputValueError
+from qtomo.povm.born import all_outcomes, outcome_index
+from qtomo.povm.frames import Frame
+from qtomo.typing import ComplexArray, FloatArray, Outcomes
+
+#: Largest N for which dense density matrices are built.
+MAX_RHO_QUBITS = 10
+#: Largest full outcome table (K^N entries) evaluated string by string.
+MAX_TABLE_ENTRIES = 1 << 22
+
+
+def check_table_size(n: int, K: int, what: str = "this computation") -> None:  # noqa: N803
+    """Raise :class:`InputValueError` when N or K^N is too large for dense tables."""
+    if n > MAX_RHO_QUBITS:
+        raise InputValueError(
+            f"{what} needs a dense density matrix, possible up to {MAX_RHO_QUBITS} qubits; "
+            f"the data has {n}"
+        )
+    if K**n > MAX_TABLE_ENTRIES:
+        raise InputValueError(
+            f"{what} sums over all K^N = {K}^{n} outcome strings, more than "
+            f"{MAX_TABLE_ENTRIES}; use fewer qubits or a 4-outcome POVM"
+        )
+
+
+# --- the two contractions -----------------------------------------------------------------------
+def product_table(rho: ComplexArray, ops: ComplexArray) -> ComplexArray:
+    """``Tr[rho O(a_0) (x) ... (x) O(a_{N-1})]`` for every outcome string ``a``.
+
+    Parameters
+    ----------
+    rho : complex ndarray (2^N, 2^N)
+        Any operator (need not be positive or normalised).
+    ops : complex ndarray (K, 2, 2)
+        Single-qubit operators, e.g. POVM elements (then this is the Born table) or duals.
+
+    Returns
+    -------
+    complex128 ndarray (K^N,)
+        In the order of :func:`qtomo.povm.born.all_outcomes`.
+    """
+    rho = np.asarray(rho, dtype=np.complex128)
+    ops = np.asarray(ops, dtype=np.complex128)
+    n = _n_of(rho.shape[0])
+    K = ops.shape[0]  # noqa: N806
+    # interleave ket and bra legs: (i_0 j_0)(i_1 j_1)...; the current qubit's pair leads
+    perm = [leg for j in range(n) for leg in (j, n + j)]
+    t = rho.reshape([2] * (2 * n)).transpose(perm).reshape(4, -1)
+    # e[k, (i j)] = O(k)[j, i], so that sum_{ij} e[k, (i j)] rho[(i j), ...] = Tr_j[rho O(k)]
+    e = np.ascontiguousarray(ops.transpose(0, 2, 1).reshape(K, 4))
+    for j in range(n):
+        # (i_j j_j) rest, outcomes so far -> a_j rest; then roll a_j to the back
+        t = (e @ t).reshape(K, -1).T
+        if j < n - 1:
+            t = t.reshape(4, -1)
+    return t.reshape(-1)
+
+
+def weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> ComplexArray:
+    """``sum_a w(a) O(a_0) (x) ... (x) O(a_{N-1})`` for a table of weights ``w`` (K^N,).
+
+    With ``ops`` the duals and ``w`` a probability table this is the Born-rule inversion; with
+    ``ops`` the POVM elements and ``w = P/p`` it is the ``R`` operator of maximum likelihood.
+    """
+    w = np.asarray(weights)
+    ops = np.asarray(ops, dtype=np.complex128)
+    K = ops.shape[0]  # noqa: N806
+    if w.size != K**n:
+        raise InputValueError(f"weight table has {w.size} entries, expected K^N = {K}^{n}")
+    # f[(i j), k] = O(k)[i, j]; every step turns the leading outcome axis a_j into the
+    # (ket, bra) pair of qubit j and rolls it to the back: a_0..a_{N-1} -> (i_0 j_0)..
+    f = np.ascontiguousarray(ops.reshape(K, 4).T)
+    t = w.astype(np.complex128).reshape(K, -1)
+    for j in range(n):
+        t = (f @ t).T  # rest, (i_j j_j)
+        if j < n - 1:
+            t = t.reshape(K, -1)
+    perm = [2 * j for j in range(n)] + [2 * j + 1 for j in range(n)]
+    return t.reshape([2] * (2 * n)).transpose(perm).reshape(2**n, 2**n)
+
+
+def _n_of(dim: int) -> int:
+    n = int(round(np.log2(dim)))
+    if 2**n != dim or n < 1:
+        raise InputValueError(f"matrix dimension {dim} is not a power of 2")
+    return n
+
+
+# --- tables -------------------------------------------------------------------------------------
+def frequency_table(outcomes: Outcomes, K: int) -> FloatArray:  # noqa: N803
+    """Relative frequencies of the shots over all ``K^N`` strings (float64, sums to 1)."""
+    a = np.asarray(outcomes)
+    n = a.shape[1]
+    counts = np.bincount(outcome_index(a, K), minlength=K**n).astype(np.float64)
+    return counts / counts.sum()
+
+
+def probability_table(model: Any, *, batch: int = 1 << 16) -> tuple[FloatArray, dict[str, Any]]:
+    """The model's Q(a) for all ``K^N`` strings, float64, with a note on how it was obtained.
+
+    Uses the model's ``log_prob`` (batched over :func:`all_outcomes`). A table from an
+    estimated likelihood (``exact_log_prob`` False) is renormalised and says so; a model
+    without a likelihood raises :class:`InputValueError` (use :func:`frequency_table` of its
+    samples instead).
+
+    Returns
+    -------
+    table : ndarray (K^N,)
+    info : dict
+        ``{"source": ..., "sum_before_normalisation": ...}``.
+    """
+    import torch
+
+    n, K = int(model.n_qubits), int(model.K)  # noqa: N806
+    check_table_size(n, K, "the model's outcome table")
+    if not getattr(model, "has_likelihood", False):
+        raise InputValueError(
+            f"model {getattr(model, 'name', '?')!r} has no likelihood; build the table from its "
+            "samples instead"
+        )
+    a = all_outcomes(n, K)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            lq = np.concatenate([
+                model.log_prob(torch.from_numpy(a[s : s + batch])).cpu().numpy()
+                for s in range(0, len(a), batch)
+            ]).astype(np.float64)
+    finally:
+        model.train(was_training)
+    q = np.exp(lq)
+    total = float(q.sum())
+    exact = bool(getattr(model, "exact_log_prob", False))
+    info = {
+        "source": "exact log_prob of every string" if exact
+        else "estimated log_prob of every string, renormalised",
+        "sum_before_normalisation": total,
+    }
+    if not np.isfinite(total) or total <= 0:
+        raise ComputationError(f"the model's probabilities sum to {total}, not a distribution")
+    return q / total, info
+
+
+# --- physical states ----------------------------------------------------------------------------
+def project_simplex(x: FloatArray) -> FloatArray:
+    """Euclidean projection of a real vector onto the probability simplex (sum 1, >= 0)."""
+    v = np.asarray(x, dtype=np.float64)
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u) - 1.0
+    k = np.arange(1, v.size + 1)
+    cond = u - css / k > 0
+    r = k[cond][-1]
+    theta = css[cond][-1] / r
+    return np.maximum(v - theta, 0.0)
+
+
+def project_to_physical(rho: ComplexArray) -> ComplexArray:
+    """Closest density matrix in Frobenius norm: eigenvalues projected onto the simplex.
+
+    The Hermitian part of ``rho`` is diagonalised; its eigenvalues are replaced by their
+    Euclidean projection onto {lambda >= 0, sum lambda = 1} (Smolin, Gambetta, Smith 2012).
+    """
+    h = hermitian_part(rho)
+    w, v = np.linalg.eigh(h)
+    lam = project_simplex(w)
+    return (v * lam) @ v.conj().T
+
+
+def hermitian_part(rho: ComplexArray) -> ComplexArray:
+    r = np.asarray(rho, dtype=np.complex128)
+    return 0.5 * (r + r.conj().T)
+
+
+@dataclass(frozen=True)
+class DensityMatrixSummary:
+    """Spectral summary of a (possibly unphysical) density matrix.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray, descending, of the Hermitian part
+    trace, purity (Tr rho^2), min_eigenvalue : float
+    negativity : float
+        Sum of the absolute values of the negative eigenvalues (0 for a physical state).
+    """
+
+    eigenvalues: FloatArray
+    trace: float
+    purity: float
+    min_eigenvalue: float
+    negativity: float
+
+    def as_dict(self, max_eigenvalues: int = 16) -> dict[str, Any]:
+        return {
+            "trace": self.trace,
+            "purity": self.purity,
+            "min_eigenvalue": self.min_eigenvalue,
+            "negativity": self.negativity,
+            "eigenvalues_largest": self.eigenvalues[:max_eigenvalues].tolist(),
+            "n_negative_eigenvalues": int((self.eigenvalues < -1e-12).sum()),
+            "convention": "eigenvalues of the Hermitian part, descending; purity = Tr[rho^2] "
+            "(real part); negativity = sum of |negative eigenvalues|",
+        }
+
+
+def summarize(rho: ComplexArray) -> DensityMatrixSummary:
+    """Eigenvalues, trace, purity and smallest eigenvalue of ``rho``."""
+    h = hermitian_part(rho)
+    w = np.linalg.eigvalsh(h)[::-1]
+    return DensityMatrixSummary(
+        eigenvalues=w,
+        trace=float(np.trace(h).real),
+        purity=float(np.real(np.vdot(h, h))),
+        min_eigenvalue=float(w[-1]),
+        negativity=float(abs(w[w < 0].sum())),
+    )
+
+
+def to_qobj(rho: ComplexArray):  # noqa: ANN201 - qutip.Qobj
+    """``rho`` as a ``qutip.Qobj`` with qubit dims ``[[2]*N, [2]*N]`` (qubit 0 first)."""
+    import qutip
+
+    r = np.asarray(rho, dtype=np.complex128)
+    n = _n_of(r.shape[0])
+    return qutip.Qobj(r, dims=[[2] * n, [2] * n])
+
+
+def partial_trace(rho: ComplexArray, keep: list[int] | tuple[int, ...]) -> ComplexArray:
+    """Reduced density matrix of the qubits ``keep`` (in the given order)."""
+    r = np.asarray(rho, dtype=np.complex128)
+    n = _n_of(r.shape[0])
+    keep = [int(k) for k in keep]
+    t = r.reshape([2] * (2 * n))
+    drop = [j for j in range(n) if j not in keep]
+    # legs: ket j at j, bra j at n + j; contract each dropped ket with its bra
+    letters = [chr(ord("a") + i) for i in range(2 * n)]
+    for j in drop:
+        letters[n + j] = letters[j]
+    out = [letters[j] for j in keep] + [letters[n + j] for j in keep]
+    red = np.einsum("".join(letters) + "->" + "".join(out), t)
+    d = 2 ** len(keep)
+    return red.reshape(d, d)
+
+
+# --- maximum likelihood -------------------------------------------------------------------------
+@dataclass
+class MLEResult:
+    """A physical state fitted to an outcome table by maximum likelihood.
+
+    Attributes
+    ----------
+    rho : complex128 (2^N, 2^N), positive semidefinite, trace 1
+    rank : int
+        Rank of the factor ``A`` (``rho = A A^+ / Tr[A A^+]``).
+    kl : float
+        KL(P || p_rho) in nats at the optimum (P the fitted table).
+    iterations : int
+    converged : bool
+    """
+
+    rho: ComplexArray
+    rank: int
+    kl: float
+    iterations: int
+    converged: bool
+    history: list[float] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    def info(self) -> dict[str, Any]:
+        """JSON-able description (no matrices)."""
+        return {"rank": self.rank, "kl_to_table": self.kl, "iterations": self.iterations,
+                "converged": self.converged, "rank_candidates": self.candidates}
+
+
+def _kl(p: FloatArray, q: FloatArray) -> float:
+    pos = p > 0
+    return float(np.sum(p[pos] * (np.log(p[pos]) - np.log(np.maximum(q[pos], 1e-300)))))
+
+
+def fit_mle(
+    probs: FloatArray,
+    frame: Frame,
+    n: int,
+    *,
+    rank: int | None = 1,
+    init: ComplexArray | None = None,
+    max_iter: int = 400,
+    tol: float = 1e-10,
+) -> MLEResult:
+    """Maximum-likelihood physical state for an outcome table.
+
+    Maximises ``L(rho) = sum_a P(a) log Tr[rho M(a)]`` over density matrices written as
+    ``rho = A A^+ / Tr[A A^+]`` with ``A`` of shape ``(2^N, rank)`` (``rank=None``: full rank),
+    by L-BFGS on the real and imaginary parts of ``A``. With P a model's table this is the
+    physical state whose Born distribution is closest to the model in KL(P || p_rho); with P
+    the raw shot frequencies it is the usual maximum-likelihood tomography. A low rank is the
+    right prior for nearly pure targets.
+
+    The gradient is ``dL/dA^* = R A - A / Tr[A A^+]`` with
+    ``R = sum_a P(a) / Tr[A A^+ M(a)] M(a)`` (the operator of the ``R rho R`` algorithm);
+    Born tables and ``R`` are contracted qubit by qubit.
+
+    Parameters
+    ----------
+    probs : (K^N,) float64, non-negative (normalised here)
+    frame : Frame with the POVM elements M
+    n : int, number of qubits
+    rank : int or None
+    init : density matrix to start from (its top ``rank`` eigenvectors), default: the
+        projected linear inversion of ``probs``.
+    max_iter, tol : L-BFGS settings (``tol`` on the relative change of the objective).
+    """
+    from scipy.optimize import minimize
+
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
+    K = frame.K  # noqa: N806
+    check_table_size(n, K, "maximum-likelihood fitting")
+    if p.size != K**n:
+        raise InputValueError(f"table has {p.size} entries, expected K^N = {K}^{n}")
+    p = p / p.sum()
+    d = 2**n
+    r = d if rank is None else int(rank)
+    if not 1 <= r <= d:
+        raise InputValueError(f"rank must lie in 1..{d}, got {rank}")
+    if init is None:
+        from qtomo.povm.born import rho_from_probabilities
+
+        init = project_to_physical(rho_from_probabilities(p, frame, n))
+    w, v = np.linalg.eigh(hermitian_part(init))
+    order = np.argsort(w)[::-1][:r]
+    lam = np.clip(w[order], 0.0, None)
+    # keep a little weight on every column so that no direction starts dead, and move the
+    # start off special states (a pure GHZ state gives exactly zero probability to outcomes
+    # that a noisy table holds, which would make the first gradient infinite)
+    lam = lam + 1e-3 * max(lam.max(), 1e-12)
+    a0 = v[:, order] * np.sqrt(lam)[None, :]
+    kick = np.random.default_rng(0).normal(size=(d, r, 2)) @ np.array([1.0, 1j])
+    a0 = a0 + 1e-2 * np.linalg.norm(a0) / np.sqrt(d * r) * kick
+    m = frame.elements
+    pos = p > 0
+    history: list[float] = []
+    const = float(np.sum(p[pos] * np.log(p[pos])))
+
+    def unpack(x: np.ndarray) -> np.ndarray:
+        return (x[: d * r] + 1j * x[d * r :]).reshape(d, r)
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        a = unpack(x)
+        t = float(np.vdot(a, a).real)
+        if not t > 0:
+            return 1e300, np.zeros_like(x)
+        rho = a @ a.conj().T
+        q = product_table(rho, m).real
+        q = np.maximum(q, 1e-300)
+        f = -float(np.sum(p[pos] * np.log(q[pos]))) + np.log(t)
+        wts = np.where(pos, p / q, 0.0)
+        rop = weighted_operator(wts, m, n)
+        g = -(rop @ a) + a / t  # dL/dA^*
+        grad = 2.0 * np.concatenate([g.real.ravel(), g.imag.ravel()])
+        history.append(f + const)
+        return f, grad
+
+    x0 = np.concatenate([a0.real.ravel(), a0.imag.ravel()])
+    res = minimize(fun, x0, jac=True, method="L-BFGS-B",
+                   options={"maxiter": int(max_iter), "ftol": tol, "gtol": 1e-9,
+                            "maxcor": 20})
+    a = unpack(res.x)
+    rho = a @ a.conj().T
+    rho = rho / np.trace(rho).real
+    q = product_table(rho, m).real
+    return MLEResult(rho=hermitian_part(rho), rank=r, kl=_kl(p, q), iterations=int(res.nit),
+                     converged=bool(res.success), history=history)
+
+
+def mle_parameter_count(n: int, rank: int) -> int:
+    """Real parameters of a rank-r density matrix of N qubits: 2 d r - r^2 - 1, d = 2^N."""
+    d = 2**n
+    return 2 * d * rank - rank * rank - 1
+
+
+def fit_mle_auto(
+    probs: FloatArray,
+    frame: Frame,
+    n: int,
+    *,
+    n_shots: int,
+    max_rank: int | None = None,
+    init: ComplexArray | None = None,
+    max_iter: int = 400,
+) -> MLEResult:
+    """:func:`fit_mle` with the rank chosen by Akaike's information criterion.
+
+    Ranks 1, 2, 4, ... are fitted in turn; each is scored by
+    ``AIC = 2 n_shots KL(P || p_rho) + 2 k_r`` (twice the negative log-likelihood of
+    ``n_shots`` shots distributed as P, up to a constant, plus twice the parameter count) with
+    ``k_r`` the number of real parameters of a rank-r state (:func:`mle_parameter_count`), and
+    the search stops at the first rank that does not lower the AIC. ``n_shots`` is the
+    number of shots behind the table (the model's training shots, or the shots of a frequency
+    table): a higher rank must explain structure that this many shots resolve. Nearly pure
+    targets end at rank 1; mixed (noisy) ones climb until the extra weight stops paying off.
+    """
+    if n_shots < 1:
+        raise InputValueError(f"n_shots must be >= 1, got {n_shots}")
+    d = 2**n
+    top = d if max_rank is None else max(1, min(int(max_rank), d))
+    if init is None:
+        from qtomo.povm.born import rho_from_probabilities
+
+        init = project_to_physical(rho_from_probabilities(probs, frame, n))
+    best: MLEResult | None = None
+    best_aic = np.inf
+    candidates: list[dict[str, Any]] = []
+    r = 1
+    while r <= top:
+        res = fit_mle(probs, frame, n, rank=r, init=init, max_iter=max_iter)
+        k = mle_parameter_count(n, r)
+        aic = 2.0 * n_shots * res.kl + 2.0 * k
+        candidates.append({"rank": r, "kl_to_table": res.kl, "aic": float(aic),
+                           "parameters": k, "iterations": res.iterations})
+        if aic >= best_aic:
+            break
+        best, best_aic = res, aic
+        if r == top:
+            break
+        r = min(2 * r, top)
+    assert best is not None
+    best.candidates = candidates
+    return best
+
+
+__all__ = [
+    "fit_mle_auto",
+    "mle_parameter_count",
+    "MAX_RHO_QUBITS",
+    "MAX_TABLE_ENTRIES",
+    "DensityMatrixSummary",
+    "MLEResult",
+    "check_table_size",
+    "fit_mle",
+    "frequency_table",
+    "hermitian_part",
+    "partial_trace",
+    "probability_table",
+    "product_table",
+    "project_simplex",
+    "project_to_physical",
+    "summarize",
+    "to_qobj",
+    "weighted_operator",
+]

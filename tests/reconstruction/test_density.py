@@ -1,0 +1,189 @@
+"""Density matrices: contractions against the Born rule, projection, maximum likelihood,
+QuTiP interop -- all against exact answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import qutip
+import torch
+
+from qtomo.errors import InputValueError
+from qtomo.povm.born import born_probabilities, rho_from_probabilities
+from qtomo.povm.frames import get_frame, pauli6
+from qtomo.reconstruction.density import (
+    fit_mle,
+    fit_mle_auto,
+    frequency_table,
+    mle_parameter_count,
+    partial_trace,
+    probability_table,
+    product_table,
+    project_simplex,
+    project_to_physical,
+    summarize,
+    to_qobj,
+    weighted_operator,
+)
+from qtomo.states.tfim import tfim_ground_state
+from tests.conftest import random_density_matrix
+from tests.reconstruction.helpers import HistogramOnlyModel, TableModel
+
+FRAMES = ["pauli4", "tetra", "pauli6"]
+
+
+@pytest.mark.parametrize("name", FRAMES)
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_product_table_is_the_born_rule(name, n, rng):
+    f = get_frame(name)
+    rho = random_density_matrix(n, rng)
+    np.testing.assert_allclose(product_table(rho, f.elements).real, born_probabilities(rho, f),
+                               atol=1e-14)
+    assert np.abs(product_table(rho, f.elements).imag).max() < 1e-14
+
+
+@pytest.mark.parametrize("name", FRAMES)
+@pytest.mark.parametrize("n", [1, 3])
+def test_weighted_operator_with_duals_inverts_born(name, n, rng):
+    f = get_frame(name)
+    rho = random_density_matrix(n, rng)
+    p = born_probabilities(rho, f)
+    np.testing.assert_allclose(weighted_operator(p, f.duals, n), rho, atol=1e-13)
+    np.testing.assert_allclose(weighted_operator(p, f.duals, n), rho_from_probabilities(p, f, n),
+                               atol=1e-13)
+
+
+def test_weighted_operator_of_elements_is_the_explicit_sum(rng):
+    # R = sum_a w(a) M(a_0) x M(a_1) for N=2, built by brute force
+    f = get_frame("pauli4")
+    w = rng.random(16)
+    want = sum(w[4 * i + j] * np.kron(f.elements[i], f.elements[j])
+               for i in range(4) for j in range(4))
+    np.testing.assert_allclose(weighted_operator(w, f.elements, 2), want, atol=1e-14)
+    with pytest.raises(InputValueError, match="expected K\\^N"):
+        weighted_operator(w[:15], f.elements, 2)
+
+
+def test_project_simplex():
+    np.testing.assert_allclose(project_simplex(np.array([0.2, 0.3, 0.5])), [0.2, 0.3, 0.5])
+    np.testing.assert_allclose(project_simplex(np.array([1.2, -0.1, -0.1])), [1.0, 0, 0])
+    # shift by a constant: (0.5, 0.5, 0) -> theta = 0.25
+    np.testing.assert_allclose(project_simplex(np.array([0.75, 0.75, 0.1])), [0.5, 0.5, 0.0])
+
+
+def test_projection_is_closest_physical_state(rng):
+    f = get_frame("pauli4")
+    psi = tfim_ground_state(3, 1.0, 1.0).psi
+    p = born_probabilities(psi, f) * np.exp(0.3 * rng.normal(size=64))
+    rho = rho_from_probabilities(p / p.sum(), f, 3)
+    assert summarize(rho).min_eigenvalue < -1e-3  # unphysical input
+    proj = project_to_physical(rho)
+    s = summarize(proj)
+    assert s.min_eigenvalue > -1e-12 and abs(s.trace - 1) < 1e-12
+    d0 = np.linalg.norm(proj - rho)
+    for _ in range(50):  # no random physical state is closer
+        assert np.linalg.norm(random_density_matrix(3, rng, rank=2) - rho) >= d0 - 1e-12
+    # a physical state is its own projection
+    sigma = random_density_matrix(3, rng)
+    np.testing.assert_allclose(project_to_physical(sigma), sigma, atol=1e-12)
+
+
+def test_summarize_known_states():
+    psi = np.zeros(4)
+    psi[0] = 1
+    s = summarize(np.outer(psi, psi))
+    assert s.purity == pytest.approx(1) and s.trace == pytest.approx(1)
+    np.testing.assert_allclose(s.eigenvalues, [1, 0, 0, 0], atol=1e-15)
+    s = summarize(np.eye(4) / 4)
+    assert s.purity == pytest.approx(0.25) and s.min_eigenvalue == pytest.approx(0.25)
+    s = summarize(np.diag([0.7, 0.5, -0.2, 0.0]))
+    assert s.negativity == pytest.approx(0.2) and s.min_eigenvalue == pytest.approx(-0.2)
+
+
+def test_qobj_dims_and_partial_trace_match_qutip(rng):
+    rho = random_density_matrix(3, rng)
+    q = to_qobj(rho)
+    assert q.dims == [[2, 2, 2], [2, 2, 2]]
+    np.testing.assert_allclose(q.full(), rho)
+    for keep in ([0], [1], [0, 2], [2, 0]):
+        np.testing.assert_allclose(partial_trace(rho, keep), q.ptrace(keep).full()
+                                   if keep == sorted(keep) else
+                                   q.permute([2, 0, 1]).ptrace([0, 1]).full(), atol=1e-14)
+
+
+def test_mle_recovers_pure_state_from_exact_table():
+    f = get_frame("pauli4")
+    psi = tfim_ground_state(4, 1.0, 0.7).psi
+    res = fit_mle(born_probabilities(psi, f), f, 4, rank=1)
+    assert res.rank == 1 and res.kl < 1e-9
+    assert np.real(psi @ res.rho @ psi) > 1 - 1e-8
+    assert abs(np.trace(res.rho) - 1) < 1e-12
+
+
+def test_mle_full_rank_recovers_mixed_state(rng):
+    f = pauli6()
+    rho = random_density_matrix(2, rng)
+    res = fit_mle(born_probabilities(rho, f), f, 2, rank=None, max_iter=2000, tol=1e-14)
+    assert np.abs(res.rho - rho).max() < 1e-4
+    assert summarize(res.rho).min_eigenvalue > -1e-12
+
+
+def test_mle_beats_projection_on_a_perturbed_table(rng):
+    # a pure target seen through a noisy table: the rank-1 ML state is far closer than the
+    # eigenvalue projection (the reason reconstruct fits by maximum likelihood)
+    f = get_frame("pauli4")
+    n = 5
+    psi = tfim_ground_state(n, 1.0, 1.0).psi
+    p = born_probabilities(psi, f) * np.exp(0.1 * rng.normal(size=4**n))
+    p /= p.sum()
+    f_proj = np.real(psi @ project_to_physical(rho_from_probabilities(p, f, n)) @ psi)
+    res = fit_mle_auto(p, f, n, n_shots=100_000)
+    assert res.rank == 1
+    assert [c["rank"] for c in res.candidates][:2] == [1, 2]
+    f_mle = np.real(psi @ res.rho @ psi)
+    assert f_mle > 0.99 > f_proj + 0.05
+
+
+def test_mle_auto_climbs_for_a_mixed_state(rng):
+    f = pauli6()
+    rho = random_density_matrix(2, rng)  # full rank 4
+    res = fit_mle_auto(born_probabilities(rho, f), f, 2, n_shots=10**6, max_iter=2000)
+    assert res.rank == 4 and np.abs(res.rho - rho).max() < 1e-3
+    assert mle_parameter_count(2, 4) == 15 and mle_parameter_count(3, 1) == 14  # 2d - 2
+
+
+def test_probability_table_of_an_exact_model():
+    f = get_frame("pauli4")
+    p = born_probabilities(tfim_ground_state(3, 1.0, 1.0).psi, f)
+    table, info = probability_table(TableModel(p, 3, 4))
+    np.testing.assert_allclose(table, p / p.sum(), atol=1e-14)
+    assert info["sum_before_normalisation"] == pytest.approx(1.0)
+    with pytest.raises(InputValueError, match="no likelihood"):
+        probability_table(HistogramOnlyModel(p, 3, 4))
+
+
+def test_probability_table_of_a_gru_sums_to_one():
+    from qtomo.models.registry import build_model
+
+    torch.manual_seed(0)
+    table, info = probability_table(build_model("gru", 3, 4, hidden=8, layers=1))
+    assert info["sum_before_normalisation"] == pytest.approx(1.0, abs=1e-6)
+    assert table.shape == (64,)
+
+
+def test_frequency_table():
+    a = np.array([[0, 1], [0, 1], [3, 3], [1, 0]], dtype=np.uint8)
+    t = frequency_table(a, 4)
+    assert t[1] == 0.5 and t[15] == 0.25 and t[4] == 0.25 and t.sum() == 1
+
+
+def test_table_size_limit():
+    from qtomo.reconstruction.density import check_table_size
+
+    with pytest.raises(InputValueError, match="up to 10 qubits"):
+        check_table_size(11, 4)
+    with pytest.raises(InputValueError, match="K\\^N"):
+        check_table_size(10, 6)
+    check_table_size(10, 4)
+    # qutip fidelity convention is the square root: sanity of the interop
+    assert qutip.fidelity(qutip.basis(2, 0), qutip.basis(2, 0)) == pytest.approx(1.0)

@@ -1,0 +1,138 @@
+"""reconstruct(): the whole pipeline on small datasets with an exact model and without one."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import qutip
+
+from qtomo.data.hdf5 import open_dataset
+from qtomo.errors import InputValueError
+from qtomo.reconstruction.metrics import target_born_table
+from qtomo.reconstruction.run import ReconstructConfig, reconstruct
+from qtomo.simulate import SimulateConfig, simulate
+from tests.reconstruction.helpers import HistogramOnlyModel, TableModel
+
+
+@pytest.fixture(scope="module")
+def tfim4(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rec") / "tfim4.h5"
+    simulate(SimulateConfig(n_qubits=4, shots=20_000, eval_shots=2000, seed=11), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ghz3_noisy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rec") / "ghz3.h5"
+    simulate(SimulateConfig(state="ghz", n_qubits=3, povm="pauli6", noise=0.1, shots=20_000,
+                            eval_shots=1000, seed=5), path)
+    return path
+
+
+def _exact_model(path):
+    with open_dataset(path) as ds:
+        p = target_born_table(ds.target_array("psi"), ds.frame, ds.target.get("noise", 0.0))
+        return TableModel(p, ds.n_qubits, ds.K)
+
+
+def test_exact_model_reconstructs_the_target(tfim4):
+    model = _exact_model(tfim4)
+    cfg = ReconstructConfig(samples=20_000, observables=("Z0 Z3", "X1 X2"), seed=3)
+    rec = reconstruct(tfim4, None, cfg, model=model)
+    r = rec.report
+    h = r["headline"]
+    # a perfect model: its table inverts to the target exactly
+    assert h["quantum_fidelity"]["value"] == pytest.approx(1.0, abs=1e-6)
+    assert "model" in h["quantum_fidelity"]["source"]
+    assert r["quantum"]["model"]["inversion"]["fidelity"] == pytest.approx(1.0, abs=1e-10)
+    assert r["quantum"]["model"]["mle_fit"]["rank"] == 1
+    assert h["classical_fidelity"]["value"] == pytest.approx(1.0, abs=1e-10)
+    assert h["kl_divergence"]["value"] == pytest.approx(0.0, abs=1e-10)
+    assert "exact sums" in h["classical_fidelity"]["method"]
+    e = h["energy"]
+    assert e["exact"] == pytest.approx(open_dataset(tfim4).target["energy"], abs=1e-9)
+    assert abs(e["value"] - e["exact"]) < 4.5 * e["stderr"]
+    sc = r["observables"]["scalars"]
+    for name in ("Z0 Z3", "X1 X2", "magnetization_x", "magnetization_z2"):
+        for src in ("model", "direct"):
+            est = sc[name][src]
+            assert abs(est["value"] - sc[name]["exact"]) < 4.5 * est["stderr"], (name, src)
+    # direct fidelity estimate from the shots agrees with the truth (pure target: F = 1)
+    d = r["quantum"]["direct_estimate"]
+    assert abs(d["value"] - 1.0) < 4.5 * d["stderr"]
+    # density matrices come out as complex128 and as Qobj with qubit dims
+    assert rec.rhos["model_mle"].dtype == np.complex128
+    q = rec.qobjs()["model_mle"]
+    assert isinstance(q, qutip.Qobj) and q.dims == [[2] * 4, [2] * 4]
+    assert qutip.fidelity(q, rec.qobjs()["target"]) ** 2 == pytest.approx(
+        h["quantum_fidelity"]["value"], abs=1e-6)
+    # Renyi-2 of the leading blocks: model samples, data, MLE state and exact agree
+    for s in r["subsystems"]:
+        ex = s["exact"]["renyi2"]
+        assert s["model_mle"]["renyi2"] == pytest.approx(ex, abs=1e-4)
+        for src in ("model", "direct"):
+            assert abs(s[src]["renyi2"] - ex) < 4.5 * s[src]["renyi2_stderr"]
+    ag = r["observables"]["agreement_with_exact"]["model"]
+    assert ag["within_3se_fraction"] >= 0.9
+    assert r["provenance"]["dataset"]["hash"] == open_dataset(tfim4).dataset_hash
+    assert r["provenance"]["model"]["name"] == "table"
+    assert set(r["provenance"]["versions"]) >= {"qtomo", "numpy", "torch", "qutip"}
+
+
+def test_noisy_target_uses_the_mixed_state(ghz3_noisy):
+    rec = reconstruct(ghz3_noisy, None, ReconstructConfig(samples=5000),
+                      model=_exact_model(ghz3_noisy))
+    q = rec.report["quantum"]
+    assert "mixed target" in q["target"]
+    # the exact model of the noisy data reproduces the noisy state: fidelity 1 to sigma
+    assert q["model"]["mle"]["fidelity"] == pytest.approx(1.0, abs=1e-4)
+    assert q["model"]["inversion"]["fidelity"] is None  # unphysical matrix vs mixed target
+    assert q["direct_estimate"]["quantity"].startswith("overlap")
+    np.testing.assert_allclose(rec.rhos["model_inversion"], rec.rhos["target"], atol=1e-12)
+
+
+def test_direct_mode_without_model(ghz3_noisy):
+    rec = reconstruct(ghz3_noisy, None, ReconstructConfig())
+    r = rec.report
+    assert r["mode"].startswith("direct")
+    assert r["classical"] is None and r["headline"]["classical_fidelity"] is None
+    assert "model" not in r["quantum"] and "data" in r["quantum"]
+    # mixed target: the headline is the MLE state of the raw frequencies, no error bar
+    assert r["headline"]["quantum_fidelity"]["source"].startswith("data: maximum-likelihood")
+    assert r["headline"]["energy"] is None  # GHZ: no Hamiltonian
+    assert "model" not in r["observables"]["n_samples"]
+
+
+def test_model_without_likelihood_uses_histograms(tfim4):
+    with open_dataset(tfim4) as ds:
+        p = target_born_table(ds.target_array("psi"), ds.frame)
+    rec = reconstruct(tfim4, None, ReconstructConfig(samples=50_000),
+                      model=HistogramOnlyModel(p, 4, 4))
+    r = rec.report
+    assert "histogram" in r["quantum"]["model"]["table"]["source"]
+    assert "histogram" in r["classical"]["classical_fidelity"]["method"]
+    assert r["classical"]["classical_fidelity"]["value"] > 0.97
+
+
+def test_large_n_has_no_dense_state(tmp_path):
+    path = tmp_path / "ghz6.h5"
+    simulate(SimulateConfig(state="ghz", n_qubits=6, shots=3000, eval_shots=0, seed=1), path)
+    rec = reconstruct(path, None, ReconstructConfig(max_rho_qubits=4))
+    r = rec.report
+    assert "no dense density matrix" in r["quantum"]["dense"]
+    d = r["quantum"]["direct_estimate"]
+    assert r["headline"]["quantum_fidelity"]["value"] == d["value"]
+    assert abs(d["value"] - 1.0) < 4.5 * d["stderr"]
+    assert not rec.rhos.get("data_mle")
+
+
+def test_bad_inputs(tfim4, ghz3_noisy):
+    with pytest.raises(InputValueError, match="--samples"):
+        ReconstructConfig(samples=1).validate()
+    with pytest.raises(InputValueError, match="N=3 qubits"):
+        reconstruct(tfim4, None, ReconstructConfig(), model=_exact_model(ghz3_noisy))
+    with pytest.raises(InputValueError, match="names qubit 7"):
+        reconstruct(tfim4, None, ReconstructConfig(observables=("Z7",)))
+    assert math.isfinite(ReconstructConfig().samples)
