@@ -1,0 +1,9 @@
+"""Reconstruction from a trained model or from the shots: density matrices, observables with
+standard errors, fidelities and entropies (see :func:`qtomo.reconstruction.run.reconstruct`).
+
+Modules: :mod:`~qtomo.reconstruction.density` (inversion, projection, maximum likelihood),
+:mod:`~qtomo.reconstruction.observables` (Pauli estimators and exact references),
+:mod:`~qtomo.reconstruction.metrics` (quantum/classical fidelity, direct estimate, Renyi-2),
+:mod:`~qtomo.reconstruction.run` (the whole pipeline behind ``qtomo reconstruct``). Import them
+directly; this package keeps its import light.
+"""
