@@ -46,14 +46,17 @@ DEFAULT_LOGP_BATCH = 2048
 
 @dataclass(frozen=True)
 class _Pieces:
-    """Rank-1 pieces phi (P, 2) of the POVM elements, with the outcome of each piece."""
+    """Rank-1 pieces of the POVM elements in the real layout used by the batched sampler.
 
-    phi: np.ndarray  # (P, 2) complex
+    A shot's ``w = v . B`` is stored as 4 real rows ``(Re w_0, Re w_1, Im w_0, Im w_1)``
+    (index ``reim * 2 + p``). For piece ``k`` the new left vector ``conj(phi_k) . w`` is
+    ``coef[k] @ w`` (rows: Re, Im), and its squared norm (the piece probability) is
+    ``sum_ij quad[k, i, j] G[i, j]`` with the 4x4 Gram matrix ``G = w w^T``.
+    """
+
     outcome: np.ndarray  # (P,) uint8
-    c0: np.ndarray  # |phi_0|^2
-    c1: np.ndarray  # |phi_1|^2
-    c01: np.ndarray  # conj(phi_0) phi_1
-    g: np.ndarray  # conj(phi) (P, 2)
+    coef: np.ndarray  # (P, 2, 4)
+    quad: np.ndarray  # (16, P)
 
 
 def rank1_pieces(frame: Frame, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
@@ -76,14 +79,29 @@ def rank1_pieces(frame: Frame, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndar
 
 def _pieces(frame: Frame) -> _Pieces:
     phi, out = rank1_pieces(frame)
-    return _Pieces(
-        phi=phi,
-        outcome=out,
-        c0=np.abs(phi[:, 0]) ** 2,
-        c1=np.abs(phi[:, 1]) ** 2,
-        c01=phi[:, 0].conj() * phi[:, 1],
-        g=phi.conj(),
-    )
+    g = phi.conj()  # new vector = g_0 w_0 + g_1 w_1
+    gr, gi = g.real, g.imag
+    coef = np.zeros((len(phi), 2, 4))
+    # Re: g0r w0r + g1r w1r - g0i Im w0 - g1i Im w1 ;  Im: g0i w0r + g1i w1r + g0r Im w0 + g1r Im w1
+    coef[:, 0] = np.stack([gr[:, 0], gr[:, 1], -gi[:, 0], -gi[:, 1]], axis=1)
+    coef[:, 1] = np.stack([gi[:, 0], gi[:, 1], gr[:, 0], gr[:, 1]], axis=1)
+    quad = np.einsum("kai,kaj->ijk", coef, coef).reshape(16, -1)  # C^T C, flattened
+    return _Pieces(outcome=out, coef=coef, quad=np.ascontiguousarray(quad))
+
+
+def _logp_mixers(frame: Frame) -> np.ndarray:
+    """Real 4x4 matrices R(a) with X = R(a) T for T rows ``(reim, p)`` and X rows ``(p', reim)``:
+    the complex map ``X_p' = sum_p M(a)[p', p] T_p`` written on real and imaginary parts."""
+    m = frame.elements
+    mr, mi = m.real, m.imag
+    r = np.zeros((frame.K, 4, 4))
+    for q in range(2):  # p'
+        for p_ in range(2):  # p
+            r[:, 2 * q + 0, 0 * 2 + p_] = mr[:, q, p_]
+            r[:, 2 * q + 0, 1 * 2 + p_] = -mi[:, q, p_]
+            r[:, 2 * q + 1, 0 * 2 + p_] = mi[:, q, p_]
+            r[:, 2 * q + 1, 1 * 2 + p_] = mr[:, q, p_]
+    return r
 
 
 def _prepare(mps: MPS) -> list[np.ndarray]:
@@ -163,50 +181,35 @@ def sample_mps(
 def _sample_batch(ts: list[np.ndarray], pcs: _Pieces, u: FloatArray) -> Outcomes:
     s_n, n = u.shape
     out = np.empty((s_n, n), dtype=np.uint8)
-    # left vectors, real and imaginary parts stacked: V[0] = Re v, V[1] = Im v   # reim s vL
-    v = np.zeros((2, s_n, 1))
-    v[0] = 1.0
-    g = pcs.g
+    # left vectors, real/imaginary rows: v[s, reim, vL]
+    v = np.zeros((s_n, 2, 1))
+    v[:, 0] = 1.0
+    rows = np.arange(s_n)
+    last = pcs.coef.shape[0] - 1
     for j, b in enumerate(ts):
         cl, _, cr = b.shape
         if np.iscomplexobj(b):
-            vc = v[0] + 1j * v[1]
-            # v (s, vL) . B (vL, p vR) -> w (s, p vR)   # s vL, vL p vR
+            vc = v[:, 0] + 1j * v[:, 1]
+            # v (s, vL) . B (vL, p vR) -> (s, p vR)   # s vL, vL p vR
             wc = (vc @ b.reshape(cl, 2 * cr)).reshape(s_n, 2, cr)
-            w = np.stack([wc.real, wc.imag])  # reim s p vR
+            w = np.concatenate([wc.real, wc.imag], axis=1)  # s (reim p) vR
         else:
-            # (reim s, vL) . (vL, p vR) -> (reim s, p vR)   # x vL, vL p vR
-            w = (v.reshape(2 * s_n, cl) @ b.reshape(cl, 2 * cr)).reshape(2, s_n, 2, cr)
-        w0r, w1r, w0i, w1i = w[0, :, 0], w[0, :, 1], w[1, :, 0], w[1, :, 1]  # s vR
-        # conditional rho[p, q] = sum_vR w[p] conj(w[q])
-        r00 = np.einsum("sr,sr->s", w0r, w0r) + np.einsum("sr,sr->s", w0i, w0i)
-        r11 = np.einsum("sr,sr->s", w1r, w1r) + np.einsum("sr,sr->s", w1i, w1i)
-        r01r = np.einsum("sr,sr->s", w0r, w1r) + np.einsum("sr,sr->s", w0i, w1i)
-        r01i = np.einsum("sr,sr->s", w0i, w1r) - np.einsum("sr,sr->s", w0r, w1i)
-        # piece probabilities phi^+ rho phi   (s, P)
-        pr = (
-            r00[:, None] * pcs.c0
-            + r11[:, None] * pcs.c1
-            + 2.0 * (r01r[:, None] * pcs.c01.real - r01i[:, None] * pcs.c01.imag)
-        )
+            # (s reim, vL) . (vL, p vR) -> (s, reim p, vR)   # x vL, vL p vR
+            w = (v.reshape(2 * s_n, cl) @ b.reshape(cl, 2 * cr)).reshape(s_n, 4, cr)
+        # Gram matrix G[s] = w w^T (4x4): the conditional rho on real/imaginary parts
+        gram = np.matmul(w, w.transpose(0, 2, 1))  # s (reim p) (reim p)
+        pr = gram.reshape(s_n, 16) @ pcs.quad  # piece probabilities phi^+ rho phi  (s, P)
         np.maximum(pr, 0.0, out=pr)
         cum = np.cumsum(pr, axis=1)
         thr = u[:, j] * cum[:, -1]
         idx = (cum <= thr[:, None]).sum(axis=1)
-        np.minimum(idx, pr.shape[1] - 1, out=idx)
+        np.minimum(idx, last, out=idx)
         out[:, j] = pcs.outcome[idx]
         if j == n - 1:
             break
-        p_sel = pr[np.arange(s_n), idx]
-        inv = 1.0 / np.sqrt(p_sel)
-        g0 = g[idx, 0] * inv
-        g1 = g[idx, 1] * inv
-        g0r, g0i = g0.real[:, None], g0.imag[:, None]
-        g1r, g1i = g1.real[:, None], g1.imag[:, None]
-        # v <- conj(phi) . w  (sum over p)
-        v = np.empty((2, s_n, cr))
-        v[0] = g0r * w0r - g0i * w0i + g1r * w1r - g1i * w1i
-        v[1] = g0r * w0i + g0i * w0r + g1r * w1i + g1i * w1r
+        # v <- conj(phi) . w / sqrt(prob): (s, reim, 4) . (s, 4, vR)
+        coef = pcs.coef[idx] * (1.0 / np.sqrt(pr[rows, idx]))[:, None, None]
+        v = np.matmul(coef, w)
     return out
 
 
@@ -256,62 +259,57 @@ def log_prob_mps(
         )
     a = a.astype(np.intp)
     out = np.empty(a.shape[0], dtype=np.float64)
-    mre = np.ascontiguousarray(frame.elements.real)
-    mim = np.ascontiguousarray(frame.elements.imag)
+    mixers = _logp_mixers(frame)
     for start in range(0, a.shape[0], batch_size):
         stop = min(start + batch_size, a.shape[0])
-        out[start:stop] = _logp_batch(ts, mre, mim, a[start:stop])
+        out[start:stop] = _logp_batch(ts, mixers, a[start:stop])
         if progress is not None:
             progress(stop - start)
     return out
 
 
-def _logp_batch(
-    ts: list[np.ndarray], mre: np.ndarray, mim: np.ndarray, a: np.ndarray
-) -> FloatArray:
+def _logp_batch(ts: list[np.ndarray], mixers: np.ndarray, a: np.ndarray) -> FloatArray:
     s_n = a.shape[0]
     logp = np.zeros(s_n)
-    # L[bra, reim, s, ket]: mixed left environment, real and imaginary parts on axis 1
-    env = np.zeros((1, 2, s_n, 1))
-    env[0, 0] = 1.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for j, b in enumerate(ts):
-            cl, _, cr = b.shape
-            bc = b.reshape(cl, 2 * cr)
-            if np.iscomplexobj(b):
-                lc = env[:, 0] + 1j * env[:, 1]  # bra s ket
-                # L (bra s, ket) . B (ket, p vR)   # x vL, vL p vR
-                tc = (lc.reshape(-1, cl) @ bc).reshape(cl, s_n, 2, cr)
-                t_re, t_im = tc.real, tc.imag
-            else:
-                # (bra reim s, ket) . (ket, p vR)   # x vL, vL p vR
-                t = (env.reshape(-1, cl) @ bc).reshape(cl, 2, s_n, 2, cr)
-                t_re, t_im = t[:, 0], t[:, 1]  # bra s p vR
-            # X[bra, s, p', vR] = sum_p M(a_s)[p', p] T[bra, s, p, vR]
-            ar = mre[a[:, j]]  # s p' p
-            ai = mim[a[:, j]]
-            x = np.empty((cl, 2, 2, s_n, cr))  # bra p' reim s vR
-            for q in range(2):
-                c0r = ar[:, q, 0][None, :, None]
-                c1r = ar[:, q, 1][None, :, None]
-                c0i = ai[:, q, 0][None, :, None]
-                c1i = ai[:, q, 1][None, :, None]
-                t0r, t1r, t0i, t1i = t_re[:, :, 0], t_re[:, :, 1], t_im[:, :, 0], t_im[:, :, 1]
-                x[:, q, 0] = c0r * t0r + c1r * t1r - c0i * t0i - c1i * t1i
-                x[:, q, 1] = c0r * t0i + c1r * t1i + c0i * t0r + c1i * t1r
-            if np.iscomplexobj(b):
-                xc = x[:, :, 0] + 1j * x[:, :, 1]  # bra p' s vR
-                # conj(B)^T (vR', bra p') . X (bra p', s vR)   # vL p vR', vL p s vR
-                nc = (bc.conj().reshape(cl, 2, cr).reshape(2 * cl, cr).T
-                      @ xc.reshape(2 * cl, s_n * cr))
-                nc = nc.reshape(cr, s_n, cr)
-                env = np.stack([nc.real, nc.imag], axis=1)  # bra reim s ket
-            else:
-                # B^T (vR', bra p') . X (bra p', reim s vR)   # vL p vR', vL p reim s vR
-                env = (bc.reshape(cl, 2, cr).reshape(2 * cl, cr).T
-                       @ x.reshape(2 * cl, 2 * s_n * cr)).reshape(cr, 2, s_n, cr)
-            # trace of L = prefix probability; divide out and accumulate its log
-            tr = np.einsum("isi->s", env[:, 0])
-            logp += np.log(tr)
-            env = env / np.where(tr > 0, tr, 1.0)[None, None, :, None]
+    scale = np.ones(s_n)  # 1 / trace of the previous environment, folded into the mixer
+    # env[s, bra, reim, ket]: mixed left environment L, real and imaginary parts on axis 2
+    env = np.zeros((s_n, 1, 2, 1))
+    env[:, 0, 0, 0] = 1.0
+    for j, b in enumerate(ts):
+        cl, _, cr = b.shape
+        rows = env.reshape(s_n * cl * 2, cl)  # (s bra reim, ket)
+        if np.iscomplexobj(b):
+            br = np.ascontiguousarray(b.real).reshape(cl, 2 * cr)
+            bi = np.ascontiguousarray(b.imag).reshape(cl, 2 * cr)
+            # L (s bra reim, ket) . B (ket, p vR)   # x vL, vL p vR  (real and imaginary parts)
+            t1 = (rows @ br).reshape(s_n, cl, 2, 2, cr)
+            t2 = (rows @ bi).reshape(s_n, cl, 2, 2, cr)
+            t = np.empty_like(t1)  # s bra reim p vR
+            t[:, :, 0] = t1[:, :, 0] - t2[:, :, 1]
+            t[:, :, 1] = t1[:, :, 1] + t2[:, :, 0]
+            t = t.reshape(s_n, cl, 4, cr)
+        else:
+            # L (s bra reim, ket) . B (ket, p vR) -> (s, bra, reim p, vR)   # x vL, vL p vR
+            t = (rows @ b.reshape(cl, 2 * cr)).reshape(s_n, cl, 4, cr)
+        # X[s, bra, (p' reim), vR] = sum_p M(a_s)[p', p] T[s, bra, (reim p), vR] / tr_prev
+        mix = mixers[a[:, j]] * scale[:, None, None]  # s 4 4
+        x = np.matmul(mix[:, None], t).reshape(s_n, 2 * cl, 2 * cr)  # s (bra p') (reim vR)
+        if np.iscomplexobj(b):
+            brt = np.ascontiguousarray(b.real.reshape(2 * cl, cr).T)
+            bit = np.ascontiguousarray(b.imag.reshape(2 * cl, cr).T)
+            # conj(B)^T (vR', bra p') . X (bra p', reim vR)   # vL p vR', vL p reim vR
+            y1 = np.matmul(brt, x).reshape(s_n, cr, 2, cr)
+            y2 = np.matmul(bit, x).reshape(s_n, cr, 2, cr)
+            env = np.empty_like(y1)  # s bra reim ket
+            env[:, :, 0] = y1[:, :, 0] + y2[:, :, 1]
+            env[:, :, 1] = y1[:, :, 1] - y2[:, :, 0]
+        else:
+            bt = np.ascontiguousarray(b.reshape(2 * cl, cr).T)
+            # B^T (vR', bra p') . X (bra p', reim vR) -> (s, vR', reim, vR)   # vL p vR', ...
+            env = np.matmul(bt, x).reshape(s_n, cr, 2, cr)
+        # trace of L = conditional prefix probability; its inverse rescales the next site
+        tr = np.einsum("sii->s", env[:, :, 0, :])
+        with np.errstate(divide="ignore"):
+            logp += np.log(np.maximum(tr, 0.0))
+        scale = np.divide(1.0, tr, out=np.zeros(s_n), where=tr > 0)
     return logp

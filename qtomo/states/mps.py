@@ -274,7 +274,7 @@ class MPS:
                 f"overlap of MPS with {self.n_qubits} and {other.n_qubits} qubits"
             )
         env = np.ones((1, 1))  # vL* vL  (bra bond, ket bond)
-        for a, b in zip(self.tensors, other.tensors):
+        for a, b in zip(self.tensors, other.tensors, strict=True):
             # env (u*, v) . B_other (v, p, vR)   # u* v, v p vR -> u* p vR
             t = np.tensordot(env, b, axes=(1, 0))
             # conj(B_self) (u*, p, uR*) . t (u*, p, vR)   # u p uR, u p vR -> uR vR

@@ -73,7 +73,7 @@ def test_rank1_pieces_rebuild_the_elements():
         f = frame_of(name, p)
         phi, out = rank1_pieces(f)
         rebuilt = np.zeros_like(f.elements)
-        for v, a in zip(phi, out):
+        for v, a in zip(phi, out, strict=True):
             rebuilt[a] += np.outer(v, v.conj())
         np.testing.assert_allclose(rebuilt, f.elements, atol=1e-14)
     # Pauli-4: three rank-1 elements and a rank-2 fourth one
@@ -123,8 +123,9 @@ def test_progress_reports_every_shot(states):
     sample_mps(m, get_frame("tetra"), 1000, 0, batch_size=300, progress=seen.append)
     assert seen == [300, 300, 300, 100]
     seen.clear()
-    log_prob_mps(m, get_frame("tetra"), np.zeros((50, 6), np.uint8), batch_size=20,
-                 progress=seen.append)
+    log_prob_mps(
+        m, get_frame("tetra"), np.zeros((50, 6), np.uint8), batch_size=20, progress=seen.append
+    )
     assert seen == [20, 20, 10]
 
 
@@ -141,7 +142,7 @@ def test_ghz_statistics_are_analytic():
     np.testing.assert_allclose(marg, 1 / 6, atol=0.01)
     # qubits measured in Z within one shot all agree
     z = basis == 2
-    for s, zz in zip(sign[:2000], z[:2000]):
+    for s, zz in zip(sign[:2000], z[:2000], strict=True):
         assert len(set(s[zz])) <= 1
     # two-qubit statistics: <Z_i Z_j> = 1 (both Z), <X_i X_j> = 0 for N > 2
     both_z = z[:, 3] & z[:, 30]

@@ -18,8 +18,13 @@ def closed_form_energy(n: int) -> float:
 
 @pytest.mark.parametrize(
     "n,J,h,boundary",
-    [(8, 1.0, 1.0, "open"), (10, 1.0, 0.5, "open"), (12, 1.0, 1.0, "open"),
-     (11, 0.7, 1.6, "open"), (10, 1.0, 1.0, "periodic")],
+    [
+        (8, 1.0, 1.0, "open"),
+        (10, 1.0, 0.5, "open"),
+        (12, 1.0, 1.0, "open"),
+        (11, 0.7, 1.6, "open"),
+        (10, 1.0, 1.0, "periodic"),
+    ],
 )
 def test_dmrg_matches_exact_diagonalization(n, J, h, boundary):  # noqa: N803
     gs = tfim_ground_state(n, J, h, boundary)
@@ -69,7 +74,7 @@ def test_seeded_runs_repeat_exactly():
     a = dmrg_tfim(12, 1.0, 0.9, seed=3)
     b = dmrg_tfim(12, 1.0, 0.9, seed=3)
     assert a.energies == b.energies
-    for ta, tb in zip(a.mps.tensors, b.mps.tensors):
+    for ta, tb in zip(a.mps.tensors, b.mps.tensors, strict=True):
         np.testing.assert_array_equal(ta, tb)
 
 

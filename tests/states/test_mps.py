@@ -103,8 +103,13 @@ def test_x_and_zz_sweeps_match_dense(rng):
     x = [np.vdot(psi, dense_pauli({i: "X"}, n) @ psi).real for i in range(n)]
     np.testing.assert_allclose(m.x_expectations(), x, atol=1e-12)
     zz = np.array(
-        [[np.vdot(psi, dense_pauli({i: "Z", j: "Z"} if i != j else {}, n) @ psi).real
-          for j in range(n)] for i in range(n)]
+        [
+            [
+                np.vdot(psi, dense_pauli({i: "Z", j: "Z"} if i != j else {}, n) @ psi).real
+                for j in range(n)
+            ]
+            for i in range(n)
+        ]
     )
     np.testing.assert_allclose(m.zz_matrix(), zz, atol=1e-12)
 
