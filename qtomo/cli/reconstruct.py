@@ -33,7 +33,7 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
 @click.option("--mle/--no-mle", default=True, show_default=True,
               help="Fit maximum-likelihood physical states to the outcome tables.")
 @click.option("--mle-rank", type=int, default=None,
-              help="Rank of the MLE state  [chosen by AIC].")
+              help="Rank of the MLE state  [chosen on measured shots].")
 @click.option("--subsystem", "subsystems", multiple=True, metavar="SITES",
               help="Qubits of a subsystem for its Renyi-2 entropy, e.g. '0,1,2' (repeatable; "
               "default: leading blocks of 1..4 qubits).")

@@ -53,6 +53,8 @@ SAMPLE_BLOCK = 1 << 17
 DATA_MLE_MAX_QUBITS = 10
 #: With a model, the raw-frequency MLE (a second baseline) also runs up to this N.
 DATA_MLE_WITH_MODEL_MAX_QUBITS = 6
+#: At most this many training shots score the ranks of the model's MLE state.
+SCORE_SHOTS = 200_000
 #: The density-matrix cityscape is drawn up to this N.
 CITYSCAPE_MAX_QUBITS = 5
 
@@ -78,7 +80,8 @@ CONVENTIONS = {
     "density_matrix": "qubit 0 is the leftmost tensor factor (most significant bit); "
     "'inversion' = Born-rule inversion of the outcome table (may be unphysical), 'projected' = "
     "closest physical state in Frobenius norm (eigenvalues projected onto the simplex), 'mle' = "
-    "maximum-likelihood physical state fitted to the table, rank chosen by AIC",
+    "maximum-likelihood physical state fitted to the table, rank chosen by how well it "
+    "predicts the measured shots (AIC)",
     "error_bars": "stderr is one standard error; ci95 = value +- 1.96 stderr",
 }
 
@@ -101,7 +104,7 @@ class ReconstructConfig:
         Fit maximum-likelihood physical states (to the model's table and, for small N or
         without a model, to the raw frequencies).
     mle_rank : int or None
-        Fixed rank of the MLE fit; None chooses it by AIC.
+        Fixed rank of the MLE fit; None chooses it on measured shots (see fit_mle_auto).
     subsystems : tuple of tuples or None
         Subsystems (<= 4 qubits each) for Renyi-2 entropies; None: leading blocks 0..k-1.
     """
@@ -350,10 +353,15 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         else:
             model_table = mt.histogram_table(samples, K)
             tinfo = {"source": f"histogram of {cfg.samples} model samples (no likelihood)"}
+        # the rank of the model's MLE state is chosen by AIC on the measured shots (the
+        # evaluation shots are too few to tell ranks apart reliably)
         quantum["model"] = _dense_states(
             "model", model_table, frame, n, sigma, rhos, cfg, ds.shots, stage, tinfo,
-            do_mle=cfg.mle,
+            do_mle=cfg.mle, score_shots=ds.outcomes(0, SCORE_SHOTS),
         )
+        if "mle_fit" in quantum["model"]:
+            quantum["model"]["mle_fit"]["rank_selection"] = (
+                f"AIC of the fitted states on {min(ds.shots, SCORE_SHOTS)} measured shots")
     if dense_ok:
         stage("density matrix from the raw frequencies")
         freq = np.zeros(K**n)
@@ -370,6 +378,8 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
             {"source": f"relative frequencies of the {ds.shots} measured shots"},
             do_mle=data_mle,
         )
+        if "mle_fit" in quantum["data"]:
+            quantum["data"]["mle_fit"]["rank_selection"] = f"AIC on the {ds.shots} shots"
     direct_fid = None
     if psi is not None and n <= mt.MAX_DIRECT_FIDELITY_QUBITS:
         stage("direct fidelity estimate")
@@ -530,7 +540,9 @@ def _target_label(target: dict[str, Any], noise: float) -> str:
 
 def _dense_states(prefix: str, table: np.ndarray, frame: Any, n: int, sigma: Any,
                   rhos: dict[str, np.ndarray], cfg: ReconstructConfig, n_shots: int,
-                  stage: _Stage, table_info: dict[str, Any], *, do_mle: bool) -> dict[str, Any]:
+                  stage: _Stage, table_info: dict[str, Any], *, do_mle: bool,
+                  score_shots: np.ndarray | None = None,
+                  held_out: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"table": table_info}
     rho_inv = rho_from_probabilities(table, frame, n)
     rho_proj = dm.project_to_physical(rho_inv)
@@ -540,7 +552,8 @@ def _dense_states(prefix: str, table: np.ndarray, frame: Any, n: int, sigma: Any
     if do_mle:
         stage(f"maximum-likelihood state ({prefix})")
         if cfg.mle_rank is None:
-            res = dm.fit_mle_auto(table, frame, n, n_shots=n_shots, init=rho_proj)
+            res = dm.fit_mle_auto(table, frame, n, n_shots=n_shots, init=rho_proj,
+                                  score_outcomes=score_shots, held_out=held_out)
         else:
             res = dm.fit_mle(table, frame, n, rank=cfg.mle_rank, init=rho_proj)
         rhos[f"{prefix}_mle"] = res.rho
