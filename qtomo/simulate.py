@@ -51,6 +51,7 @@ class SimulateConfig:
     seed: int = 1234
     method: str = "auto"
     chi: int = 64
+    cutoff: float = 1e-10
     log_p: str = "all"
 
     def validate(self) -> None:
@@ -78,6 +79,8 @@ class SimulateConfig:
             raise InputValueError(f"--method must be one of {METHODS}, got {self.method!r}")
         if self.chi < 1:
             raise InputValueError(f"--chi must be >= 1, got {self.chi}")
+        if not (math.isfinite(self.cutoff) and 0.0 <= self.cutoff < 1.0):
+            raise InputValueError(f"--cutoff must lie in [0, 1), got {self.cutoff}")
         if self.log_p not in ("all", "none"):
             raise InputValueError(f"--log-p must be all or none, got {self.log_p!r}")
         if self.state == "tfim":
@@ -160,7 +163,8 @@ def build_target(cfg: SimulateConfig, progress: Callable[[str], None] | None = N
     else:
         from qtomo.states.dmrg import dmrg_tfim
 
-        res = dmrg_tfim(n, cfg.J, cfg.h, boundary=cfg.boundary, chi_max=cfg.chi, seed=cfg.seed)
+        res = dmrg_tfim(n, cfg.J, cfg.h, boundary=cfg.boundary, chi_max=cfg.chi,
+                         cutoff=cfg.cutoff, seed=cfg.seed)
         t.mps = res.mps
         attrs["energy"] = float(res.energy)
         attrs["truncation_error"] = float(res.truncation_error)
