@@ -16,6 +16,9 @@ the input, so the network knows how far it is from the chain's right end.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -49,6 +52,23 @@ class GRUModel(DensityEstimator):
 
     exact_log_prob = True
     has_likelihood = True
+
+    @classmethod
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+        """Training settings for the GRU (merged into ``default_config``).
+
+        Large datasets: a short cosine schedule that runs to its end (the learning rate then
+        falls to 2% of its peak) and an exponential moving average of the weights, which is
+        validated, kept and scored. The number of epochs grows slowly with N (an epoch costs
+        shots times qubits): 100,000 shots take 5 epochs at N = 10 (about a minute on 2 CPU
+        cores) and 9 at N = 50 (under 10 minutes). Small datasets keep many short epochs,
+        with the weight average and a longer patience (their validation NLL is noisy).
+        """
+        del K
+        if shots > 20_000:
+            epochs = int(round(float(np.clip(5.0 * (n_qubits / 10.0) ** 0.365, 3, 12))))
+            return {"epochs": epochs, "ema_decay": 0.999}
+        return {"ema_decay": 0.998, "patience": 10}
 
     def __init__(
         self,
