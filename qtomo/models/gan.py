@@ -82,6 +82,43 @@ def pair_moment_gap(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return mmd.expand(len(xf))
 
 
+def expected_pair_moment_gap(
+    real: torch.Tensor, fake: torch.Tensor, fake_probs: torch.Tensor
+) -> torch.Tensor:
+    """Unbiased squared distance of the one- and two-site moments of real and generated strings,
+    with the generated moments taken in expectation over the generator's last draw.
+
+    ``real``, ``fake``: one-hot strings (batch, N, K); ``fake_probs``: the generator's
+    conditional probabilities of each site (batch, N, K), so that for sites i < j
+    E[onehot_i (x) probs_j] = E[onehot_i (x) onehot_j] and E[probs_j] = E[onehot_j]: the same
+    moments as :func:`pair_moment_gap` matches, but with exact gradients through the softmax of
+    site j instead of the straight-through estimate. Each batch is split in halves A and B
+    and the estimate is ``3 d1_A . d1_B + 2 sum_{i<j} D2_A . D2_B`` (d: fake minus real moment
+    of one half), unbiased for the squared distance with the weights of
+    :func:`pair_moment_gap`. A scalar, broadcast to every shot.
+    """
+    n, sites, k = fake.shape
+    h = n // 2
+    if h < 1 or real.shape[0] < 2:
+        return fake.new_zeros(n)
+    site = torch.arange(sites, device=fake.device).repeat_interleave(k)
+    upper = (site[:, None] < site[None, :]).to(fake.dtype)  # (N K, N K), blocks i < j
+
+    def moments(onehot: torch.Tensor, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, p = onehot.flatten(1), probs.flatten(1)
+        return p.mean(0), (x.T @ p) / x.shape[0] * upper
+
+    halves = []
+    for sl_f, sl_r in ((slice(0, h), slice(0, real.shape[0] // 2)),
+                       (slice(h, 2 * h), slice(real.shape[0] // 2, None))):
+        f1, f2 = moments(fake[sl_f], fake_probs[sl_f])
+        r1, r2 = moments(real[sl_r], real[sl_r])
+        halves.append((f1 - r1, f2 - r2))
+    (a1, a2), (b1, b2) = halves
+    gap = 3.0 * (a1 * b1).sum() + 2.0 * (a2 * b2).sum()
+    return gap.expand(n)
+
+
 @register("gan")
 class GANModel(DensityEstimator):
     """GAN with a Gumbel straight-through generator over K-outcome strings of N qubits.
@@ -108,8 +145,9 @@ class GANModel(DensityEstimator):
         Samples of the histogram cross-entropy used as validation loss (small N; 0: none,
         the Trainer keeps the latest weights).
     pair_matching : float
-        Weight of an extra generator term, the unbiased squared MMD of the one- and two-site
-        one-hot moments between real and generated batches (:func:`pair_moment_gap`; 0: off).
+        Weight of an extra generator term, the unbiased squared distance of the one- and
+        two-site one-hot moments of real and generated batches, the generated ones taken in
+        expectation over the last draw (:func:`expected_pair_moment_gap`; 0: off).
     """
 
     exact_log_prob = False
@@ -201,23 +239,32 @@ class GANModel(DensityEstimator):
         return self._net(z, averaged).view(z.shape[0], self.n_qubits, self.K)
 
     def _run_generator(
-        self, z: torch.Tensor, pick: Callable[[torch.Tensor], torch.Tensor], averaged: bool
+        self, z: torch.Tensor, pick: Callable[[torch.Tensor], torch.Tensor], averaged: bool,
+        probs: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One-hot strings (n, N, K) from noise z; ``pick`` turns logits (..., K) into one-hots.
 
         ``mlp``: all sites from z at once. ``autoregressive``: site j from z and the one-hots
-        already picked for sites < j (given z, an autoregressive distribution).
+        already picked for sites < j (given z, an autoregressive distribution). ``probs``, when
+        given, receives the softmax of the logits (the conditional probabilities), (n, N, K).
         """
         n = z.shape[0]
         if self.gen_kind == "mlp":
-            return pick(self._net(z, averaged).view(n, self.n_qubits, self.K))
+            logits = self._net(z, averaged).view(n, self.n_qubits, self.K)
+            if probs is not None:
+                probs.append(torch.softmax(logits, -1))
+            return pick(logits)
         eye = torch.eye(self.n_qubits, device=z.device, dtype=z.dtype)
         outs: list[torch.Tensor] = []
         for j in range(self.n_qubits):
             rest = z.new_zeros(n, (self.n_qubits - j) * self.K)
             prefix = torch.cat([*outs, rest], dim=1)
             logits = self._net(torch.cat([z, prefix, eye[j].expand(n, -1)], dim=1), averaged)
+            if probs is not None:
+                probs.append(torch.softmax(logits, -1))
             outs.append(pick(logits))
+        if probs is not None:
+            probs[:] = [torch.stack(probs, dim=1)]
         return torch.stack(outs, dim=1)
 
     def _straight_through(self, logits: torch.Tensor) -> torch.Tensor:
@@ -227,10 +274,13 @@ class GANModel(DensityEstimator):
         hard = F.one_hot((logits + g).argmax(-1), self.K).to(soft.dtype)
         return hard + (soft - soft.detach())  # exactly `hard` forward, softmax gradient
 
-    def generate(self, n: int) -> torch.Tensor:
-        """Straight-through one-hot strings (n, N, K): exact one-hots with relaxed gradients."""
+    def generate(self, n: int, probs: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Straight-through one-hot strings (n, N, K): exact one-hots with relaxed gradients.
+
+        ``probs``, when given, receives the conditional probabilities (n, N, K).
+        """
         z = torch.randn((n, self.noise), device=self.device)
-        return self._run_generator(z, self._straight_through, averaged=False)
+        return self._run_generator(z, self._straight_through, averaged=False, probs=probs)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -263,7 +313,8 @@ class GANModel(DensityEstimator):
         real = F.one_hot(a, self.K).float()
         if self.r1 > 0:
             real.requires_grad_(True)
-        fake = self.generate(a.shape[0])
+        fake_probs: list[torch.Tensor] = []
+        fake = self.generate(a.shape[0], probs=fake_probs)
         d_real = self.discriminate(real)
         loss = discriminator_loss(d_real, self.discriminate(fake.detach()))
         if self.r1 > 0:
@@ -271,7 +322,8 @@ class GANModel(DensityEstimator):
             loss = loss + 0.5 * self.r1 * grad.pow(2).flatten(1).sum(1)
         loss = loss + generator_loss(self.discriminate(fake, frozen=True))
         if self.pair_matching > 0:
-            loss = loss + self.pair_matching * pair_moment_gap(real.detach(), fake)
+            loss = loss + self.pair_matching * expected_pair_moment_gap(
+                real.detach(), fake, fake_probs[0])
         return loss
 
     def _validation_loss(self, a: torch.Tensor) -> torch.Tensor:
@@ -304,4 +356,5 @@ class GANModel(DensityEstimator):
         return torch.cat(out)
 
 
-__all__ = ["GANModel", "discriminator_loss", "generator_loss", "pair_moment_gap"]
+__all__ = ["GANModel", "discriminator_loss", "expected_pair_moment_gap", "generator_loss",
+           "pair_moment_gap"]

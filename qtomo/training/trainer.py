@@ -241,6 +241,7 @@ class Trainer:
         self.best_epoch = 0
         self.bad_epochs = 0
         self.elapsed = 0.0
+        self._eval_seconds = 0.0  # wall time of the last validation and scoring
         self.step_seconds = 0.0
         self.shots_seen = 0
         self.stopped: str | None = None
@@ -441,13 +442,17 @@ class Trainer:
                 bar.update(1)
                 if loss_n % 20 == 0:
                     bar.set_postfix(loss=f"{loss_sum / loss_n:.4f}")
-                if self.elapsed + time.perf_counter() - t0 > budget:
+                # stop early enough that the epoch's validation and scoring (timed on the
+                # previous epoch) still end within the budget
+                if self.elapsed + time.perf_counter() - t0 + self._eval_seconds > budget:
                     over_budget = True
                     break
             bar.close()
             self.epoch = e + 1
+            te = time.perf_counter()
             val_nll = self.validate()
             scores = self.score()
+            self._eval_seconds = time.perf_counter() - te
             improved = val_nll < self.best_val or (math.isnan(val_nll) and self.epoch == 1)
             if math.isnan(val_nll):  # no validation shots: the latest model is the best
                 improved = True
