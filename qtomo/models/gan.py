@@ -82,8 +82,23 @@ def pair_moment_gap(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return mmd.expand(len(xf))
 
 
+def one_and_two_site_moments(onehot: torch.Tensor, probs: torch.Tensor | None = None
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch means of the one-site moments (N K,) and two-site moments (N K, N K) of one-hot
+    strings (batch, N, K); blocks with site i >= j are zero. With ``probs`` (the conditional
+    probabilities of each site, same shape), site j enters through them (see
+    :func:`expected_pair_moment_gap`)."""
+    _, sites, k = onehot.shape
+    site = torch.arange(sites, device=onehot.device).repeat_interleave(k)
+    upper = (site[:, None] < site[None, :]).to(onehot.dtype)
+    x = onehot.flatten(1)
+    p = x if probs is None else probs.flatten(1)
+    return p.mean(0), (x.T @ p) / x.shape[0] * upper
+
+
 def expected_pair_moment_gap(
-    real: torch.Tensor, fake: torch.Tensor, fake_probs: torch.Tensor
+    real: torch.Tensor, fake: torch.Tensor, fake_probs: torch.Tensor,
+    reference: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Unbiased squared distance of the one- and two-site moments of real and generated strings,
     with the generated moments taken in expectation over the generator's last draw.
@@ -93,29 +108,30 @@ def expected_pair_moment_gap(
     E[onehot_i (x) probs_j] = E[onehot_i (x) onehot_j] and E[probs_j] = E[onehot_j]: the same
     moments as :func:`pair_moment_gap` matches, but with exact gradients through the softmax of
     site j instead of the straight-through estimate. Each batch is split in halves A and B
-    and the estimate is ``3 d1_A . d1_B + 2 sum_{i<j} D2_A . D2_B`` (d: fake minus real moment
-    of one half), unbiased for the squared distance with the weights of
-    :func:`pair_moment_gap`. A scalar, broadcast to every shot.
+    and the estimate is ``3 sum d1_A d1_B / r1 + 2 sum_{i<j} D2_A D2_B / r2`` (d: fake minus
+    real moment of one half; r: the ``reference`` moments, e.g. a running mean of earlier real
+    batches, independent of this one so that the estimate stays unbiased; at least 1e-3;
+    without a reference r = 1), a chi-square distance: rare outcomes and pairs, whose
+    dual-frame values and so whose weight in the correlators are largest, count as much as
+    common ones. A scalar, broadcast to every shot.
     """
     n, sites, k = fake.shape
     h = n // 2
     if h < 1 or real.shape[0] < 2:
         return fake.new_zeros(n)
-    site = torch.arange(sites, device=fake.device).repeat_interleave(k)
-    upper = (site[:, None] < site[None, :]).to(fake.dtype)  # (N K, N K), blocks i < j
-
-    def moments(onehot: torch.Tensor, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x, p = onehot.flatten(1), probs.flatten(1)
-        return p.mean(0), (x.T @ p) / x.shape[0] * upper
-
     halves = []
     for sl_f, sl_r in ((slice(0, h), slice(0, real.shape[0] // 2)),
                        (slice(h, 2 * h), slice(real.shape[0] // 2, None))):
-        f1, f2 = moments(fake[sl_f], fake_probs[sl_f])
-        r1, r2 = moments(real[sl_r], real[sl_r])
+        f1, f2 = one_and_two_site_moments(fake[sl_f], fake_probs[sl_f])
+        r1, r2 = one_and_two_site_moments(real[sl_r])
         halves.append((f1 - r1, f2 - r2))
     (a1, a2), (b1, b2) = halves
-    gap = 3.0 * (a1 * b1).sum() + 2.0 * (a2 * b2).sum()
+    if reference is None:
+        w1, w2 = a1.new_ones(()), a2.new_ones(())
+    else:
+        w1 = 1.0 / reference[0].clamp(min=1e-3)
+        w2 = 1.0 / reference[1].clamp(min=1e-3)
+    gap = 3.0 * (a1 * b1 * w1).sum() + 2.0 * (a2 * b2 * w2).sum()
     return gap.expand(n)
 
 
@@ -165,7 +181,7 @@ class GANModel(DensityEstimator):
         r1: float = 2.0,
         ema: float = 0.999,
         hist_samples: int = 0,
-        pair_matching: float = 100.0,
+        pair_matching: float = 200.0,
         generator: str = "autoregressive",
     ) -> None:
         noise, hidden, depth = int(noise), int(hidden), int(depth)
@@ -209,6 +225,10 @@ class GANModel(DensityEstimator):
         for n, p in self.generator.named_parameters():
             self.register_buffer("ema_" + n.replace(".", "_"), p.detach().clone())
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+        # running mean of the real one- and two-site moments (weights of the moment term)
+        self.register_buffer("real_m1", torch.zeros(d))
+        self.register_buffer("real_m2", torch.zeros(d, d))
+        self.register_buffer("real_batches", torch.zeros((), dtype=torch.long))
         self._version = 0
         self._hist: tuple[int, torch.Tensor] | None = None
 
@@ -322,8 +342,15 @@ class GANModel(DensityEstimator):
             loss = loss + 0.5 * self.r1 * grad.pow(2).flatten(1).sum(1)
         loss = loss + generator_loss(self.discriminate(fake, frozen=True))
         if self.pair_matching > 0:
+            ref = (self.real_m1, self.real_m2) if int(self.real_batches) > 0 else None
             loss = loss + self.pair_matching * expected_pair_moment_gap(
-                real.detach(), fake, fake_probs[0])
+                real.detach(), fake, fake_probs[0], ref)
+            with torch.no_grad():  # update the reference after use (it stays independent)
+                m1, m2 = one_and_two_site_moments(real.detach())
+                self.real_batches += 1
+                w = max(1.0 / float(self.real_batches), 0.01)
+                self.real_m1.lerp_(m1, w)
+                self.real_m2.lerp_(m2, w)
         return loss
 
     def _validation_loss(self, a: torch.Tensor) -> torch.Tensor:
@@ -357,4 +384,4 @@ class GANModel(DensityEstimator):
 
 
 __all__ = ["GANModel", "discriminator_loss", "expected_pair_moment_gap", "generator_loss",
-           "pair_moment_gap"]
+           "one_and_two_site_moments", "pair_moment_gap"]

@@ -442,9 +442,10 @@ class Trainer:
                 bar.update(1)
                 if loss_n % 20 == 0:
                     bar.set_postfix(loss=f"{loss_sum / loss_n:.4f}")
-                # stop early enough that the epoch's validation and scoring (timed on the
-                # previous epoch) still end within the budget
-                if self.elapsed + time.perf_counter() - t0 + self._eval_seconds > budget:
+                # stop before a step (timed on this one) and the epoch's validation and
+                # scoring (timed on the previous epoch, with a margin) would end past the budget
+                now = self.elapsed + time.perf_counter() - t0
+                if now + 2.0 * (time.perf_counter() - ts) + 1.3 * self._eval_seconds > budget:
                     over_budget = True
                     break
             bar.close()

@@ -106,8 +106,8 @@ def test_pair_moment_gap_is_an_unbiased_mmd():
     assert float(diff) == pytest.approx(8 * 0.15**2, abs=0.02)
 
 
-def test_expected_pair_moment_gap_is_unbiased_and_matches_the_mmd_weights():
-    from qtomo.models.gan import expected_pair_moment_gap
+def test_expected_pair_moment_gap_is_unbiased_and_chi_square_weighted():
+    from qtomo.models.gan import expected_pair_moment_gap, one_and_two_site_moments
 
     torch.manual_seed(1)
     p = torch.tensor([0.4, 0.1, 0.1, 0.4])  # correlated two-site distribution, K = 2
@@ -124,12 +124,19 @@ def test_expected_pair_moment_gap_is_unbiased_and_matches_the_mmd_weights():
         second = joint[x[:, 0].argmax(-1)] / joint.sum(1)[x[:, 0].argmax(-1)][:, None]
         return torch.stack([first, second], 1)
 
-    same = []  # 2000 batches: the mean's standard error is about 0.002
+    ref = one_and_two_site_moments(batch(p, 40000))  # chi-square weights, independent batch
+    same = []  # 2000 batches: the mean's standard error is about 0.002 (unweighted)
     for _ in range(2000):
         f = batch(p, 64)
         same.append(expected_pair_moment_gap(batch(p, 64), f, cond_probs(f, p))[0])
-    f = batch(q, 40000)
-    diff = expected_pair_moment_gap(batch(p, 40000), f, cond_probs(f, q))[0]
     assert float(torch.stack(same).mean()) == pytest.approx(0.0, abs=0.01)
-    # the i < j block differs by +-0.15 in 4 entries, weighted 2 (as both orderings in the MMD)
-    assert float(diff) == pytest.approx(2 * 4 * 0.15**2, abs=0.01)
+    same = []
+    for _ in range(2000):
+        f = batch(p, 64)
+        same.append(expected_pair_moment_gap(batch(p, 64), f, cond_probs(f, p), ref)[0])
+    f = batch(q, 40000)
+    diff = expected_pair_moment_gap(batch(p, 40000), f, cond_probs(f, q), ref)[0]
+    assert float(torch.stack(same).mean()) == pytest.approx(0.0, abs=0.05)
+    # the i < j block differs by +-0.15 in 4 entries: chi-square weights 1/0.4, 1/0.1, 1/0.1,
+    # 1/0.4 of the real pair moments, times 2 (both orderings, as in the MMD)
+    assert float(diff) == pytest.approx(2 * 0.15**2 * (2.5 + 10 + 10 + 2.5), abs=0.05)
