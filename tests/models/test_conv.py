@@ -88,4 +88,4 @@ def test_training_defaults_reach_default_config():
     assert big["epochs"] == 8 and big["ema_decay"] == 0.999
     small = default_config("conv", 10, 2_000, 4)
     assert "ema_decay" not in small and small["epochs"] == 200
-    assert default_config("transformer", 10, 100_000, 4)["epochs"] == 14
+    assert default_config("transformer", 10, 100_000, 4)["epochs"] == 10

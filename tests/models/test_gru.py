@@ -91,3 +91,14 @@ def test_generator_on_wrong_device_is_rejected():
         pytest.skip("needs a second device type")
     with pytest.raises(InputValueError):
         m.sample(3, torch.Generator(device="cuda"))
+
+
+def test_training_defaults_follow_the_epoch_cost():
+    from qtomo.training.config import default_config
+
+    at10 = default_config("gru", 10, 100_000, 4)
+    at50 = default_config("gru", 50, 100_000, 4)
+    assert at10["epochs"] == 5 and at50["epochs"] == 9
+    assert at10["ema_decay"] == at50["ema_decay"] == 0.999
+    small = default_config("gru", 40, 2_000, 4)
+    assert small["batch_size"] == 100 and small["patience"] == 10
