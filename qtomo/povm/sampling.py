@@ -46,7 +46,7 @@ from qtomo.typing import FloatArray, Outcomes
 ProgressFn = Callable[[int], object]
 
 DEFAULT_SAMPLE_BATCH = 8192
-DEFAULT_LOGP_BATCH = 256
+DEFAULT_LOGP_BATCH = 512
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,8 @@ def log_prob_mps(
     mixers = _logp_mixers(frame)
     real = _all_real(ts)
     if real:
-        tts, tmix = _torch_sites(ts), torch.from_numpy(mixers)
+        tts = _torch_sites(ts)
+        tmix = [_site_mixers(np.asarray(t, dtype=np.float64), frame.elements) for t in ts]
     for start in range(0, a.shape[0], batch_size):
         stop = min(start + batch_size, a.shape[0])
         if real:
@@ -385,25 +386,55 @@ def _sample_batch_torch(ts: list[torch.Tensor], pcs: _TorchPieces, u_np: FloatAr
     return out.numpy()
 
 
-def _logp_batch_torch(ts: list[torch.Tensor], mixers: torch.Tensor, a_np: np.ndarray) -> FloatArray:
-    """:func:`_logp_batch` for real site tensors, in torch."""
-    a = torch.from_numpy(np.ascontiguousarray(a_np, dtype=np.int64))
-    s_n = a.shape[0]
+def _site_mixers(b: np.ndarray, elements: np.ndarray) -> torch.Tensor:
+    """Per outcome a, the real matrix C_a (2 cl, 4 cr) that takes the left environment's rows
+    ``(reim, ket)`` to ``(p', reim', vR)`` of X = M(a) (L B), for a real site tensor B."""
+    cl, _, cr = b.shape
+    bmr = np.einsum("aqp,kpr->akqr", elements.real, b)  # a ket p' vR
+    bmi = np.einsum("aqp,kpr->akqr", elements.imag, b)
+    c = np.zeros((len(elements), 2, cl, 2, 2, cr))  # a reim ket p' reim' vR
+    c[:, 0, :, :, 0] = bmr
+    c[:, 1, :, :, 0] = -bmi
+    c[:, 0, :, :, 1] = bmi
+    c[:, 1, :, :, 1] = bmr
+    return torch.from_numpy(c.reshape(len(elements), 2 * cl, 4 * cr))
+
+
+def _logp_batch_torch(ts: list[torch.Tensor], mixers: list[torch.Tensor],
+                      a_np: np.ndarray) -> FloatArray:
+    """:func:`_logp_batch` for real site tensors, in torch.
+
+    At every site the shots are grouped by their outcome, so that the POVM element folds
+    into the site tensor (:func:`_site_mixers`) and each group needs one matrix product;
+    the environment ``env[s, bra, reim, ket]`` is then contracted with B over ``(bra, p')``.
+    """
+    a_all = torch.from_numpy(np.ascontiguousarray(a_np, dtype=np.int64))
+    s_n = a_all.shape[0]
+    order = torch.arange(s_n)
     logp = torch.zeros(s_n, dtype=torch.float64)
     scale = torch.ones(s_n, dtype=torch.float64)
     env = torch.zeros((s_n, 1, 2, 1), dtype=torch.float64)  # s bra reim ket
     env[:, 0, 0, 0] = 1.0
     for j, b in enumerate(ts):
         cl, _, cr = b.shape
-        # L (s bra reim, ket) . B (ket, p vR) -> (s, bra, reim p, vR)   # x vL, vL p vR
-        t = (env.reshape(s_n * cl * 2, cl) @ b.reshape(cl, 2 * cr)).reshape(s_n, cl, 4, cr)
-        mix = mixers[a[:, j]] * scale[:, None, None]  # s 4 4
-        # one (4 x 4) . (4 x bra vR) product per shot
-        x = torch.einsum("sij,sbjr->sbir", mix, t).reshape(s_n, 2 * cl, 2 * cr)  # s (bra p') (reim vR)
-        # B^T (vR', bra p') . X[s] (bra p', reim vR)
+        aj = a_all[order, j]
+        aj_sorted, perm = torch.sort(aj, stable=True)
+        order, logp = order[perm], logp[perm]
+        rows = (env[perm] * scale[perm][:, None, None, None]).reshape(s_n * cl, 2 * cl)
+        counts = torch.bincount(aj_sorted, minlength=len(mixers[j])).tolist()
+        x = torch.empty((s_n * cl, 4 * cr), dtype=torch.float64)  # (s bra) (p' reim' vR)
+        st = 0
+        for k, c in enumerate(counts):
+            if c:
+                # (s bra, reim ket) . C_a (reim ket, p' reim' vR)
+                torch.mm(rows[st * cl:(st + c) * cl], mixers[j][k], out=x[st * cl:(st + c) * cl])
+                st += c
+        # B^T (vR', bra p') . X[s] (bra p', reim' vR) -> env[s, vR', reim', vR]
         bt = b.reshape(2 * cl, cr).T.contiguous()
-        env = torch.matmul(bt, x).reshape(s_n, cr, 2, cr)  # s vR' reim vR
+        env = torch.matmul(bt, x.view(s_n, 2 * cl, 2 * cr)).view(s_n, cr, 2, cr)
         tr = torch.diagonal(env[:, :, 0, :], dim1=1, dim2=2).sum(1)
         logp += torch.log(tr.clamp(min=0.0))
         scale = torch.where(tr > 0, 1.0 / tr, torch.zeros_like(tr))
-    return logp.numpy()
+    out = torch.empty_like(logp)
+    out[order] = logp
+    return out.numpy()
