@@ -2,10 +2,11 @@
 """Benchmark the batched exact MPS sampler and exact log-probabilities.
 
 Builds the N-qubit critical TFIM ground state by DMRG (J = h = 1, open) with the settings
-``qtomo simulate`` uses by default (``--chi 64 --cutoff 1e-10``; ``--cutoff 1e-14`` here for
-the tightest state), draws Pauli-4 shots and scores them, and prints shots per second with
-the bond dimension and the relative energy error of the state that was sampled. Also checks a sample statistic against the
-exact free-fermion <Z_i Z_{i+1}> (Pauli-4 classical-shadow estimate) as a sanity check.
+``qtomo simulate`` uses by default (``--chi 64 --cutoff 1e-10``; pass ``--cutoff 1e-14``
+for the tightest state), draws Pauli-4 shots and scores them, and prints shots per second with
+the bond dimension and the relative energy error of the state that was sampled. Also checks a
+sample statistic against the exact free-fermion <Z_i Z_{i+1}> (Pauli-4 classical-shadow
+estimate) as a sanity check.
 
 Run it under the shared CPU lock::
 
@@ -23,8 +24,8 @@ import numpy as np
 
 from qtomo.povm.frames import get_frame
 from qtomo.povm.sampling import log_prob_mps, sample_mps
-from qtomo.states.dmrg import dmrg_tfim
 from qtomo.simulate import SimulateConfig
+from qtomo.states.dmrg import dmrg_tfim
 from qtomo.states.exact import tfim_ground_energy, tfim_zz_matrix
 
 

@@ -181,7 +181,7 @@ class GANModel(DensityEstimator):
         r1: float = 2.0,
         ema: float = 0.999,
         hist_samples: int = 0,
-        pair_matching: float = 200.0,
+        pair_matching: float = 2000.0,
         generator: str = "autoregressive",
     ) -> None:
         noise, hidden, depth = int(noise), int(hidden), int(depth)

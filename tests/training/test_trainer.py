@@ -122,7 +122,8 @@ def test_early_stopping_and_time_budget(tiny_h5):
         assert s["stopped"] == "early_stopping" and s["epochs"] < 100
         assert s["best_epoch"] == s["epochs"] - 1
         m = build_model("gru", 4, 4, hidden=16, layers=1)
-        s = Trainer(m, ds, cfg(epochs=1000, max_minutes=0.02, patience=0), None, progress=False).fit()
+        c = cfg(epochs=1000, max_minutes=0.02, patience=0)
+        s = Trainer(m, ds, c, None, progress=False).fit()
         assert s["stopped"] == "time_budget" and s["epochs"] < 1000
 
 
