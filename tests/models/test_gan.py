@@ -88,16 +88,23 @@ def test_validation_loss_is_a_histogram_cross_entropy_for_small_n():
     assert torch.isnan(default(a)).all()
 
 
+#: A correlated two-site distribution (K = 2) and one with the same marginals, uncorrelated.
+CORRELATED = (0.4, 0.1, 0.1, 0.4)
+UNCORRELATED = (0.25, 0.25, 0.25, 0.25)
+
+
+def two_site_batch(probs: torch.Tensor, n: int) -> torch.Tensor:
+    """n one-hot strings (n, 2, 2) drawn from a two-site distribution over 4 strings."""
+    i = torch.multinomial(probs, n, replacement=True)
+    return F.one_hot(torch.stack([i // 2, i % 2], 1), 2).float()
+
+
 def test_pair_moment_gap_is_an_unbiased_mmd():
     from qtomo.models.gan import pair_moment_gap
 
     torch.manual_seed(0)
-    p = torch.tensor([0.4, 0.1, 0.1, 0.4])  # correlated two-site distribution, K = 2
-    q = torch.tensor([0.25, 0.25, 0.25, 0.25])  # same marginals, no correlation
-
-    def batch(probs, n):
-        i = torch.multinomial(probs, n, replacement=True)
-        return F.one_hot(torch.stack([i // 2, i % 2], 1), 2).float()
+    p, q = torch.tensor(CORRELATED), torch.tensor(UNCORRELATED)
+    batch = two_site_batch
 
     same = torch.stack([pair_moment_gap(batch(p, 64), batch(p, 64))[0] for _ in range(400)])
     diff = pair_moment_gap(batch(p, 20000), batch(q, 20000))[0]
@@ -110,12 +117,8 @@ def test_expected_pair_moment_gap_is_unbiased_and_chi_square_weighted():
     from qtomo.models.gan import expected_pair_moment_gap, one_and_two_site_moments
 
     torch.manual_seed(1)
-    p = torch.tensor([0.4, 0.1, 0.1, 0.4])  # correlated two-site distribution, K = 2
-    q = torch.tensor([0.25, 0.25, 0.25, 0.25])  # same marginals, no correlation
-
-    def batch(probs, n):
-        i = torch.multinomial(probs, n, replacement=True)
-        return F.one_hot(torch.stack([i // 2, i % 2], 1), 2).float()
+    p, q = torch.tensor(CORRELATED), torch.tensor(UNCORRELATED)
+    batch = two_site_batch
 
     def cond_probs(x, probs):
         """Conditional probabilities of each site given the sites before it."""
