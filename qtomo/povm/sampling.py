@@ -22,9 +22,11 @@ so the right environment of every bond is the identity and a shot needs only a l
   ``L <- sum B^* M(a_j) B L``. The trace of ``L`` is the prefix probability; it is divided out
   each site and its log accumulated, so no under/overflow occurs at any N.
 
-Real MPS (the TFIM and GHZ states) run both kernels in torch (float64), whose batched small
-matrix products are several times faster than numpy's stacked ``matmul``; complex MPS use the
-numpy kernels. Both give the same numbers to rounding.
+Real MPS (the TFIM and GHZ states) run both kernels in torch (float64): sampling with torch's
+batched small matrix products (faster than numpy's stacked ``matmul``), log P with the shots
+grouped by their outcome at each site, so that the POVM element folds into the site tensor and
+a group needs one matrix product. Complex MPS use the numpy kernels. Both give the same numbers
+to rounding.
 
 Random numbers: one uniform per (shot, site) drawn as ``rng.random((batch, N))`` in shot
 order, so a seeded run gives the same shots for any ``batch_size``.
