@@ -10,7 +10,7 @@ qtomo simulate --state tfim --n-qubits 10 --J 1 --h 1 --povm pauli4 --shots 1000
   --out "$OUT/tfim10.h5" --overwrite
 qtomo info "$OUT/tfim10.h5"
 echo "demo: 2/3 train the default GRU model" >&2
-qtomo train "$OUT/tfim10.h5" --out "$OUT/run" --overwrite
+qtomo train "$OUT/tfim10.h5" --out "$OUT/run" --overwrite --max-minutes 1  # a minute at most
 echo "demo: 3/3 reconstruct and write the report" >&2
 qtomo reconstruct "$OUT/run" --data "$OUT/tfim10.h5" --out "$OUT/report" --overwrite
 echo "demo: report at $OUT/report/report.html (numbers in $OUT/report/report.json)"
