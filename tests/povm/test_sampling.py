@@ -174,3 +174,29 @@ def test_bad_input_is_rejected(states):
     with pytest.raises(InputValueError, match="n_shots"):
         sample_mps(m, f, -1, 0)
     assert sample_mps(m, f, 0, 0).shape == (0, 6)
+
+
+def test_basis_form_of_frames():
+    """Pauli-4 and Pauli-6 (also with unequal basis weights) are a basis choice followed by a
+    projective measurement; the tetrahedral and depolarized frames are not."""
+    from qtomo.povm.frames import pauli6
+    from qtomo.povm.sampling import basis_form
+
+    p4 = basis_form(get_frame("pauli4"))
+    assert p4 is not None
+    np.testing.assert_allclose(p4.weight, [1 / 3] * 3)
+    assert sorted(p4.label[:, 1].tolist()) == [3, 3, 3]  # every basis' "down" is outcome 3
+    w6 = basis_form(pauli6((0.5, 0.3, 0.2)))
+    assert w6 is not None and sorted(w6.weight.round(12).tolist()) == [0.2, 0.3, 0.5]
+    assert basis_form(get_frame("tetra")) is None
+    assert basis_form(get_frame("pauli4").depolarized(0.1)) is None
+
+
+def test_basis_path_matches_exact_born_with_unequal_weights(states):
+    from qtomo.povm.frames import pauli6
+
+    f = pauli6((0.5, 0.3, 0.2))
+    psi = states["complex"]
+    shots = sample_mps(MPS.from_statevector(psi), f, 100_000, np.random.default_rng(2))
+    counts = np.bincount(index_of(shots, f.K), minlength=f.K**6)
+    assert chi_square_pvalue(counts, exact_born(psi, f)) > 1e-4
