@@ -33,9 +33,9 @@ so the right environment of every bond is the identity and a shot needs only a l
   ~1e-14, the square of an amplitude rounding). Exact log P stays float64.
 
 For real MPS (the TFIM and GHZ states), log P, and sampling with the other frames, run in
-torch (float64): sampling with torch's batched small matrix products, log P with the shots grouped by their
-outcome at each site, so that the POVM element folds into the site tensor and a group needs
-one matrix product. Complex MPS with those frames use the numpy kernels. Both give the same
+torch (float64): sampling with torch's batched small matrix products, log P with the shots
+grouped by their outcome at each site, so that the POVM element folds into the site tensor
+and a group needs one matrix product. Complex MPS with those frames use the numpy kernels. Both give the same
 numbers to rounding. Torch kernels run whole batches side by side in worker threads (one per
 torch thread, torch single-threaded inside each), which uses the cores better than torch's
 own splitting of these small operations.
