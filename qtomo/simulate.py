@@ -140,6 +140,10 @@ def build_target(cfg: SimulateConfig, progress: Callable[[str], None] | None = N
         "method": method, "noise": cfg.noise, "seed": cfg.seed, "energy": float("nan"),
         "truncation_error": float("nan"),
         "observables_include_noise": True,
+        # qubit permutations that leave the state (and so, with the same POVM and noise on
+        # every qubit, the outcome distribution) invariant; used to augment training shots
+        "symmetry": "permutation" if cfg.state == "ghz" else (
+            "translation" if cfg.boundary == "periodic" else "reflection"),
     }
     t = Target(attrs=attrs)
     if cfg.state == "ghz":

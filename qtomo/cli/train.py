@@ -66,6 +66,13 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--patience", type=int, default=None,
               help="Stop after this many epochs without better validation NLL (0: never) [5].")
 @click.option("--weight-decay", type=float, default=None, help="AdamW weight decay  [0].")
+@click.option("--symmetry", type=click.Choice(["auto", "none", "reflection", "translation",
+                                               "permutation"]), default=None,
+              help="Augment the training shots with qubit permutations that leave the state "
+              "invariant (auto: the group the dataset declares; imported lab data: none) [auto].")
+@click.option("--keep", type=click.Choice(["best", "last"]), default=None,
+              help="Model kept and scored: lowest validation NLL, or the end of the schedule "
+              "[adapted to the data].")
 @click.option("--max-minutes", type=float, default=None,
               help="Wall-time budget; on resume it counts earlier sessions too.")
 @seed_option
@@ -84,7 +91,7 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
         batch_size: int | None, lr: float | None, hidden: int | None, layers: int | None,
         flow: str | None, hparam: tuple[str, ...], val_fraction: float | None,
-        patience: int | None,
+        patience: int | None, symmetry: str | None, keep: str | None,
         weight_decay: float | None, max_minutes: float | None, seed: int, device: str,
         precision: str | None, resume: bool, overwrite: bool, progress: bool | None,
         as_json: bool) -> None:
@@ -118,6 +125,7 @@ def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
         k: v for k, v in {
             "epochs": epochs, "batch_size": batch_size, "lr": lr, "val_fraction": val_fraction,
             "patience": patience, "weight_decay": weight_decay, "precision": precision,
+            "symmetry": symmetry, "keep": keep,
         }.items() if v is not None
     }
     src = ctx.get_parameter_source("seed")
@@ -144,8 +152,11 @@ def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
             from qtomo.training.config import default_config
             from qtomo.training.trainer import run_training
 
+            from qtomo.training.symmetry import resolve_symmetry
+
             with open_dataset(data) as ds:
-                defaults = default_config(model, ds.n_qubits, ds.shots, ds.K)
+                group = resolve_symmetry(symmetry or "auto", ds.target)
+                defaults = default_config(model, ds.n_qubits, ds.shots, ds.K, symmetry=group)
             allowed = model_hparam_names(model)
             hparams = {k: v for k, v in defaults.pop("hparams").items() if k in allowed}
             hparams.update(hp)

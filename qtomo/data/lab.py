@@ -521,7 +521,7 @@ def build_lab_target(cfg: LabImportConfig, n: int) -> tuple[dict[str, Any], dict
         sc = SimulateConfig(state=cfg.target, n_qubits=n, J=cfg.J, h=cfg.h,
                             boundary=cfg.boundary, noise=0.0)
         t = build_target(sc)
-        attrs = {**base, **t.attrs, "origin": "lab"}
+        attrs = {**base, **t.attrs, "origin": "lab", "symmetry": "none"}
         arrays = {"psi": t.psi, "x_exact": t.x_exact, "zz_exact": t.zz_exact}
         return attrs, arrays, t.mps
     psi = load_state_vector(cfg.target, n)

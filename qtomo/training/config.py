@@ -16,10 +16,14 @@ from typing import Any
 import torch
 
 from qtomo.errors import InputValueError
+from qtomo.training.symmetry import SYMMETRIES
 
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+KEEPS = ("best", "last")
+#: Training defaults for at most 20,000 shots augmented by a symmetry group.
+SYMMETRIC_SMALL_DATA: dict[str, Any] = {"epochs": 60, "patience": 0, "keep": "last"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,13 @@ class TrainConfig:
         Keep the shots in memory when the outcome array is at most this large.
     val_max_shots : int
         At most this many validation shots are scored per epoch.
+    symmetry : str
+        Augment the training shots with a symmetry group of the state: ``auto`` (the group
+        the dataset declares), ``none``, ``reflection``, ``translation`` or ``permutation``
+        (see :mod:`qtomo.training.symmetry`).
+    keep : str
+        Which model is kept in ``best.pt`` and scored: ``best`` (lowest validation NLL) or
+        ``last`` (the end of the schedule).
     """
 
     model: str = "gru"
@@ -93,6 +104,8 @@ class TrainConfig:
     block_rows: int = 1 << 18
     cache_mb: int = 1024
     val_max_shots: int = 100_000
+    symmetry: str = "auto"
+    keep: str = "best"
 
     def validate(self) -> TrainConfig:
         """Check ranges; raise :class:`InputValueError` naming the option."""
@@ -120,6 +133,12 @@ class TrainConfig:
                 f"unknown learning-rate schedule {self.lr_schedule!r}; expected one of "
                 f"{', '.join(SCHEDULES)}"
             )
+        if self.symmetry not in ("auto", *SYMMETRIES):
+            raise InputValueError(
+                f"unknown --symmetry {self.symmetry!r}; expected auto, {', '.join(SYMMETRIES)}"
+            )
+        if self.keep not in KEEPS:
+            raise InputValueError(f"--keep must be best or last, got {self.keep!r}")
         if self.precision not in PRECISIONS:
             raise InputValueError(
                 f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}"
@@ -156,7 +175,7 @@ def _opt(name: str) -> str:
 
 
 def default_config(
-    model: str, n_qubits: int, shots: int, K: int  # noqa: N803
+    model: str, n_qubits: int, shots: int, K: int, *, symmetry: str = "none"  # noqa: N803
 ) -> dict[str, Any]:
     """Defaults adapted to the dataset, as a dict of :class:`TrainConfig` fields.
 
@@ -185,6 +204,10 @@ def default_config(
         hook = None
     if hook is not None:
         out.update(hook(n_qubits, shots, K))
+    if symmetry != "none" and shots <= 20_000:
+        # augmented small data overfits slowly, while its few validation shots make a noisy
+        # stopping signal: run a fixed cosine schedule to its end and keep the final model
+        out.update(SYMMETRIC_SMALL_DATA)
     return out
 
 

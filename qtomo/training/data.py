@@ -14,7 +14,7 @@ Under data parallelism every rank walks the same global batches and keeps rows
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -118,13 +118,19 @@ class ShotSplit:
         return full + (1 if rest >= world else 0)
 
     def train_batches(
-        self, epoch: int, batch_size: int, rank: int = 0, world: int = 1
+        self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
+        transform: Callable[[Outcomes], Outcomes] | None = None,
     ) -> Iterator[Outcomes]:
         """Minibatches of epoch ``epoch``: uint8 arrays, this rank's share of each batch.
 
         Every rank gets the same number of batches; a last batch smaller than ``world`` rows
-        is dropped.
+        is dropped. ``transform`` (e.g. symmetry augmentation) is applied to each whole
+        global batch before it is shared out, so every rank must call it identically.
         """
+        if transform is None:
+            def transform(x: Outcomes) -> Outcomes:
+                return x
+
         if batch_size < world:
             raise InputValueError(f"--batch-size {batch_size} is smaller than {world} processes")
         rng = np.random.default_rng([self.seed, _EPOCH, epoch])
@@ -139,10 +145,10 @@ class ShotSplit:
                 buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
                 batch, rest = buf[:batch_size], buf[batch_size:]
                 pending, n_pending = [rest], len(rest)
-                yield batch[rank::world]
+                yield transform(batch)[rank::world]
         if n_pending >= world:
             buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
-            yield buf[rank::world]
+            yield transform(buf)[rank::world]
 
 
 __all__ = ["ShotSplit"]

@@ -55,6 +55,7 @@ from qtomo.training.checkpoint import (
 )
 from qtomo.training.config import TrainConfig, resolve_device, resolve_precision
 from qtomo.training.data import ShotSplit
+from qtomo.training.symmetry import augment, augmentation_rng, resolve_symmetry
 
 METRIC_COLUMNS = (
     "epoch", "step", "lr", "train_loss", "val_nll", "eval_nll", "classical_fidelity",
@@ -151,7 +152,11 @@ class EMA:
         self.model.load_state_dict(sd["model"])
 
 
-def _lr_lambda(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
+def _lr_lambda(cfg: TrainConfig, total_steps: int,
+               time_progress: Callable[[], float] = lambda: 0.0) -> Callable[[int], float]:
+    """Learning-rate factor at a step: linear warm-up, then cosine decay over the steps of
+    the run or, under a time budget that ends the run sooner, over the budget
+    (``time_progress()`` is the fraction of the budget used)."""
     warm = max(0, min(cfg.warmup_steps, total_steps // 4))
     floor = cfg.min_lr_fraction
 
@@ -160,7 +165,7 @@ def _lr_lambda(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
             return (step + 1) / warm
         if cfg.lr_schedule == "constant":
             return 1.0
-        t = min(1.0, (step - warm) / max(1, total_steps - warm))
+        t = min(1.0, max((step - warm) / max(1, total_steps - warm), time_progress()))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
     return f
@@ -215,13 +220,14 @@ class Trainer:
             dataset, val_fraction=config.val_fraction, seed=config.seed,
             block_rows=config.block_rows, cache_bytes=config.cache_mb << 20,
         )
+        self.symmetry = resolve_symmetry(config.symmetry, dataset.target)
         self.steps_per_epoch = self.split.steps_per_epoch(config.batch_size, self.dist.world)
         self.total_steps = self.steps_per_epoch * config.epochs
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _lr_lambda(config, self.total_steps)
+            self.optimizer, _lr_lambda(config, self.total_steps, lambda: self._time_progress)
         )
         self.ema = EMA(model, config.ema_decay) if config.ema_decay > 0 else None
         # validation and evaluation shots: this rank's share
@@ -242,6 +248,8 @@ class Trainer:
         self.bad_epochs = 0
         self.elapsed = 0.0
         self._eval_seconds = 0.0  # wall time of the last validation and scoring
+        self._last_step_seconds = 0.0
+        self._time_progress = 0.0  # fraction of the time budget used (learning-rate schedule)
         self.step_seconds = 0.0
         self.shots_seen = 0
         self.stopped: str | None = None
@@ -298,6 +306,7 @@ class Trainer:
             "shots": ds.shots,
             "train_shots": self.split.n_train,
             "val_shots": self.split.n_val,
+            "symmetry_used": self.symmetry,
             "qtomo_version": __version__,
         }
 
@@ -376,8 +385,13 @@ class Trainer:
 
     # -- training ------------------------------------------------------------------------------
     def _batches(self, epoch: int) -> Iterator[torch.Tensor]:
+        rng = augmentation_rng(self.cfg.seed, epoch)  # the same on every rank
+
+        def transform(a: np.ndarray) -> np.ndarray:
+            return augment(a, self.symmetry, rng)
+
         for b in self.split.train_batches(epoch, self.cfg.batch_size, self.dist.rank,
-                                          self.dist.world):
+                                          self.dist.world, transform=transform):
             yield torch.from_numpy(np.ascontiguousarray(b)).to(self.device, non_blocking=True)
 
     def _show(self) -> bool:
@@ -406,6 +420,9 @@ class Trainer:
         show = self._show()
         budget = cfg.max_minutes * 60 if cfg.max_minutes is not None else math.inf
         while self.stopped is None and self.epoch < cfg.epochs:
+            if self.elapsed + 2.0 * self._last_step_seconds + 1.3 * self._eval_seconds > budget:
+                self.stopped = "time_budget"  # no room for one more step and its validation
+                break
             e = self.epoch
             t0 = time.perf_counter()
             torch.manual_seed(int(np.random.default_rng([cfg.seed, 0xD0, e, self.dist.rank])
@@ -425,6 +442,9 @@ class Trainer:
                 if cfg.grad_clip > 0:
                     nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
+                if math.isfinite(budget):
+                    used = self.elapsed + time.perf_counter() - t0 + 1.3 * self._eval_seconds
+                    self._time_progress = min(1.0, used / budget)
                 self.scheduler.step()
                 if self.ema is not None:
                     self.ema.update(self.model)
@@ -445,7 +465,8 @@ class Trainer:
                 # stop before a step (timed on this one) and the epoch's validation and
                 # scoring (timed on the previous epoch, with a margin) would end past the budget
                 now = self.elapsed + time.perf_counter() - t0
-                if now + 2.0 * (time.perf_counter() - ts) + 1.3 * self._eval_seconds > budget:
+                self._last_step_seconds = time.perf_counter() - ts
+                if now + 2.0 * self._last_step_seconds + 1.3 * self._eval_seconds > budget:
                     over_budget = True
                     break
             bar.close()
@@ -455,7 +476,7 @@ class Trainer:
             scores = self.score()
             self._eval_seconds = time.perf_counter() - te
             improved = val_nll < self.best_val or (math.isnan(val_nll) and self.epoch == 1)
-            if math.isnan(val_nll):  # no validation shots: the latest model is the best
+            if math.isnan(val_nll) or cfg.keep == "last":  # the latest model is kept
                 improved = True
             if improved:
                 self.best_val, self.best_epoch, self.bad_epochs = val_nll, self.epoch, 0
@@ -518,6 +539,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "steps": self.step,
             "stopped": self.stopped,
+            "symmetry": self.symmetry,
             "model": self.model.name,
             "hparams": self.model.hparams,
             "n_parameters": self.model.num_parameters(),

@@ -1,0 +1,84 @@
+"""Symmetry augmentation of training shots.
+
+When the measured state is invariant under a group of qubit permutations and every qubit is
+measured with the same POVM (and the same local noise), the outcome distribution P(a) is
+invariant under the same permutations of the outcome string. Training on shots permuted by
+random group elements then fits the same P, but every site's statistics pool the shots of all
+equivalent sites: with few shots this is what separates a good model from an overfitted one
+(GHZ N=40 from 2,000 tetrahedral shots: classical fidelity 0.993 without, 0.997 with).
+
+Groups (``--symmetry``):
+
+* ``none``: shots as measured.
+* ``reflection``: the chain read backwards (open TFIM chains).
+* ``translation``: cyclic shifts and reflections (periodic TFIM chains).
+* ``permutation``: every permutation of the qubits (GHZ states).
+* ``auto`` (default): the group the dataset declares for its target state. ``qtomo simulate``
+  declares the symmetry of the state it prepared; imported lab data declares ``none``, since a
+  real device breaks the symmetry of the state it was meant to prepare.
+
+The validation and evaluation shots are never augmented.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qtomo.errors import InputValueError
+from qtomo.typing import Outcomes
+
+SYMMETRIES = ("none", "reflection", "translation", "permutation")
+_AUG = 0xA06  # seed-stream tag
+
+
+def target_symmetry(target: dict[str, Any]) -> str:
+    """The symmetry group a dataset's target declares (older files: from its state)."""
+    declared = target.get("symmetry")
+    if isinstance(declared, str) and declared in SYMMETRIES:
+        return declared
+    if target.get("origin") == "lab":
+        return "none"
+    state = target.get("state")
+    if state == "ghz":
+        return "permutation"
+    if state == "tfim":
+        return "translation" if target.get("boundary") == "periodic" else "reflection"
+    return "none"
+
+
+def resolve_symmetry(requested: str, target: dict[str, Any]) -> str:
+    """``--symmetry`` after ``auto`` is replaced by the dataset's declared group."""
+    if requested == "auto":
+        return target_symmetry(target)
+    if requested not in SYMMETRIES:
+        raise InputValueError(
+            f"unknown --symmetry {requested!r}; expected auto, {', '.join(SYMMETRIES)}"
+        )
+    return requested
+
+
+def augment(a: Outcomes, group: str, rng: np.random.Generator) -> Outcomes:
+    """Each row of ``a`` permuted by an independent uniformly random element of ``group``."""
+    if group == "none" or a.shape[1] < 2:
+        return a
+    n_rows, n = a.shape
+    if group == "permutation":
+        idx = np.argsort(rng.random((n_rows, n)), axis=1)
+    else:
+        idx = np.broadcast_to(np.arange(n), (n_rows, n))
+        if group == "translation":
+            idx = (idx + rng.integers(0, n, size=(n_rows, 1))) % n
+        flip = rng.random(n_rows) < 0.5
+        idx = np.where(flip[:, None], idx[:, ::-1], idx)
+    return np.take_along_axis(a, idx, axis=1)
+
+
+def augmentation_rng(seed: int, epoch: int) -> np.random.Generator:
+    """Random source of the augmentation in one epoch (fixed by the seed, so resume repeats;
+    the same on every rank, which all augment the whole global batch)."""
+    return np.random.default_rng([seed, _AUG, epoch])
+
+
+__all__ = ["SYMMETRIES", "augment", "augmentation_rng", "resolve_symmetry", "target_symmetry"]
