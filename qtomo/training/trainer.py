@@ -662,6 +662,7 @@ def resume_training(
         out = Path(run_dir)
         ck = _checked_resume(out, ds, settings)
         stored = {k: v for k, v in ck["config"].items() if k in TrainConfig.__dataclass_fields__}
+        stored.setdefault("symmetry", "none")  # runs from before augmentation trained without
         for key in ("device", "max_minutes"):
             if key in settings:
                 stored[key] = settings[key]
