@@ -308,7 +308,6 @@ def sample_mps(
     _check_batch(batch_size)
     gen = _as_generator(rng)
     ts = _prepare(mps)
-    pcs = _pieces(frame)
     n = len(ts)
     out = np.empty((int(n_shots), n), dtype=np.uint8)
     form = basis_form(frame)
@@ -318,11 +317,12 @@ def sample_mps(
         def kernel(u: FloatArray) -> Outcomes:
             return _sample_batch_bases(mats, form, u)
     elif _all_real(ts):
-        tts, tp = _torch_sites(ts), _TorchPieces.of(pcs)
+        tts, tp = _torch_sites(ts), _TorchPieces.of(_pieces(frame))
 
         def kernel(u: FloatArray) -> Outcomes:
             return _sample_batch_torch(tts, tp, u)
     else:
+        pcs = _pieces(frame)
 
         def kernel(u: FloatArray) -> Outcomes:
             return _sample_batch(ts, pcs, u)
