@@ -199,6 +199,10 @@ def hermitian_part(rho: ComplexArray) -> ComplexArray:
     return 0.5 * (r + r.conj().T)
 
 
+#: Smallest eigenvalue (relative to the largest) below which a matrix counts as unphysical.
+PHYSICAL_TOLERANCE = 1e-12
+
+
 @dataclass(frozen=True)
 class DensityMatrixSummary:
     """Spectral summary of a (possibly unphysical) density matrix.
@@ -206,38 +210,64 @@ class DensityMatrixSummary:
     Attributes
     ----------
     eigenvalues : ndarray, descending, of the Hermitian part
-    trace, purity (Tr rho^2), min_eigenvalue : float
+    trace, tr_rho_squared (Tr rho^2), min_eigenvalue : float
     negativity : float
         Sum of the absolute values of the negative eigenvalues (0 for a physical state).
+    physical : bool
+        No eigenvalue below ``-PHYSICAL_TOLERANCE`` (relative to the largest) and trace 1
+        within 1e-10.
+
+    Notes
+    -----
+    ``purity`` is ``Tr rho^2`` of a physical state, which lies in [1/d, 1]; it is None for an
+    unphysical matrix (a linear inversion), whose ``Tr rho^2`` may exceed 1 and is reported
+    as ``tr_rho_squared`` only.
     """
 
     eigenvalues: FloatArray
     trace: float
-    purity: float
+    tr_rho_squared: float
     min_eigenvalue: float
     negativity: float
+
+    @property
+    def physical(self) -> bool:
+        scale = max(float(self.eigenvalues[0]), 1e-300)
+        return bool(self.min_eigenvalue >= -PHYSICAL_TOLERANCE * scale
+                    and abs(self.trace - 1.0) <= 1e-10)
+
+    @property
+    def purity(self) -> float | None:
+        """Tr rho^2 of a physical state (within [0, 1]); None for an unphysical matrix."""
+        if not self.physical:
+            return None
+        return float(min(max(self.tr_rho_squared, 0.0), 1.0))
 
     def as_dict(self, max_eigenvalues: int = 16) -> dict[str, Any]:
         return {
             "trace": self.trace,
+            "physical": self.physical,
             "purity": self.purity,
+            "tr_rho_squared": self.tr_rho_squared,
             "min_eigenvalue": self.min_eigenvalue,
             "negativity": self.negativity,
             "eigenvalues_largest": self.eigenvalues[:max_eigenvalues].tolist(),
             "n_negative_eigenvalues": int((self.eigenvalues < -1e-12).sum()),
-            "convention": "eigenvalues of the Hermitian part, descending; purity = Tr[rho^2] "
-            "(real part); negativity = sum of |negative eigenvalues|",
+            "convention": "eigenvalues of the Hermitian part, descending; tr_rho_squared = "
+            "Tr[rho^2] (real part); purity = Tr[rho^2] of a physical state, null for an "
+            "unphysical matrix (negative eigenvalues), whose Tr[rho^2] may exceed 1; "
+            "negativity = sum of |negative eigenvalues|",
         }
 
 
 def summarize(rho: ComplexArray) -> DensityMatrixSummary:
-    """Eigenvalues, trace, purity and smallest eigenvalue of ``rho``."""
+    """Eigenvalues, trace, Tr rho^2 and smallest eigenvalue of ``rho`` (all float64)."""
     h = hermitian_part(rho)
     w = np.linalg.eigvalsh(h)[::-1]
     return DensityMatrixSummary(
         eigenvalues=w,
         trace=float(np.trace(h).real),
-        purity=float(np.real(np.vdot(h, h))),
+        tr_rho_squared=float(np.real(np.vdot(h, h))),
         min_eigenvalue=float(w[-1]),
         negativity=float(abs(w[w < 0].sum())),
     )
@@ -483,6 +513,7 @@ __all__ = [
     "mle_parameter_count",
     "MAX_RHO_QUBITS",
     "MAX_TABLE_ENTRIES",
+    "PHYSICAL_TOLERANCE",
     "DensityMatrixSummary",
     "MLEResult",
     "check_table_size",

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qtomo.errors import InputValueError
+from qtomo.errors import ComputationError, InputValueError
 from qtomo.povm.born import Estimate, outcome_index
 from qtomo.povm.frames import Frame
 from qtomo.reconstruction.density import (
@@ -80,6 +80,22 @@ def quantum_fidelity(rho: ComplexArray, target: ComplexArray) -> float:
     # the square root: drop those below 1e-14 of the largest
     w = np.where(w > 1e-14 * max(float(w.max()), 0.0), w, 0.0)
     return float(np.sum(np.sqrt(w)) ** 2)
+
+
+def physical_fidelity(rho: ComplexArray, target: ComplexArray) -> float:
+    """:func:`quantum_fidelity` of a physical state (positive, trace 1), in [0, 1].
+
+    For such a ``rho`` the fidelity lies in [0, 1] exactly; float64 round-off can move it by
+    ~1e-15, which is clipped. A larger excursion means ``rho`` is not physical and raises
+    :class:`ComputationError` rather than being hidden.
+    """
+    f = quantum_fidelity(rho, target)
+    if not -1e-9 <= f <= 1.0 + 1e-9:
+        raise ComputationError(
+            f"fidelity {f!r} of a state that should be physical lies outside [0, 1]; the "
+            "density matrix is not positive or not normalised"
+        )
+    return float(min(max(f, 0.0), 1.0))
 
 
 def fidelity_from_qutip(rho: ComplexArray, target: ComplexArray) -> float:
@@ -328,6 +344,7 @@ __all__ = [
     "direct_fidelity_values",
     "exact_reduced_state",
     "fidelity_from_qutip",
+    "physical_fidelity",
     "histogram_table",
     "marginal_counts",
     "quantum_fidelity",

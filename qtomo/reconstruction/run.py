@@ -64,7 +64,8 @@ CONVENTIONS = {
     "the dataset's depolarizing noise p; QuTiP's fidelity() is the square root of this",
     "direct_fidelity": "mean over the measured shots of Q(a) = Tr[sigma D(a_0) x ... x "
     "D(a_N-1)] (D the dual frame): an unbiased estimate of Tr[sigma rho_lab], equal to the "
-    "squared fidelity when sigma is pure; stderr = std(Q)/sqrt(shots)",
+    "squared fidelity when sigma is pure; stderr = std(Q)/sqrt(shots). Being a linear "
+    "estimate, it may exceed 1 (or fall below 0) by its statistical noise",
     "classical_fidelity": "Bhattacharyya coefficient F_c = sum_a sqrt(P(a) Q(a)); P the "
     "target's outcome distribution with its noise, Q the model",
     "kl_divergence": "KL(P||Q) = sum_a P(a) log(P(a)/Q(a)) in nats",
@@ -76,12 +77,15 @@ CONVENTIONS = {
     "magnetization": "m_x = (1/N) sum <X_i>, m_z = (1/N) sum <Z_i>, m_z2 = (1/N^2) sum_ij "
     "<Z_i Z_j>",
     "renyi2": "S_2(A) = -log2 Tr[rho_A^2] in bits; from strings by the unbiased U-statistic of "
-    "the purity, from a density matrix by its partial trace",
+    "the purity, from a density matrix by its partial trace; the U-statistic is unbiased, so "
+    "its purity (with purity_stderr) may leave [0, 1] by its noise",
     "density_matrix": "qubit 0 is the leftmost tensor factor (most significant bit); "
     "'inversion' = Born-rule inversion of the outcome table (may be unphysical), 'projected' = "
     "closest physical state in Frobenius norm (eigenvalues projected onto the simplex), 'mle' = "
     "maximum-likelihood physical state fitted to the table, rank chosen by how well it "
-    "predicts the measured shots (AIC)",
+    "predicts the measured shots (AIC). Fidelity and purity fields of physical states lie in "
+    "[0, 1] and their trace is 1 within 1e-12; an unphysical matrix (inversion) reports "
+    "tr_rho_squared and overlaps instead (purity and fidelity null)",
     "error_bars": "stderr is one standard error; ci95 = value +- 1.96 stderr",
 }
 
@@ -562,13 +566,20 @@ def _dense_states(prefix: str, table: np.ndarray, frame: Any, n: int, sigma: Any
     for name, rho in states.items():
         entry: dict[str, Any] = dm.summarize(rho).as_dict()
         if sigma is not None:
-            if name == "inversion" and sigma.ndim == 2:
+            if name == "inversion":
+                # a linear inversion is unphysical in general: its overlap with the target is
+                # an unbiased linear estimate that may leave [0, 1], not a fidelity
                 entry["fidelity"] = None
-                entry["fidelity_note"] = ("unphysical matrix: Uhlmann fidelity to a mixed "
-                                          "target is undefined")
-                entry["overlap_tr_sigma_rho"] = float(np.real(np.vdot(sigma, rho)))
+                if sigma.ndim == 2:
+                    entry["fidelity_note"] = ("unphysical matrix: Uhlmann fidelity to a mixed "
+                                              "target is undefined")
+                    entry["overlap_tr_sigma_rho"] = float(np.real(np.vdot(sigma, rho)))
+                else:
+                    entry["fidelity_note"] = ("unphysical matrix: <psi|rho|psi> is a linear "
+                                              "estimate that may leave [0, 1]")
+                    entry["overlap_psi_rho"] = mt.quantum_fidelity(rho, sigma)
             else:
-                entry["fidelity"] = mt.quantum_fidelity(rho, sigma)
+                entry["fidelity"] = mt.physical_fidelity(rho, sigma)
         out[name] = entry
     return out
 
@@ -707,7 +718,7 @@ def _rdm_section(sites: list[int], counts: np.ndarray, samples: np.ndarray | Non
         rhos[f"rdm_{k}_{label}"] = r
         entry = dm.summarize(r).as_dict()
         if exact is not None:
-            entry["fidelity_projected_to_exact"] = mt.quantum_fidelity(proj, exact)
+            entry["fidelity_projected_to_exact"] = mt.physical_fidelity(proj, exact)
         out[k] = entry
     if exact is not None:
         rhos[f"rdm_exact_{label}"] = exact

@@ -73,6 +73,15 @@ def _pm(e: dict[str, Any] | None, digits: int = 5) -> str:
     return f"{_f(e['value'], digits)} &plusmn; {_f(s, 2 if s < 1e-3 else digits)}"
 
 
+def _purity(e: dict[str, Any]) -> str:
+    """Purity of a physical state; Tr rho^2 of an unphysical matrix, marked as such."""
+    if e.get("purity") is not None:
+        return _f(e["purity"])
+    if e.get("tr_rho_squared") is not None:
+        return f"({_f(e['tr_rho_squared'])}, unphysical)"
+    return "&mdash;"
+
+
 def _esc(x: Any) -> str:
     return html.escape(str(x))
 
@@ -230,11 +239,13 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
             fid = e.get("fidelity")
             if fid is None and e.get("overlap_tr_sigma_rho") is not None:
                 fid_s = f"Tr[&sigma;&rho;] = {_f(e['overlap_tr_sigma_rho'])}"
+            elif fid is None and e.get("overlap_psi_rho") is not None:
+                fid_s = f"&lang;&psi;|&rho;|&psi;&rang; = {_f(e['overlap_psi_rho'])}"
             else:
                 fid_s = _f(fid)
             frows.append([
                 f"{src}: {kind}" + (f" (rank {rank})" if rank else ""), fid_s,
-                _f(e.get("purity")), _f(e.get("min_eigenvalue")), _f(e.get("trace")),
+                _purity(e), _f(e.get("min_eigenvalue")), _f(e.get("trace")),
                 _esc((sec.get("table") or {}).get("source", "")),
             ])
     de = q.get("direct_estimate")
@@ -337,7 +348,7 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
         for s in srcs:
             e = rdm.get(s)
             if e:
-                rows.append([s, _f(e.get("purity")), _f(e.get("min_eigenvalue")),
+                rows.append([s, _purity(e), _f(e.get("min_eigenvalue")),
                              _f(e.get("fidelity_projected_to_exact"))])
         parts.append(f"<h3>Reduced density matrix of qubits {_esc(rdm.get('sites'))}</h3>")
         parts.append(f'<p class="note">{_esc(rdm.get("convention"))}</p>')
