@@ -25,7 +25,9 @@ from qtomo.povm.frames import POVM_NAMES, Frame, get_frame
 from qtomo.states.tfim import BOUNDARIES, ED_MAX_QUBITS, check_tfim_params
 from qtomo.typing import FloatArray, Outcomes
 
-STATES = ("tfim", "ghz")
+STATES = ("tfim", "ghz", "w", "cluster", "product", "random-mps")
+#: States built as dense state vectors by :mod:`qtomo.states.families` (N <= 16).
+FAMILY_STATES = ("w", "cluster", "product", "random-mps")
 METHODS = ("auto", "ed", "dmrg")
 #: ``--method auto`` uses exact diagonalization up to this many qubits, DMRG above.
 AUTO_ED_MAX = 14
@@ -83,6 +85,10 @@ class SimulateConfig:
             raise InputValueError(f"--cutoff must lie in [0, 1), got {self.cutoff}")
         if self.log_p not in ("all", "none"):
             raise InputValueError(f"--log-p must be all or none, got {self.log_p!r}")
+        if self.state in FAMILY_STATES:
+            from qtomo.states.families import check_family_qubits
+
+            check_family_qubits(self.n_qubits, self.state)
         if self.state == "tfim":
             check_tfim_params(self.n_qubits, self.J, self.h, self.boundary)
             if self.method == "ed" and self.n_qubits > ED_MAX_QUBITS:
@@ -92,8 +98,8 @@ class SimulateConfig:
                 )
 
     def resolved_method(self) -> str:
-        """The method actually used: ``ed``, ``dmrg`` or ``exact`` (GHZ)."""
-        if self.state == "ghz":
+        """The method actually used: ``ed``, ``dmrg`` or ``exact`` (GHZ and the families)."""
+        if self.state == "ghz" or self.state in FAMILY_STATES:
             return "exact"
         if self.method == "auto":
             return "ed" if self.n_qubits <= AUTO_ED_MAX else "dmrg"
@@ -145,6 +151,12 @@ def build_target(cfg: SimulateConfig, progress: Callable[[str], None] | None = N
         "symmetry": "permutation" if cfg.state == "ghz" else (
             "translation" if cfg.boundary == "periodic" else "reflection"),
     }
+    if cfg.state in FAMILY_STATES:
+        from qtomo.states.families import FAMILY_BOUNDARY, FAMILY_SYMMETRY
+
+        attrs["symmetry"] = FAMILY_SYMMETRY[cfg.state]
+        attrs["boundary"] = FAMILY_BOUNDARY[cfg.state]
+        attrs["J"] = attrs["h"] = float("nan")
     t = Target(attrs=attrs)
     if cfg.state == "ghz":
         from qtomo.states.ghz import ghz_mps, ghz_statevector
@@ -157,6 +169,12 @@ def build_target(cfg: SimulateConfig, progress: Callable[[str], None] | None = N
         t.zz_exact = np.ones((n, n))
         attrs["boundary"] = "none"
         attrs["J"] = attrs["h"] = float("nan")
+    elif cfg.state in FAMILY_STATES:
+        from qtomo.states.families import family_statevector
+
+        # product / random-mps draw from their own stream of cfg.seed (not the shots' stream)
+        t.psi = family_statevector(cfg.state, n, cfg.seed)
+        t.x_exact, t.zz_exact = _observables_from_psi(t.psi)
     elif method == "ed":
         from qtomo.states.tfim import tfim_ground_state
 

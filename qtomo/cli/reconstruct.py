@@ -37,6 +37,10 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
 @click.option("--subsystem", "subsystems", multiple=True, metavar="SITES",
               help="Qubits of a subsystem for its Renyi-2 entropy, e.g. '0,1,2' (repeatable; "
               "default: leading blocks of 1..4 qubits).")
+@click.option("--precision", type=float, default=None, metavar="P",
+              help="Shots planning: the error bar wanted on the headline fidelity, e.g. 0.005; "
+              "with a run trained with --learning-curve the report gives the shots needed, "
+              "assuming the error bar falls as 1/sqrt(shots).")
 @seed_option
 @overwrite_option
 @click.option("--progress/--no-progress", default=None,
@@ -44,7 +48,7 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
 @json_option
 @run_command
 def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle, mle_rank,
-        subsystems, seed, overwrite, progress, as_json):
+        subsystems, precision, seed, overwrite, progress, as_json):
     """Reconstruct the state behind DATA from the model in RUN_DIR and write a lab report.
 
     RUN_DIR is a directory written by 'qtomo train'. Without it the report is built from the
@@ -72,7 +76,7 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
     cfg = ReconstructConfig(
         samples=samples, observables=tuple(observables), seed=seed,
         max_rho_qubits=max_rho_qubits, mle=mle, mle_rank=mle_rank,
-        subsystems=tuple(subs) if subs else None,
+        subsystems=tuple(subs) if subs else None, precision=precision,
     ).validate()
     check_report_dir(out, overwrite)
 
@@ -91,6 +95,11 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
         click.echo(f"qtomo: warning: {w.message}", err=True)
     files = write_report(out, rec, save_rho=save_rho, overwrite=overwrite)
     summary = _summary(rec.report, files)
+    if summary["consistent"] is False:
+        click.echo("qtomo: warning: the model is inconsistent with its data (failed: "
+                   f"{', '.join(summary['consistency_failed'])}); the headline shows the "
+                   "estimates from the shots instead; see 'Model-vs-data consistency' in "
+                   f"{summary['report']}", err=True)
     if as_json:
         emit_json(summary)
     else:
@@ -104,10 +113,22 @@ def _summary(report: dict, files: dict[str, str]) -> dict:
     en = h.get("energy") or {}
     cf = h.get("classical_fidelity") or {}
     kl = h.get("kl_divergence") or {}
+    cons = report.get("consistency") or {}
     return {
+        "consistent": report.get("consistent"),
+        "consistency_p_value": cons.get("p_value"),
+        "consistency_failed": cons.get("failed") or [],
         "quantum_fidelity": qf.get("value"),
         "quantum_fidelity_stderr": qf.get("stderr"),
         "quantum_fidelity_source": qf.get("source"),
+        "quantum_fidelity_ci95": qf.get("ci95"),
+        "bootstrap_members": (report.get("bootstrap") or {}).get("bootstrap_members"),
+        "shots_needed": ((report.get("bootstrap") or {}).get("learning_curve") or {}).get(
+            "shots_needed"),
+        "quantum_fidelity_model": qf.get("model_value", qf.get("value")
+                                         if str(qf.get("source", "")).startswith("model")
+                                         else None),
+        "fallback_reason": qf.get("fallback_reason") or en.get("fallback_reason"),
         "direct_fidelity": (report["quantum"].get("direct_estimate") or {}).get("value"),
         "direct_fidelity_stderr": (report["quantum"].get("direct_estimate") or {}).get("stderr"),
         "classical_fidelity": cf.get("value"),
@@ -144,4 +165,10 @@ def _print(s: dict) -> None:
                    "nats")
     if s["energy"] is not None:
         click.echo(f"energy {f(s['energy'], s['energy_stderr'])} (exact {f(s['energy_exact'])})")
+    if s["consistent"] is not None:
+        verdict = ("consistent with the data" if s["consistent"] else
+                   "INCONSISTENT with the data (" + ", ".join(s["consistency_failed"])
+                   + f"); the model's own fidelity was {f(s['quantum_fidelity_model'])}")
+        pv = s["consistency_p_value"]
+        click.echo(f"model: {verdict}" + (f" (chi-square p = {pv:.2g})" if pv is not None else ""))
     click.echo(f"report: {s['report']}")

@@ -13,10 +13,16 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
     "simulate",
     epilog="Examples:\n\n\b\n  qtomo simulate --n-qubits 10 --h 1 --shots 100000 --out tfim10.h5\n"
     "  qtomo simulate --state ghz --n-qubits 40 --povm tetra --shots 2000 --out ghz40.h5\n"
+    "  qtomo simulate --state cluster --n-qubits 8 --povm pauli6 --out cluster8.h5\n"
     "  qtomo simulate --n-qubits 50 --h 1 --shots 200000 --json",
 )
-@click.option("--state", type=click.Choice(["tfim", "ghz"]), default="tfim", show_default=True,
-              help="Target: TFIM ground state or GHZ state (|0..0> + |1..1>)/sqrt(2).")
+@click.option("--state",
+              type=click.Choice(["tfim", "ghz", "w", "cluster", "product", "random-mps"]),
+              default="tfim", show_default=True,
+              help="Target: TFIM ground state, GHZ state (|0..0> + |1..1>)/sqrt(2), W state "
+              "(|10..0> + ... + |0..01>)/sqrt(N), 1-D open cluster state (CZ chain on |+>^N), "
+              "random product state (Haar qubits from --seed) or random MPS (bond dim. 2, "
+              "open, from --seed). The last four are state vectors: N <= 16.")
 @click.option("--n-qubits", "-n", type=int, default=10, show_default=True, help="Number of qubits N.")
 @click.option("--J", "J", type=float, default=1.0, show_default=True,
               help="TFIM coupling J in H = -J sum Z_i Z_i+1 - h sum X_i.")
@@ -53,7 +59,8 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
         cutoff, log_p, out, overwrite, as_json):
     """Simulate a target state and sample informationally complete POVM shots.
 
-    Builds a TFIM ground state (exact diagonalization or DMRG) or a GHZ state, optionally with
+    Builds a TFIM ground state (exact diagonalization or DMRG), a GHZ state, or (as a state
+    vector, N <= 16) a W, cluster, seeded random product or seeded random MPS state, optionally with
     local depolarizing noise, samples --shots training shots and --eval-shots evaluation shots
     exactly, and writes them with their exact log-probabilities, the POVM and the target's
     exact observables to a versioned HDF5 dataset. The file appears only when complete.

@@ -16,6 +16,7 @@ the input, so the network knows how far it is from the chain's right end.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,10 @@ from qtomo.errors import InputValueError
 from qtomo.models.base import DensityEstimator
 from qtomo.models.registry import register
 
+#: Up to this N the GRU trains until its validation NLL stops improving (plateau schedule).
+PLATEAU_MAX_QUBITS = 20
+#: Complex product channels of the default GRU (see :class:`GRUModel`).
+DEFAULT_PHASE_CHANNELS = 16
 #: Strings sampled per GRU pass (bounds the memory of very large sample requests).
 _SAMPLE_CHUNK = 1 << 18
 
@@ -48,6 +53,21 @@ class GRUModel(DensityEstimator):
         Dropout between GRU layers during training, in [0, 1).
     positional : bool
         Add a learned embedding of the site index j to the input at site j.
+    phase : int
+        Number of complex product channels (0 disables them; see Notes).
+
+    Notes
+    -----
+    Product channels. Born probabilities of a product POVM are sums of products of local
+    matrix elements, P(a) = sum_{s,s'} rho_{s s'} prod_j <s'_j|M(a_j)|s_j>; a coherence between
+    basis strings that differ on many qubits (a GHZ state's |0..0><1..1|) enters through the
+    product of complex numbers <0|M(a_j)|1> over all those qubits, a parity-like function of
+    the outcomes that a plain recurrent network finds only after a long plateau (the gradient
+    towards a many-body product vanishes where the network starts). Each channel c carries the
+    running product ``m_c(j) = prod_{i<j} r_c(a_i) exp(i theta_c(a_i))`` of learned complex
+    factors with modulus <= 1 (random phases at the start, modulus 1); ``Re m`` and ``Im m``
+    enter the GRU input and the output layer at site j. The product is computed in log-polar
+    form (cumulative sums), exact and cheap.
     """
 
     exact_log_prob = True
@@ -57,14 +77,21 @@ class GRUModel(DensityEstimator):
     def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
         """Training settings for the GRU (merged into ``default_config``).
 
-        Large datasets: a short cosine schedule that runs to its end (the learning rate then
-        falls to 2% of its peak) and an exponential moving average of the weights, which is
-        validated, kept and scored. The number of epochs grows slowly with N (an epoch costs
-        shots times qubits): 100,000 shots take 5 epochs at N = 10 (about a minute on 2 CPU
-        cores) and 9 at N = 50 (under 10 minutes). Small datasets keep many short epochs,
-        with the weight average and a longer patience (their validation NLL is noisy).
+        Up to :data:`PLATEAU_MAX_QUBITS` qubits (where dense states and direct fidelities are
+        reported, and an epoch is cheap): the peak learning rate is kept while the validation
+        NLL improves and halved after every epoch that brings no progress; training stops
+        after ``patience`` such epochs in a row (``lr_schedule="plateau"``), so the length of
+        the run follows the data, not a fixed epoch count. The epoch cap is a safety net.
+
+        Larger N and more than 20,000 shots: a short cosine schedule that runs to its end
+        (an epoch costs shots times qubits): 100,000 shots take 9 epochs at N = 50 (under 10
+        minutes on 2 CPU cores). Every run validates, keeps and scores an exponential moving
+        average of the weights.
         """
         del K
+        if n_qubits <= PLATEAU_MAX_QUBITS:
+            return {"lr_schedule": "plateau", "epochs": 100, "patience": 3,
+                    "ema_decay": 0.999 if shots > 20_000 else 0.998}
         if shots > 20_000:
             epochs = int(round(float(np.clip(5.0 * (n_qubits / 10.0) ** 0.365, 3, 12))))
             return {"epochs": epochs, "ema_decay": 0.999}
@@ -79,12 +106,14 @@ class GRUModel(DensityEstimator):
         layers: int = 2,
         dropout: float = 0.0,
         positional: bool = True,
+        phase: int = 0,
     ) -> None:
         hidden, layers, dropout = int(hidden), int(layers), float(dropout)
-        positional = bool(positional)
+        positional, phase = bool(positional), int(phase)
         super().__init__(
             n_qubits, K,
-            {"hidden": hidden, "layers": layers, "dropout": dropout, "positional": positional},
+            {"hidden": hidden, "layers": layers, "dropout": dropout, "positional": positional,
+             "phase": phase},
         )
         if hidden < 1:
             raise InputValueError(f"hidden size must be >= 1, got {hidden}")
@@ -92,6 +121,9 @@ class GRUModel(DensityEstimator):
             raise InputValueError(f"number of layers must be >= 1, got {layers}")
         if not 0.0 <= dropout < 1.0:
             raise InputValueError(f"dropout must lie in [0, 1), got {dropout}")
+        if phase < 0:
+            raise InputValueError(f"number of phase channels must be >= 0, got {phase}")
+        self.phase = phase
         self.hidden, self.layers, self.dropout = hidden, layers, dropout
         # token K is the start token fed before qubit 0
         self.embed = nn.Embedding(self.K + 1, hidden)
@@ -100,15 +132,39 @@ class GRUModel(DensityEstimator):
                           dropout=dropout if layers > 1 else 0.0)
         self.head = nn.Linear(hidden, self.K)
         nn.init.normal_(self.embed.weight, std=0.5)
+        if phase:
+            g = torch.Generator().manual_seed(torch.initial_seed() % (2**31))
+            # per outcome and channel: phase theta and pre-modulus u, |factor| = exp(-softplus(u))
+            self.phase_theta = nn.Parameter(
+                (torch.rand(self.K, phase, generator=g) * 2 - 1) * math.pi)
+            self.phase_u = nn.Parameter(torch.full((self.K, phase), -4.0))
+            self.phase_in = nn.Linear(2 * phase, hidden)
+            self.phase_out = nn.Linear(2 * phase, self.K)
+            nn.init.zeros_(self.phase_out.weight)
+            nn.init.zeros_(self.phase_out.bias)
 
     # -- network -------------------------------------------------------------------------------
-    def _inputs(self, a: torch.Tensor) -> torch.Tensor:
-        """Input sequence (batch, N, hidden): start token, then a_0 .. a_{N-2}."""
+    def _inputs(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Input sequence (batch, N, hidden): start token, then a_0 .. a_{N-2}; and the
+        product-channel features (batch, N, 2 phase) of the prefixes a_<j (None without)."""
         start = torch.full((a.shape[0], 1), self.K, dtype=torch.long, device=a.device)
         x = self.embed(torch.cat([start, a[:, :-1]], dim=1))
         if self.pos is not None:
             x = x + self.pos
-        return x
+        feat = None
+        if self.phase:
+            # exclusive cumulative sums: site j sees the factors of sites < j
+            theta = torch.cumsum(self.phase_theta[a[:, :-1]], dim=1)  # batch N-1 P
+            logr = torch.cumsum(-nn.functional.softplus(self.phase_u[a[:, :-1]]), dim=1)
+            zero = theta.new_zeros(a.shape[0], 1, self.phase)
+            feat = self._phase_features(torch.cat([zero, theta], 1), torch.cat([zero, logr], 1))
+            x = x + self.phase_in(feat)
+        return x, feat
+
+    @staticmethod
+    def _phase_features(theta: torch.Tensor, logr: torch.Tensor) -> torch.Tensor:
+        r = torch.exp(logr)
+        return torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=-1)
 
     def _run_gru(
         self, x: torch.Tensor, h: torch.Tensor | None
@@ -130,8 +186,12 @@ class GRUModel(DensityEstimator):
 
     def _logits(self, a: torch.Tensor) -> torch.Tensor:
         """Unnormalised conditionals (batch, N, K) under teacher forcing, float32."""
-        out, _ = self._run_gru(self._inputs(a), None)
-        return self.head(out).float()
+        x, feat = self._inputs(a)
+        out, _ = self._run_gru(x, None)
+        logits = self.head(out).float()
+        if feat is not None:
+            logits = logits + self.phase_out(feat).float()
+        return logits
 
     # -- DensityEstimator ----------------------------------------------------------------------
     def _log_prob_impl(self, a: torch.Tensor) -> torch.Tensor:
@@ -147,12 +207,25 @@ class GRUModel(DensityEstimator):
         out = torch.empty((n, self.n_qubits), dtype=torch.long, device=dev)
         tok = torch.full((n,), self.K, dtype=torch.long, device=dev)
         h = None
+        if self.phase:
+            theta = torch.zeros(n, self.phase, device=dev)
+            logr = torch.zeros(n, self.phase, device=dev)
         for j in range(self.n_qubits):  # ancestral sampling is sequential in j
             x = self.embed(tok)
             if self.pos is not None:
                 x = x + self.pos[j]
+            feat = None
+            if self.phase:
+                if j > 0:
+                    theta = theta + self.phase_theta[tok]
+                    logr = logr - nn.functional.softplus(self.phase_u[tok])
+                feat = self._phase_features(theta, logr)
+                x = x + self.phase_in(feat)
             y, h = self._run_gru(x.unsqueeze(1), h)
-            probs = torch.softmax(self.head(y[:, 0]).float(), dim=-1)
+            logits = self.head(y[:, 0]).float()
+            if feat is not None:
+                logits = logits + self.phase_out(feat).float()
+            probs = torch.softmax(logits, dim=-1)
             tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             out[:, j] = tok
         return out

@@ -16,7 +16,11 @@ What is estimated, for N qubits (qubit j = column j of the outcome array):
   standard error from the per-shot values of the whole sum (correlations included);
 * magnetizations ``m_x = (1/N) sum <X_i>``, ``m_z = (1/N) sum <Z_i>`` and
   ``m_z^2 = (1/N^2) sum_ij <Z_i Z_j>``;
-* any user Pauli string (``"Z0 Z5"``).
+* any user Pauli string (``"Z0 Z5"``);
+* optionally (``vector=``), the mean and the full covariance matrix of the per-shot vector
+  ``(Q_O1(a), Q_O2(a), ...)`` of a list of Pauli strings (:class:`VectorMoments`), which the
+  model-vs-data consistency check (:mod:`qtomo.reconstruction.consistency`) needs: estimates
+  from the same shots are correlated.
 
 Exact values come from the dataset's target (state vector, MPS, or the stored ``x_exact`` /
 ``zz_exact``); with local depolarizing noise p a Pauli string of weight w is scaled by
@@ -25,7 +29,7 @@ Exact values come from the dataset's target (state vector, MPS, or the stored ``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +44,13 @@ LETTERS = ("X", "Y", "Z")
 _ROW = {"I": 0, "X": 1, "Y": 2, "Z": 3}
 #: Shots processed per chunk.
 CHUNK_SHOTS = 1 << 16
+#: Shots per block of the covariance accumulation (bounds the (shots, terms) matrix in memory).
+VECTOR_CHUNK_SHOTS = 1 << 13
+
+
+def pauli_name(paulis: Mapping[int, str]) -> str:
+    """Canonical name of a Pauli string, factors by site: ``{5: "Z", 0: "Z"}`` -> ``"Z0 Z5"``."""
+    return " ".join(f"{paulis[s]}{s}" for s in sorted(paulis))
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,35 @@ class ObservableSet:
     single: dict[str, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
     two_point: dict[str, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
     scalars: dict[str, Estimate] = field(default_factory=dict)
+    vector: VectorMoments | None = None
+
+
+@dataclass(frozen=True)
+class VectorMoments:
+    """Mean and covariance of the per-string vector ``v(a) = (Q_O1(a), ..., Q_Od(a))``.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Canonical names of the d Pauli strings (``"X3"``, ``"Z0 Z2"``), in vector order.
+    mean : ndarray, float64, (d,)
+        ``mean_a v(a)``: the estimates of ``<O_k>``.
+    cov : ndarray, float64, (d, d)
+        Sample covariance of ``v(a)`` over the strings (ddof = 1); the covariance of the mean
+        is ``cov / n``.
+    n : int
+        Number of strings.
+    """
+
+    names: tuple[str, ...]
+    mean: FloatArray
+    cov: FloatArray
+    n: int
+
+    @property
+    def stderr(self) -> FloatArray:
+        """Standard errors of the means, ``sqrt(diag(cov) / n)``."""
+        return np.sqrt(np.clip(np.diag(self.cov), 0.0, None) / self.n)
 
 
 class PauliAccumulator:
@@ -107,15 +147,32 @@ class PauliAccumulator:
         Couplings for the energy (None: no energy).
     two_point : bool
         Accumulate all two-point functions (N x N per letter).
+    vector : sequence of {site: letter}, optional
+        Pauli strings whose per-shot vector ``v(a) = (Q_O1(a), ...)`` is accumulated with its
+        full covariance (d^2 numbers, O(d^2) work per shot); :meth:`result` returns it as
+        ``ObservableSet.vector``.
     """
 
     def __init__(self, frame: Frame, n: int, *, strings: dict[str, dict[int, str]] | None = None,
-                 tfim: TFIMSpec | None = None, two_point: bool = True) -> None:
+                 tfim: TFIMSpec | None = None, two_point: bool = True,
+                 vector: Sequence[Mapping[int, str]] | None = None) -> None:
         self.frame, self.n = frame, int(n)
         self.strings = dict(strings or {})
         self.tfim = tfim
         self.with_two = bool(two_point)
         self.count = 0
+        self._vec_terms = [dict(t) for t in vector] if vector is not None else None
+        if self._vec_terms is not None:
+            for t in self._vec_terms:
+                if not t or any(not 0 <= s < n or c not in LETTERS for s, c in t.items()):
+                    raise InputValueError(
+                        f"vector term {t!r}: expected a non-empty {{site: letter}} with sites "
+                        f"0..{n - 1} and letters X, Y, Z"
+                    )
+            d = len(self._vec_terms)
+            self._vshift: np.ndarray | None = None  # first block's mean (numerical stability)
+            self._v1 = np.zeros(d)
+            self._v2 = np.zeros((d, d))
         self._s1 = {p: np.zeros(n) for p in LETTERS}
         self._s2 = {p: np.zeros(n) for p in LETTERS}
         self._c1 = {p: np.zeros((n, n)) for p in LETTERS} if two_point else {}
@@ -165,6 +222,23 @@ class PauliAccumulator:
         for name, v in per_shot.items():
             self._sc1[name] += float(v.sum())
             self._sc2[name] += float((v**2).sum())
+        if self._vec_terms is not None:
+            self._update_vector(q)
+
+    def _update_vector(self, q: dict[str, np.ndarray]) -> None:
+        terms = self._vec_terms or []
+        m = len(q["X"])
+        for s in range(0, m, VECTOR_CHUNK_SHOTS):
+            e = min(m, s + VECTOR_CHUNK_SHOTS)
+            v = np.ones((e - s, len(terms)))
+            for k, t in enumerate(terms):
+                for site, letter in t.items():
+                    v[:, k] *= q[letter][s:e, site]
+            if self._vshift is None:
+                self._vshift = v.mean(0)
+            v -= self._vshift
+            self._v1 += v.sum(0)
+            self._v2 += v.T @ v
 
     def result(self, source: str) -> ObservableSet:
         """Means and standard errors (std with ddof=1, over sqrt(n))."""
@@ -188,16 +262,25 @@ class PauliAccumulator:
         for name in self._sc1:
             mu, se = mean_se(np.array(self._sc1[name]), np.array(self._sc2[name]))
             out.scalars[name] = Estimate(float(mu), float(se), m)
+        if self._vec_terms is not None:
+            shift = self._vshift if self._vshift is not None else np.zeros(len(self._v1))
+            c = self._v1 / m
+            cov = (self._v2 - m * np.outer(c, c)) / (m - 1)
+            out.vector = VectorMoments(
+                names=tuple(pauli_name(t) for t in self._vec_terms), mean=c + shift,
+                cov=0.5 * (cov + cov.T), n=m,
+            )
         return out
 
 
 def estimate_observables(
     chunks: Iterable[Outcomes], frame: Frame, n: int, *, source: str,
     strings: dict[str, dict[int, str]] | None = None, tfim: TFIMSpec | None = None,
-    two_point: bool = True,
+    two_point: bool = True, vector: Sequence[Mapping[int, str]] | None = None,
 ) -> ObservableSet:
     """Run a :class:`PauliAccumulator` over ``chunks`` of strings and return the estimates."""
-    acc = PauliAccumulator(frame, n, strings=strings, tfim=tfim, two_point=two_point)
+    acc = PauliAccumulator(frame, n, strings=strings, tfim=tfim, two_point=two_point,
+                           vector=vector)
     for a in chunks:
         acc.update(a)
     return acc.result(source)
@@ -217,8 +300,7 @@ def parse_observables(texts: Iterable[str], n: int) -> dict[str, dict[int, str]]
                 f"observable {text!r} is the identity (expectation 1); name at least one of "
                 "X, Y, Z on a qubit"
             )
-        name = " ".join(f"{paulis[s]}{s}" for s in sorted(paulis))
-        out[name] = dict(sorted(paulis.items()))
+        out[pauli_name(paulis)] = dict(sorted(paulis.items()))
     return out
 
 
@@ -321,10 +403,12 @@ __all__ = [
     "ObservableSet",
     "PauliAccumulator",
     "TFIMSpec",
+    "VectorMoments",
     "apply_pauli_string",
     "estimate_observables",
     "exact_observables",
     "parse_observables",
+    "pauli_name",
     "statevector_expectation",
     "tfim_spec_from_target",
 ]

@@ -16,6 +16,13 @@ Sources of every number:
 The headline quantum fidelity is the model's maximum-likelihood state when there is a model
 and N <= 10 (no error bar: it is a point estimate), otherwise the direct estimate from the shots
 with its standard error; ``headline.quantum_fidelity.source`` says which.
+
+With a model, every model figure that has a direct estimate (fidelity, energy, the one- and
+two-point observables) is compared with it (:mod:`qtomo.reconstruction.consistency`;
+``report["consistency"]``, ``report["consistent"]``). When they disagree beyond their joint
+error the headline falls back to the best-supported estimate from the shots (the direct
+estimate of the same quantity with its standard error; without one, the raw-frequency states),
+keeping the model's value as ``model_value`` with a ``fallback_reason``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import numpy as np
 from qtomo import __version__
 from qtomo.errors import InputValueError
 from qtomo.povm.born import Estimate, outcome_index, rho_from_probabilities
+from qtomo.reconstruction import consistency as cs
 from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.observables import (
@@ -59,12 +67,14 @@ SCORE_SHOTS = 200_000
 CITYSCAPE_MAX_QUBITS = 5
 
 CONVENTIONS = {
-    "quantum_fidelity": "squared convention (as Qiskit): F = <psi|rho|psi> for a pure target, "
-    "(Tr sqrt(sqrt(sigma) rho sqrt(sigma)))^2 for a mixed target sigma = E_p(|psi><psi|) with "
-    "the dataset's depolarizing noise p; QuTiP's fidelity() is the square root of this",
-    "direct_fidelity": "mean over the measured shots of Q(a) = Tr[sigma D(a_0) x ... x "
-    "D(a_N-1)] (D the dual frame): an unbiased estimate of Tr[sigma rho_lab], equal to the "
-    "squared fidelity when sigma is pure; stderr = std(Q)/sqrt(shots). Being a linear "
+    "quantum_fidelity": "squared convention (as Qiskit): F = <psi|rho|psi> to the ideal "
+    "target |psi> (what the lab meant to prepare); with simulated depolarizing noise p the "
+    "shots come from sigma = E_p(|psi><psi|), whose <psi|sigma|psi> is the exact value, and "
+    "fidelity_to_noisy_state is Uhlmann's (Tr sqrt(sqrt(sigma) rho sqrt(sigma)))^2; QuTiP's "
+    "fidelity() is the square root of this",
+    "direct_fidelity": "mean over the measured shots of Q(a) = <psi|D(a_0) x ... x "
+    "D(a_N-1)|psi> (D the dual frame): an unbiased estimate of the squared fidelity "
+    "<psi|rho_lab|psi> to the ideal target; stderr = std(Q)/sqrt(shots). Being a linear "
     "estimate, it may exceed 1 (or fall below 0) by its statistical noise",
     "classical_fidelity": "Bhattacharyya coefficient F_c = sum_a sqrt(P(a) Q(a)); P the "
     "target's outcome distribution with its noise, Q the model",
@@ -111,6 +121,11 @@ class ReconstructConfig:
         Fixed rank of the MLE fit; None chooses it on measured shots (see fit_mle_auto).
     subsystems : tuple of tuples or None
         Subsystems (<= 4 qubits each) for Renyi-2 entropies; None: leading blocks 0..k-1.
+    precision : float or None
+        Target error bar of the headline fidelity for shots planning (runs trained with
+        ``--learning-curve``; see :mod:`qtomo.reconstruction.bootstrap`).
+    member_samples : int
+        Strings sampled from each bootstrap member (observables, entropies).
     """
 
     samples: int = 100_000
@@ -120,6 +135,8 @@ class ReconstructConfig:
     mle: bool = True
     mle_rank: int | None = None
     subsystems: tuple[tuple[int, ...], ...] | None = None
+    precision: float | None = None
+    member_samples: int = 20_000
 
     def validate(self) -> ReconstructConfig:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 2:
@@ -130,6 +147,14 @@ class ReconstructConfig:
             )
         if self.mle_rank is not None and self.mle_rank < 1:
             raise InputValueError(f"--mle-rank must be >= 1, got {self.mle_rank}")
+        if self.precision is not None and not (
+                isinstance(self.precision, (int, float)) and 0 < self.precision < 1):
+            raise InputValueError(
+                f"--precision must be a number in (0, 1), e.g. 0.005, got {self.precision!r}")
+        if isinstance(self.member_samples, bool) or not isinstance(self.member_samples, int) \
+                or self.member_samples < 2:
+            raise InputValueError(
+                f"member_samples must be an integer >= 2, got {self.member_samples!r}")
         return self
 
 
@@ -314,7 +339,10 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
 
     # -- observables -----------------------------------------------------------------------------
     stage("observables from the shots")
-    acc = PauliAccumulator(frame, n, strings=strings, tfim=tfim)
+    # with a model: the per-shot vector of one- and two-point Q values with its covariance,
+    # for the model-vs-data consistency check
+    vec_terms, vec_selection = cs.consistency_terms(n, strings) if model is not None else (None, "")
+    acc = PauliAccumulator(frame, n, strings=strings, tfim=tfim, vector=vec_terms)
     sub_counts = {tuple(s): np.zeros(K ** len(s)) for s in subsystems}
     rdm_sites = tuple(range(min(2, n)))
     sub_counts.setdefault(rdm_sites, np.zeros(K ** len(rdm_sites)))
@@ -330,7 +358,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         stage(f"sampling {cfg.samples} strings from the model")
         samples = _model_samples(model, cfg.samples, cfg.seed)
         stage("observables from the model")
-        macc = PauliAccumulator(frame, n, strings=strings, tfim=tfim)
+        macc = PauliAccumulator(frame, n, strings=strings, tfim=tfim, vector=vec_terms)
         macc.update(samples)
         model_obs = macc.result("model")
 
@@ -342,9 +370,23 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     # -- quantum state ---------------------------------------------------------------------------
     quantum: dict[str, Any] = {"target": _target_label(target, noise), "noise": noise,
                                "convention": CONVENTIONS["quantum_fidelity"]}
-    sigma = mt.target_state(psi, noise) if psi is not None else None
-    if sigma is not None and n <= dm.MAX_RHO_QUBITS:
-        rhos["target"] = sigma if sigma.ndim == 2 else np.outer(sigma, sigma.conj())
+    # every fidelity is taken to the ideal target |psi> (what the lab meant to prepare); with
+    # simulated noise the state the shots came from is sigma = E_p(|psi><psi|), whose own
+    # fidelity <psi|sigma|psi> is the exact value of the headline, and each reconstructed
+    # state's Uhlmann fidelity to sigma is reported beside it
+    ideal = mt.target_state(psi) if psi is not None else None
+    sigma = mt.target_state(psi, noise) if psi is not None and noise > 0 else None
+    if ideal is not None and n <= dm.MAX_RHO_QUBITS:
+        rhos["target"] = np.outer(ideal, ideal.conj())
+        if sigma is not None:
+            rhos["target_noisy"] = sigma
+    if ideal is not None:
+        quantum["exact_fidelity"] = (
+            1.0 if sigma is None else mt.physical_fidelity(sigma, ideal) if n <= dm.MAX_RHO_QUBITS
+            else None)
+        quantum["exact_fidelity_note"] = (
+            "<psi|sigma|psi> of the state the shots were drawn from" if sigma is not None
+            else "the shots were drawn from the target itself")
     dense_ok = n <= cfg.max_rho_qubits and K**n <= dm.MAX_TABLE_ENTRIES
     model_table = None
     if not dense_ok:
@@ -360,7 +402,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         # the rank of the model's MLE state is chosen by AIC on the measured shots (the
         # evaluation shots are too few to tell ranks apart reliably)
         quantum["model"] = _dense_states(
-            "model", model_table, frame, n, sigma, rhos, cfg, ds.shots, stage, tinfo,
+            "model", model_table, frame, n, (ideal, sigma), rhos, cfg, ds.shots, stage, tinfo,
             do_mle=cfg.mle, score_shots=ds.outcomes(0, SCORE_SHOTS),
         )
         if "mle_fit" in quantum["model"]:
@@ -378,7 +420,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
             n <= (DATA_MLE_WITH_MODEL_MAX_QUBITS if model is not None else DATA_MLE_MAX_QUBITS)
         )
         quantum["data"] = _dense_states(
-            "data", freq, frame, n, sigma, rhos, cfg, ds.shots, stage,
+            "data", freq, frame, n, (ideal, sigma), rhos, cfg, ds.shots, stage,
             {"source": f"relative frequencies of the {ds.shots} measured shots"},
             do_mle=data_mle,
         )
@@ -388,7 +430,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     if psi is not None and n <= mt.MAX_DIRECT_FIDELITY_QUBITS:
         stage("direct fidelity estimate")
         vals = np.concatenate([
-            mt.direct_fidelity_values(ds.outcomes(s0, s0 + READ_BLOCK), frame, psi, noise)
+            mt.direct_fidelity_values(ds.outcomes(s0, s0 + READ_BLOCK), frame, psi)
             for s0 in range(0, ds.shots, READ_BLOCK)
         ])
         from qtomo.povm.born import estimate
@@ -396,11 +438,32 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         direct_fid = estimate(vals)
         quantum["direct_estimate"] = {
             **_est(direct_fid),
-            "quantity": "squared fidelity <psi|rho_lab|psi> (pure target)" if noise == 0 else
-            "overlap Tr[sigma rho_lab] with the mixed target (not Uhlmann's fidelity)",
+            "quantity": "squared fidelity <psi|rho_lab|psi> to the ideal target",
             "convention": CONVENTIONS["direct_fidelity"],
         }
-    headline_fid = _headline_fidelity(quantum, direct_fid, pure_target=noise == 0)
+    headline_fid = _headline_fidelity(quantum, direct_fid)
+
+    # -- model-vs-data consistency ---------------------------------------------------------------
+    consistency = None
+    if model_obs is not None:
+        stage("model-vs-data consistency")
+        pairs = [
+            cs.fidelity_pair(
+                headline_fid, direct_value=direct_fid.value if direct_fid else None,
+                direct_stderr=direct_fid.stderr if direct_fid else None, direct_n=ds.shots,
+                model_samples=cfg.samples, model_has_likelihood=bool(model.has_likelihood),
+            ),
+            cs.estimate_pair("energy", "TFIM energy <H>", observables["scalars"].get("energy")),
+        ]
+        consistency = cs.check_consistency(model_obs.vector, direct.vector,
+                                           [x for x in pairs if x is not None],
+                                           selection=vec_selection)
+        if not consistency.consistent:
+            # the best-supported figure from the shots alone: the direct estimate (the same
+            # quantity, <psi|rho|psi>, with its standard error), else the raw-frequency states
+            no_model = {k: v for k, v in quantum.items() if k != "model"}
+            headline_fid = cs.fallback(headline_fid, _headline_fidelity(no_model, direct_fid),
+                                       consistency)
 
     # -- classical metrics -----------------------------------------------------------------------
     classical = None
@@ -426,19 +489,28 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
 
     # -- headline and report ---------------------------------------------------------------------
     energy = observables["scalars"].get("energy")
+    headline_energy = _headline_energy(energy)
+    if consistency is not None and energy is not None:
+        headline_energy = cs.fallback(
+            headline_energy, _headline_energy({k: v for k, v in energy.items() if k != "model"}),
+            consistency)
     headline = {
         "quantum_fidelity": headline_fid,
-        "energy": _headline_energy(energy),
+        "energy": headline_energy,
         "classical_fidelity": (classical or {}).get("classical_fidelity"),
         "kl_divergence": (classical or {}).get("kl_divergence"),
     }
-    figures["headline_rho"] = _headline_rho_name(rhos)
+    figures["headline_rho"] = _headline_rho_name(
+        rhos if consistency is None or consistency.consistent
+        else {k: v for k, v in rhos.items() if not k.startswith("model")})
     report = {
         "format": "qtomo-report",
         "format_version": 1,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "mode": "model" if model is not None else "direct (no model)",
+        "consistent": consistency.consistent if consistency is not None else None,
         "headline": headline,
+        "consistency": consistency.as_dict() if consistency is not None else cs.no_model_block(),
         "quantum": quantum,
         "classical": classical,
         "observables": observables,
@@ -458,6 +530,15 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
             "versions": _versions(),
         },
     }
+    if model is not None and run_dir is not None:  # error bars from bootstrap members
+        from qtomo.reconstruction.bootstrap import attach_bootstrap
+
+        attach_bootstrap(report, figures, ds, run_dir, {
+            "psi": psi, "noise": noise, "ideal": ideal, "frame": frame, "strings": strings,
+            "tfim": tfim, "subsystems": subsystems, "dense": dense_ok,
+            "mle_rank": ((quantum.get("model") or {}).get("mle_fit") or {}).get("rank"),
+            "val_fraction": (model_info or {}).get("train_config", {}).get("val_fraction"),
+        }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
     return Reconstruction(report=report, rhos=rhos, figures=figures)
 
 
@@ -535,6 +616,8 @@ def _target_label(target: dict[str, Any], noise: float) -> str:
         label = "GHZ state (|0...0> + |1...1>)/sqrt(2)"
     elif state == "custom":
         label = f"custom state vector ({target.get('target_file', 'file')})"
+    elif state in ("w", "cluster", "product", "random-mps"):
+        label = {"w": "W state (|10..0> + ... + |0..01>)/sqrt(N)", "cluster": "1-D open cluster state (CZ chain on |+>^N)", "product": f"random product state (seed {target.get('seed')})", "random-mps": f"random MPS, bond dimension 2 (seed {target.get('seed')})"}[state]  # noqa: E501
     else:
         label = "unknown (no target stored)"
     if noise > 0:
@@ -542,7 +625,8 @@ def _target_label(target: dict[str, Any], noise: float) -> str:
     return label
 
 
-def _dense_states(prefix: str, table: np.ndarray, frame: Any, n: int, sigma: Any,
+def _dense_states(prefix: str, table: np.ndarray, frame: Any, n: int,
+                  targets: tuple[Any, Any],
                   rhos: dict[str, np.ndarray], cfg: ReconstructConfig, n_shots: int,
                   stage: _Stage, table_info: dict[str, Any], *, do_mle: bool,
                   score_shots: np.ndarray | None = None,
@@ -565,48 +649,44 @@ def _dense_states(prefix: str, table: np.ndarray, frame: Any, n: int, sigma: Any
         out["mle_fit"] = res.info()
     for name, rho in states.items():
         entry: dict[str, Any] = dm.summarize(rho).as_dict()
-        if sigma is not None:
+        ideal, sigma = targets
+        if ideal is not None:
             if name == "inversion":
                 # a linear inversion is unphysical in general: its overlap with the target is
                 # an unbiased linear estimate that may leave [0, 1], not a fidelity
                 entry["fidelity"] = None
-                if sigma.ndim == 2:
-                    entry["fidelity_note"] = ("unphysical matrix: Uhlmann fidelity to a mixed "
-                                              "target is undefined")
+                entry["fidelity_note"] = ("unphysical matrix: <psi|rho|psi> is a linear "
+                                          "estimate that may leave [0, 1]")
+                entry["overlap_psi_rho"] = mt.quantum_fidelity(rho, ideal)
+                if sigma is not None:
                     entry["overlap_tr_sigma_rho"] = float(np.real(np.vdot(sigma, rho)))
-                else:
-                    entry["fidelity_note"] = ("unphysical matrix: <psi|rho|psi> is a linear "
-                                              "estimate that may leave [0, 1]")
-                    entry["overlap_psi_rho"] = mt.quantum_fidelity(rho, sigma)
             else:
-                entry["fidelity"] = mt.physical_fidelity(rho, sigma)
+                entry["fidelity"] = mt.physical_fidelity(rho, ideal)
+                if sigma is not None:
+                    entry["fidelity_to_noisy_state"] = mt.physical_fidelity(rho, sigma)
         out[name] = entry
     return out
 
 
-def _headline_fidelity(quantum: dict[str, Any], direct: Estimate | None,
-                       pure_target: bool) -> dict[str, Any]:
-    """The model's MLE state; else, for a pure target, the direct estimate from the shots;
-    else the MLE (or projected) state of the raw frequencies."""
+def _headline_fidelity(quantum: dict[str, Any], direct: Estimate | None) -> dict[str, Any]:
+    """The model's MLE state; else the direct estimate from the shots; else the MLE (or
+    projected) state of the raw frequencies. Every one is the squared fidelity to the ideal
+    target |psi>; ``exact`` is <psi|sigma|psi> of the state the shots came from, when known."""
     conv = CONVENTIONS["quantum_fidelity"]
+    exact = {"exact": quantum["exact_fidelity"]} if "exact_fidelity" in quantum else {}
     for src, label in (("model", "model"), ("data", "raw shot frequencies")):
         sec = quantum.get(src, {})
-        if src == "data" and direct is not None and pure_target:
-            return {**_est(direct), "source": "direct estimate from the measured shots "
-                    "(unbiased; pure target, so it is the squared fidelity)",
-                    "convention": CONVENTIONS["direct_fidelity"]}
+        if src == "data" and direct is not None:
+            return {**_est(direct), **exact, "source": "direct estimate from the measured "
+                    "shots (unbiased)", "convention": CONVENTIONS["direct_fidelity"]}
         for kind, what in (("mle", "maximum-likelihood physical state fitted to the"),
                            ("projected", "inversion, projected to a physical state, of the")):
             e = sec.get(kind)
             if e and e.get("fidelity") is not None:
                 table = "model's outcome table" if src == "model" else label
-                return {"value": e["fidelity"], "stderr": None,
+                return {"value": e["fidelity"], "stderr": None, **exact,
                         "source": f"{src}: {what} {table} (point estimate, no error bar)",
                         "convention": conv}
-    if direct is not None:
-        return {**_est(direct), "source": "direct estimate from the measured shots: the "
-                "overlap Tr[sigma rho_lab] with the mixed target, a lower bound proxy, not "
-                "Uhlmann's fidelity", "convention": CONVENTIONS["direct_fidelity"]}
     return {"value": None, "stderr": None, "source": "not computable (no target state vector "
             "stored, or N too large)", "convention": conv}
 

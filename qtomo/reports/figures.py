@@ -161,8 +161,48 @@ def matrix_heatmap(rho: np.ndarray, title: str) -> bytes:
     return _png(fig)
 
 
+def learning_curve(curve: dict | None) -> bytes | None:
+    """Headline fidelity +- 1 s.e. (over members) against training shots, log x, with the
+    fitted c / sqrt(shots) error bar and the shots needed for the target precision."""
+    pts = [p for p in (curve or {}).get("points", []) if p.get("value") is not None]
+    if not pts:
+        return None
+    plt = _plt()
+    m = np.array([p["shots"] for p in pts], dtype=float)
+    v = np.array([p["value"] for p in pts])
+    e = np.array([p["stderr"] if p.get("stderr") is not None else np.nan for p in pts])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax = axes[0]
+    ax.errorbar(m, v, yerr=e, marker="o", capsize=3, label="members: mean +- 1 s.e.")
+    ax.set_xscale("log")
+    ax.set_xlabel("training shots")
+    ax.set_ylabel(str(curve.get("quantity", "fidelity")).replace("_", " "))
+    ax.set_title("learning curve")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax = axes[1]
+    ax.loglog(m, e, "o", label="spread over members")
+    c = curve.get("c")
+    need = curve.get("train_shots_needed")
+    hi = max(float(m.max()), float(need or 0)) * 1.5
+    if c:
+        xs = np.geomspace(float(m.min()) / 1.5, hi, 50)
+        ax.loglog(xs, c / np.sqrt(xs), "-", label=f"fit {c:.3g}/sqrt(shots)")
+    if need and curve.get("precision"):
+        ax.axhline(curve["precision"], color="gray", ls="--", lw=1)
+        ax.axvline(need, color="gray", ls=":", lw=1,
+                   label=f"{need:,} training shots for +-{curve['precision']:g}")
+    ax.set_xlabel("training shots")
+    ax.set_ylabel("error bar (1 s.e.)")
+    ax.set_title("shots planning")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
 __all__ = [
     "cityscape",
+    "learning_curve",
     "correlation_vs_distance",
     "matrix_heatmap",
     "site_expectations",

@@ -139,6 +139,7 @@ def make_figures(rec: Any) -> dict[str, bytes | None]:
         if ex is not None:
             series["exact"] = ex.single["X"][0]
         out["x"] = figs.site_expectations(series, "X")
+    out["learning_curve"] = figs.learning_curve(fd.get("learning_curve"))
     name = fd.get("headline_rho")
     if name and name in rec.rhos:
         rho = rec.rhos[name]
@@ -166,6 +167,9 @@ figure{display:inline-block;margin:0.5em 1em 0.5em 0}figure img{max-width:100%;
 border:1px solid #eee}figcaption{font-size:0.85em;color:#555}
 pre{background:#f7f7f7;padding:0.6em;overflow-x:auto;font-size:0.8em;max-height:30em}
 .warn{background:#fff4e5;border-left:4px solid #f0a020;padding:0.4em 0.8em}
+.alarm{background:#fdecea;border:2px solid #c62828;border-left-width:8px;padding:0.5em 1em;
+margin:0.8em 0}.alarm h2{border:none;color:#b71c1c;margin:0.2em 0;font-size:1.25em}
+.ok{color:#1b5e20}.bad{color:#b71c1c;font-weight:bold}
 """
 
 _SCRIPT = """
@@ -177,6 +181,101 @@ window.addEventListener('load', function () {
 """
 
 
+def _z(v: Any) -> str:
+    return "&mdash;" if v is None else f"{float(v):+.1f}"
+
+
+def _p_str(v: Any) -> str:
+    return "&mdash;" if v is None else f"{float(v):.2g}"
+
+
+def _consistency_alarm(r: dict[str, Any]) -> str:
+    """The warning at the very top of a report whose model its data contradict."""
+    c = r.get("consistency") or {}
+    if c.get("consistent") is not False:
+        return ""
+    items = []
+    for sc in c.get("scalars") or []:
+        if sc.get("flagged"):
+            items.append(f"<li>{_esc(sc['name'].replace('_', ' '))} ({_esc(sc.get('quantity'))}"
+                         f"): model {_f(sc.get('model'))} vs direct estimate from the shots "
+                         f"{_pm({'value': sc.get('direct'), 'stderr': sc.get('direct_stderr')})}"
+                         f": <b>{_z(sc.get('z'))} standard errors</b></li>")
+    failed = c.get("failed") or []
+    if "chi2" in failed or "max_abs_z" in failed:
+        worst = ", ".join(
+            f"&lang;{_esc(w['name'])}&rang; {_f(w['model'], 4)} vs {_f(w['direct'], 4)} "
+            f"({_z(w['z'])} s.e.)" for w in (c.get("worst") or [])[:3])
+        items.append(f"<li>one- and two-point observables: &chi;&sup2; = "
+                     f"{_f(c.get('statistic'), 1)} over {c.get('dof')} degrees of freedom, "
+                     f"p = {_p_str(c.get('p_value'))}; worst: {worst}</li>")
+    shown = []
+    for key, label in (("quantum_fidelity", "quantum fidelity"), ("energy", "energy")):
+        e = (r.get("headline") or {}).get(key) or {}
+        if "model_value" in e:
+            shown.append(f"<li>{label}: <b>{_pm(e)}</b> ({_esc(e.get('source'))}); the model "
+                         f"gave {_f(e.get('model_value'))}</li>")
+    return ('<div class="alarm" id="consistency-warning"><h2>Warning: the model is inconsistent '
+            "with its data</h2><p>Figures of the model disagree with their direct estimates "
+            "from the measured shots beyond their joint statistical error:</p><ul>"
+            + "".join(items) + "</ul>"
+            + ("<p>The headline therefore shows the best-supported estimate from the shots:</p>"
+               "<ul>" + "".join(shown) + "</ul>" if shown else "")
+            + "<p>Retrain the model (more epochs, a larger model) or rely on the direct "
+            "estimates; the tests are in the section Model-vs-data consistency below.</p></div>")
+
+
+def _consistency_section(r: dict[str, Any]) -> str:
+    """A short section with the consistency tests, whatever their outcome."""
+    c = r.get("consistency")
+    if not c:
+        return ""
+    head = '<h2 id="consistency">Model-vs-data consistency</h2>'
+    if c.get("consistent") is None:
+        return head + f'<p class="note">{_esc(c.get("reason"))}</p>'
+    verdict = ('<p class="ok"><b>Consistent</b>: the model agrees with the direct estimates '
+               "from the shots within their errors.</p>" if c["consistent"] else
+               '<p class="bad">Inconsistent: see the warning at the top; the headline shows '
+               "estimates from the shots.</p>")
+    th = c.get("thresholds") or {}
+
+    def v(ok: bool) -> str:
+        return '<span class="ok">pass</span>' if ok else '<span class="bad">fail</span>'
+
+    failed = c.get("failed") or []
+    rows = []
+    if c.get("statistic") is not None:
+        rows.append([f"&chi;&sup2; of {c.get('n_observables')} one- and two-point observables "
+                     f"(dof {c.get('dof')}, {c.get('dropped_directions', 0)} dropped)",
+                     _f(c.get("statistic"), 2), f"p = {_p_str(c.get('p_value'))} "
+                     f"(&chi;&sup2; p = {_p_str(c.get('p_value_chi2'))})",
+                     f"p &lt; {_p_str(th.get('chi2_p'))}", v("chi2" not in failed)])
+        rows.append(["largest |z| over the observables", _f(c.get("max_abs_z"), 2),
+                     f"Bonferroni p = {_p_str(c.get('max_abs_z_p_value'))}",
+                     f"p &lt; {_p_str(th.get('max_abs_z_bonferroni_p'))}",
+                     v("max_abs_z" not in failed)])
+    for sc in c.get("scalars") or []:
+        direct = _pm({"value": sc.get("direct"), "stderr": sc.get("direct_stderr")})
+        rows.append([f"{_esc(sc['name'].replace('_', ' '))}: model {_f(sc.get('model'))} vs "
+                     f"direct {direct}",
+                     f"z = {_z(sc.get('z'))}", _esc(sc.get("note", "")),
+                     f"|z| &gt; {_f(th.get('scalar_abs_z'), 1)}", v(not sc.get("flagged"))])
+    out = head + verdict + _table(["test", "statistic", "p-value / note", "rejects when",
+                                   "result"], rows)
+    worst = c.get("worst") or []
+    if worst:
+        out += "<h3>Largest deviations, model &minus; direct</h3>" + _table(
+            ["observable", "model &plusmn; s.e.", "direct &plusmn; s.e.", "z"],
+            [[f"&lang;{_esc(w['name'])}&rang;",
+              _pm({"value": w["model"], "stderr": w["model_stderr"]}, 4),
+              _pm({"value": w["direct"], "stderr": w["direct_stderr"]}, 4), _z(w["z"])]
+             for w in worst])
+    out += (f'<p class="note">Observables: {_esc(c.get("observables"))}. {_esc(c.get("method"))}'
+            f". False-alarm rate of a correct model at most {_p_str(c.get('false_alarm_bound'))}."
+            "</p>")
+    return out
+
+
 def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
     """The report as one self-contained HTML page."""
     r = jsonable(report)
@@ -186,6 +285,7 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
     parts: list[str] = []
     title = f"qtomo report: {q.get('target', 'state')}"
     parts.append(f"<h1>{_esc(title)}</h1>")
+    parts.append(_consistency_alarm(r))
     model = prov.get("model")
     parts.append(
         f'<p class="note">Dataset <code>{_esc(dsp["path"])}</code> (hash {_esc(dsp["hash"][:16])}'
@@ -206,21 +306,29 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
         "quantum fidelity", _pm(qf), f"[{_f(ci[0])}, {_f(ci[1])}]" if ci else "&mdash;",
         _esc(qf.get("source")), _esc(qf.get("convention", "")),
     ])
+    pu = h.get("purity")
+    if pu:
+        rows.append(["purity Tr&rho;&sup2;", _pm(pu), _ci(pu), _esc(pu.get("source")), ""])
     en = h.get("energy")
     if en:
+        ex = _f(en.get("exact"))
         rows.append([
-            "energy &lang;H&rang;", _pm(en), _f(en.get("exact")), _esc(en.get("source")),
-            _esc(en.get("convention", "")),
+            "energy &lang;H&rang;", _pm(en), f"{_ci(en)} / {ex}" if en.get("error_bar") else ex,
+            _esc(en.get("source")), _esc(en.get("convention", "")),
         ])
     for key, label in (("classical_fidelity", "classical fidelity F<sub>c</sub>"),
                        ("kl_divergence", "KL(P||Q) [nats]")):
         e = h.get(key)
         if e:
-            rows.append([label, _pm(e), "&mdash;", _esc(e.get("method")),
+            rows.append([label, _pm(e), _ci(e) if e.get("error_bar") else "&mdash;",
+                         _esc(e.get("method")) + (f" ({_esc(e['error_bar'])})"
+                                                  if e.get("error_bar") else ""),
                          _esc(e.get("convention"))])
     parts.append("<h2>Headline</h2>")
     parts.append(_table(["quantity", "value &plusmn; 1 s.e.", "95% interval / exact", "source",
                          "convention"], rows, "headline"))
+    parts.append(_consistency_section(r))
+    parts.append(_bootstrap_section(r))
 
     # fidelity table
     parts.append("<h2>Fidelities and density matrices</h2>")
@@ -263,7 +371,9 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
     parts.append("<h2>Figures</h2>")
     for key, alt in (("training", "training curves (metrics.csv)"),
                      ("zz", "<Z_0 Z_r> against r: estimates +- 1 s.e. and exact values"),
-                     ("x", "per-site <X_i>: estimates +- 1 s.e. and exact values")):
+                     ("x", "per-site <X_i>: estimates +- 1 s.e. and exact values"),
+                     ("learning_curve", "learning curve: headline fidelity +- 1 s.e. over "
+                      "members against training shots, and the shots needed for --precision")):
         parts.append(_img(pngs.get(key), alt))
 
     # observables
@@ -375,6 +485,40 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
         f"<title>{_esc(title)}</title><style>{_CSS}</style>"
         f"<script>{_SCRIPT}</script></head>\n<body>\n{body}\n</body></html>\n"
     )
+
+
+def _ci(e: dict[str, Any] | None) -> str:
+    ci = (e or {}).get("ci95")
+    return f"[{_f(ci[0])}, {_f(ci[1])}]" if ci and None not in ci else "&mdash;"
+
+
+def _bootstrap_section(r: dict[str, Any]) -> str:
+    """Error bars from bootstrap members and shots planning (qtomo.reconstruction.bootstrap)."""
+    b = r.get("bootstrap")
+    if not b:
+        if r.get("mode") == "direct (no model)":
+            return ""
+        return ('<p class="note">The model figures are point estimates with no error bar: '
+                "train with <code>qtomo train --bootstrap 10</code> for standard errors and "
+                "95% intervals.</p>")
+    out = []
+    if b.get("bootstrap_members"):
+        out.append(f'<p class="note">Error bars of the model figures: {b["bootstrap_members"]} '
+                   f"bootstrap members ({b.get('member_samples')} samples each). "
+                   f"{_esc(b.get('method', ''))}</p>")
+    lc = b.get("learning_curve")
+    if lc and lc.get("points"):
+        rows = [[_f(p["fraction"], 3), str(p["shots"]), str(p["members"]),
+                 _pm({"value": p["value"], "stderr": p["stderr"]})] for p in lc["points"]]
+        out.append("<h3>Shots planning (learning curve)</h3>")
+        out.append(_table(["fraction", "training shots", "members",
+                           f"{_esc(lc.get('quantity'))} &plusmn; s.e."], rows))
+        if lc.get("shots_needed"):
+            out.append(f"<p>For an error bar of &plusmn;{_f(lc['precision'])}: about "
+                       f"<b>{lc['shots_needed']:,}</b> shots ({lc['train_shots_needed']:,} "
+                       f"training shots).</p>")
+        out.append(f'<p class="note">{_esc(lc.get("fit"))}</p>')
+    return "".join(out)
 
 
 # --- writing --------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import torch
 from qtomo.errors import InputValueError
 from qtomo.training.symmetry import SYMMETRIES
 
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "plateau")
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 KEEPS = ("best", "last")
@@ -44,7 +44,10 @@ class TrainConfig:
         Peak learning rate of Adam(W).
     lr_schedule : str
         ``cosine`` (linear warm-up, then cosine decay to ``min_lr_fraction * lr`` at the last
-        epoch) or ``constant`` (warm-up, then flat).
+        epoch), ``constant`` (warm-up, then flat) or ``plateau`` (warm-up, then the peak rate,
+        halved after every epoch whose validation NLL is not lower than the best so far by
+        a fraction 1e-4 of it; with ``patience``, training stops after that many such epochs
+        in a row: convergence is judged on the validation NLL, not on a schedule length).
     warmup_steps : int
         Optimizer steps of linear warm-up.
     min_lr_fraction : float
@@ -82,6 +85,12 @@ class TrainConfig:
     keep : str
         Which model is kept in ``best.pt`` and scored: ``best`` (lowest validation NLL) or
         ``last`` (the end of the schedule).
+    bootstrap : int
+        Also train this many bootstrap members (GRU only), each on a multinomial resample
+        of the training shots, side by side in one stacked model (0: none; else >= 2); see
+        :mod:`qtomo.training.members`.
+    learning_curve : bool
+        Also train members on 1/8, 1/4 and 1/2 of the training shots (shots planning).
     """
 
     model: str = "gru"
@@ -106,6 +115,8 @@ class TrainConfig:
     val_max_shots: int = 100_000
     symmetry: str = "auto"
     keep: str = "best"
+    bootstrap: int = 0
+    learning_curve: bool = False
 
     def validate(self) -> TrainConfig:
         """Check ranges; raise :class:`InputValueError` naming the option."""
@@ -137,6 +148,13 @@ class TrainConfig:
             raise InputValueError(
                 f"unknown --symmetry {self.symmetry!r}; expected auto, {', '.join(SYMMETRIES)}"
             )
+        b = self.bootstrap
+        if isinstance(b, bool) or not isinstance(b, int) or b < 0 or b == 1 or b > 200:
+            raise InputValueError(
+                f"--bootstrap must be 0 (none) or an integer from 2 to 200, got {b!r}")
+        if not isinstance(self.learning_curve, bool):
+            raise InputValueError(f"learning_curve must be true or false, got "
+                                  f"{self.learning_curve!r}")
         if self.keep not in KEEPS:
             raise InputValueError(f"--keep must be best or last, got {self.keep!r}")
         if self.precision not in PRECISIONS:
@@ -192,7 +210,9 @@ def default_config(
         batch, epochs = 1000, 20
     hp: dict[str, Any] = {}
     if model == "gru":
-        hp = {"hidden": 100, "layers": 2}
+        from qtomo.models.gru import DEFAULT_PHASE_CHANNELS
+
+        hp = {"hidden": 100, "layers": 2, "phase": DEFAULT_PHASE_CHANNELS}
     out: dict[str, Any] = {"hparams": hp, "batch_size": batch, "epochs": epochs}
     # a model class may adapt the training defaults to itself (classmethod
     # ``training_defaults(n_qubits, shots, K) -> dict`` of TrainConfig fields)
@@ -204,7 +224,7 @@ def default_config(
         hook = None
     if hook is not None:
         out.update(hook(n_qubits, shots, K))
-    if symmetry != "none" and shots <= 20_000:
+    if symmetry != "none" and shots <= 20_000 and out.get("lr_schedule") != "plateau":
         # augmented small data overfits slowly, while its few validation shots make a noisy
         # stopping signal: run a fixed cosine schedule to its end and keep the final model
         out.update(SYMMETRIC_SMALL_DATA)

@@ -15,6 +15,7 @@ Under data parallelism every rank walks the same global batches and keeps rows
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -120,12 +121,16 @@ class ShotSplit:
     def train_batches(
         self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
         transform: Callable[[Outcomes], Outcomes] | None = None,
-    ) -> Iterator[Outcomes]:
+        with_index: bool = False,
+    ) -> Iterator[Any]:
         """Minibatches of epoch ``epoch``: uint8 arrays, this rank's share of each batch.
 
         Every rank gets the same number of batches; a last batch smaller than ``world`` rows
         is dropped. ``transform`` (e.g. symmetry augmentation) is applied to each whole
         global batch before it is shared out, so every rank must call it identically.
+        With ``with_index`` each item is ``(rows, index)``: ``index`` (int64) holds the
+        global row numbers of the shots in ``/outcomes`` (per-shot weights of bootstrap
+        members are a fixed function of it, see :mod:`qtomo.training.members`).
         """
         if transform is None:
             def transform(x: Outcomes) -> Outcomes:
@@ -135,20 +140,38 @@ class ShotSplit:
             raise InputValueError(f"--batch-size {batch_size} is smaller than {world} processes")
         rng = np.random.default_rng([self.seed, _EPOCH, epoch])
         pending: list[Outcomes] = []
+        pending_idx: list[np.ndarray] = []
         n_pending = 0
         for b in rng.permutation(len(self.blocks)):
             train_idx = self._split(int(b))[0]
-            rows = self._block(int(b))[train_idx[rng.permutation(len(train_idx))]]
+            local = train_idx[rng.permutation(len(train_idx))]
+            rows = self._block(int(b))[local]
             pending.append(rows)
+            if with_index:
+                pending_idx.append(local.astype(np.int64) + self.blocks[int(b)][0])
             n_pending += len(rows)
             while n_pending >= batch_size:
                 buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
                 batch, rest = buf[:batch_size], buf[batch_size:]
                 pending, n_pending = [rest], len(rest)
-                yield transform(batch)[rank::world]
+                if with_index:
+                    ib = np.concatenate(pending_idx) if len(pending_idx) > 1 else pending_idx[0]
+                    pending_idx = [ib[batch_size:]]
+                    yield transform(batch)[rank::world], ib[:batch_size][rank::world]
+                else:
+                    yield transform(batch)[rank::world]
         if n_pending >= world:
             buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
-            yield transform(buf)[rank::world]
+            if with_index:
+                ib = np.concatenate(pending_idx) if len(pending_idx) > 1 else pending_idx[0]
+                yield transform(buf)[rank::world], ib[rank::world]
+            else:
+                yield transform(buf)[rank::world]
+
+    def train_indices(self) -> np.ndarray:
+        """Global row numbers (int64, sorted) of all training shots."""
+        parts = [self._split(b)[0].astype(np.int64) + s for b, (s, _) in enumerate(self.blocks)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 __all__ = ["ShotSplit"]

@@ -152,11 +152,18 @@ class EMA:
         self.model.load_state_dict(sd["model"])
 
 
+#: ``plateau`` schedule: an epoch must lower the validation NLL by this fraction of its best
+#: value to count as progress; otherwise the learning rate is halved.
+PLATEAU_MIN_DELTA = 1e-4
+
+
 def _lr_lambda(cfg: TrainConfig, total_steps: int,
-               time_progress: Callable[[], float] = lambda: 0.0) -> Callable[[int], float]:
+               time_progress: Callable[[], float] = lambda: 0.0,
+               plateau_scale: Callable[[], float] = lambda: 1.0) -> Callable[[int], float]:
     """Learning-rate factor at a step: linear warm-up, then cosine decay over the steps of
     the run or, under a time budget that ends the run sooner, over the budget
-    (``time_progress()`` is the fraction of the budget used)."""
+    (``time_progress()`` is the fraction of the budget used); ``plateau``: the peak rate
+    times ``plateau_scale()`` (halved after every epoch without progress)."""
     warm = max(0, min(cfg.warmup_steps, total_steps // 4))
     floor = cfg.min_lr_fraction
 
@@ -165,6 +172,8 @@ def _lr_lambda(cfg: TrainConfig, total_steps: int,
             return (step + 1) / warm
         if cfg.lr_schedule == "constant":
             return 1.0
+        if cfg.lr_schedule == "plateau":
+            return plateau_scale()
         t = min(1.0, max((step - warm) / max(1, total_steps - warm), time_progress()))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
@@ -227,7 +236,8 @@ class Trainer:
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _lr_lambda(config, self.total_steps, lambda: self._time_progress)
+            self.optimizer, _lr_lambda(config, self.total_steps, lambda: self._time_progress,
+                                       lambda: 0.5 ** self.lr_reductions)
         )
         self.ema = EMA(model, config.ema_decay) if config.ema_decay > 0 else None
         # validation and evaluation shots: this rank's share
@@ -246,6 +256,7 @@ class Trainer:
         self.best_val = math.inf
         self.best_epoch = 0
         self.bad_epochs = 0
+        self.lr_reductions = 0  # epochs without progress (plateau schedule)
         self.elapsed = 0.0
         self._eval_seconds = 0.0  # wall time of the last validation and scoring
         self._last_step_seconds = 0.0
@@ -285,6 +296,7 @@ class Trainer:
             "trainer": {
                 "epoch": self.epoch, "step": self.step, "best_val_nll": self.best_val,
                 "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+                "lr_reductions": self.lr_reductions,
                 "elapsed_seconds": self.elapsed, "step_seconds": self.step_seconds,
                 "shots_seen": self.shots_seen, "stopped": self.stopped,
                 "history": self.history, "world": self.dist.world,
@@ -323,6 +335,7 @@ class Trainer:
         self.epoch, self.step = int(t["epoch"]), int(t["step"])
         self.best_val, self.best_epoch = float(t["best_val_nll"]), int(t["best_epoch"])
         self.bad_epochs = int(t["bad_epochs"])
+        self.lr_reductions = int(t.get("lr_reductions", 0))
         self.elapsed, self.step_seconds = float(t["elapsed_seconds"]), float(t["step_seconds"])
         self.shots_seen, self.stopped = int(t["shots_seen"]), t["stopped"]
         self.history = list(t["history"])
@@ -384,7 +397,9 @@ class Trainer:
                 "kl_divergence": -dm, "kl_divergence_se": dse}
 
     # -- training ------------------------------------------------------------------------------
-    def _batches(self, epoch: int) -> Iterator[torch.Tensor]:
+    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, Any]]:
+        """(shots on the device, extra) per step; ``extra`` is None here (a subclass that
+        weights shots passes their weights, see :mod:`qtomo.training.members`)."""
         rng = augmentation_rng(self.cfg.seed, epoch)  # the same on every rank
 
         def transform(a: np.ndarray) -> np.ndarray:
@@ -392,7 +407,38 @@ class Trainer:
 
         for b in self.split.train_batches(epoch, self.cfg.batch_size, self.dist.rank,
                                           self.dist.world, transform=transform):
-            yield torch.from_numpy(np.ascontiguousarray(b)).to(self.device, non_blocking=True)
+            yield (torch.from_numpy(np.ascontiguousarray(b)).to(self.device, non_blocking=True),
+                   None)
+
+    def _loss(self, net: nn.Module, a: torch.Tensor, extra: Any) -> torch.Tensor:
+        """The scalar minimised at one step (the mean per-shot loss)."""
+        del extra
+        return net(a.long()).mean()
+
+    def _clip_gradients(self) -> None:
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+
+    def _track_best(self, val_nll: float) -> bool:
+        """Update the best model and the patience counter after an epoch; True if improved."""
+        # progress: a lower validation NLL (plateau schedule: lower by PLATEAU_MIN_DELTA of it)
+        plateau = self.cfg.lr_schedule == "plateau"
+        margin = PLATEAU_MIN_DELTA * abs(self.best_val) if plateau and math.isfinite(
+            self.best_val) else 0.0
+        progress = val_nll < self.best_val - margin
+        improved = val_nll < self.best_val or (math.isnan(val_nll) and self.epoch == 1)
+        if math.isnan(val_nll) or self.cfg.keep == "last":  # the latest model is kept
+            improved = True
+        if improved:
+            self.best_val, self.best_epoch = val_nll, self.epoch
+            self.best_state = {k: v.detach().cpu().clone()
+                               for k, v in self.scored_model.state_dict().items()}
+        if progress or (improved and not plateau):
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+            if plateau:
+                self.lr_reductions += 1
+        return improved
 
     def _show(self) -> bool:
         if not self.dist.is_main:
@@ -433,14 +479,14 @@ class Trainer:
                        dynamic_ncols=True)
             loss_sum, loss_n, step_time, shots = 0.0, 0, 0.0, 0
             over_budget = False
-            for a in self._batches(e):
+            for a, extra in self._batches(e):
                 ts = time.perf_counter()
                 with self._autocast():
-                    loss = net(a.long()).mean()
+                    loss = self._loss(net, a, extra)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                    self._clip_gradients()
                 self.optimizer.step()
                 if math.isfinite(budget):
                     used = self.elapsed + time.perf_counter() - t0 + 1.3 * self._eval_seconds
@@ -475,15 +521,7 @@ class Trainer:
             val_nll = self.validate()
             scores = self.score()
             self._eval_seconds = time.perf_counter() - te
-            improved = val_nll < self.best_val or (math.isnan(val_nll) and self.epoch == 1)
-            if math.isnan(val_nll) or cfg.keep == "last":  # the latest model is kept
-                improved = True
-            if improved:
-                self.best_val, self.best_epoch, self.bad_epochs = val_nll, self.epoch, 0
-                self.best_state = {k: v.detach().cpu().clone()
-                                   for k, v in self.scored_model.state_dict().items()}
-            else:
-                self.bad_epochs += 1
+            improved = self._track_best(val_nll)
             self.step_seconds += step_time
             self.shots_seen += shots
             epoch_seconds = time.perf_counter() - t0
@@ -623,7 +661,10 @@ def run_training(
     :class:`QtomoError` and leave ``run_dir`` as it was. Returns the summary of
     :meth:`Trainer.fit`.
     """
+    from qtomo.training.members import check_members_model
+
     config = config.validate()
+    check_members_model(config)
     ds = open_dataset(data)
     try:
         dist_info = init_distributed(config.device)
@@ -634,9 +675,30 @@ def run_training(
         trainer = Trainer(model, ds, config, out, progress=progress, callbacks=callbacks)
         if dist_info.is_main:
             _clear_run_files(out)
-        return _run(trainer, out, dist_info)
+        return _with_members(trainer, ds, out, _run(trainer, out, dist_info), progress)
     finally:
         ds.close()
+
+
+def _with_members(trainer: Trainer, ds: Dataset, out: Path, summary: dict[str, Any],
+                  progress: bool | None) -> dict[str, Any]:
+    """Train the bootstrap / learning-curve members the config asks for (after the main
+    model, see :mod:`qtomo.training.members`); a resumed run whose members.json exists
+    keeps it."""
+    cfg = trainer.cfg
+    if not (cfg.bootstrap or cfg.learning_curve):
+        return summary
+    import json
+
+    from qtomo.training.members import MEMBERS_FILE, train_members
+
+    if (out / MEMBERS_FILE).exists() and trainer.stopped is not None and summary.get(
+            "resumed_finished"):
+        info = json.loads((out / MEMBERS_FILE).read_text())
+    else:
+        info = train_members(ds, out, cfg, trainer.scored_model, summary, progress=progress)
+    summary["members"] = {k: v for k, v in info.items() if k != "phases"}
+    return summary
 
 
 def resume_training(
@@ -671,9 +733,14 @@ def resume_training(
         model = model_from_checkpoint(ck, out / "last.pt")
         trainer = Trainer(model, ds, config, out, progress=progress, callbacks=callbacks)
         trainer.restore(ck)
+        finished = trainer.stopped not in (None, "time_budget")
         if trainer.stopped == "time_budget":
             trainer.stopped = None
-        return _run(trainer, out, dist_info)
+        summary = _run(trainer, out, dist_info)
+        summary["resumed_finished"] = finished
+        summary = _with_members(trainer, ds, out, summary, progress)
+        summary.pop("resumed_finished")
+        return summary
     finally:
         ds.close()
 

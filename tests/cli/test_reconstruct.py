@@ -56,13 +56,26 @@ def test_json_and_report(trained, tmp_path):
     for key in ("quantum_fidelity", "classical_fidelity", "kl_divergence", "energy",
                 "energy_stderr", "report"):
         assert key in s
-    assert 0.5 < s["quantum_fidelity"] <= 1.0 + 1e-9
-    assert "model" in s["quantum_fidelity_source"]
+    # the model-vs-data consistency verdict, and the fallback when the model fails it (this
+    # 2-epoch, 16-unit GRU misses some nearest-neighbour <Z_i Z_i+1> by > 4 s.e.)
+    assert s["consistent"] in (True, False)
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["consistent"] is s["consistent"] is rep["consistency"]["consistent"]
+    assert s["consistency_p_value"] == rep["consistency"]["p_value"]
+    assert 0.5 < s["quantum_fidelity_model"] <= 1.0 + 1e-9
+    if s["consistent"]:
+        assert s["quantum_fidelity_source"].startswith("model") and s["fallback_reason"] is None
+        assert s["quantum_fidelity_model"] == s["quantum_fidelity"]
+    else:
+        # the direct estimate from the 3000 shots (linear: it may exceed 1 by its noise)
+        assert s["quantum_fidelity_source"].startswith("fallback")
+        assert s["quantum_fidelity"] == s["direct_fidelity"] and s["fallback_reason"]
+        assert abs(s["quantum_fidelity"] - 1.0) < 4 * s["quantum_fidelity_stderr"]
+        assert s["consistency_failed"] and "inconsistent with its data" in r.stderr
     # a 2-epoch model is rough; the exact value is the dataset's ground energy
     assert s["energy_stderr"] > 0 and -6 < s["energy"] < -2
     assert s["energy_exact"] == pytest.approx(-4.758770483143634, abs=1e-9)
     assert s["report"].endswith("report.html") and (out / "report.html").exists()
-    rep = json.loads((out / "report.json").read_text())
     assert {"Z0 Z3", "X1 Y2"} <= set(rep["observables"]["scalars"])
     assert rep["provenance"]["model"]["dataset_hash_matches"] is True
     assert rep["provenance"]["model"]["name"] == "gru"
@@ -73,6 +86,7 @@ def test_json_and_report(trained, tmp_path):
             "--samples", 2000, "--overwrite")
     assert r.exit_code == 0, r.output
     assert "quantum fidelity" in r.stdout and "report:" in r.stdout
+    assert "model: " in r.stdout and "with the data" in r.stdout
 
 
 def test_without_model(trained, tmp_path):
@@ -80,6 +94,7 @@ def test_without_model(trained, tmp_path):
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["mode"].startswith("direct")
+    assert s["consistent"] is None and s["fallback_reason"] is None  # no model: no verdict
     assert s["classical_fidelity"] is None and s["energy"] is None
     assert s["quantum_fidelity"] == s["direct_fidelity"]
     assert abs(s["quantum_fidelity"] - 1) < 5 * s["quantum_fidelity_stderr"]

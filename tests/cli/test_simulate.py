@@ -94,3 +94,49 @@ def test_info_rejects_bad_files(tmp_path, content, text):
     p.write_bytes(content)
     r = run("info", str(p))
     assert r.exit_code == 4 and text in r.stderr and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("state,symmetry", [("w", "permutation"), ("cluster", "reflection"),
+                                            ("product", "none"), ("random-mps", "none")])
+def test_state_families_write_datasets(tmp_path, state, symmetry):
+    from qtomo.povm.born import born_probabilities, outcome_index
+    from qtomo.reconstruction.run import ReconstructConfig, reconstruct
+    from qtomo.states.families import family_statevector
+    from qtomo.training.symmetry import target_symmetry
+
+    out = tmp_path / f"{state}.h5"
+    r = run("simulate", "--state", state, "-n", "4", "--povm", "pauli6", "--noise", "0.05",
+            "--shots", "3000", "--eval-shots", "200", "--seed", "9", "--out", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["state"] == state and s["method"] == "exact" and s["energy"] is None
+    psi = family_statevector(state, 4, seed=9)
+    with open_dataset(out) as ds:
+        assert ds.shots == 3000 and ds.eval_shots == 200 and ds.K == 6
+        t = ds.target
+        assert t["state"] == state and target_symmetry(t) == symmetry
+        assert np.allclose(ds.target_array("psi"), psi)
+        # stored exact log P = Born rule of the noisy state with the ideal POVM
+        p = born_probabilities(psi, ds.frame.depolarized(0.05))
+        a = ds.eval_outcomes()
+        assert np.allclose(ds.eval_log_p(), np.log(p[outcome_index(a, 6)]))
+    r = run("info", str(out))
+    assert r.exit_code == 0 and f"state={state}" in r.output
+    rep = reconstruct(out, None, ReconstructConfig(samples=1000)).report
+    q = rep["quantum"]
+    assert "unknown" not in q["target"] and "p=0.05" in q["target"]
+    # <psi|E_p(|psi><psi|)|psi> < 1; the direct estimate agrees with it within 4 se
+    exact = q["exact_fidelity"]
+    assert 0.5 < exact < 1.0
+    d = q["direct_estimate"]
+    assert abs(d["value"] - exact) < 4 * d["stderr"] + 1e-3
+    assert abs(q["data"]["mle"]["fidelity"] - exact) < 0.1
+
+
+@pytest.mark.parametrize("state", ["w", "cluster", "product", "random-mps"])
+def test_state_families_refuse_17_qubits(tmp_path, state):
+    out = tmp_path / "d.h5"
+    r = run("simulate", "--state", state, "-n", "17", "--shots", "10", "--out", str(out))
+    assert r.exit_code == 3, r.output
+    assert "16" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.output and not out.exists()

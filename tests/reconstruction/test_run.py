@@ -91,11 +91,22 @@ def test_noisy_target_uses_the_mixed_state(ghz3_noisy):
                       model=_exact_model(ghz3_noisy))
     q = rec.report["quantum"]
     assert "mixed target" in q["target"]
+    # fidelities are to the ideal GHZ state; the exact value is <psi|sigma|psi> of the noisy
+    # state E_p(|GHZ><GHZ|) the shots came from
+    sigma, psi = rec.rhos["target_noisy"], rec.rhos["target"]
+    want = float(np.real(np.trace(sigma @ psi)))
+    assert 0.5 < want < 0.95
+    assert q["exact_fidelity"] == pytest.approx(want, abs=1e-12)
     # the exact model of the noisy data reproduces the noisy state: fidelity 1 to sigma
-    assert q["model"]["mle"]["fidelity"] == pytest.approx(1.0, abs=1e-4)
-    assert q["model"]["inversion"]["fidelity"] is None  # unphysical matrix vs mixed target
-    assert q["direct_estimate"]["quantity"].startswith("overlap")
-    np.testing.assert_allclose(rec.rhos["model_inversion"], rec.rhos["target"], atol=1e-12)
+    assert q["model"]["mle"]["fidelity_to_noisy_state"] == pytest.approx(1.0, abs=1e-4)
+    assert q["model"]["mle"]["fidelity"] == pytest.approx(want, abs=1e-4)
+    assert q["model"]["inversion"]["fidelity"] is None  # unphysical matrix in general
+    assert q["model"]["inversion"]["overlap_psi_rho"] == pytest.approx(want, abs=1e-10)
+    h = rec.report["headline"]["quantum_fidelity"]
+    assert h["exact"] == pytest.approx(want, abs=1e-12)
+    d = q["direct_estimate"]
+    assert abs(d["value"] - want) < 4.5 * d["stderr"]
+    np.testing.assert_allclose(rec.rhos["model_inversion"], sigma, atol=1e-12)
 
 
 def test_direct_mode_without_model(ghz3_noisy):
@@ -104,8 +115,10 @@ def test_direct_mode_without_model(ghz3_noisy):
     assert r["mode"].startswith("direct")
     assert r["classical"] is None and r["headline"]["classical_fidelity"] is None
     assert "model" not in r["quantum"] and "data" in r["quantum"]
-    # mixed target: the headline is the MLE state of the raw frequencies, no error bar
-    assert r["headline"]["quantum_fidelity"]["source"].startswith("data: maximum-likelihood")
+    # without a model the headline is the direct estimate, with its error bar
+    h = r["headline"]["quantum_fidelity"]
+    assert h["source"].startswith("direct estimate") and h["stderr"] > 0
+    assert abs(h["value"] - h["exact"]) < 4.5 * h["stderr"]
     assert r["headline"]["energy"] is None  # GHZ: no Hamiltonian
     assert "model" not in r["observables"]["n_samples"]
 

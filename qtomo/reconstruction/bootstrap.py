@@ -1,0 +1,358 @@
+"""Error bars of the model's headline figures from bootstrap members (``qtomo train
+--bootstrap B``), and shots planning from learning-curve members (``--learning-curve``).
+
+For every bootstrap member (a normal run in ``RUN/members/mXX``, see
+:mod:`qtomo.training.members`) the same figures as for the main model are computed, more
+cheaply: the model-table maximum-likelihood state for N <= 10 (its quantum fidelity and purity,
+fitted at the rank chosen for the main model), the observables (single-site, two-point, the
+scalars with the TFIM energy) and the Renyi-2 entropies of the default subsystems from
+``member_samples`` strings, and the classical fidelity and KL where the dataset has exact
+log P. Then, per figure, with x the main model's value and x_1..x_B the members':
+
+* ``stderr`` = std(x_b) (ddof 1), the bootstrap standard error;
+* ``bias`` = mean(x_b) - x. The members are fits to resamples of the data, as the main model
+  is a fit to the data, so the bootstrap principle reads bias as the main estimate's own bias;
+* ``ci95``: the percentile interval [q_2.5, q_97.5] of the x_b; when |bias| > 0.25 stderr
+  (the members show bias) the basic, bias-corrected interval [2x - q_97.5, 2x - q_2.5] instead.
+  With B of order 10 a percentile interval rests on the two extreme members and under-covers,
+  so the interval is never narrower than the t interval c +- t_{0.975, B-1} stderr about the
+  (bias-corrected, c = x - bias, when biased) centre, always contains the point estimate x, and
+  is clipped to the figure's range ([0, 1] for fidelities and purities, >= 0 for KL and
+  Renyi-2). ``ci95_method`` says which rule applied.
+
+Learning curve: members trained on m = f n shots (f = 1/8, 1/4, 1/2, 1; three each) give the
+headline fidelity (the model-MLE quantum fidelity for N <= 10, else the classical fidelity)
+as mean +- std over the members at each m. The shots needed for a target error bar p assume
+that the error bar falls as c / sqrt(m) (statistical noise of the shots dominates; training
+noise and bias are ignored): c^2 is the mean of std_f^2 m_f over the fractions, and the
+training shots needed are (c / p)^2 (the dataset shots add the validation fraction).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qtomo.errors import DataFileError
+
+#: Strings sampled from each member for observables and entropies.
+MEMBER_SAMPLES = 20_000
+#: Bias correction when |mean(members) - point| exceeds this many standard errors.
+BIAS_THRESHOLD = 0.25
+MEMBERS_FILE = "members.json"
+
+
+# -- intervals -------------------------------------------------------------------------------
+def interval(point: Any, members: Any, *, lo: float = -math.inf, hi: float = math.inf
+             ) -> dict[str, Any]:
+    """Bootstrap standard error and 95% interval of a figure (elementwise for arrays).
+
+    Parameters
+    ----------
+    point : float or ndarray
+        The main model's value.
+    members : array (B, ...)
+        The bootstrap members' values (non-finite ones are ignored per element).
+    lo, hi : float
+        Range of the figure (the interval is clipped to it).
+
+    Returns
+    -------
+    dict with ``stderr``, ``ci95`` ([low, high]), ``bias``, ``bias_corrected`` (bool),
+    ``members`` (B used) and ``ci95_method``; arrays for array figures, None where fewer
+    than 2 members are finite.
+    """
+    from scipy import stats
+
+    x = np.asarray(point, dtype=float)
+    m = np.asarray(members, dtype=float).reshape(-1, *x.shape)
+    ok = np.isfinite(m)
+    nb = ok.sum(0)
+    mm = np.where(ok, m, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"), _quiet():
+        se = np.nanstd(mm, axis=0, ddof=1)
+        mean = np.nanmean(mm, axis=0)
+        q_lo, q_hi = np.nanpercentile(mm, [2.5, 97.5], axis=0)
+        bias = mean - x
+        corrected = np.abs(bias) > BIAS_THRESHOLD * se
+        p_lo = np.where(corrected, 2 * x - q_hi, q_lo)
+        p_hi = np.where(corrected, 2 * x - q_lo, q_hi)
+        t = stats.t.ppf(0.975, np.maximum(nb - 1, 1))
+        c = np.where(corrected, x - bias, x)
+        low = np.minimum(np.minimum(p_lo, c - t * se), x)
+        high = np.maximum(np.maximum(p_hi, c + t * se), x)
+    low, high = np.clip(low, lo, hi), np.clip(high, lo, hi)
+    bad = (nb < 2) | ~np.isfinite(x)
+    se, low, high, bias = (np.where(bad, np.nan, v) for v in (se, low, high, bias))
+    scalar = x.ndim == 0
+
+    def out(v: np.ndarray) -> Any:
+        return (float(v) if math.isfinite(float(v)) else None) if scalar else v
+
+    return {
+        "stderr": out(se), "ci95": [out(low), out(high)] if not scalar or not bad else None,
+        "bias": out(bias), "bias_corrected": bool(corrected) if scalar else corrected,
+        "members": int(nb.max()) if nb.size else 0,
+        "ci95_method": "percentile over bootstrap members, basic (bias-corrected) where "
+        f"|mean - point| > {BIAS_THRESHOLD} stderr, never narrower than the t interval, "
+        "always containing the point estimate, clipped to the figure's range",
+    }
+
+
+class _quiet:  # noqa: N801 - context manager silencing all-NaN warnings
+    def __enter__(self) -> None:
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._w.__exit__(*exc)
+
+
+# -- members -----------------------------------------------------------------------------------
+def read_members(run_dir: str | Path | None) -> dict[str, Any] | None:
+    """The run's members.json (None when the run has no members)."""
+    if run_dir is None:
+        return None
+    p = Path(run_dir) / MEMBERS_FILE
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise DataFileError(f"{p}: unreadable members file ({e}); train again") from None
+
+
+def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, seed: int,
+                   full: bool = True) -> dict[str, Any]:
+    """The headline figures of one member model, as name -> float or ndarray.
+
+    ``ctx`` holds what the main reconstruction used: psi, noise, ideal (target vector),
+    frame, strings, tfim, subsystems, dense (bool), mle_rank (int or None).
+    ``full=False`` computes only the fidelities (learning curve).
+    """
+    from qtomo.povm.born import rho_from_probabilities
+    from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import metrics as mt
+    from qtomo.reconstruction.observables import PauliAccumulator
+    from qtomo.reconstruction.run import _classical, _model_samples
+
+    n, frame = ds.n_qubits, ctx["frame"]
+    out: dict[str, Any] = {}
+    table = None
+    rho = None
+    if ctx["dense"]:
+        table, _ = dm.probability_table(model)
+        if ctx.get("ideal") is not None:
+            rho_proj = dm.project_to_physical(rho_from_probabilities(table, frame, n))
+            if ctx.get("mle_rank") is not None:
+                rho = dm.fit_mle(table, frame, n, rank=ctx["mle_rank"], init=rho_proj).rho
+            else:
+                rho = rho_proj
+            out["quantum_fidelity"] = mt.physical_fidelity(rho, ctx["ideal"])
+            out["purity"] = float(np.real(np.vdot(rho, rho)))
+    cl = _classical(model, ds, ctx["psi"], ctx["noise"], frame, table, None)
+    if cl:
+        out["classical_fidelity"] = cl["classical_fidelity"]["value"]
+        out["kl_divergence"] = cl["kl_divergence"]["value"]
+    if not full:
+        return out
+    a = _model_samples(model, samples, seed)
+    acc = PauliAccumulator(frame, n, strings=ctx["strings"], tfim=ctx["tfim"])
+    acc.update(a)
+    obs = acc.result("model")
+    for p, (v, _) in obs.single.items():
+        out[f"single_site.{p}"] = np.asarray(v, dtype=float)
+    for p, (v, _) in obs.two_point.items():
+        out[f"two_point.{p}{p}"] = np.asarray(v, dtype=float)
+    for name, e in obs.scalars.items():
+        out[f"scalar.{name}"] = float(e.value)
+    for i, s in enumerate(ctx["subsystems"]):
+        out[f"renyi2.{i}"] = float(mt.renyi2_from_shots(a, frame, s)["renyi2"])
+        if rho is not None:
+            out[f"renyi2_mle.{i}"] = float(mt.renyi2_exact(dm.partial_trace(rho, s))["renyi2"])
+    return out
+
+
+def _load_members(run_dir: Path, info: dict[str, Any], kind: str) -> list[tuple[dict, Any]]:
+    from qtomo.training.checkpoint import load_run
+
+    out = []
+    for e in info.get("members", []):
+        if e.get("kind") == kind:
+            model, _ = load_run(run_dir / e["dir"])
+            out.append((e, model))
+    return out
+
+
+# -- the report section --------------------------------------------------------------------------
+def attach_bootstrap(report: dict[str, Any], figures: dict[str, Any], ds: Any,
+                     run_dir: str | Path | None, ctx: dict[str, Any], *,
+                     samples: int = MEMBER_SAMPLES, seed: int = 1234,
+                     precision: float | None = None, stage: Any = None) -> None:
+    """Add error bars from the run's bootstrap members and the learning curve to ``report``
+    (in place; see the module docstring). A run without members changes nothing."""
+    info = read_members(run_dir)
+    if info is None or report.get("mode") == "direct (no model)":
+        return
+    rd = Path(run_dir)  # type: ignore[arg-type]
+    section: dict[str, Any] = {"method": __doc__.split("\n\n")[1].replace("\n", " ")
+                               if __doc__ else "", "member_samples": samples}
+    boot = _load_members(rd, info, "bootstrap")
+    if len(boot) >= 2:
+        if stage:
+            stage(f"error bars from {len(boot)} bootstrap members")
+        vals = [member_figures(m, ds, ctx, samples=samples, seed=seed + 7919 * (i + 1))
+                for i, (_, m) in enumerate(boot)]
+        section["bootstrap_members"] = len(boot)
+        section["figures"] = _apply(report, vals, len(boot))
+    lc = _load_members(rd, info, "learning_curve")
+    if lc:
+        if stage:
+            stage(f"learning curve from {len(lc)} members")
+        curve = _learning_curve(lc, ds, ctx, precision)
+        section["learning_curve"] = curve
+        figures["learning_curve"] = curve
+    report["bootstrap"] = section
+
+
+def _stack(vals: list[dict[str, Any]], key: str) -> np.ndarray | None:
+    got = [v.get(key) for v in vals]
+    if any(g is None for g in got):
+        return None
+    return np.asarray(got, dtype=float)
+
+
+def _apply(report: dict[str, Any], vals: list[dict[str, Any]], nb: int) -> dict[str, Any]:
+    """Intervals for every figure; written beside the values and into the headline."""
+    flat: dict[str, Any] = {}
+    h = report["headline"]
+    q = report.get("quantum") or {}
+    label = f"error bar from {nb} bootstrap members"
+
+    def put(name: str, point: Any, key: str, lo: float, hi: float) -> dict[str, Any] | None:
+        m = _stack(vals, key)
+        if m is None or point is None:
+            return None
+        r = interval(point, m, lo=lo, hi=hi)
+        flat[name] = point if np.ndim(point) == 0 else np.asarray(point, dtype=float).tolist()
+        flat[f"{name}_stderr"] = r["stderr"]
+        flat[f"{name}_ci95"] = r["ci95"]
+        flat[f"{name}_bias"] = r["bias"]
+        return r
+
+    def headline(key: str, r: dict[str, Any] | None) -> None:
+        e = h.get(key)
+        if r is None or not e or not str(e.get("source", "model")).startswith("model"):
+            return  # no figure, or the headline is not the model's (e.g. the direct one)
+        e = dict(e)
+        if e.get("stderr") is not None:
+            e["sampling_stderr"] = e["stderr"]
+        e.update(stderr=r["stderr"], ci95=r["ci95"], ci95_method=r["ci95_method"],
+                 bias=r["bias"], bias_corrected=r["bias_corrected"], error_bar=label)
+        if "source" in e:
+            src = str(e["source"])
+            e["source"] = src.replace("point estimate, no error bar", label) \
+                if "no error bar" in src else f"{src} ({label})"
+        h[key] = e
+
+    mle = (q.get("model") or {}).get("mle") or (q.get("model") or {}).get("projected")
+    qf = h.get("quantum_fidelity") or {}
+    model_headline = str(qf.get("source", "")).startswith("model")
+    if mle:
+        r = put("quantum_fidelity", mle.get("fidelity"), "quantum_fidelity", 0.0, 1.0)
+        headline("quantum_fidelity", r)  # only when the headline is the model's
+        if r:
+            mle["fidelity_stderr"], mle["fidelity_ci95"] = r["stderr"], r["ci95"]
+        rp = put("purity", mle.get("purity"), "purity", 0.0, 1.0)
+        if rp:
+            mle["purity_stderr"], mle["purity_ci95"] = rp["stderr"], rp["ci95"]
+        if rp and model_headline:
+            h["purity"] = {"value": mle.get("purity"), "stderr": rp["stderr"],
+                           "ci95": rp["ci95"], "ci95_method": rp["ci95_method"],
+                           "source": f"model: purity Tr rho^2 of the headline state ({label})"}
+    cl = report.get("classical") or {}
+    for key, hi in (("classical_fidelity", 1.0), ("kl_divergence", math.inf)):
+        e = cl.get(key)
+        if e:
+            r = put(key, e.get("value"), key, 0.0, hi)
+            if r:
+                e["bootstrap_stderr"], e["bootstrap_ci95"] = r["stderr"], r["ci95"]
+            headline(key, r)
+    obs = report.get("observables") or {}
+    for name, e in (obs.get("scalars") or {}).items():
+        me = e.get("model")
+        if me:
+            r = put(f"observable.{name}", me.get("value"), f"scalar.{name}", -math.inf, math.inf)
+            if r:
+                me["bootstrap_stderr"], me["bootstrap_ci95"] = r["stderr"], r["ci95"]
+                if name == "energy":
+                    headline("energy", r)
+    for group, prefix in (("single_site", "single_site."), ("two_point", "two_point.")):
+        for p, e in (obs.get(group) or {}).items():
+            me = e.get("model")
+            key = prefix + p
+            if me:
+                r = put(f"{group}.{p}", np.asarray(me["value"], dtype=float), key, -1.0, 1.0)
+                if r:
+                    me["bootstrap_stderr"] = np.asarray(r["stderr"]).tolist()
+                    me["bootstrap_ci95"] = [np.asarray(x).tolist() for x in r["ci95"]]
+    for i, e in enumerate(report.get("subsystems") or []):
+        for src, key in (("model", f"renyi2.{i}"), ("model_mle", f"renyi2_mle.{i}")):
+            me = e.get(src)
+            if me and me.get("renyi2") is not None:
+                r = put(f"renyi2.{'-'.join(map(str, e['sites']))}.{src}", me["renyi2"], key,
+                        0.0, math.inf)
+                if r:
+                    me["renyi2_bootstrap_stderr"] = r["stderr"]
+                    me["renyi2_bootstrap_ci95"] = r["ci95"]
+    return flat
+
+
+def _learning_curve(members: list[tuple[dict, Any]], ds: Any, ctx: dict[str, Any],
+                    precision: float | None) -> dict[str, Any]:
+    by: dict[float, list[tuple[int, float]]] = {}
+    quantity = None
+    for e, m in members:
+        f = member_figures(m, ds, ctx, samples=0, seed=0, full=False)
+        key = "quantum_fidelity" if "quantum_fidelity" in f else "classical_fidelity"
+        if key not in f:
+            continue
+        quantity = key
+        by.setdefault(float(e["fraction"]), []).append((int(e["effective_shots"]), f[key]))
+    points = []
+    for frac in sorted(by):
+        v = np.array([x for _, x in by[frac]])
+        points.append({"fraction": frac, "shots": int(by[frac][0][0]), "members": len(v),
+                       "value": float(v.mean()),
+                       "stderr": float(v.std(ddof=1)) if len(v) > 1 else None,
+                       "values": v.tolist()})
+    usable = [p for p in points if p["stderr"] is not None]
+    out: dict[str, Any] = {
+        "quantity": quantity, "points": points,
+        "fit": "error bar = c / sqrt(training shots), c^2 = mean over fractions of "
+        "stderr^2 * shots (assumes the spread is statistical shot noise; training noise "
+        "and bias are ignored)",
+    }
+    if usable:
+        c = math.sqrt(float(np.mean([p["stderr"] ** 2 * p["shots"] for p in usable])))
+        out["c"] = c
+        if precision is not None:
+            need = (c / precision) ** 2 if c > 0 else 0.0
+            out["precision"] = precision
+            out["train_shots_needed"] = int(math.ceil(need))
+            vf = float(ctx.get("val_fraction") or 0.0)
+            out["shots_needed"] = int(math.ceil(need / max(1e-9, 1.0 - vf)))
+            out["shots_needed_note"] = (f"dataset shots for an error bar of {precision:g} on "
+                                        f"the {quantity}, with a validation fraction {vf:g}")
+    return out
+
+
+__all__ = ["BIAS_THRESHOLD", "MEMBER_SAMPLES", "attach_bootstrap", "interval", "member_figures",
+           "read_members"]

@@ -1,0 +1,386 @@
+"""Model vs raw-frequency MLE across state families, sizes and shot counts.
+
+For each cell (family, noise, N, shots): simulate a dataset with :func:`qtomo.simulate.simulate`
+(the seed is a hash of the cell's name, so cells are independent and repeatable), train the
+GRU exactly as ``qtomo train DATA --out RUN`` does with no tuning flags (the same calls as
+``qtomo/cli/train.py``: ``resolve_symmetry("auto", target)``, ``default_config``, the model's
+hparam filter, ``TrainConfig``, ``run_training``), reconstruct with
+``reconstruct(data, run, ReconstructConfig())`` and record from ``report["quantum"]``:
+
+* ``exact``: <psi|sigma|psi> of the state the shots came from (1 without noise);
+* ``model F``: the squared fidelity <psi|rho|psi> of the model's MLE state to the ideal |psi>;
+* ``raw-MLE F``: the same for the MLE state of the raw shot frequencies. ``reconstruct`` fits
+  it beside a model only up to N = 6 (``DATA_MLE_WITH_MODEL_MAX_QUBITS``); above, this script
+  fits it with the same calls as ``reconstruction/run.py`` (``fit_mle_auto`` on the frequency
+  table, started from the projected linear inversion, rank chosen by AIC on the shots);
+* ``direct F +- se``: the unbiased direct estimate from the shots;
+* the training time (``train_seconds`` of the training summary).
+
+Families (POVM Pauli-4 unless named; noise 0 unless a GHZ family)::
+
+    ghz-pauli6 ghz-pauli4 ghz-tetra   GHZ, noise 0 and 0.05 (local depolarizing)
+    w cluster random-mps product      as ``qtomo simulate --state``
+    tfim-h0.5 tfim-h1 tfim-h2         TFIM ground state, J = 1, open chain
+
+Aliases: ``ghz`` (the three GHZ families), ``tfim`` (the three TFIM fields), ``all``.
+
+Raw-MLE error (``--mle-error``, off by default): a multinomial bootstrap of the frequency
+table -- B (``--mle-error-b``, default 5) resamples of ``shots`` counts from the measured
+frequencies, each refitted with ``fit_mle_auto`` as above; the error is the standard deviation
+(ddof 1) of their fidelities. It is computed only for N <= ``--mle-error-max-n`` (default 6),
+where a refit takes well under a second; above, the error is left out (shown as ``n/a`` and
+taken as 0 in rule 1, which makes rule 1 stricter).
+
+Rules, PASS/FAIL per cell. Both use the reconstruction error relative to the exact value,
+``d = |exact - F|`` (= 1 - F, the infidelity, without noise; with noise the ideal-target
+fidelity of a perfect reconstruction is ``exact`` < 1, not 1, and a state above ``exact`` is
+as wrong as one below it):
+
+1. ``model F >= raw-MLE F - err``, i.e. ``d_model <= d_raw + err`` (all cells);
+2. ``d_model <= d_raw / 2`` at N = 8 and 10 with 20,000 shots for TFIM, GHZ and cluster
+   (``-`` elsewhere).
+
+``ratio`` is ``d_model / d_raw``. A cell with K^N > 2^22 outcome strings (GHZ Pauli-6 at
+N = 10) has no dense density matrix in ``reconstruct``: model and raw-MLE F are ``n/a`` there
+and only the direct estimate is shown.
+
+One JSON per cell in ``--cache-dir`` (default ``out/bench_families``): an interrupted run
+continues where it stopped, and ``--table`` prints the Markdown table from the cache alone.
+
+    flock /tmp/qtomo_cpu.lock python scripts/bench_families.py                 # everything
+    python scripts/bench_families.py --families ghz-pauli6,product --n 4 --shots 20000
+    python scripts/bench_families.py --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+FAMILIES: dict[str, dict[str, Any]] = {
+    "ghz-pauli6": {"state": "ghz", "povm": "pauli6", "noises": (0.0, 0.05)},
+    "ghz-pauli4": {"state": "ghz", "povm": "pauli4", "noises": (0.0, 0.05)},
+    "ghz-tetra": {"state": "ghz", "povm": "tetra", "noises": (0.0, 0.05)},
+    "w": {"state": "w", "povm": "pauli4"},
+    "cluster": {"state": "cluster", "povm": "pauli4"},
+    "tfim-h0.5": {"state": "tfim", "h": 0.5, "povm": "pauli4"},
+    "tfim-h1": {"state": "tfim", "h": 1.0, "povm": "pauli4"},
+    "tfim-h2": {"state": "tfim", "h": 2.0, "povm": "pauli4"},
+    "random-mps": {"state": "random-mps", "povm": "pauli4"},
+    "product": {"state": "product", "povm": "pauli4"},
+}
+ALIASES = {
+    "ghz": ["ghz-pauli6", "ghz-pauli4", "ghz-tetra"],
+    "tfim": ["tfim-h0.5", "tfim-h1", "tfim-h2"],
+    "all": list(FAMILIES),
+}
+#: Rule 2 applies to these states at these N with this many shots.
+HALF_RULE_STATES = ("tfim", "ghz", "cluster")
+HALF_RULE_N = (8, 10)
+HALF_RULE_SHOTS = 20_000
+CACHE_FORMAT = 1
+
+
+def cell_key(family: str, noise: float, n: int, shots: int) -> str:
+    return f"{family}_p{noise:g}_n{n}_s{shots}"
+
+
+def cell_seed(key: str) -> int:
+    """A seed fixed by the cell's name (independent cells, repeatable runs)."""
+    return zlib.crc32(key.encode()) & 0x7FFFFFFF
+
+
+def sim_config(family: str, noise: float, n: int, shots: int, seed: int) -> Any:
+    from qtomo.simulate import SimulateConfig
+
+    spec = FAMILIES[family]
+    kw: dict[str, Any] = {"state": spec["state"], "povm": spec["povm"], "n_qubits": n,
+                          "shots": shots, "noise": noise, "seed": seed}
+    if spec["state"] == "tfim":
+        kw.update(J=1.0, h=spec["h"], boundary="open")
+    return SimulateConfig(**kw)
+
+
+def train_config_like_cli(data: Path, *, seed: int, max_minutes: float | None,
+                          device: str = "auto", model: str = "gru") -> Any:
+    """The TrainConfig that ``qtomo train DATA --out RUN [--max-minutes M]`` builds."""
+    from qtomo.data.hdf5 import open_dataset
+    from qtomo.models.registry import model_hparam_names
+    from qtomo.training.config import TrainConfig, default_config, parse_device
+    from qtomo.training.symmetry import resolve_symmetry
+
+    device = parse_device(device)
+    with open_dataset(data) as ds:
+        group = resolve_symmetry("auto", ds.target)
+        defaults = default_config(model, ds.n_qubits, ds.shots, ds.K, symmetry=group)
+    allowed = model_hparam_names(model)
+    hparams = {k: v for k, v in defaults.pop("hparams").items() if k in allowed}
+    return TrainConfig(**{**defaults, "model": model, "hparams": hparams, "seed": seed,
+                          "device": device, "max_minutes": max_minutes})
+
+
+def _data_arrays(data: Path) -> tuple[Any, Any, int, Any]:
+    """(frequency table, frame, n, psi) of a dataset."""
+    from qtomo.data.hdf5 import open_dataset
+    from qtomo.reconstruction.density import frequency_table
+
+    with open_dataset(data) as ds:
+        freq = frequency_table(ds.outcomes(), ds.K)
+        return freq, ds.frame, ds.n_qubits, ds.target_array("psi")
+
+
+def raw_mle_fidelity(freq: Any, frame: Any, n: int, n_shots: int, psi: Any) -> float:
+    """Squared fidelity <psi|rho|psi> of the raw-frequency MLE state, fitted as run.py does."""
+    from qtomo.povm.born import rho_from_probabilities
+    from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import metrics as mt
+
+    init = dm.project_to_physical(rho_from_probabilities(freq, frame, n))
+    res = dm.fit_mle_auto(freq, frame, n, n_shots=n_shots, init=init)
+    return float(mt.physical_fidelity(res.rho, mt.target_state(psi)))
+
+
+def raw_mle_bootstrap(freq: Any, frame: Any, n: int, n_shots: int, psi: Any, *, b: int,
+                      seed: int) -> dict[str, Any]:
+    """Std (ddof 1) of the raw-MLE fidelity over ``b`` multinomial resamples of ``freq``."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 0xB007])
+    t = time.perf_counter()
+    fids = []
+    for _ in range(b):
+        counts = rng.multinomial(n_shots, freq / freq.sum())
+        fids.append(raw_mle_fidelity(counts / n_shots, frame, n, n_shots, psi))
+    return {"mle_err": float(np.std(fids, ddof=1)) if b > 1 else None, "mle_err_b": b,
+            "mle_err_fidelities": fids, "mle_err_seconds": time.perf_counter() - t}
+
+
+def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
+             max_minutes: float | None, device: str) -> dict[str, Any]:
+    from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction.run import ReconstructConfig, reconstruct
+    from qtomo.simulate import simulate
+    from qtomo.training.trainer import run_training
+
+    key = cell_key(family, noise, n, shots)
+    seed = cell_seed(key)
+    d = work / key
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    data, run = d / "data.h5", d / "run"
+    cfg = sim_config(family, noise, n, shots, seed)
+    t0 = time.perf_counter()
+    simulate(cfg, data)
+    t1 = time.perf_counter()
+    tcfg = train_config_like_cli(data, seed=seed, max_minutes=max_minutes, device=device)
+    summary = run_training(data, run, tcfg, progress=False)
+    t2 = time.perf_counter()
+    rep = reconstruct(data, run, ReconstructConfig()).report
+    t3 = time.perf_counter()
+    q = rep["quantum"]
+    exact = rep["headline"]["quantum_fidelity"].get("exact")
+    if exact is None:
+        exact = q.get("exact_fidelity")
+    model_f = ((q.get("model") or {}).get("mle") or {}).get("fidelity")
+    raw_f = ((q.get("data") or {}).get("mle") or {}).get("fidelity")
+    raw_src = "reconstruct" if raw_f is not None else None
+    K = _k_of(cfg.povm)  # noqa: N806
+    dense = n <= dm.MAX_RHO_QUBITS and K**n <= dm.MAX_TABLE_ENTRIES
+    if raw_f is None and dense:
+        freq, frame, _, psi = _data_arrays(data)
+        raw_f = raw_mle_fidelity(freq, frame, n, shots, psi)
+        raw_src = "bench_families (fit_mle_auto on the frequency table)"
+    t4 = time.perf_counter()
+    de = q.get("direct_estimate") or {}
+    out = {
+        "format": CACHE_FORMAT, "key": key, "family": family, "state": cfg.state,
+        "povm": cfg.povm, "noise": noise, "n": n, "shots": shots, "seed": seed,
+        "max_minutes": max_minutes,
+        "exact": exact, "model_f": model_f, "raw_f": raw_f, "raw_f_source": raw_src,
+        "direct_f": de.get("value"), "direct_se": de.get("stderr"),
+        "dense_note": q.get("dense"),
+        "train_seconds": summary.get("train_seconds"), "epochs": summary.get("epochs"),
+        "symmetry": _declared_symmetry(data),
+        "classical_fidelity": summary.get("classical_fidelity"),
+        "kl_divergence": summary.get("kl_divergence"),
+        "simulate_seconds": t1 - t0, "reconstruct_seconds": t3 - t2,
+        "raw_mle_seconds": t4 - t3,
+        "headline_source": rep["headline"]["quantum_fidelity"].get("source"),
+    }
+    return out
+
+
+def _declared_symmetry(data: Path) -> str:
+    """The group ``--symmetry auto`` resolves to for this dataset (what training used)."""
+    from qtomo.data.hdf5 import open_dataset
+    from qtomo.training.symmetry import resolve_symmetry
+
+    with open_dataset(data) as ds:
+        return resolve_symmetry("auto", ds.target)
+
+
+def _k_of(povm: str) -> int:
+    from qtomo.povm.frames import get_frame
+
+    return get_frame(povm).K
+
+
+def add_mle_error(r: dict[str, Any], work: Path, b: int) -> None:
+    """Bootstrap error of the raw MLE; re-simulates the cell's dataset (repeatable) if needed."""
+    from qtomo.simulate import simulate
+
+    d = work / r["key"]
+    data = d / "data.h5"
+    if not data.exists():
+        d.mkdir(parents=True, exist_ok=True)
+        simulate(sim_config(r["family"], r["noise"], r["n"], r["shots"], r["seed"]), data,
+                 overwrite=True)
+    freq, frame, n, psi = _data_arrays(data)
+    r.update(raw_mle_bootstrap(freq, frame, n, r["shots"], psi, b=b, seed=r["seed"]))
+
+
+def judge(r: dict[str, Any]) -> dict[str, Any]:
+    """Errors relative to exact, their ratio and the two rules (None where not computable)."""
+    ex, fm, fr = r.get("exact"), r.get("model_f"), r.get("raw_f")
+    out: dict[str, Any] = {"ratio": None, "rule1": None, "rule2": None}
+    if ex is None or fm is None or fr is None:
+        return out
+    dm_, dr = abs(ex - fm), abs(ex - fr)
+    err = r.get("mle_err") or 0.0
+    out["ratio"] = dm_ / dr if dr > 0 else (math.inf if dm_ > 0 else 1.0)
+    out["rule1"] = dm_ <= dr + err
+    if (r["state"] in HALF_RULE_STATES and r["n"] in HALF_RULE_N
+            and r["shots"] == HALF_RULE_SHOTS):
+        out["rule2"] = dm_ <= dr / 2
+    return out
+
+
+def _f(v: Any, spec: str = ".5f") -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) \
+        else format(v, spec)
+
+
+def _pf(v: bool | None, applies: bool = True) -> str:
+    if v is None:
+        return "-" if not applies else "n/a"
+    return "PASS" if v else "FAIL"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = ("| family | noise | N | shots | exact | model F | raw-MLE F +- err | direct F +- se "
+            "| d_model/d_raw | rule 1 | rule 2 | train s |")
+    lines = [head, "|" + "---|" * 12]
+    for r in rows:
+        j = judge(r)
+        half_applies = (r["state"] in HALF_RULE_STATES and r["n"] in HALF_RULE_N
+                        and r["shots"] == HALF_RULE_SHOTS)
+        raw = _f(r.get("raw_f"))
+        if r.get("raw_f") is not None:
+            raw += f" +- {_f(r.get('mle_err'))}"
+        direct = f"{_f(r.get('direct_f'))} +- {_f(r.get('direct_se'))}"
+        lines.append(
+            f"| {r['family']} | {r['noise']:g} | {r['n']} | {r['shots']} | {_f(r.get('exact'))} "
+            f"| {_f(r.get('model_f'))} | {raw} | {direct} | {_f(j['ratio'], '.2f')} "
+            f"| {_pf(j['rule1'])} | {_pf(j['rule2'], half_applies)} "
+            f"| {_f(r.get('train_seconds'), '.1f')} |")
+    return "\n".join(lines)
+
+
+def _parse_list(s: str, typ: type) -> list[Any]:
+    return [typ(x) for x in s.split(",") if x.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--families", default="all",
+                    help=f"comma list of {', '.join(FAMILIES)} or ghz, tfim, all [all]")
+    ap.add_argument("--n", default="4,6,8,10", help="comma list of N [4,6,8,10]")
+    ap.add_argument("--shots", default="20000,100000", help="comma list [20000,100000]")
+    ap.add_argument("--noise", default=None,
+                    help="comma list overriding every family's noise values [family's own]")
+    ap.add_argument("--cache-dir", type=Path, default=Path("out/bench_families"))
+    ap.add_argument("--table", action="store_true",
+                    help="print the Markdown table from the cache only (runs nothing)")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="training wall-time budget per cell [none: the CLI defaults]")
+    ap.add_argument("--device", default="auto", help="training device, as qtomo train [auto]")
+    ap.add_argument("--mle-error", action="store_true",
+                    help="bootstrap error of the raw-MLE fidelity (N <= --mle-error-max-n)")
+    ap.add_argument("--mle-error-b", type=int, default=5, help="bootstrap resamples B [5]")
+    ap.add_argument("--mle-error-max-n", type=int, default=6,
+                    help="largest N that gets the bootstrap error [6]")
+    ap.add_argument("--redo", action="store_true", help="recompute cells found in the cache")
+    ap.add_argument("--keep-work", action="store_true",
+                    help="keep each cell's dataset and run directory in CACHE/work")
+    args = ap.parse_args(argv)
+
+    fams: list[str] = []
+    for f in _parse_list(args.families, str):
+        f = f.strip()
+        for g in ALIASES.get(f, [f]):
+            if g not in FAMILIES:
+                print(f"unknown family {g!r}; expected {', '.join(FAMILIES)} or "
+                      f"{', '.join(ALIASES)}", file=sys.stderr)
+                return 3
+            if g not in fams:
+                fams.append(g)
+    ns, shots_list = _parse_list(args.n, int), _parse_list(args.shots, int)
+    noise_override = _parse_list(args.noise, float) if args.noise else None
+    cells = [(f, p, n, s) for f in fams
+             for p in (noise_override or FAMILIES[f].get("noises", (0.0,)))
+             for n in ns for s in shots_list]
+    cache, work = args.cache_dir, args.cache_dir / "work"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    rows = []
+    for f, p, n, s in cells:
+        key = cell_key(f, p, n, s)
+        path = cache / f"{key}.json"
+        r = json.loads(path.read_text()) if path.exists() else None
+        if r is not None and r.get("format") != CACHE_FORMAT:
+            r = None
+        if args.table:
+            if r is not None:
+                rows.append(r)
+            continue
+        try:
+            if r is None or args.redo:
+                t = time.perf_counter()
+                r = run_cell(f, p, n, s, work, max_minutes=args.max_minutes, device=args.device)
+                r["cell_seconds"] = time.perf_counter() - t
+                path.write_text(json.dumps(r, indent=1) + "\n")
+            if (args.mle_error and n <= args.mle_error_max_n and r.get("raw_f") is not None
+                    and r.get("mle_err_b") != args.mle_error_b):
+                add_mle_error(r, work, args.mle_error_b)
+                path.write_text(json.dumps(r, indent=1) + "\n")
+        finally:
+            if not args.keep_work:
+                shutil.rmtree(work / key, ignore_errors=True)
+        rows.append(r)
+        j = judge(r)
+        print(f"{key}: exact {_f(r['exact'])}, model {_f(r['model_f'])}, raw MLE "
+              f"{_f(r['raw_f'])} +- {_f(r.get('mle_err'))}, direct {_f(r['direct_f'])} +- "
+              f"{_f(r['direct_se'])}, ratio {_f(j['ratio'], '.2f')}, rule1 {_pf(j['rule1'])}, "
+              f"rule2 {_pf(j['rule2'], False)}, train {_f(r['train_seconds'], '.1f')} s",
+              flush=True)
+    if not args.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    missing = len(cells) - len(rows)
+    print()
+    print(table(rows))
+    if missing:
+        print(f"\n{missing} of {len(cells)} selected cells are not in {cache} yet.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
