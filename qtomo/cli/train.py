@@ -80,7 +80,8 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
               "training shots, side by side in one stacked model, warm started from the main "
               "model: each is a normal run in OUT/members/, and 'qtomo reconstruct' then gives "
               "every headline figure a standard error and a 95%% interval. Costs about "
-              "1 + 0.24 B main runs (B=10: about 3.4) [0: none].")
+              "1 + 0.24 B main runs (B=10: about 3.4)  [GRU up to 6 qubits: 10, else 0; 0: "
+              "none].")
 @click.option("--learning-curve", is_flag=True, default=None,
               help="Shots planning: also train 3 members each on 1/8, 1/4, 1/2 and all of the "
               "shots, from scratch (slow: about 12-15 main runs); 'qtomo reconstruct "

@@ -129,6 +129,10 @@ def read_members(run_dir: str | Path | None) -> dict[str, Any] | None:
         raise DataFileError(f"{p}: unreadable members file ({e}); train again") from None
 
 
+#: L-BFGS iterations of a member's MLE fit (warm started from the main model's MLE state).
+MEMBER_MLE_ITERATIONS = 150
+
+
 def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, seed: int,
                    full: bool = True) -> dict[str, Any]:
     """The headline figures of one member model, as name -> float or ndarray.
@@ -152,7 +156,12 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
         if ctx.get("ideal") is not None:
             rho_proj = dm.project_to_physical(rho_from_probabilities(table, frame, n))
             if ctx.get("mle_rank") is not None:
-                rho = dm.fit_mle(table, frame, n, rank=ctx["mle_rank"], init=rho_proj).rho
+                # a member's table is close to the main model's: start from the main model's
+                # MLE state, at its rank (a few iterations instead of a fit from scratch)
+                init = ctx.get("mle_init")
+                rho = dm.fit_mle(table, frame, n, rank=ctx["mle_rank"],
+                                 init=rho_proj if init is None else init,
+                                 max_iter=MEMBER_MLE_ITERATIONS).rho
             else:
                 rho = rho_proj
             out["quantum_fidelity"] = mt.physical_fidelity(rho, ctx["ideal"])

@@ -537,6 +537,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
             "psi": psi, "noise": noise, "ideal": ideal, "frame": frame, "strings": strings,
             "tfim": tfim, "subsystems": subsystems, "dense": dense_ok,
             "mle_rank": ((quantum.get("model") or {}).get("mle_fit") or {}).get("rank"),
+            "mle_init": rhos.get("model_mle"),
             "val_fraction": (model_info or {}).get("train_config", {}).get("val_fraction"),
         }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
     return Reconstruction(report=report, rhos=rhos, figures=figures)

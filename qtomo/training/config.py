@@ -22,6 +22,11 @@ SCHEDULES = ("cosine", "constant", "plateau")
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 KEEPS = ("best", "last")
+#: Bootstrap members trained by default (GRU, up to BOOTSTRAP_MAX_QUBITS qubits: the headline
+#: fidelity is the model's dense maximum-likelihood state, and every member's state is fitted
+#: again in ``qtomo reconstruct``, which costs minutes per member at N = 10).
+DEFAULT_BOOTSTRAP = 10
+BOOTSTRAP_MAX_QUBITS = 6
 #: Training defaults for at most 20,000 shots augmented by a symmetry group.
 SYMMETRIC_SMALL_DATA: dict[str, Any] = {"epochs": 60, "patience": 0, "keep": "last"}
 
@@ -224,6 +229,9 @@ def default_config(
         hook = None
     if hook is not None:
         out.update(hook(n_qubits, shots, K))
+    if model == "gru" and n_qubits <= BOOTSTRAP_MAX_QUBITS:
+        # the headline is the model's dense maximum-likelihood state: give it an error bar
+        out["bootstrap"] = DEFAULT_BOOTSTRAP
     if symmetry != "none" and shots <= 20_000 and out.get("lr_schedule") != "plateau":
         # augmented small data overfits slowly, while its few validation shots make a noisy
         # stopping signal: run a fixed cosine schedule to its end and keep the final model

@@ -307,8 +307,9 @@ def train_members(dataset: Dataset, run_dir: str | Path, config: TrainConfig,
     boot = [s for s in specs if s.kind == "bootstrap"]
     if boot:
         epochs = max(2, math.ceil(BOOTSTRAP_EPOCH_FRACTION * int(main_summary["epochs"])))
-        cfg = plain.replace(epochs=epochs, patience=min(plain.patience, epochs) if
-                            plain.patience else 0)
+        # a short cosine schedule run to its end, whatever the main run's schedule was
+        cfg = plain.replace(epochs=epochs, lr_schedule="cosine",
+                            patience=min(plain.patience, epochs) if plain.patience else 0)
         base = copy.deepcopy(main_model).cpu().float()
         stack = StackedGRU([base] * len(boot))
         t = time.perf_counter()

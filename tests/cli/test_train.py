@@ -30,7 +30,8 @@ def data(tmp_path_factory):
 
 
 def snapshot(d):
-    return {p.name: p.read_bytes() for p in d.iterdir()} if d.exists() else None
+    return ({str(p.relative_to(d)): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+            if d.exists() else None)
 
 
 def one_error_line(r, code):
