@@ -154,7 +154,7 @@ class EMA:
 
 #: ``plateau`` schedule: an epoch must lower the validation NLL by this fraction of its best
 #: value to count as progress; otherwise the learning rate is halved.
-PLATEAU_MIN_DELTA = 1e-4
+PLATEAU_MIN_DELTA = 2e-5
 
 
 def _lr_lambda(cfg: TrainConfig, total_steps: int,

@@ -97,15 +97,18 @@ def test_training_defaults_follow_the_data():
     from qtomo.training.config import default_config
 
     # up to 20 qubits: train until the validation NLL stops improving (no fixed length)
-    at10 = default_config("gru", 10, 100_000, 4)
+    at10 = default_config("gru", 10, 20_000, 4)
     assert at10["lr_schedule"] == "plateau" and at10["patience"] >= 2
     assert at10["epochs"] >= 50  # only a safety cap
     assert at10["hparams"]["phase"] > 0
+    assert default_config("gru", 6, 100_000, 6)["lr_schedule"] == "plateau"
+    big10 = default_config("gru", 10, 100_000, 4)
+    assert big10["epochs"] == 5 and big10.get("lr_schedule", "cosine") == "cosine"
     ghz_small = default_config("gru", 4, 20_000, 6, symmetry="permutation")
     assert ghz_small["lr_schedule"] == "plateau" and ghz_small.get("keep", "best") == "best"
     # large N: the epoch cost grows with N, a cosine schedule run to its end
     at50 = default_config("gru", 50, 100_000, 4)
     assert at50["epochs"] == 9 and at50.get("lr_schedule", "cosine") == "cosine"
-    assert at10["ema_decay"] == at50["ema_decay"] == 0.999
+    assert big10["ema_decay"] == at50["ema_decay"] == 0.999
     small = default_config("gru", 40, 2_000, 4)
     assert small["batch_size"] == 100 and small["patience"] == 10
