@@ -20,21 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from qtomo.data.hdf5 import open_dataset
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
 from qtomo.simulate import SimulateConfig, simulate
-from qtomo.training.config import TrainConfig, default_config
-from qtomo.training.symmetry import resolve_symmetry
+from qtomo.training.config import dataset_config
 from qtomo.training.trainer import run_training
 
 
 def train_like_cli(data: Path, out: Path, seed: int, **over: object) -> dict:
     """``qtomo train DATA --out OUT --seed SEED`` with its defaults (plus ``over``)."""
-    with open_dataset(data) as ds:
-        sym = resolve_symmetry("auto", ds.target)
-        d = default_config("gru", ds.n_qubits, ds.shots, ds.K, symmetry=sym)
-    d.update(over)
-    return run_training(data, out, TrainConfig(**d, seed=seed), overwrite=True, progress=False)
+    cfg = dataset_config(data, "gru", **over, seed=seed)
+    return run_training(data, out, cfg, overwrite=True, progress=False)
 
 
 def one(work: Path, sim: SimulateConfig, seed: int, **over: object) -> dict:

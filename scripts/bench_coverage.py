@@ -41,18 +41,9 @@ CACHE_FORMAT = 2
 
 def _train_config(data: Path, seed: int, bootstrap: int) -> Any:
     """The config the CLI builds with no tuning flags (plus ``bootstrap``)."""
-    from qtomo.data.hdf5 import open_dataset
-    from qtomo.models.registry import model_hparam_names
-    from qtomo.training.config import TrainConfig, default_config
-    from qtomo.training.symmetry import resolve_symmetry
+    from qtomo.training.config import dataset_config
 
-    with open_dataset(data) as ds:
-        group = resolve_symmetry("auto", ds.target)
-        d = default_config("gru", ds.n_qubits, ds.shots, ds.K, symmetry=group)
-    allowed = model_hparam_names("gru")
-    hp = {k: v for k, v in d.pop("hparams").items() if k in allowed}
-    d["bootstrap"] = bootstrap
-    return TrainConfig(**{**d, "model": "gru", "hparams": hp, "seed": seed})
+    return dataset_config(data, "gru", bootstrap=bootstrap, seed=seed)
 
 
 def one(kind: str, seed: int, work: Path, *, plain_too: bool) -> dict[str, Any]:

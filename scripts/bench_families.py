@@ -2,9 +2,9 @@
 
 For each cell (family, noise, N, shots): simulate a dataset with :func:`qtomo.simulate.simulate`
 (the seed is a hash of the cell's name, so cells are independent and repeatable), train the
-GRU exactly as ``qtomo train DATA --out RUN`` does with no tuning flags (the same calls as
-``qtomo/cli/train.py``: ``resolve_symmetry("auto", target)``, ``default_config``, the model's
-hparam filter, ``TrainConfig``, ``run_training``), reconstruct with
+GRU exactly as ``qtomo train DATA --out RUN`` does with no tuning flags (the same
+``qtomo.training.config.dataset_config`` and ``run_training`` calls as ``qtomo/cli/train.py``),
+reconstruct with
 ``reconstruct(data, run, ReconstructConfig())`` and record from ``report["quantum"]``:
 
 * ``exact``: <psi|sigma|psi> of the state the shots came from (1 without noise);
@@ -111,21 +111,12 @@ def sim_config(family: str, noise: float, n: int, shots: int, seed: int) -> Any:
 def train_config_like_cli(data: Path, *, seed: int, max_minutes: float | None,
                           device: str = "auto", model: str = "gru") -> Any:
     """The TrainConfig that ``qtomo train DATA --out RUN [--max-minutes M]`` builds."""
-    from qtomo.data.hdf5 import open_dataset
-    from qtomo.models.registry import model_hparam_names
-    from qtomo.training.config import TrainConfig, default_config, parse_device
-    from qtomo.training.symmetry import resolve_symmetry
+    from qtomo.training.config import dataset_config, parse_device
 
-    device = parse_device(device)
-    with open_dataset(data) as ds:
-        group = resolve_symmetry("auto", ds.target)
-        defaults = default_config(model, ds.n_qubits, ds.shots, ds.K, symmetry=group)
-    allowed = model_hparam_names(model)
-    hparams = {k: v for k, v in defaults.pop("hparams").items() if k in allowed}
-    # the main model is the CLI's; its bootstrap members (default for N <= 10) only add error
+    # the main model is the CLI's; its bootstrap members (default for N <= 6) only add error
     # bars, which this benchmark does not read, so they are not trained here
-    return TrainConfig(**{**defaults, "model": model, "hparams": hparams, "seed": seed,
-                          "device": device, "max_minutes": max_minutes, "bootstrap": 0})
+    return dataset_config(data, model, seed=seed, device=parse_device(device),
+                          max_minutes=max_minutes, bootstrap=0)
 
 
 def _data_arrays(data: Path) -> tuple[Any, Any, int, Any]:

@@ -114,7 +114,7 @@ def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
     evaluation shots, when it stores exact log P) per epoch to metrics.csv; keeps last.pt
     and best.pt. Under torchrun it trains with DistributedDataParallel.
     """
-    from qtomo.training.config import TrainConfig, parse_device
+    from qtomo.training.config import parse_device
 
     for name, v in (("lr", lr), ("val-fraction", val_fraction),
                     ("weight-decay", weight_decay), ("max-minutes", max_minutes)):
@@ -160,21 +160,12 @@ def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
                 settings["model"] = model
             summary = resume_training(data, out, settings=settings, progress=progress)
         else:
-            from qtomo.data.hdf5 import open_dataset
-            from qtomo.models.registry import model_hparam_names
-            from qtomo.training.config import default_config
+            from qtomo.training.config import dataset_config
             from qtomo.training.trainer import run_training
 
-            from qtomo.training.symmetry import resolve_symmetry
-
-            with open_dataset(data) as ds:
-                group = resolve_symmetry(symmetry or "auto", ds.target)
-                defaults = default_config(model, ds.n_qubits, ds.shots, ds.K, symmetry=group)
-            allowed = model_hparam_names(model)
-            hparams = {k: v for k, v in defaults.pop("hparams").items() if k in allowed}
-            hparams.update(hp)
-            cfg = TrainConfig(**{**defaults, **given, "model": model, "hparams": hparams,
-                                 "seed": seed, "device": device, "max_minutes": max_minutes})
+            chosen = dict(given)
+            cfg = dataset_config(data, model, symmetry=chosen.pop("symmetry", None), hparams=hp,
+                                 **chosen, seed=seed, device=device, max_minutes=max_minutes)
             summary = run_training(data, out, cfg, overwrite=overwrite, progress=progress)
     except KeyboardInterrupt:
         raise Interrupted(

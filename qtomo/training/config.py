@@ -239,6 +239,29 @@ def default_config(
     return out
 
 
+def dataset_config(data: Any, model: str = "gru", *, symmetry: str | None = None,
+                   hparams: dict[str, Any] | None = None, **settings: Any) -> TrainConfig:
+    """The :class:`TrainConfig` that ``qtomo train DATA --model MODEL`` builds.
+
+    The dataset-adapted defaults (:func:`default_config`, with the symmetry group the dataset
+    declares unless ``symmetry`` names one), the model's own hparams filtered to those it
+    takes, then ``hparams`` and the explicit ``settings`` (TrainConfig fields) on top.
+    """
+    from qtomo.data.hdf5 import open_dataset
+    from qtomo.models.registry import model_hparam_names
+    from qtomo.training.symmetry import resolve_symmetry
+
+    with open_dataset(data) as ds:
+        group = resolve_symmetry(symmetry or "auto", ds.target)
+        defaults = default_config(model, ds.n_qubits, ds.shots, ds.K, symmetry=group)
+    allowed = model_hparam_names(model)
+    hp = {k: v for k, v in defaults.pop("hparams").items() if k in allowed}
+    hp.update(hparams or {})
+    if symmetry is not None:
+        settings["symmetry"] = symmetry
+    return TrainConfig(**{**defaults, **settings, "model": model, "hparams": hp})
+
+
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -316,6 +339,7 @@ __all__ = [
     "SCHEDULES",
     "TrainConfig",
     "cpu_has_fast_bf16",
+    "dataset_config",
     "default_config",
     "parse_device",
     "resolve_device",
