@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
-from qtomo.simulate import SimulateConfig, simulate
+from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.training.config import dataset_config
 from qtomo.training.trainer import run_training
 

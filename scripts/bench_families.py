@@ -98,7 +98,7 @@ def cell_seed(key: str) -> int:
 
 
 def sim_config(family: str, noise: float, n: int, shots: int, seed: int) -> Any:
-    from qtomo.simulate import SimulateConfig
+    from qtomo.data.simulate import SimulateConfig
 
     spec = FAMILIES[family]
     kw: dict[str, Any] = {"state": spec["state"], "povm": spec["povm"], "n_qubits": n,
@@ -159,7 +159,7 @@ def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
              max_minutes: float | None, device: str) -> dict[str, Any]:
     from qtomo.reconstruction import density as dm
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct
-    from qtomo.simulate import simulate
+    from qtomo.data.simulate import simulate
     from qtomo.training.trainer import run_training
 
     key = cell_key(family, noise, n, shots)
@@ -206,6 +206,11 @@ def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
         "simulate_seconds": t1 - t0, "reconstruct_seconds": t3 - t2,
         "raw_mle_seconds": t4 - t3,
         "headline_source": rep["headline"]["quantum_fidelity"].get("source"),
+        "headline_f": rep["headline"]["quantum_fidelity"].get("value"),
+        "headline_se": rep["headline"]["quantum_fidelity"].get("stderr"),
+        "consistent": rep.get("consistent"),
+        "consistency_failed": (rep.get("consistency") or {}).get("failed"),
+        "likelihood_ratio": (rep.get("consistency") or {}).get("likelihood_ratio"),
     }
     return out
 
@@ -227,7 +232,7 @@ def _k_of(povm: str) -> int:
 
 def add_mle_error(r: dict[str, Any], work: Path, b: int) -> None:
     """Bootstrap error of the raw MLE; re-simulates the cell's dataset (repeatable) if needed."""
-    from qtomo.simulate import simulate
+    from qtomo.data.simulate import simulate
 
     d = work / r["key"]
     data = d / "data.h5"
@@ -266,10 +271,17 @@ def _pf(v: bool | None, applies: bool = True) -> str:
     return "PASS" if v else "FAIL"
 
 
+def _verdict(r: dict[str, Any]) -> str:
+    """The consistency check's verdict: ok, or the tests that rejected the model."""
+    if r.get("consistent") is None:
+        return "n/a"
+    return "ok" if r["consistent"] else "flagged: " + ", ".join(r.get("consistency_failed") or [])
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("| family | noise | N | shots | exact | model F | raw-MLE F +- err | direct F +- se "
-            "| d_model/d_raw | rule 1 | rule 2 | train s |")
-    lines = [head, "|" + "---|" * 12]
+            "| d_model/d_raw | rule 1 | rule 2 | check | headline F +- se | train s |")
+    lines = [head, "|" + "---|" * 14]
     for r in rows:
         j = judge(r)
         half_applies = (r["state"] in HALF_RULE_STATES and r["n"] in HALF_RULE_N
@@ -281,7 +293,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['family']} | {r['noise']:g} | {r['n']} | {r['shots']} | {_f(r.get('exact'))} "
             f"| {_f(r.get('model_f'))} | {raw} | {direct} | {_f(j['ratio'], '.2f')} "
-            f"| {_pf(j['rule1'])} | {_pf(j['rule2'], half_applies)} "
+            f"| {_pf(j['rule1'])} | {_pf(j['rule2'], half_applies)} | {_verdict(r)} "
+            f"| {_f(r.get('headline_f'))} +- {_f(r.get('headline_se'))} "
             f"| {_f(r.get('train_seconds'), '.1f')} |")
     return "\n".join(lines)
 

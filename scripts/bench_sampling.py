@@ -24,7 +24,7 @@ import numpy as np
 
 from qtomo.povm.frames import get_frame
 from qtomo.povm.sampling import log_prob_mps, sample_mps
-from qtomo.simulate import SimulateConfig
+from qtomo.data.simulate import SimulateConfig
 from qtomo.states.dmrg import dmrg_tfim
 from qtomo.states.exact import tfim_ground_energy, tfim_zz_matrix
 

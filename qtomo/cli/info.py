@@ -13,10 +13,9 @@ from qtomo.cli.options import emit_json, json_option, run_command
 @run_command
 def cmd(data, as_json):
     """Validate DATA (a qtomo .h5 dataset) and print what it holds."""
-    from qtomo.data.hdf5 import open_dataset
+    from qtomo.api import load
 
-    with open_dataset(data) as ds:
-        s = ds.summary()
+    s = load(data).info
     if as_json:
         emit_json(s)
         return

@@ -55,21 +55,15 @@ def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, out, 
     """
     import warnings
 
-    from qtomo.data.lab import LabImportConfig, import_lab_shots
-    from qtomo.errors import InputValueError
+    from qtomo.api import import_shots
 
     finite_float("J", J)
     finite_float("h", h)
-    if povm is None:
-        if fmt == "outcomes":
-            raise InputValueError("--format outcomes needs --povm (pauli4, tetra or pauli6): "
-                                  "the POVM whose outcome indices the file holds")
-        povm = "pauli6"
-    cfg = LabImportConfig(format=fmt, povm=povm.lower(), bit_order=bit_order, target=target,
-                          J=J, h=h, boundary=boundary, basis_alpha=basis_alpha).validate()
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore")
-        summary = import_lab_shots(source, out, cfg, overwrite=overwrite)
+        summary = import_shots(source, out, format=fmt, povm=povm, bit_order=bit_order,
+                               target=target, J=J, h=h, boundary=boundary,
+                               basis_alpha=basis_alpha, overwrite=overwrite).summary
     for msg in summary["warnings"]:
         click.echo(f"qtomo: warning: {msg}", err=True)
     if as_json:

@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-from qtomo import __version__
+from qtomo._version import __version__
 
 #: command name -> (module, one-line help shown by ``qtomo --help``)
 COMMANDS = {

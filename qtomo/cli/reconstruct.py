@@ -61,9 +61,8 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
     quantum fidelity (squared convention) to the stored target beside its direct estimate
     from the shots, classical fidelity and KL, and Renyi-2 entropies of small subsystems.
     """
+    from qtomo.api import reconstruct
     from qtomo.errors import InputValueError
-    from qtomo.reconstruction.run import ReconstructConfig, reconstruct
-    from qtomo.reports.report import check_report_dir, write_report
 
     subs = []
     for text in subsystems:
@@ -73,13 +72,6 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
             raise InputValueError(
                 f"--subsystem {text!r} is not a list of qubit indices such as '0,1,2'"
             ) from None
-    cfg = ReconstructConfig(
-        samples=samples, observables=tuple(observables), seed=seed,
-        max_rho_qubits=max_rho_qubits, mle=mle, mle_rank=mle_rank,
-        subsystems=tuple(subs) if subs else None, precision=precision,
-    ).validate()
-    check_report_dir(out, overwrite)
-
     show = sys.stderr.isatty() if progress is None else progress
 
     def stage(text: str) -> None:
@@ -90,11 +82,16 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rec = reconstruct(data, run_dir, cfg, on_stage=stage)
+        # the report directory is checked before anything is computed, written at the end
+        rec = reconstruct(
+            data, run_dir, samples=samples, observables=observables, seed=seed,
+            max_rho_qubits=max_rho_qubits, mle=mle, mle_rank=mle_rank,
+            subsystems=subs or None, precision=precision, report=out, save_rho=save_rho,
+            overwrite=overwrite, on_stage=stage,
+        )
     for w in caught:
         click.echo(f"qtomo: warning: {w.message}", err=True)
-    files = write_report(out, rec, save_rho=save_rho, overwrite=overwrite)
-    summary = _summary(rec.report, files)
+    summary = rec.summary
     if summary["consistent"] is False:
         click.echo("qtomo: warning: the model is inconsistent with its data (failed: "
                    f"{', '.join(summary['consistency_failed'])}); the headline shows the "
@@ -105,45 +102,6 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
     else:
         _print(summary)
     sys.stdout.flush()
-
-
-def _summary(report: dict, files: dict[str, str]) -> dict:
-    h = report["headline"]
-    qf = h["quantum_fidelity"]
-    en = h.get("energy") or {}
-    cf = h.get("classical_fidelity") or {}
-    kl = h.get("kl_divergence") or {}
-    cons = report.get("consistency") or {}
-    return {
-        "consistent": report.get("consistent"),
-        "consistency_p_value": cons.get("p_value"),
-        "consistency_failed": cons.get("failed") or [],
-        "quantum_fidelity": qf.get("value"),
-        "quantum_fidelity_stderr": qf.get("stderr"),
-        "quantum_fidelity_source": qf.get("source"),
-        "quantum_fidelity_ci95": qf.get("ci95"),
-        "bootstrap_members": (report.get("bootstrap") or {}).get("bootstrap_members"),
-        "shots_needed": ((report.get("bootstrap") or {}).get("learning_curve") or {}).get(
-            "shots_needed"),
-        "quantum_fidelity_model": qf.get("model_value", qf.get("value")
-                                         if str(qf.get("source", "")).startswith("model")
-                                         else None),
-        "fallback_reason": qf.get("fallback_reason") or en.get("fallback_reason"),
-        "direct_fidelity": (report["quantum"].get("direct_estimate") or {}).get("value"),
-        "direct_fidelity_stderr": (report["quantum"].get("direct_estimate") or {}).get("stderr"),
-        "classical_fidelity": cf.get("value"),
-        "classical_fidelity_stderr": cf.get("stderr"),
-        "kl_divergence": kl.get("value"),
-        "kl_divergence_stderr": kl.get("stderr"),
-        "energy": en.get("value"),
-        "energy_stderr": en.get("stderr"),
-        "energy_exact": en.get("exact"),
-        "mode": report["mode"],
-        "n_qubits": report["provenance"]["dataset"]["n_qubits"],
-        "report": files.get("report.html"),
-        "report_json": files.get("report.json"),
-        "files": sorted(files),
-    }
 
 
 def _print(s: dict) -> None:

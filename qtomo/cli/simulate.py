@@ -67,21 +67,28 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
     """
     from tqdm import tqdm
 
-    from qtomo.simulate import SimulateConfig, simulate
+    from qtomo.api import simulate
 
-    cfg = SimulateConfig(
-        state=state, n_qubits=n_qubits, J=J, h=h, boundary=boundary, povm=povm.lower(),
-        shots=shots, eval_shots=eval_shots, noise=noise, seed=seed, method=method, chi=chi,
-        cutoff=cutoff, log_p=log_p,
-    )
-    cfg.validate()
-    bar = tqdm(total=shots + eval_shots, unit="shot", unit_scale=True, file=sys.stderr,
-               desc="simulate", leave=False, disable=None, dynamic_ncols=True)
+    bars: list[tqdm] = []
+
+    def stage(text: str) -> None:
+        # the bar appears with the first stage, after every value and the output were checked
+        if not bars:
+            bars.append(tqdm(total=shots + eval_shots, unit="shot", unit_scale=True,
+                             file=sys.stderr, desc="simulate", leave=False, disable=None,
+                             dynamic_ncols=True))
+        bars[0].set_description(text)
+
     try:
-        summary = simulate(cfg, out, overwrite=overwrite, progress=bar.update,
-                           on_stage=lambda s: bar.set_description(s))
+        summary = simulate(
+            out, state=state, n_qubits=n_qubits, J=J, h=h, boundary=boundary,
+            povm=povm.lower(), shots=shots, eval_shots=eval_shots, noise=noise, seed=seed,
+            method=method, chi=chi, cutoff=cutoff, log_p=log_p, overwrite=overwrite,
+            progress=lambda k: bars[0].update(k), on_stage=stage,
+        ).summary
     finally:
-        bar.close()
+        for b in bars:
+            b.close()
     if as_json:
         emit_json(summary)
     else:

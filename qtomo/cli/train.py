@@ -133,40 +133,23 @@ def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
                 "or pass --model flow"
             )
         hp["flow"] = flow
-    given: dict[str, Any] = {
-        k: v for k, v in {
-            "epochs": epochs, "batch_size": batch_size, "lr": lr, "val_fraction": val_fraction,
-            "patience": patience, "weight_decay": weight_decay, "precision": precision,
-            "symmetry": symmetry, "keep": keep, "bootstrap": bootstrap,
-            "learning_curve": True if learning_curve else None,
-        }.items() if v is not None
-    }
-    src = ctx.get_parameter_source("seed")
-    seed_given = src is not None and src.name != "DEFAULT"
+    def given(name: str) -> bool:
+        src = ctx.get_parameter_source(name)
+        return src is not None and src.name != "DEFAULT"
+
+    from qtomo.api import train
 
     try:
-        if resume:
-            from qtomo.training.trainer import resume_training
-
-            settings = dict(given, device=device)
-            if max_minutes is not None:
-                settings["max_minutes"] = max_minutes
-            if hp:
-                settings["hparams"] = hp
-            if seed_given:
-                settings["seed"] = seed
-            msrc = ctx.get_parameter_source("model")
-            if msrc is not None and msrc.name != "DEFAULT":
-                settings["model"] = model
-            summary = resume_training(data, out, settings=settings, progress=progress)
-        else:
-            from qtomo.training.config import dataset_config
-            from qtomo.training.trainer import run_training
-
-            chosen = dict(given)
-            cfg = dataset_config(data, model, symmetry=chosen.pop("symmetry", None), hparams=hp,
-                                 **chosen, seed=seed, device=device, max_minutes=max_minutes)
-            summary = run_training(data, out, cfg, overwrite=overwrite, progress=progress)
+        # on --resume, --seed and --model count only when given (else the stored ones)
+        summary = train(
+            data, out, model=model if not resume or given("model") else None, epochs=epochs,
+            batch_size=batch_size, lr=lr, hparams=hp, val_fraction=val_fraction,
+            patience=patience, weight_decay=weight_decay, symmetry=symmetry, keep=keep,
+            bootstrap=bootstrap, learning_curve=learning_curve,
+            seed=seed if not resume or given("seed") else None, device=device,
+            precision=precision, max_minutes=max_minutes, resume=resume, overwrite=overwrite,
+            progress=progress,
+        ).summary
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted; the last finished epoch is kept in {out}: continue with --resume"

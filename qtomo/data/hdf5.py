@@ -17,16 +17,20 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
-from qtomo import __version__
+from qtomo._version import __version__
 from qtomo.data.schema import CHUNK_ROWS, FORMAT_NAME, MAX_PSI_QUBITS, SCHEMA_VERSION
 from qtomo.errors import DataFileError, OutputExistsError
 from qtomo.povm.frames import Frame, FrameError, frame_from_elements
+from qtomo.states.mps import MPS
 from qtomo.typing import FloatArray, Outcomes
+
+if TYPE_CHECKING:
+    from qtomo.states.targets import Target
 
 #: Outcome arrays up to this many entries are range-checked in full when opened; larger ones
 #: are checked block by block as they are read.
@@ -159,7 +163,12 @@ class DatasetWriter:
             g["log_p_true"][start:stop] = np.asarray(log_p, dtype=np.float64)
 
     def set_target(self, attrs: dict[str, Any], arrays: dict[str, np.ndarray | None]) -> None:
-        """Store target attributes and arrays (``None`` entries are skipped)."""
+        """Store target attributes and arrays (``None`` entries are skipped).
+
+        A ``psi`` of more than ``MAX_PSI_QUBITS`` qubits is refused (it used to be dropped
+        silently, leaving the dataset without a target): store its MPS instead, as
+        :meth:`write_target` does for a :class:`~qtomo.states.targets.Target`.
+        """
         tg = self.file["target"]
         for k, v in attrs.items():
             tg.attrs[k] = np.nan if v is None else v
@@ -167,8 +176,17 @@ class DatasetWriter:
             if v is None:
                 continue
             if k == "psi" and int(np.log2(len(v))) > MAX_PSI_QUBITS:
-                continue
+                raise ValueError(
+                    f"a target state vector of more than {MAX_PSI_QUBITS} qubits is not stored "
+                    "as psi; build the target with qtomo.states.targets (an MPS above that)"
+                )
             tg.create_dataset(k, data=v)
+
+    def write_target(self, target: Target) -> None:
+        """Store a target: attributes, ``psi`` / ``x_exact`` / ``zz_exact`` and its MPS."""
+        self.set_target(target.attrs, target.arrays())
+        if target.mps is not None:
+            target.mps.save_to_group(self.target_group().create_group("mps"))
 
     def target_group(self) -> h5py.Group:
         """The ``/target`` group, e.g. for storing an MPS with ``mps.save_to_group``."""
@@ -292,12 +310,10 @@ class Dataset:
         key = f"target/{name}"
         return self._f[key][()] if key in self._f and isinstance(self._f[key], h5py.Dataset) else None
 
-    def target_mps(self):  # noqa: ANN201 - returns qtomo.states.mps.MPS or None
+    def target_mps(self) -> MPS | None:
         """The stored target MPS, or None."""
         if "target/mps" not in self._f:
             return None
-        from qtomo.states.mps import MPS
-
         return MPS.load_from_group(self._f["target/mps"])
 
     @property

@@ -50,6 +50,7 @@ import numpy as np
 
 from qtomo.errors import DataFileError, InputValueError
 from qtomo.povm.frames import Frame, get_frame, pauli6
+from qtomo.states.targets import Target, build_target, target_from_statevector
 from qtomo.typing import Outcomes
 
 FORMATS = ("pauli-basis", "outcomes")
@@ -495,39 +496,23 @@ def load_state_vector(path: str | os.PathLike[str], n: int) -> np.ndarray:
     return v / norm
 
 
-def _observables_of(psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from qtomo.reconstruction.observables import statevector_expectation
-
-    n = int(round(np.log2(psi.size)))
-    x = np.array([statevector_expectation(psi, {i: "X"}) for i in range(n)])
-    zz = np.eye(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            zz[i, j] = zz[j, i] = statevector_expectation(psi, {i: "Z", j: "Z"})
-    return x, zz
-
-
-def build_lab_target(cfg: LabImportConfig, n: int) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """Target attributes, arrays and MPS (or None) for the stored ``/target`` group."""
+def build_lab_target(cfg: LabImportConfig, n: int) -> Target:
+    """The target stored in ``/target``: ``none`` (attributes only), GHZ or TFIM (built as
+    ``qtomo simulate`` builds them, noise-free) or a ``.npy`` state vector; see
+    :mod:`qtomo.states.targets` for how it is kept (``psi`` for N <= 16, an MPS above)."""
     nan = float("nan")
     base = {"n_qubits": n, "J": nan, "h": nan, "boundary": "none", "method": "none",
             "noise": 0.0, "seed": -1, "energy": nan, "truncation_error": nan,
             "observables_include_noise": True, "origin": "lab"}
     if cfg.target == "none":
-        return {**base, "state": "unknown"}, {}, None
+        return Target(attrs={**base, "state": "unknown"})
     if cfg.target in ("ghz", "tfim"):
-        from qtomo.simulate import SimulateConfig, build_target
-
-        sc = SimulateConfig(state=cfg.target, n_qubits=n, J=cfg.J, h=cfg.h,
-                            boundary=cfg.boundary, noise=0.0)
-        t = build_target(sc)
-        attrs = {**base, **t.attrs, "origin": "lab", "symmetry": "none"}
-        arrays = {"psi": t.psi, "x_exact": t.x_exact, "zz_exact": t.zz_exact}
-        return attrs, arrays, t.mps
+        t = build_target(cfg.target, n, J=cfg.J, h=cfg.h, boundary=cfg.boundary, noise=0.0)
+        t.attrs = {**base, **t.attrs, "origin": "lab", "symmetry": "none"}
+        return t
     psi = load_state_vector(cfg.target, n)
-    x, zz = _observables_of(psi)
     attrs = {**base, "state": "custom", "method": "exact", "target_file": str(cfg.target)}
-    return attrs, {"psi": psi, "x_exact": x, "zz_exact": zz}, None
+    return target_from_statevector(psi, attrs)
 
 
 # --- the whole import ---------------------------------------------------------------------------
@@ -559,7 +544,7 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
     if n < 1:
         raise DataFileError(f"{src}: shots of 0 qubits")
     conv = convert(shots, cfg)
-    attrs, arrays, mps = build_lab_target(cfg, n)
+    target = build_lab_target(cfg, n)
     check = conv.basis_check
     for msg in check.warnings if check else ():
         warnings.warn(msg, LabImportWarning, stacklevel=2)
@@ -573,13 +558,11 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
                        with_log_p=False, eval_shots=0, config=config, overwrite=overwrite) as w:
         for s in range(0, len(conv.outcomes), 1 << 18):
             w.write_block(s, conv.outcomes[s : s + (1 << 18)])
-        w.set_target(attrs, arrays)
-        if mps is not None:
-            mps.save_to_group(w.target_group().create_group("mps"))
+        w.write_target(target)
     return {
         "out": str(out_path), "n_qubits": n, "shots": int(len(conv.outcomes)),
         "povm": conv.frame.name, "K": conv.frame.K, "format": cfg.format,
-        "target": attrs["state"],
+        "target": target.attrs["state"],
         "basis_weights": list(check.weights) if check else None,
         "basis_uniform": check.uniform if check else None,
         "basis_p_value": check.p_uniform if check else None,

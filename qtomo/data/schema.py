@@ -19,15 +19,19 @@ Layout::
     /target/x_exact        float64 (N,)   exact <X_i> of the target, when known
     /target/zz_exact       float64 (N, N) exact <Z_i Z_j> of the target, when known
     /target/psi            complex128 (2^N,) pure target state vector (N <= 16), big-endian
-    /target/mps            MPS of the pure target (large N), see qtomo.states.mps
+    /target/mps            MPS of the pure target (N > 16), see qtomo.states.mps
+
+A known target is always stored: as ``psi`` up to ``MAX_PSI_QUBITS`` qubits, as an MPS above
+(GHZ: the exact bond-2 MPS; exact diagonalization and imported state vectors: the SVD sweep of
+the vector, exact up to round-off; DMRG: its own MPS). See :mod:`qtomo.states.targets`.
 """
 
 from __future__ import annotations
 
+from qtomo.states.statevector import MAX_PSI_QUBITS
+
 SCHEMA_VERSION = 1
 FORMAT_NAME = "qtomo-dataset"
-#: Largest N for which the target state vector is stored.
-MAX_PSI_QUBITS = 16
 #: Rows per HDF5 chunk of the outcome array (capped by the shot count).
 CHUNK_ROWS = 16384
 

@@ -103,6 +103,13 @@ class DensityEstimator(nn.Module):
         }
 
     # -- public API (validates) -------------------------------------------------------------
+    def init_from_povm(self, elements: np.ndarray) -> None:
+        """Initialise from the POVM before training (fresh models only; default: nothing).
+
+        ``elements`` is the (K, 2, 2) array of single-qubit POVM elements M(a).
+        """
+        del elements
+
     def log_prob(self, a: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Natural log Q(a) of each string.
 

@@ -10,6 +10,7 @@ r, z, n)::
     head.weight         (M, K, H)       head.bias           (M, K)
     phase_theta, phase_u (M, K, P)      phase_in / phase_out (M, H | K, 2P) and biases
                                         (product channels, when hparams phase = P > 0)
+    phase_site_out      (M, N, K, 2P)   (per-site channel readout, hparams phase_site)
 
 so member m exports (:meth:`StackedGRU.member_state_dict`) a state dict identical in keys and
 shapes to a GRUModel's, and each member becomes a normal checkpoint. ``nn.GRU`` has no vmap
@@ -154,6 +155,9 @@ class StackedGRU(nn.Module):
         if feat is not None:
             logits = logits + torch.einsum("mbnf,mkf->mbnk", feat, self.phase_out__weight) \
                 + self.phase_out__bias[:, None, None]
+            if self._hparams.get("phase_site"):
+                logits = logits + GRUModel._site_factor(  # noqa: SLF001
+                    torch.einsum("mbnf,mnkf->mbnk", feat, self.phase_site_out))
         return logits.float()
 
     def log_prob(self, a: torch.Tensor) -> torch.Tensor:

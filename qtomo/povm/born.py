@@ -8,13 +8,14 @@ No ``K^N x K^N`` or ``4^N x 4^N`` overlap matrix is ever built.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from qtomo.errors import InputValueError
 from qtomo.povm.frames import Frame
+from qtomo.states.paulis import PAULI
+from qtomo.states.paulis import parse_pauli_string as parse_pauli_string
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 _PAULI_INDEX = {"I": 0, "X": 1, "Y": 2, "Z": 3}
@@ -108,38 +109,6 @@ def rho_from_probabilities(probs: FloatArray, frame: Frame, n: int | None = None
 
 # --- Pauli-string observables ---------------------------------------------------------------
 
-_TERM = re.compile(r"^([IXYZ])(\d+)$")
-
-
-def parse_pauli_string(text: str, n_qubits: int) -> dict[int, str]:
-    """Parse ``"Z0 Z5"`` (or ``"X3"``, ``"Z0*Z1"``) into ``{site: letter}``.
-
-    Raises :class:`InputValueError` naming the bad term.
-    """
-    terms = [t for t in re.split(r"[\s*,]+", text.strip().upper()) if t]
-    if not terms:
-        raise InputValueError(f"empty observable {text!r}; expected e.g. 'Z0 Z5'")
-    out: dict[int, str] = {}
-    for term in terms:
-        m = _TERM.match(term)
-        if not m:
-            raise InputValueError(
-                f"observable term {term!r} in {text!r} is not a Pauli letter X, Y, Z or I "
-                "followed by a qubit index, e.g. 'Z0 Z5'"
-            )
-        site = int(m.group(2))
-        if site >= n_qubits:
-            raise InputValueError(
-                f"observable {text!r} names qubit {site}, but the data has {n_qubits} qubits "
-                f"(0..{n_qubits - 1})"
-            )
-        if site in out:
-            raise InputValueError(f"observable {text!r} names qubit {site} twice")
-        if m.group(1) != "I":
-            out[site] = m.group(1)
-    return out
-
-
 def pauli_q_values(outcomes: Outcomes, frame: Frame, paulis: dict[int, str]) -> FloatArray:
     """Q_O(a) = prod_j Tr[O_j D(a_j)] for a Pauli string ``O`` given as ``{site: letter}``.
 
@@ -180,8 +149,6 @@ def estimate(q_values: FloatArray) -> Estimate:
 
 def pauli_operator(paulis: dict[int, str], n: int) -> ComplexArray:
     """Dense operator of a Pauli string (small N only)."""
-    from qtomo.povm.frames import PAULI
-
     op = np.ones((1, 1), dtype=np.complex128)
     for site in range(n):
         op = np.kron(op, PAULI[paulis.get(site, "I")])

@@ -18,14 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# the Pauli matrices are defined once, in qtomo.states.paulis (PAULI is re-exported here)
+from qtomo.states.paulis import I2, X, Y, Z
+from qtomo.states.paulis import PAULI as PAULI
 from qtomo.typing import ComplexArray, FloatArray
-
-I2 = np.eye(2, dtype=np.complex128)
-X = np.array([[0, 1], [1, 0]], dtype=np.complex128)
-Y = np.array([[0, -1j], [1j, 0]], dtype=np.complex128)
-Z = np.array([[1, 0], [0, -1]], dtype=np.complex128)
-#: Single-qubit Pauli matrices indexed by letter.
-PAULI = {"I": I2, "X": X, "Y": Y, "Z": Z}
 
 POVM_NAMES = ("pauli4", "tetra", "pauli6")
 

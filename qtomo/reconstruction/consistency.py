@@ -278,6 +278,7 @@ class ConsistencyResult:
     selection: str = ""
     alpha: float = ALPHA
     z_scalar: float = Z_SCALAR
+    likelihood_ratio: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able block for ``report["consistency"]``."""
@@ -285,7 +286,8 @@ class ConsistencyResult:
 
         n_sc = len(self.scalars)
         bound = (2 * self.alpha if self.statistic is not None else 0.0) \
-            + n_sc * float(2 * stats.norm.sf(self.z_scalar))
+            + n_sc * float(2 * stats.norm.sf(self.z_scalar)) \
+            + (float(self.likelihood_ratio["threshold"]) if self.likelihood_ratio else 0.0)
         return {
             "consistent": self.consistent,
             "statistic": self.statistic,
@@ -299,6 +301,7 @@ class ConsistencyResult:
             "worst": [w.as_dict() for w in self.worst],
             "scalars": self.scalars,
             "failed": self.failed,
+            "likelihood_ratio": self.likelihood_ratio,
             "reason": self.reason,
             "observables": self.selection,
             "thresholds": {"chi2_p": self.alpha, "max_abs_z_bonferroni_p": self.alpha,
@@ -346,6 +349,7 @@ def check_consistency(
     rtol: float = EIG_RTOL,
     n_worst: int = N_WORST,
     selection: str = "",
+    likelihood_ratio: Any | None = None,
 ) -> ConsistencyResult:
     """Compare a model's estimates with the direct ones from the shots.
 
@@ -366,6 +370,9 @@ def check_consistency(
         Observables listed as the worst.
     selection : str
         How the observables were chosen (copied into the result).
+    likelihood_ratio : LikelihoodRatio or None
+        The model's MLE state against the raw-frequency MLE state on the shots
+        (:mod:`qtomo.reconstruction.likelihood_ratio`); rejects when its p-value < its level.
 
     Returns
     -------
@@ -410,6 +417,10 @@ def check_consistency(
                         f"{_fmt(w.direct)} +- {_se(w.direct_stderr)} ({w.z:+.1f} s.e.; "
                         f"Bonferroni p = {_p(p_max)})")
         (bad if "chi2" in failed or "max_abs_z" in failed else good).append(chi_txt)
+    if likelihood_ratio is not None:
+        if likelihood_ratio.rejected:
+            failed.append("likelihood_ratio")
+        (bad if likelihood_ratio.rejected else good).append(likelihood_ratio.sentence())
     sc_out: list[dict[str, Any]] = []
     for sp in scalars:
         zs = sp.z()
@@ -438,6 +449,7 @@ def check_consistency(
         n_observables=n_obs, dropped=dropped, max_abs_z=max_z, max_z_p_value=p_max,
         worst=worst, scalars=sc_out, failed=failed, reason=reason, selection=selection,
         alpha=alpha, z_scalar=z_scalar,
+        likelihood_ratio=likelihood_ratio.as_dict() if likelihood_ratio is not None else None,
     )
 
 

@@ -37,7 +37,14 @@ import numpy as np
 
 from qtomo.errors import InputValueError
 from qtomo.povm.born import Estimate, parse_pauli_string
-from qtomo.povm.frames import PAULI, Frame
+from qtomo.povm.frames import Frame
+from qtomo.states.paulis import PAULI
+from qtomo.states.statevector import apply_pauli_string as apply_pauli_string
+from qtomo.states.statevector import (
+    one_site_expectations,
+    statevector_expectation,
+    two_point_matrix,
+)
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 LETTERS = ("X", "Y", "Z")
@@ -304,23 +311,7 @@ def parse_observables(texts: Iterable[str], n: int) -> dict[str, dict[int, str]]
     return out
 
 
-# --- exact values -------------------------------------------------------------------------------
-def apply_pauli_string(psi: ComplexArray, paulis: dict[int, str]) -> ComplexArray:
-    """``P |psi>`` for a Pauli string on a big-endian state vector (qubit 0 most significant)."""
-    v = np.asarray(psi, dtype=np.complex128)
-    n = int(round(np.log2(v.size)))
-    t = v.reshape([2] * n)
-    for site, letter in paulis.items():
-        t = np.moveaxis(np.tensordot(PAULI[letter], t, axes=(1, site)), 0, site)
-    return t.reshape(-1)
-
-
-def statevector_expectation(psi: ComplexArray, paulis: dict[int, str]) -> float:
-    """``<psi|P|psi>`` (real part) of a normalised state vector."""
-    v = np.asarray(psi, dtype=np.complex128)
-    return float(np.real(np.vdot(v, apply_pauli_string(v, paulis))))
-
-
+# --- exact values (state-vector expectations: qtomo.states.statevector) ------------------------
 def exact_observables(
     n: int, *, target: dict[str, Any], psi: ComplexArray | None = None, mps: Any = None,
     x_exact: FloatArray | None = None, zz_exact: FloatArray | None = None,
@@ -342,17 +333,14 @@ def exact_observables(
 
     def one_site(letter: str) -> FloatArray:
         if psi is not None:
-            return np.array([statevector_expectation(psi, {i: letter}) for i in range(n)]) * damp
+            return one_site_expectations(psi, letter) * damp
         if mps is not None:
             return np.asarray(mps.local_expectations(PAULI[letter]).real) * damp
         return nan1.copy()
 
     def pair(letter: str) -> FloatArray:
         if psi is not None:
-            m = np.eye(n)
-            for i in range(n):
-                for j in range(i + 1, n):
-                    m[i, j] = m[j, i] = statevector_expectation(psi, {i: letter, j: letter})
+            m = two_point_matrix(psi, letter)
         elif mps is not None:
             m = np.asarray(mps.correlation_matrix(PAULI[letter]).real)
         else:

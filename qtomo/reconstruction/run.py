@@ -38,11 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from qtomo import __version__
+from qtomo._version import __version__
 from qtomo.errors import InputValueError
 from qtomo.povm.born import Estimate, outcome_index, rho_from_probabilities
 from qtomo.reconstruction import consistency as cs
 from qtomo.reconstruction import density as dm
+from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.observables import (
     LETTERS,
@@ -387,8 +388,14 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         quantum["exact_fidelity_note"] = (
             "<psi|sigma|psi> of the state the shots were drawn from" if sigma is not None
             else "the shots were drawn from the target itself")
+    elif mps is not None:  # N > 16: the target is stored as an MPS
+        quantum["exact_fidelity"] = 1.0 if noise == 0 else None
+        quantum["exact_fidelity_note"] = (
+            "the shots were drawn from the target itself" if noise == 0 else
+            "<psi|sigma|psi> is not computed for an MPS target with noise")
     dense_ok = n <= cfg.max_rho_qubits and K**n <= dm.MAX_TABLE_ENTRIES
     model_table = None
+    freq = None
     if not dense_ok:
         quantum["dense"] = (f"no dense density matrix: N = {n} > {cfg.max_rho_qubits} or "
                             f"K^N = {K}^{n} > {dm.MAX_TABLE_ENTRIES}")
@@ -426,21 +433,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         )
         if "mle_fit" in quantum["data"]:
             quantum["data"]["mle_fit"]["rank_selection"] = f"AIC on the {ds.shots} shots"
-    direct_fid = None
-    if psi is not None and n <= mt.MAX_DIRECT_FIDELITY_QUBITS:
-        stage("direct fidelity estimate")
-        vals = np.concatenate([
-            mt.direct_fidelity_values(ds.outcomes(s0, s0 + READ_BLOCK), frame, psi)
-            for s0 in range(0, ds.shots, READ_BLOCK)
-        ])
-        from qtomo.povm.born import estimate
-
-        direct_fid = estimate(vals)
-        quantum["direct_estimate"] = {
-            **_est(direct_fid),
-            "quantity": "squared fidelity <psi|rho_lab|psi> to the ideal target",
-            "convention": CONVENTIONS["direct_fidelity"],
-        }
+    direct_fid = _direct_fidelity(ds, psi, mps, quantum, stage)
     headline_fid = _headline_fidelity(quantum, direct_fid)
 
     # -- model-vs-data consistency ---------------------------------------------------------------
@@ -455,15 +448,19 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
             ),
             cs.estimate_pair("energy", "TFIM energy <H>", observables["scalars"].get("energy")),
         ]
+        lr = None
+        if "model_mle" in rhos and "data_mle" in rhos:
+            stage("likelihood ratio of the model's state")
+            lr = lrt.likelihood_ratio_test(freq, ds.shots, rhos["model_mle"], rhos["data_mle"],
+                                           quantum["data"]["mle_fit"]["rank"], frame, n)
         consistency = cs.check_consistency(model_obs.vector, direct.vector,
                                            [x for x in pairs if x is not None],
-                                           selection=vec_selection)
+                                           selection=vec_selection, likelihood_ratio=lr)
         if not consistency.consistent:
-            # the best-supported figure from the shots alone: the direct estimate (the same
-            # quantity, <psi|rho|psi>, with its standard error), else the raw-frequency states
-            no_model = {k: v for k, v in quantum.items() if k != "model"}
-            headline_fid = cs.fallback(headline_fid, _headline_fidelity(no_model, direct_fid),
-                                       consistency)
+            headline_fid = cs.fallback(
+                headline_fid, _fallback_fidelity(quantum, direct_fid, rhos, freq, ds.shots,
+                                                 frame, n, ideal, cfg.seed, stage),
+                consistency)
 
     # -- classical metrics -----------------------------------------------------------------------
     classical = None
@@ -541,6 +538,50 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
             "val_fraction": (model_info or {}).get("train_config", {}).get("val_fraction"),
         }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
     return Reconstruction(report=report, rhos=rhos, figures=figures)
+
+
+def _direct_fidelity(ds: Any, psi: Any, mps: Any, quantum: dict[str, Any],
+                     stage: _Stage) -> Estimate | None:
+    """The direct estimate of <psi|rho_lab|psi> from the shots, into ``quantum``; None when
+    there is no target or it is out of reach (N or the MPS bond too large; a note says so)."""
+    n, frame = ds.n_qubits, ds.frame
+    if psi is not None and n <= mt.MAX_DIRECT_FIDELITY_QUBITS:
+        def values(a: np.ndarray) -> np.ndarray:
+            return mt.direct_fidelity_values(a, frame, psi)
+        how = None
+    elif (psi is not None or mps is not None) and n <= mt.MAX_DIRECT_FIDELITY_MPS_QUBITS:
+        from qtomo.states.targets import statevector_to_mps
+
+        m = mps if mps is not None else statevector_to_mps(psi)
+        if m.max_bond > mt.MAX_DIRECT_FIDELITY_BOND:
+            quantum["direct_estimate_note"] = (
+                f"not computed: the target's MPS has bond dimension {m.max_bond} > "
+                f"{mt.MAX_DIRECT_FIDELITY_BOND}")
+            return None
+
+        def values(a: np.ndarray) -> np.ndarray:
+            return mt.direct_fidelity_values_mps(a, frame, m)
+        how = f"MPS of the target (bond dimension {m.max_bond})"
+    else:
+        if psi is not None or mps is not None:
+            quantum["direct_estimate_note"] = (
+                f"not computed: N = {n} > {mt.MAX_DIRECT_FIDELITY_MPS_QUBITS} (its variance "
+                "grows exponentially with N)")
+        return None
+    stage("direct fidelity estimate")
+    vals = np.concatenate([values(ds.outcomes(s0, s0 + READ_BLOCK))
+                           for s0 in range(0, ds.shots, READ_BLOCK)])
+    from qtomo.povm.born import estimate
+
+    direct_fid = estimate(vals)
+    quantum["direct_estimate"] = {
+        **_est(direct_fid),
+        "quantity": "squared fidelity <psi|rho_lab|psi> to the ideal target",
+        "convention": CONVENTIONS["direct_fidelity"],
+    }
+    if how:
+        quantum["direct_estimate"]["contraction"] = how
+    return direct_fid
 
 
 def _load_model(run_dir: str | Path, ds: Any) -> tuple[Any, dict[str, Any]]:
@@ -690,6 +731,33 @@ def _headline_fidelity(quantum: dict[str, Any], direct: Estimate | None) -> dict
                         "convention": conv}
     return {"value": None, "stderr": None, "source": "not computable (no target state vector "
             "stored, or N too large)", "convention": conv}
+
+
+def _fallback_fidelity(quantum: dict[str, Any], direct: Estimate | None,
+                       rhos: dict[str, np.ndarray], freq: np.ndarray | None, n_shots: int,
+                       frame: Any, n: int, ideal: Any, seed: int,
+                       stage: _Stage) -> dict[str, Any]:
+    """The best-supported fidelity from the shots alone, for a model the check rejects: the
+    raw-frequency MLE with its bootstrap error bar where it was fitted (small N), or the
+    direct estimate, whichever has the smaller standard error; else the raw-frequency states.
+    """
+    no_model = {k: v for k, v in quantum.items() if k != "model"}
+    out = _headline_fidelity(no_model, direct)
+    if "data_mle" not in rhos or freq is None or ideal is None:
+        return out
+    stage("bootstrap of the raw-frequency MLE")
+    fit = quantum["data"]["mle_fit"]
+    boot = lrt.raw_mle_bootstrap(freq, n_shots, rhos["data_mle"], fit["rank"], frame, n,
+                                 ideal, seed=seed)
+    quantum["data"]["mle"]["bootstrap"] = boot
+    value = quantum["data"]["mle"]["fidelity"]
+    if direct is not None and not boot["stderr"] < direct.stderr:
+        return out
+    exact = {"exact": quantum["exact_fidelity"]} if "exact_fidelity" in quantum else {}
+    return {"value": value, "stderr": boot["stderr"], "ci95": boot["ci95"], **exact,
+            "source": ("raw shot frequencies: maximum-likelihood physical state (standard "
+                       f"tomography), error bar from {boot['b']} bootstrap refits"),
+            "convention": CONVENTIONS["quantum_fidelity"]}
 
 
 def _headline_energy(energy: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -32,11 +32,11 @@ import scipy.linalg as sla
 
 from qtomo.errors import ComputationError, InputValueError
 from qtomo.states.mps import MPS
+from qtomo.states.paulis import PAULI
 from qtomo.typing import FloatArray
 
-_I2 = np.eye(2)
-_X = np.array([[0.0, 1.0], [1.0, 0.0]])
-_Z = np.array([[1.0, 0.0], [0.0, -1.0]])
+# real (float64) Pauli matrices of the real TFIM MPO
+_I2, _X, _Z = (PAULI[k].real.copy() for k in "IXZ")
 
 #: Warm-up schedule: Lanczos residual tolerance and bond cap of the first sweeps.
 _WARMUP_LTOL = (1e-4, 1e-6, 1e-8)

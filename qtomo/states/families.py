@@ -4,7 +4,7 @@ Conventions (as everywhere in qtomo, see ``PHYSICS.md``): a state vector of ``N`
 shape ``(2^N,)`` and is big-endian, qubit 0 being the most significant bit
 (``np.kron(q0, np.kron(q1, ...))``); ``|0>`` is the +1 eigenstate of Z. Every builder returns a
 normalised vector and refuses ``N > FAMILY_MAX_QUBITS`` (the largest state vector a dataset
-file stores, :data:`qtomo.data.schema.MAX_PSI_QUBITS`).
+file stores, :data:`qtomo.states.statevector.MAX_PSI_QUBITS`).
 
 The random families are reproducible: the same ``seed`` gives the same state. Their random
 stream is ``np.random.default_rng([seed, tag])`` with a family tag, so it is independent of the
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qtomo.data.schema import MAX_PSI_QUBITS
 from qtomo.errors import InputValueError
+from qtomo.states.statevector import MAX_PSI_QUBITS
 from qtomo.typing import ComplexArray, FloatArray
 
 #: Largest number of qubits of every family here (dense state vectors of 2^N amplitudes).

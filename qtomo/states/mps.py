@@ -25,18 +25,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from qtomo.errors import InputValueError
+from qtomo.errors import DataFileError, InputValueError
+from qtomo.states.paulis import PAULI, parse_pauli_string
 from qtomo.typing import ComplexArray, FloatArray
 
 #: Largest N for which :meth:`MPS.to_statevector` builds a dense vector (2^N amplitudes).
 MAX_STATEVECTOR_QUBITS = 26
-
-_PAULI_MATS = {
-    "I": np.eye(2, dtype=np.complex128),
-    "X": np.array([[0, 1], [1, 0]], dtype=np.complex128),
-    "Y": np.array([[0, -1j], [1j, 0]], dtype=np.complex128),
-    "Z": np.array([[1, 0], [0, -1]], dtype=np.complex128),
-}
 
 
 def _truncate(s: FloatArray, chi_max: int | None, cutoff: float) -> int:
@@ -311,8 +305,6 @@ class MPS:
         ``"Z0 Z5"`` or ``"X3"``. One left-to-right pass up to the last non-identity site.
         """
         if isinstance(paulis, str):
-            from qtomo.povm.born import parse_pauli_string
-
             paulis = parse_pauli_string(paulis, self.n_qubits)
         ops: dict[int, np.ndarray] = {}
         for site, letter in paulis.items():
@@ -321,10 +313,10 @@ class MPS:
                     f"Pauli string names qubit {site}, but the MPS has {self.n_qubits} qubits"
                 )
             key = str(letter).upper()
-            if key not in _PAULI_MATS:
+            if key not in PAULI:
                 raise InputValueError(f"unknown Pauli letter {letter!r}; expected I, X, Y or Z")
             if key != "I":
-                ops[int(site)] = _PAULI_MATS[key]
+                ops[int(site)] = PAULI[key]
         return float(np.real(self.expectation_product(ops)))
 
     def expectation_product(self, ops: Mapping[int, np.ndarray]) -> complex:
@@ -372,11 +364,11 @@ class MPS:
 
     def x_expectations(self) -> np.ndarray:
         """<X_j> for all sites, float64 (N,)."""
-        return self.local_expectations(_PAULI_MATS["X"]).real.copy()
+        return self.local_expectations(PAULI["X"]).real.copy()
 
     def z_expectations(self) -> np.ndarray:
         """<Z_j> for all sites, float64 (N,)."""
-        return self.local_expectations(_PAULI_MATS["Z"]).real.copy()
+        return self.local_expectations(PAULI["Z"]).real.copy()
 
     def correlation_matrix(self, op_a: np.ndarray, op_b: np.ndarray | None = None) -> np.ndarray:
         """C[i, j] = <A_i B_j> for i < j, <B_i A_j> mirrored for i > j, <A B> on the diagonal.
@@ -412,7 +404,7 @@ class MPS:
 
     def zz_matrix(self) -> np.ndarray:
         """<Z_i Z_j> for all pairs, float64 (N, N), ones on the diagonal."""
-        z = _PAULI_MATS["Z"]
+        z = PAULI["Z"]
         return self.correlation_matrix(z).real.copy()
 
     def entanglement_entropies(self) -> np.ndarray:
@@ -454,8 +446,6 @@ class MPS:
     @classmethod
     def load_from_group(cls, group) -> MPS:  # noqa: ANN001 - h5py.Group
         """Read an MPS written by :meth:`save_to_group`; raises ``DataFileError`` if malformed."""
-        from qtomo.errors import DataFileError
-
         try:
             if group.attrs.get("format") != "qtomo-mps":
                 raise DataFileError(

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from qtomo import __version__
+from qtomo._version import __version__
 from qtomo.data.atomic import atomic_path
 from qtomo.errors import DataFileError
 from qtomo.models.base import DensityEstimator

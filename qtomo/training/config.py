@@ -217,7 +217,7 @@ def default_config(
     if model == "gru":
         from qtomo.models.gru import DEFAULT_PHASE_CHANNELS
 
-        hp = {"hidden": 100, "layers": 2, "phase": DEFAULT_PHASE_CHANNELS}
+        hp = {"hidden": 100, "layers": 2, "phase": DEFAULT_PHASE_CHANNELS, "phase_site": True}
     out: dict[str, Any] = {"hparams": hp, "batch_size": batch, "epochs": epochs}
     # a model class may adapt the training defaults to itself (classmethod
     # ``training_defaults(n_qubits, shots, K) -> dict`` of TrainConfig fields)

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from qtomo import __version__
+from qtomo._version import __version__
 from qtomo.data.hdf5 import Dataset
 from qtomo.errors import InputValueError
 from qtomo.models.gru import GRUModel
@@ -324,7 +324,9 @@ def train_members(dataset: Dataset, run_dir: str | Path, config: TrainConfig,
         models = []
         for s in lc:
             torch.manual_seed(s.init_seed)
-            models.append(GRUModel(dataset.n_qubits, dataset.K, **main_model.hparams))
+            fresh = GRUModel(dataset.n_qubits, dataset.K, **main_model.hparams)
+            fresh.init_from_povm(dataset.frame.elements)
+            models.append(fresh)
         t = time.perf_counter()
         res = MemberTrainer(StackedGRU(models), dataset, plain, lc, out, "learning_curve",
                             progress=progress).fit()

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from qtomo import __version__
+from qtomo._version import __version__
 from qtomo.data.atomic import atomic_path
 from qtomo.data.hdf5 import Dataset, open_dataset
 from qtomo.errors import ComputationError, DataFileError, InputValueError, OutputExistsError
@@ -672,6 +672,7 @@ def run_training(
         _check_fresh_dir(out, overwrite)
         torch.manual_seed(config.seed)
         model = build_model(config.model, ds.n_qubits, ds.K, **config.hparams)
+        model.init_from_povm(ds.frame.elements)
         trainer = Trainer(model, ds, config, out, progress=progress, callbacks=callbacks)
         if dist_info.is_main:
             _clear_run_files(out)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from qtomo.cli.main import cli
-from qtomo.simulate import SimulateConfig, simulate
+from qtomo.data.simulate import SimulateConfig, simulate
 
 FAST = ["--epochs", "2", "--batch-size", "100", "--hidden", "16", "--layers", "1",
         "--device", "cpu", "--precision", "fp32"]

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from qtomo.data.hdf5 import DatasetWriter, open_dataset
+from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.errors import DataFileError, OutputExistsError
 from qtomo.povm.frames import get_frame
-from qtomo.simulate import SimulateConfig, simulate
 
 
 @pytest.fixture
@@ -101,3 +101,23 @@ def test_missing_truncated_and_foreign_files(tmp_path, small):
     with pytest.raises(DataFileError):
         with open_dataset(trunc) as ds:
             ds.outcomes()
+
+
+def test_large_psi_is_refused_not_dropped(tmp_path):
+    # a target vector above MAX_PSI_QUBITS used to vanish silently; the writer now refuses it
+    # and a Target (qtomo.states.targets) carries an MPS there instead
+    from qtomo.states.targets import build_target
+
+    kw = dict(n_qubits=17, shots=1, frame=get_frame("pauli4"), with_log_p=False,
+              eval_shots=0, config={})
+    with pytest.raises(ValueError, match="MPS"):
+        with DatasetWriter(tmp_path / "a.h5", **kw) as w:
+            w.write_block(0, np.zeros((1, 17), np.uint8))
+            w.set_target({"state": "custom"}, {"psi": np.ones(2**17) / 2**8.5})
+    assert not (tmp_path / "a.h5").exists()
+    with DatasetWriter(tmp_path / "b.h5", **kw) as w:
+        w.write_block(0, np.zeros((1, 17), np.uint8))
+        w.write_target(build_target("ghz", 17))
+    with open_dataset(tmp_path / "b.h5") as ds:
+        assert ds.target_array("psi") is None and ds.target_mps().max_bond == 2
+        assert ds.target["state"] == "ghz"

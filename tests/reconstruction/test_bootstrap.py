@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.reconstruction.bootstrap import BIAS_THRESHOLD, interval
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
-from qtomo.simulate import SimulateConfig, simulate
 from qtomo.training import TrainConfig, run_training
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.povm.born import born_probabilities, sample_from_table
 from qtomo.povm.frames import get_frame
 from qtomo.reconstruction import consistency as cs
@@ -14,7 +15,6 @@ from qtomo.reconstruction.metrics import direct_fidelity_values, target_born_tab
 from qtomo.reconstruction.observables import PauliAccumulator, TFIMSpec
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
 from qtomo.reports.report import render_html
-from qtomo.simulate import SimulateConfig, simulate
 from qtomo.states.ghz import ghz_statevector
 from qtomo.states.noise import depolarize
 from qtomo.states.tfim import tfim_ground_state
@@ -191,8 +191,14 @@ def test_wrong_model_is_flagged_and_the_headline_falls_back(ghz4_noisy):
     assert sc["z"] < -10 and sc["model"] == pytest.approx(exact_mix, abs=0.01)
     hf = r["headline"]["quantum_fidelity"]
     d = r["quantum"]["direct_estimate"]
-    assert hf["source"].startswith("fallback") and "direct estimate" in hf["source"]
-    assert hf["value"] == d["value"] and hf["stderr"] == d["stderr"]
+    # the state is also rejected against the raw-frequency MLE (N <= 6), and the fallback is
+    # that MLE with its bootstrap error bar, which is smaller than the direct estimate's
+    assert "likelihood_ratio" in c["failed"] and c["likelihood_ratio"]["p_value"] < 1e-6
+    mle = r["quantum"]["data"]["mle"]
+    assert hf["source"].startswith("fallback") and "maximum-likelihood" in hf["source"]
+    assert hf["value"] == mle["fidelity"] and hf["stderr"] == mle["bootstrap"]["stderr"]
+    assert hf["stderr"] < d["stderr"]
+    assert hf["ci95"][0] <= hf["value"] <= hf["ci95"][1]
     assert hf["model_value"] == pytest.approx(sc["model"])
     assert "disagrees with its data" in hf["fallback_reason"]
     assert abs(hf["value"] - hf["exact"]) < 4 * hf["stderr"]

@@ -68,6 +68,21 @@ def test_direct_fidelity_per_shot_route_equals_table(rng, monkeypatch):
     np.testing.assert_allclose(per_shot, table, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["pauli4", "tetra", "pauli6"])
+@pytest.mark.parametrize("noise", [0.0, 0.1])
+def test_direct_fidelity_from_an_mps_equals_the_dense_route(name, noise, rng):
+    from qtomo.states.families import random_mps_statevector
+
+    f = get_frame(name)
+    n = 6
+    psi = random_mps_statevector(n, seed=4, chi=3)  # complex, bond dimension 3
+    a = rng.integers(0, f.K, size=(400, n)).astype(np.uint8)
+    want = mt.direct_fidelity_values(a, f, psi, noise)
+    for m in (MPS.from_statevector(psi), MPS.from_statevector(2.5 * psi, normalize=False)):
+        got = mt.direct_fidelity_values_mps(a, f, m, noise, chunk=77)
+        np.testing.assert_allclose(got, want, atol=1e-12 * np.abs(want).max())
+
+
 def test_direct_estimate_equals_linear_inversion(rng):
     # the direct estimate is <psi| rho_lin |psi> of the frequency table, by linearity
     from qtomo.povm.born import rho_from_probabilities

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from qtomo.data.hdf5 import open_dataset
+from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.reconstruction.metrics import target_born_table
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
-from qtomo.simulate import SimulateConfig, simulate
 from tests.reconstruction.helpers import TableModel
 
 CASES = [

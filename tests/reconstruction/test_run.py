@@ -9,10 +9,10 @@ import pytest
 import qutip
 
 from qtomo.data.hdf5 import open_dataset
+from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.errors import InputValueError
 from qtomo.reconstruction.metrics import target_born_table
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
-from qtomo.simulate import SimulateConfig, simulate
 from tests.reconstruction.helpers import HistogramOnlyModel, TableModel
 
 

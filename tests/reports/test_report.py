@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from qtomo.data.hdf5 import open_dataset
+from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.errors import OutputExistsError
 from qtomo.reconstruction.metrics import target_born_table
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
 from qtomo.reports.report import jsonable, render_html, write_report
-from qtomo.simulate import SimulateConfig, simulate
 from tests.reconstruction.helpers import TableModel
 
 

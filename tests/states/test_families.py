@@ -7,9 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
+from qtomo.data.simulate import SimulateConfig
 from qtomo.errors import InputValueError
-from qtomo.reconstruction.observables import statevector_expectation
-from qtomo.simulate import SimulateConfig, _observables_from_psi, build_target
 from qtomo.states.families import (
     FAMILIES,
     FAMILY_MAX_QUBITS,
@@ -19,6 +18,8 @@ from qtomo.states.families import (
     random_mps_statevector,
     w_statevector,
 )
+from qtomo.states.statevector import statevector_expectation, x_and_zz
+from qtomo.states.targets import build_target
 from qtomo.training.symmetry import SYMMETRIES
 
 NS = (1, 2, 3, 5, 8)
@@ -124,12 +125,12 @@ def test_random_mps_schmidt_rank_and_seed(n):
 @pytest.mark.parametrize("noise", (0.0, 0.2))
 def test_build_target(family, symmetry, noise):
     n = 5
-    t = build_target(SimulateConfig(state=family, n_qubits=n, noise=noise, seed=3))
+    t = build_target(family, n, noise=noise, seed=3)
     assert t.attrs["state"] == family and t.attrs["symmetry"] == symmetry
     assert symmetry in SYMMETRIES and t.attrs["method"] == "exact"
     psi = family_statevector(family, n, seed=3)
     assert np.allclose(t.psi, psi)
-    x, zz = _observables_from_psi(psi)
+    x, zz = x_and_zz(psi)
     assert np.allclose(t.x_exact, x * (1 - noise))
     off = ~np.eye(n, dtype=bool)
     assert np.allclose(t.zz_exact[off], zz[off] * (1 - noise) ** 2)

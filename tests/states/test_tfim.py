@@ -66,9 +66,9 @@ def test_free_fermion_correlators_against_ed(h):
     n = 9
     psi = tfim_ground_state(n, 1.0, h).psi
     assert psi.min() > -1e-12  # Perron-Frobenius: non-negative amplitudes
-    from qtomo.simulate import _observables_from_psi
+    from qtomo.states.statevector import x_and_zz
 
-    x, zz = _observables_from_psi(psi)
+    x, zz = x_and_zz(psi)
     assert np.abs(x - tfim_x_expectations(n, 1.0, h)).max() < 1e-10
     assert np.abs(zz - tfim_zz_matrix(n, 1.0, h)).max() < 1e-10
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qtomo.simulate import SimulateConfig, simulate
+from qtomo.data.simulate import SimulateConfig, simulate
 
 
 def make_dataset(path, **kw):

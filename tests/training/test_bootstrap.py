@@ -62,15 +62,18 @@ def test_batches_carry_the_global_row_numbers(tiny_h5):
         assert np.array_equal(r1[0][1], indexed[0][1][1::2])
 
 
-@pytest.mark.parametrize("phase", [0, 4])
-def test_stacked_member_equals_a_gru_with_its_weights(phase):
+@pytest.mark.parametrize(("phase", "site"), [(0, False), (4, False), (4, True)])
+def test_stacked_member_equals_a_gru_with_its_weights(phase, site):
     torch.manual_seed(0)
-    models = [GRUModel(5, 4, hidden=12, layers=2, phase=phase) for _ in range(3)]
-    for g in models:  # the product channels' output layer starts at zero: exercise it
+    models = [GRUModel(5, 4, hidden=12, layers=2, phase=phase, phase_site=site)
+              for _ in range(3)]
+    for g in models:  # the product channels' output layers start at zero: exercise them
         if phase:
             with torch.no_grad():
                 g.phase_out.weight.normal_()
                 g.phase_u.normal_()
+                if site:
+                    g.phase_site_out.normal_()
     stack = StackedGRU(models)
     a = torch.randint(0, 4, (64, 5))
     lp = stack.log_prob(a)

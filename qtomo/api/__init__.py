@@ -1,0 +1,272 @@
+"""qtomo's public Python API: the five calls behind the ``qtomo`` commands.
+
+>>> import qtomo
+>>> ds = qtomo.simulate("tfim6.h5", n_qubits=6, shots=20_000)           # qtomo simulate
+>>> run = qtomo.train(ds, "runs/tfim6", model="gru", epochs=5)          # qtomo train
+>>> rec = qtomo.reconstruct(ds, run, samples=20_000)                    # qtomo reconstruct
+>>> rec.fidelity["value"], rec.rho, rec.observables["Z0 Z1"]
+>>> rec.write_report("report6")
+
+:func:`load` opens an existing dataset, :func:`import_shots` imports lab shots
+(``qtomo import``). Each command of the CLI calls exactly one of these functions, so the
+numbers are the same either way. Options are explicit keyword arguments with the CLI's
+defaults; bad values raise :class:`qtomo.errors.QtomoError` subclasses with a one-line message
+(the CLI maps them to its exit codes).
+
+Conventions (PHYSICS.md): outcome strings are uint8 ``(shots, N)`` with column j = qubit j;
+state vectors are big-endian (qubit 0 most significant) and density matrices have qubit 0 as
+the leftmost tensor factor; quantum fidelities use the squared convention
+``F = <psi|rho|psi>`` (QuTiP's ``fidelity`` returns its square root); KL divergences and
+negative log-likelihoods are in nats.
+
+Heavy modules (torch, the samplers, QuTiP) are imported inside the calls, so that
+``import qtomo`` stays light.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from qtomo.api.results import Dataset, ObservableTable, Reconstruction, Run
+
+PathLike = str | os.PathLike[str]
+
+
+def _path(x: Dataset | Run | PathLike) -> Path:
+    return x.path if isinstance(x, (Dataset, Run)) else Path(x)
+
+
+def simulate(
+    out: PathLike, *, state: str = "tfim", n_qubits: int = 10, J: float = 1.0,  # noqa: N803
+    h: float = 1.0, boundary: str = "open", povm: str = "pauli4", shots: int = 100_000,
+    eval_shots: int = 10_000, noise: float = 0.0, seed: int = 1234, method: str = "auto",
+    chi: int = 64, cutoff: float = 1e-10, log_p: str = "all", overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Dataset:
+    """Build a target state and sample POVM shots of it into the dataset file ``out``.
+
+    Parameters
+    ----------
+    out : path
+        The ``.h5`` file to write (atomically; refused if it exists unless ``overwrite``).
+    state : {"tfim", "ghz", "w", "cluster", "product", "random-mps"}
+        TFIM ground state of H = -J sum Z_i Z_{i+1} - h sum X_i, GHZ state, or a family state
+        (N <= 16), see :mod:`qtomo.states.targets`.
+    n_qubits, J, h, boundary, method, chi, cutoff :
+        Size, couplings and ground-state method (``auto``: ED up to 14 qubits, DMRG above,
+        with at most ``chi`` states per bond and discarded weight ``cutoff``).
+    povm : {"pauli4", "tetra", "pauli6"}
+        Single-qubit POVM measured on every qubit (outcome order in :mod:`qtomo.povm.frames`).
+    shots, eval_shots : int
+        Training shots and fresh evaluation shots (stored apart, never trained on).
+    noise : float
+        Local depolarizing strength p in [0, 1].
+    seed : int
+        The same seed gives the same file contents.
+    log_p : {"all", "none"}
+        Store the exact natural log P(a) of every shot.
+    progress, on_stage : callable, optional
+        ``progress(k)`` after each block of k shots; ``on_stage(text)`` at each stage.
+
+    Returns
+    -------
+    Dataset
+        ``summary`` holds the JSON of ``qtomo simulate --json`` (n_qubits, shots, povm,
+        state, method, noise, energy, truncation_error, log_p_true, out, ...).
+    """
+    from qtomo.data.simulate import SimulateConfig
+    from qtomo.data.simulate import simulate as _simulate
+
+    cfg = SimulateConfig(
+        state=state, n_qubits=n_qubits, J=J, h=h, boundary=boundary, povm=povm, shots=shots,
+        eval_shots=eval_shots, noise=noise, seed=seed, method=method, chi=chi, cutoff=cutoff,
+        log_p=log_p,
+    )
+    summary = _simulate(cfg, out, overwrite=overwrite, progress=progress, on_stage=on_stage)
+    return Dataset(Path(out), summary)
+
+
+def load(path: PathLike) -> Dataset:
+    """Open and validate an existing dataset file; raises ``DataFileError`` naming what is
+    wrong (missing, not HDF5, wrong schema, incomplete, out-of-range outcomes)."""
+    ds = Dataset(Path(path))
+    _ = ds.info  # validate now
+    return ds
+
+
+def import_shots(
+    source: PathLike, out: PathLike, *, format: str = "pauli-basis",  # noqa: A002
+    povm: str | None = None, bit_order: str = "q0-first", target: str = "none",
+    J: float = 1.0, h: float = 1.0, boundary: str = "open",  # noqa: N803
+    basis_alpha: float = 0.01, overwrite: bool = False,
+) -> Dataset:
+    """Import lab shots (``.csv`` or ``.npy``) into the dataset file ``out`` (``qtomo import``).
+
+    Parameters
+    ----------
+    source : path
+        ``pauli-basis``: one basis letter (X, Y, Z) and one bit per qubit and shot;
+        ``outcomes``: POVM outcome indices. Layouts in :mod:`qtomo.data.lab`.
+    format : {"pauli-basis", "outcomes"}
+    povm : str, optional
+        ``pauli-basis``: ``pauli6`` (default) or ``pauli4`` (coarse-grained); ``outcomes``:
+        the POVM of the indices (required).
+    bit_order : {"q0-first", "q0-last"}
+        Whether the first or the last character is qubit 0 (Qiskit: ``q0-last``).
+    target : str
+        ``none``, ``ghz``, ``tfim`` (with J, h, boundary) or a ``.npy`` state vector
+        (big-endian); stored so that :func:`reconstruct` reports the fidelity to it.
+    basis_alpha : float
+        Level of the chi-square test of uniform basis frequencies; when it fails a
+        ``LabImportWarning`` is issued and the POVM is built from the measured frequencies.
+
+    Returns
+    -------
+    Dataset
+        ``summary`` holds the JSON of ``qtomo import --json`` (with the basis check's warnings).
+    """
+    from qtomo.data.lab import LabImportConfig, import_lab_shots
+    from qtomo.errors import InputValueError
+
+    if povm is None:
+        if format == "outcomes":
+            raise InputValueError("--format outcomes needs --povm (pauli4, tetra or pauli6): "
+                                  "the POVM whose outcome indices the file holds")
+        povm = "pauli6"
+    cfg = LabImportConfig(format=format, povm=povm.lower(), bit_order=bit_order, target=target,
+                          J=J, h=h, boundary=boundary, basis_alpha=basis_alpha).validate()
+    summary = import_lab_shots(source, out, cfg, overwrite=overwrite)
+    return Dataset(Path(out), summary)
+
+
+def train(
+    dataset: Dataset | PathLike, out: PathLike = "qtomo_run", *, model: str | None = "gru",
+    epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
+    hparams: dict[str, Any] | None = None, val_fraction: float | None = None,
+    patience: int | None = None, weight_decay: float | None = None,
+    symmetry: str | None = None, keep: str | None = None, bootstrap: int | None = None,
+    learning_curve: bool | None = None, seed: int | None = None, device: str = "auto",
+    precision: str | None = None, max_minutes: float | None = None, resume: bool = False,
+    overwrite: bool = False, progress: bool | None = None,
+) -> Run:
+    """Fit a generative model to the shots of ``dataset`` into the run directory ``out``.
+
+    Options left as None take the defaults adapted to the dataset (``qtomo train``'s; see
+    :func:`qtomo.training.config.dataset_config`). ``hparams`` are model options (``hidden``,
+    ``layers``, ``flow``, ...). With ``resume`` the run in ``out`` continues from its
+    ``last.pt``; the options given must then match the stored ones (``device`` and
+    ``max_minutes`` may change), and ``model`` / ``seed`` left as None mean the stored ones.
+
+    Returns
+    -------
+    Run
+        ``summary`` holds the JSON of ``qtomo train --json`` (val_nll in nats per string;
+        classical_fidelity and kl_divergence in nats on the evaluation shots, with ``_se``).
+    """
+    from qtomo.training.config import dataset_config, parse_device
+    from qtomo.training.trainer import resume_training, run_training
+
+    data = _path(dataset)
+    device = parse_device(device)
+    given = {k: v for k, v in {
+        "epochs": epochs, "batch_size": batch_size, "lr": lr, "val_fraction": val_fraction,
+        "patience": patience, "weight_decay": weight_decay, "precision": precision,
+        "symmetry": symmetry, "keep": keep, "bootstrap": bootstrap,
+        "learning_curve": True if learning_curve else None,
+    }.items() if v is not None}
+    if resume:
+        settings = dict(given, device=device)
+        if max_minutes is not None:
+            settings["max_minutes"] = max_minutes
+        if hparams:
+            settings["hparams"] = dict(hparams)
+        if seed is not None:
+            settings["seed"] = seed
+        if model is not None:
+            settings["model"] = model
+        summary = resume_training(data, out, settings=settings, progress=progress)
+    else:
+        sym = given.pop("symmetry", None)
+        cfg = dataset_config(data, model or "gru", symmetry=sym, hparams=dict(hparams or {}),
+                             **given, seed=1234 if seed is None else seed, device=device,
+                             max_minutes=max_minutes)
+        summary = run_training(data, out, cfg, overwrite=overwrite, progress=progress)
+    return Run(Path(out), summary)
+
+
+def reconstruct(
+    dataset: Dataset | PathLike, run: Run | PathLike | None = None, *, samples: int = 100_000,
+    observables: Sequence[str] = (), seed: int = 1234, max_rho_qubits: int = 10,
+    mle: bool = True, mle_rank: int | None = None,
+    subsystems: Sequence[Sequence[int]] | None = None, precision: float | None = None,
+    report: PathLike | None = None, save_rho: bool = False, overwrite: bool = False,
+    model: Any = None, on_stage: Callable[[str], None] | None = None,
+) -> Reconstruction:
+    """Reconstruct the state behind ``dataset`` from the model of ``run`` (or from the shots).
+
+    Parameters
+    ----------
+    dataset : Dataset or path
+    run : Run, path or None
+        A run directory of :func:`train`; None: from the shots alone (direct estimator, and
+        for small N linear inversion and maximum likelihood of the raw frequencies).
+    samples : int
+        Strings sampled from the model for observables and subsystem entropies.
+    observables : sequence of str
+        Extra Pauli strings such as ``"Z0 Z5"``.
+    max_rho_qubits, mle, mle_rank :
+        Dense density matrices up to this N (<= 10); maximum-likelihood fits and their rank
+        (None: chosen by AIC on the measured shots).
+    subsystems : sequence of qubit lists, optional
+        For Renyi-2 entropies (<= 4 qubits each); default the leading blocks 0..k-1.
+    precision : float, optional
+        Target error bar of the headline fidelity (shots planning, runs with learning curves).
+    report : path, optional
+        Report directory: checked before anything is computed (refused if not empty unless
+        ``overwrite``), written at the end (:meth:`Reconstruction.write_report`).
+    model : DensityEstimator, optional
+        A model object to use instead of loading ``run``.
+    on_stage : callable, optional
+        Called with a short text at the start of each stage.
+
+    Returns
+    -------
+    Reconstruction
+        ``fidelity`` (headline, squared convention), ``rho`` (``qutip.Qobj``),
+        ``observables`` (table), ``report`` (dict), ``summary`` (``qtomo reconstruct --json``).
+    """
+    from qtomo.reconstruction.run import ReconstructConfig
+    from qtomo.reconstruction.run import reconstruct as _reconstruct
+    from qtomo.reports.report import check_report_dir
+
+    cfg = ReconstructConfig(
+        samples=samples, observables=tuple(observables), seed=seed,
+        max_rho_qubits=max_rho_qubits, mle=mle, mle_rank=mle_rank,
+        subsystems=tuple(tuple(s) for s in subsystems) if subsystems else None,
+        precision=precision,
+    ).validate()
+    if report is not None:
+        check_report_dir(report, overwrite)
+    run_dir = _path(run) if run is not None else None
+    res = _reconstruct(_path(dataset), run_dir, cfg, model=model, on_stage=on_stage)
+    rec = Reconstruction(res, _path(dataset), run_dir)
+    if report is not None:
+        rec.write_report(report, save_rho=save_rho, overwrite=overwrite)
+    return rec
+
+
+__all__ = [
+    "Dataset",
+    "ObservableTable",
+    "Reconstruction",
+    "Run",
+    "import_shots",
+    "load",
+    "reconstruct",
+    "simulate",
+    "train",
+]
