@@ -47,8 +47,8 @@ def _train_config(data: Path, seed: int, bootstrap: int) -> Any:
 
 
 def one(kind: str, seed: int, work: Path, *, plain_too: bool) -> dict[str, Any]:
-    from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.data.simulate import SimulateConfig, simulate
+    from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.training import run_training
 
     d = work / f"{kind}_s{seed}"

@@ -1,7 +1,8 @@
 """Model vs raw-frequency MLE across state families, sizes and shot counts.
 
-For each cell (family, noise, N, shots): simulate a dataset with :func:`qtomo.simulate.simulate`
-(the seed is a hash of the cell's name, so cells are independent and repeatable), train the
+For each cell (family, noise, N, shots): simulate a dataset with
+:func:`qtomo.data.simulate.simulate` (the seed is a hash of the cell's name, so cells are
+independent and repeatable), train the
 GRU exactly as ``qtomo train DATA --out RUN`` does with no tuning flags (the same
 ``qtomo.training.config.dataset_config`` and ``run_training`` calls as ``qtomo/cli/train.py``),
 reconstruct with

@@ -61,6 +61,10 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
               help="Variant of --model flow: NICE, RealNVP or Glow couplings  [realnvp].")
 @click.option("--hparam", multiple=True, metavar="KEY=VALUE",
               help="Any other model option, e.g. --hparam dropout=0.1 (repeatable).")
+@click.option("--likelihood", type=click.Choice(["joint", "conditional"]), default=None,
+              help="joint: model the settings and the bits (bases drawn per shot); "
+              "conditional: the bits given the settings, bases 1/3 each (Pauli-6; gru, conv, "
+              "transformer)  [from the dataset's design: conditional for a fixed design].")
 @click.option("--val-fraction", type=float, default=None,
               help="Shots held out for validation / early stopping  [0.1].")
 @click.option("--patience", type=int, default=None,
@@ -101,7 +105,8 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 @run_command
 def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
         batch_size: int | None, lr: float | None, hidden: int | None, layers: int | None,
-        flow: str | None, hparam: tuple[str, ...], val_fraction: float | None,
+        flow: str | None, hparam: tuple[str, ...], likelihood: str | None,
+        val_fraction: float | None,
         patience: int | None, symmetry: str | None, keep: str | None,
         weight_decay: float | None, max_minutes: float | None, bootstrap: int | None,
         learning_curve: bool | None, seed: int, device: str,
@@ -126,6 +131,8 @@ def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
         hp["hidden"] = hidden
     if layers is not None:
         hp["layers"] = layers
+    if likelihood is not None:
+        hp["likelihood"] = likelihood
     if flow is not None:
         if model != "flow":
             raise InputValueError(

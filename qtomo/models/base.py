@@ -25,6 +25,8 @@ state_dict) that ``torch.load(weights_only=True)`` reads back.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +37,37 @@ from qtomo.errors import InputValueError
 
 #: Rows per chunk when log_prob runs without gradients (bounds the activation memory).
 _NO_GRAD_CHUNK_ELEMENTS = 1 << 21
+
+
+#: ``--likelihood`` of the autoregressive models (see :func:`conditional_logits`).
+LIKELIHOODS = ("joint", "conditional")
+
+
+def conditional_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Pauli-6 conditionals with the basis probabilities fixed at 1/3.
+
+    In the Pauli-6 encoding ``a = 2 s + b`` (basis s in X, Y, Z; bit b), the joint model
+    Q(a_j | a_<j) = Q(s_j | a_<j) Q(b_j | s_j, a_<j). For a fixed measurement design the
+    settings are not random, so only the bits are modelled: the returned log-conditionals are
+    ``log(1/3) + log Q(b_j | s_j, a_<j)`` (a normalised distribution over the 6 outcomes whose
+    basis marginal is uniform). The model's P(a) is then the Born distribution of uniformly
+    random Pauli measurements whatever design the shots came from, since the bits of qubits
+    <= j do not depend on the settings of later qubits.
+    """
+    sh = logits.shape
+    lb = torch.log_softmax(logits.float().reshape(*sh[:-1], 3, 2), dim=-1) - math.log(3.0)
+    return lb.reshape(sh)
+
+
+def likelihood_hparams(likelihood: str, K: int) -> dict[str, Any]:  # noqa: N803
+    """The hparam entry of ``likelihood`` (none for ``joint``: older checkpoints keep theirs);
+    a conditional likelihood needs the Pauli-6 encoding (K = 6)."""
+    if likelihood not in LIKELIHOODS:
+        raise InputValueError(f"unknown likelihood {likelihood!r}; expected joint or conditional")
+    if likelihood == "conditional" and int(K) != 6:
+        raise InputValueError(
+            f"the conditional likelihood needs Pauli-6 outcomes (bits given settings), K = {K}")
+    return {"likelihood": likelihood} if likelihood == "conditional" else {}
 
 
 class DensityEstimator(nn.Module):
@@ -103,6 +136,14 @@ class DensityEstimator(nn.Module):
         }
 
     # -- public API (validates) -------------------------------------------------------------
+    @property
+    def conditional(self) -> bool:
+        """True for a conditional likelihood (bits given Pauli-6 settings)."""
+        return self._hparams.get("likelihood") == "conditional"
+
+    def _cond(self, logits: torch.Tensor) -> torch.Tensor:
+        return conditional_logits(logits) if self.conditional else logits
+
     def init_from_povm(self, elements: np.ndarray) -> None:
         """Initialise from the POVM before training (fresh models only; default: nothing).
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from qtomo.errors import InputValueError
+from qtomo.models.base import likelihood_hparams
 from qtomo.models.layers import (
     AutoregressiveEstimator,
     GatedResidualBlock,
@@ -60,11 +61,13 @@ class ConvModel(AutoregressiveEstimator):
         kernel: int = 3,
         layers: int | None = None,
         dropout: float = 0.0,
+        likelihood: str = "joint",
     ) -> None:
         channels, kernel, dropout = int(channels), int(kernel), float(dropout)
         layers = None if layers is None else int(layers)
         super().__init__(n_qubits, K, {"channels": channels, "kernel": kernel,
-                                       "layers": layers, "dropout": dropout})
+                                       "layers": layers, "dropout": dropout,
+                                       **likelihood_hparams(likelihood, K)})
         if channels < 1:
             raise InputValueError(f"channels must be >= 1, got {channels}")
         if kernel < 2:

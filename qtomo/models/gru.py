@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from qtomo.errors import InputValueError
-from qtomo.models.base import DensityEstimator
+from qtomo.models.base import DensityEstimator, likelihood_hparams
 from qtomo.models.registry import register
 
 #: Up to this N the GRU trains until its validation NLL stops improving (plateau schedule)
@@ -120,6 +120,7 @@ class GRUModel(DensityEstimator):
         positional: bool = True,
         phase: int = 0,
         phase_site: bool = False,
+        likelihood: str = "joint",
     ) -> None:
         hidden, layers, dropout = int(hidden), int(layers), float(dropout)
         positional, phase, phase_site = bool(positional), int(phase), bool(phase_site)
@@ -127,6 +128,7 @@ class GRUModel(DensityEstimator):
                               "positional": positional, "phase": phase}
         if phase_site:  # recorded only when on: older checkpoints keep their hparams
             hp["phase_site"] = True
+        hp.update(likelihood_hparams(likelihood, K))
         super().__init__(n_qubits, K, hp)
         if hidden < 1:
             raise InputValueError(f"hidden size must be >= 1, got {hidden}")
@@ -247,7 +249,7 @@ class GRUModel(DensityEstimator):
 
     # -- DensityEstimator ----------------------------------------------------------------------
     def _log_prob_impl(self, a: torch.Tensor) -> torch.Tensor:
-        logp = torch.log_softmax(self._logits(a), dim=-1)  # batch N K
+        logp = torch.log_softmax(self._cond(self._logits(a)), dim=-1)  # batch N K
         return logp.gather(-1, a.unsqueeze(-1)).squeeze(-1).double().sum(-1)
 
     def _sample_impl(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -279,7 +281,7 @@ class GRUModel(DensityEstimator):
                 logits = logits + self.phase_out(feat).float()
                 if self.phase_site:
                     logits = logits + self._site_factor(feat @ self.phase_site_out[j].T)
-            probs = torch.softmax(logits, dim=-1)
+            probs = torch.softmax(self._cond(logits), dim=-1)
             tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             out[:, j] = tok
         return out

@@ -69,7 +69,7 @@ class AutoregressiveEstimator(DensityEstimator):
         raise NotImplementedError
 
     def _log_prob_impl(self, a: torch.Tensor) -> torch.Tensor:
-        logp = torch.log_softmax(self._logits(a).float(), dim=-1)  # batch N K
+        logp = torch.log_softmax(self._cond(self._logits(a).float()), dim=-1)  # batch N K
         return logp.gather(-1, a.unsqueeze(-1)).squeeze(-1).double().sum(-1)
 
     def _sample_impl(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -80,7 +80,7 @@ class AutoregressiveEstimator(DensityEstimator):
         out = torch.zeros((n, self.n_qubits), dtype=torch.long, device=self.device)
         step = self._step_fn(n)
         for j in range(self.n_qubits):  # ancestral sampling is sequential in j
-            probs = torch.softmax(step(out, j).float(), dim=-1)
+            probs = torch.softmax(self._cond(step(out, j).float()), dim=-1)
             out[:, j] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         return out
 

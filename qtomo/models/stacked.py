@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from qtomo.errors import InputValueError
+from qtomo.models.base import conditional_logits
 from qtomo.models.gru import GRUModel
 
 
@@ -158,6 +159,8 @@ class StackedGRU(nn.Module):
             if self._hparams.get("phase_site"):
                 logits = logits + GRUModel._site_factor(  # noqa: SLF001
                     torch.einsum("mbnf,mnkf->mbnk", feat, self.phase_site_out))
+        if self._hparams.get("likelihood") == "conditional":
+            return conditional_logits(logits.float())
         return logits.float()
 
     def log_prob(self, a: torch.Tensor) -> torch.Tensor:

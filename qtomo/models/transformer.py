@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from qtomo.errors import InputValueError
+from qtomo.models.base import likelihood_hparams
 from qtomo.models.layers import AutoregressiveEstimator, TransformerBlock, shifted_inputs
 from qtomo.models.registry import register
 
@@ -53,10 +54,11 @@ class TransformerModel(AutoregressiveEstimator):
         heads: int = 4,
         layers: int = 2,
         dropout: float = 0.0,
+        likelihood: str = "joint",
     ) -> None:
         d_model, heads, layers, dropout = int(d_model), int(heads), int(layers), float(dropout)
         super().__init__(n_qubits, K, {"d_model": d_model, "heads": heads, "layers": layers,
-                                       "dropout": dropout})
+                                       "dropout": dropout, **likelihood_hparams(likelihood, K)})
         if heads < 1 or d_model < 1 or d_model % heads:
             raise InputValueError(
                 f"d_model must be a positive multiple of heads, got d_model={d_model}, "

@@ -254,12 +254,36 @@ def dataset_config(data: Any, model: str = "gru", *, symmetry: str | None = None
     with open_dataset(data) as ds:
         group = resolve_symmetry(symmetry or "auto", ds.target)
         defaults = default_config(model, ds.n_qubits, ds.shots, ds.K, symmetry=group)
+        design = getattr(getattr(ds, "design", None), "kind", "random")
     allowed = model_hparam_names(model)
     hp = {k: v for k, v in defaults.pop("hparams").items() if k in allowed}
     hp.update(hparams or {})
+    _resolve_likelihood(hp, model, design)
     if symmetry is not None:
         settings["symmetry"] = symmetry
     return TrainConfig(**{**defaults, **settings, "model": model, "hparams": hp})
+
+
+#: Models with an exact autoregressive likelihood, which can be conditioned on the settings.
+CONDITIONAL_MODELS = ("gru", "conv", "transformer")
+
+
+def _resolve_likelihood(hp: dict[str, Any], model: str, design: str) -> None:
+    """``--likelihood`` in place in the hparams: the default follows the dataset's design
+    (bases fixed per setting: conditional; drawn per shot: joint, the hparam left out)."""
+    lik = hp.pop("likelihood", None)
+    if lik is None:
+        lik = "conditional" if design == "fixed" else "joint"
+    if lik not in ("joint", "conditional"):
+        raise InputValueError(f"unknown --likelihood {lik!r}; expected joint or conditional")
+    if lik == "conditional":
+        if model not in CONDITIONAL_MODELS:
+            why = ("the dataset's settings are fixed per setting (a measurement design), so "
+                   if design == "fixed" else "")
+            raise InputValueError(
+                f"{why}training needs the likelihood of the bits given the settings, which "
+                f"--model {model} does not have; use gru, conv or transformer")
+        hp["likelihood"] = "conditional"
 
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")

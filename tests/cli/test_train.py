@@ -110,3 +110,22 @@ def test_resume_and_overwrite(data, tmp_path):
              "--hidden", "8", "--layers", "1", "--device", "cpu")
     assert r3.exit_code == 0, r3.output
     assert json.loads(r3.stdout)["hparams"]["hidden"] == 8
+
+
+def test_conditional_likelihood_refusals(data, tmp_path):
+    """--likelihood conditional needs Pauli-6 outcomes and an autoregressive model: one line,
+    exit 3, no run directory."""
+    out = tmp_path / "cond"
+    r = run("train", data / "a.h5", "--out", out, "--likelihood", "conditional",
+            *FAST)
+    one_error_line(r, 3)
+    assert "Pauli-6" in r.stderr and not out.exists()
+    d6 = tmp_path / "p6.h5"
+    simulate(SimulateConfig(n_qubits=3, povm="pauli6", shots=500, eval_shots=0, seed=1), d6)
+    r = run("train", d6, "--out", out, "--likelihood", "conditional",
+            "--model", "vae", "--epochs", "1", "--device", "cpu")
+    one_error_line(r, 3)
+    assert "gru, conv or transformer" in r.stderr and not out.exists()
+    r = run("train", d6, "--out", out, "--likelihood", "conditional", *FAST, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["hparams"]["likelihood"] == "conditional"
