@@ -99,24 +99,34 @@ def load(path: PathLike) -> Dataset:
 
 
 def import_shots(
-    source: PathLike, out: PathLike, *, format: str = "pauli-basis",  # noqa: A002
+    source: PathLike, out: PathLike, *, format: str = "auto",  # noqa: A002
     povm: str | None = None, bit_order: str = "q0-first", target: str = "none",
     J: float = 1.0, h: float = 1.0, boundary: str = "open",  # noqa: N803
-    basis_alpha: float = 0.01, overwrite: bool = False,
+    basis_alpha: float = 0.01, seed: int = 1234, calibration: PathLike | None = None,
+    readout: PathLike | None = None, overwrite: bool = False,
 ) -> Dataset:
-    """Import lab shots (``.csv`` or ``.npy``) into the dataset file ``out`` (``qtomo import``).
+    """Import lab data into the dataset file ``out`` (``qtomo import``).
 
     Parameters
     ----------
     source : path
-        ``pauli-basis``: one basis letter (X, Y, Z) and one bit per qubit and shot;
-        ``outcomes``: POVM outcome indices. Layouts in :mod:`qtomo.data.lab`.
-    format : {"pauli-basis", "outcomes"}
+        ``pauli-basis``: one basis letter (X, Y, Z) and one bit per qubit and shot (CSV,
+        ``.npy``); ``outcomes``: POVM outcome indices; ``counts``: counts per fixed setting
+        (JSON or CSV ``setting,outcome,count``); ``shadow``: ``.npz`` with ``bits`` and
+        ``recipes``. Layouts in :mod:`qtomo.data.lab_files` and :mod:`qtomo.data.counts`.
+    format : {"auto", "pauli-basis", "outcomes", "counts", "shadow"}
+        ``auto``: from the extension and the header (``outcomes`` is never guessed).
     povm : str, optional
-        ``pauli-basis``: ``pauli6`` (default) or ``pauli4`` (coarse-grained); ``outcomes``:
-        the POVM of the indices (required).
+        ``pauli-basis`` and ``shadow``: ``pauli6`` (default) or ``pauli4`` (coarse-grained);
+        ``counts``: ``pauli6``; ``outcomes``: the POVM of the indices (required).
     bit_order : {"q0-first", "q0-last"}
         Whether the first or the last character is qubit 0 (Qiskit: ``q0-last``).
+    seed : int
+        Seed of the shuffle that turns counts into per-shot rows (any prefix is a fair sample).
+    calibration, readout : path, optional
+        Calibration counts of prepared |0...0> and |1...1> (JSON), or per-qubit confusion
+        matrices (JSON); layouts in :mod:`qtomo.data.readout`. The matrices are stored in the
+        dataset (``Dataset.readout``), not applied.
     target : str
         ``none``, ``ghz``, ``tfim`` (with J, h, boundary) or a ``.npy`` state vector
         (big-endian); stored so that :func:`reconstruct` reports the fidelity to it.
@@ -127,7 +137,8 @@ def import_shots(
     Returns
     -------
     Dataset
-        ``summary`` holds the JSON of ``qtomo import --json`` (with the basis check's warnings).
+        ``summary`` holds the JSON of ``qtomo import --json`` (with the basis check's
+        warnings, the design and the readout); ``design`` and ``readout`` read them back.
     """
     from qtomo.data.lab import LabImportConfig, import_lab_shots
     from qtomo.errors import InputValueError
@@ -138,7 +149,9 @@ def import_shots(
                                   "the POVM whose outcome indices the file holds")
         povm = "pauli6"
     cfg = LabImportConfig(format=format, povm=povm.lower(), bit_order=bit_order, target=target,
-                          J=J, h=h, boundary=boundary, basis_alpha=basis_alpha).validate()
+                          J=J, h=h, boundary=boundary, basis_alpha=basis_alpha, seed=seed,
+                          calibration=None if calibration is None else str(calibration),
+                          readout=None if readout is None else str(readout)).validate()
     summary = import_lab_shots(source, out, cfg, overwrite=overwrite)
     return Dataset(Path(out), summary)
 

@@ -54,7 +54,8 @@ class Dataset:
     @cached_property
     def info(self) -> dict[str, Any]:
         """The validated file's summary (``qtomo info --json``): n_qubits, shots, eval_shots,
-        povm, K, has_log_p_true, target attributes, schema_version, created, qtomo_version."""
+        povm, K, has_log_p_true, target attributes, design and readout summaries,
+        schema_version, created, qtomo_version."""
         from qtomo.data.hdf5 import open_dataset
 
         with open_dataset(self.path) as ds:
@@ -94,19 +95,40 @@ class Dataset:
         """The ``/target`` attributes (state, J, h, boundary, method, noise, energy, ...)."""
         return dict(self.info["target"])
 
+    @cached_property
+    def design(self) -> Any:
+        """How the bases were chosen (:class:`qtomo.data.design.Design`): ``kind`` "random"
+        (drawn per shot) or "fixed" (``settings``, qubit 0 first, and ``shots_per_setting``)."""
+        with self.open() as ds:
+            return ds.design
+
+    @cached_property
+    def readout(self) -> Any:
+        """Readout confusion matrices (:class:`qtomo.data.design.Readout`: ``confusion[q, b,
+        b'] = P(read b | prepared b')``, ``stderr``, ``source``), or None; not applied."""
+        with self.open() as ds:
+            return ds.readout
+
     def _rows(self) -> list[tuple[str, Any]]:
         t = self.target
+        r = self.readout
         return [("path", str(self.path)), ("qubits", self.n_qubits), ("shots", self.shots),
                 ("eval shots", self.info["eval_shots"]),
                 ("POVM", f"{self.povm} (K={self.info['K']})"),
+                ("design", self.design.describe()),
+                ("readout", "none" if r is None else r.describe()),
                 ("target", t.get("state", "none")), ("method", t.get("method")),
                 ("noise", t.get("noise")), ("energy", t.get("energy"))]
 
     def __repr__(self) -> str:
         try:
             t = self.target
+            d = self.design
+            design = "random" if d.kind == "random" else f"fixed ({d.n_settings} settings)"
+            readout = "" if self.readout is None else f", readout {self.readout.source}"
             return (f"Dataset({str(self.path)!r}: {self.n_qubits} qubits, {self.shots} shots, "
-                    f"POVM {self.povm}, target {t.get('state', 'none')})")
+                    f"POVM {self.povm}, target {t.get('state', 'none')}, design {design}"
+                    f"{readout})")
         except Exception as e:  # noqa: BLE001 - a repr never raises
             return f"Dataset({str(self.path)!r}: unreadable: {e})"
 

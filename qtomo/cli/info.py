@@ -15,7 +15,8 @@ def cmd(data, as_json):
     """Validate DATA (a qtomo .h5 dataset) and print what it holds."""
     from qtomo.api import load
 
-    s = load(data).info
+    ds = load(data)
+    s = ds.info
     if as_json:
         emit_json(s)
         return
@@ -26,3 +27,10 @@ def cmd(data, as_json):
     if t:
         keys = ("state", "method", "J", "h", "boundary", "noise", "energy", "truncation_error")
         click.echo("  target: " + ", ".join(f"{k}={t[k]}" for k in keys if k in t))
+    design = ds.design
+    line = f"  design: {design.describe()}"
+    if design.settings:
+        shown = ", ".join(design.settings[:6])
+        line += f" ({shown}{', ...' if len(design.settings) > 6 else ''})"
+    click.echo(line)
+    click.echo("  readout: " + ("none" if ds.readout is None else ds.readout.describe()))

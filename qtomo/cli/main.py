@@ -17,7 +17,7 @@ COMMANDS = {
     "simulate": ("qtomo.cli.simulate", "Simulate a target state and sample POVM shots to HDF5."),
     "train": ("qtomo.cli.train", "Fit a generative model to the shots of a dataset."),
     "reconstruct": ("qtomo.cli.reconstruct", "Density matrix, observables, fidelities, report."),
-    "import": ("qtomo.cli.lab_import", "Import lab shots (CSV or NumPy) into a dataset."),
+    "import": ("qtomo.cli.lab_import", "Import lab shots, counts or shadows into a dataset."),
     "info": ("qtomo.cli.info", "Validate a dataset file and print its summary."),
 }
 

@@ -23,6 +23,14 @@ import h5py
 import numpy as np
 
 from qtomo._version import __version__
+from qtomo.data.design import (
+    Design,
+    Readout,
+    read_design,
+    read_readout,
+    write_design,
+    write_readout,
+)
 from qtomo.data.schema import CHUNK_ROWS, FORMAT_NAME, MAX_PSI_QUBITS, SCHEMA_VERSION
 from qtomo.errors import DataFileError, OutputExistsError
 from qtomo.povm.frames import Frame, FrameError, frame_from_elements
@@ -133,6 +141,8 @@ class DatasetWriter:
         assert self._f is not None and self._tmp is not None
         try:
             if exc_type is None:
+                if "design" not in self._f:
+                    write_design(self._f, Design("random"))
                 self._f.attrs["complete"] = True
                 self._f.close()
                 os.replace(self._tmp, self.path)
@@ -188,6 +198,14 @@ class DatasetWriter:
         if target.mps is not None:
             target.mps.save_to_group(self.target_group().create_group("mps"))
 
+    def write_design(self, design: Design) -> None:
+        """Store how the bases were chosen (``/design``; ``random`` when never called)."""
+        write_design(self.file, design)
+
+    def write_readout(self, readout: Readout) -> None:
+        """Store readout confusion matrices (``/readout``; stored, not applied)."""
+        write_readout(self.file, readout)
+
     def target_group(self) -> h5py.Group:
         """The ``/target`` group, e.g. for storing an MPS with ``mps.save_to_group``."""
         return self.file["target"]
@@ -208,6 +226,11 @@ class Dataset:
         The configuration that produced the file.
     target : dict
         Target attributes (state, J, h, boundary, method, noise, seed, energy, ...).
+    design : Design
+        How the bases were chosen: ``kind`` ``random`` (drawn per shot; also every file
+        without ``/design``) or ``fixed`` (with ``settings`` and ``shots_per_setting``).
+    readout : Readout or None
+        Readout confusion matrices with standard errors and source (stored, not applied).
     """
 
     def __init__(self, path: Path, f: h5py.File) -> None:
@@ -257,6 +280,14 @@ class Dataset:
             self.eval_shots = 0
         self.config = json.loads(f.attrs.get("config", "{}"))
         self.target = {k: _py(v) for k, v in f["target"].attrs.items()} if "target" in f else {}
+        design, problem = read_design(f, self.n_qubits, self.shots)
+        if problem or design is None:
+            raise self._fail(problem or "unreadable /design")
+        self.design: Design = design
+        self.readout: Readout | None
+        self.readout, problem = read_readout(f, self.n_qubits)
+        if problem:
+            raise self._fail(problem)
 
     def _check_shots(self, g: h5py.Group, name: str, lp: str, prefix: str) -> None:
         if name not in g:
@@ -342,6 +373,8 @@ class Dataset:
             "K": self.K,
             "has_log_p_true": self.has_log_p,
             "target": self.target,
+            "design": self.design.summary(),
+            "readout": None if self.readout is None else self.readout.summary(),
             "schema_version": SCHEMA_VERSION,
             "created": self.attrs.get("created"),
             "qtomo_version": self.attrs.get("qtomo_version"),

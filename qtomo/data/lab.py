@@ -1,75 +1,74 @@
-"""Import lab shots (CSV or NumPy) into a qtomo dataset (library side of ``qtomo import``).
+"""Import lab data into a qtomo dataset (library side of ``qtomo import``).
 
-Formats
--------
-``pauli-basis`` -- each qubit of each shot was measured in a Pauli basis X, Y or Z and gave a
-bit. CSV layout (one header line, then one line per shot; lines starting with ``#`` are
-comments)::
+Formats (``format``; ``auto`` picks one from the file, see :func:`detect_format`)
+---------------------------------------------------------------------------------
+* ``pauli-basis`` -- per shot and qubit a Pauli basis letter and a bit (CSV ``bases,bits`` or
+  ``.npy``), layouts in :mod:`qtomo.data.lab_files`. Bases drawn per shot: design ``random``.
+* ``outcomes`` -- POVM outcome indices of a known POVM (``povm`` = pauli4, tetra or pauli6),
+  CSV ``outcomes`` or ``.npy`` (:mod:`qtomo.data.lab_files`); never auto-detected.
+* ``counts`` -- counts per fixed measurement setting (JSON, or CSV ``setting,outcome,count``),
+  expanded into shuffled per-shot rows; design ``fixed``, optional calibration counts
+  (:mod:`qtomo.data.counts`, :mod:`qtomo.data.readout`).
+* ``shadow`` -- a classical shadow ``.npz`` (``bits``, ``recipes``; PennyLane's convention),
+  design ``random`` (:mod:`qtomo.data.counts`).
 
-    bases,bits
-    XZZY,0110
-    ZZXX,1001
-
-``bases`` holds one letter X, Y or Z per qubit, ``bits`` one digit per qubit; bit 0 is the +1
-eigenstate of the measured Pauli (``|0>`` for Z, ``|+>`` for X, ``|+i>`` for Y), bit 1 the -1
-eigenstate. With ``bit_order="q0-first"`` (the default) the first character is qubit 0; with
-``"q0-last"`` (Qiskit's convention) the last character is qubit 0. Lower-case letters are
-accepted. A ``.npy`` file holds either a string array ``(shots, 2)`` with the same two columns,
-or an integer array ``(shots, 2, N)``: ``[:, 0, :]`` basis codes 0, 1, 2 for X, Y, Z and
-``[:, 1, :]`` the bits (column j = qubit j, or reversed with ``q0-last``).
+``bit_order="q0-first"`` (default): the first character of every string is qubit 0;
+``"q0-last"`` (Qiskit's convention): the last character is qubit 0.
 
 Each (basis, bit) becomes the Pauli-6 outcome ``2 * basis + bit`` in the order
 (+x, -x, +y, -y, +z, -z); ``povm="pauli4"`` coarse-grains it (+z -> 0, +x -> 1, +y -> 2, the
-three minus outcomes -> 3). The Pauli-6 reading assumes every qubit's basis is drawn
-independently and uniformly. The importer tests the pooled basis counts against 1/3 each with a
+three minus outcomes -> 3), except for counts, which stay Pauli-6 so that every shot keeps the
+basis of its setting. The Pauli-6 reading assumes every qubit's basis is drawn
+independently and uniformly (a fixed design with every setting measured equally often has
+exactly those frequencies). The importer tests the pooled basis counts against 1/3 each with a
 chi-square test; when they differ (p < ``basis_alpha``) it warns and builds the POVM from the
 measured frequencies, ``pauli6(basis_weights=(q_x, q_y, q_z))`` (then its coarse-graining).
 It also warns when the basis frequencies differ between qubits or the bases of neighbouring
 qubits are correlated, cases that no single product POVM describes.
 
-``outcomes`` -- POVM outcome indices of a known POVM (``povm`` = pauli4, tetra or pauli6). CSV:
-header ``outcomes``, then one string of digits per shot (``0312``); ``.npy``: an integer array
-``(shots, N)``. ``bit_order`` orders the qubits the same way.
-
-Every problem in a file ends the import with a :class:`~qtomo.errors.DataFileError` naming
-the line (CSV, 1-based, header = line 1) or row (NumPy, 0-based) and the column, before any
+The dataset records the design (:class:`~qtomo.data.design.Design`) and, when calibration
+counts or readout matrices are given, the readout confusion matrices
+(:class:`~qtomo.data.design.Readout`), which are stored but not applied. Every problem in a
+file ends the import with a :class:`~qtomo.errors.DataFileError` naming the place, before any
 output is written.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qtomo.data.counts import read_counts, read_shadow
+from qtomo.data.design import Design
+from qtomo.data.lab_files import (
+    LabShots,
+    existing_file,
+    file_sha256,
+    load_npy,
+    read_outcomes,
+    read_pauli_basis,
+)
+from qtomo.data.readout import import_readout
 from qtomo.errors import DataFileError, InputValueError
 from qtomo.povm.frames import Frame, get_frame, pauli6
 from qtomo.states.targets import Target, build_target, target_from_statevector
 from qtomo.typing import Outcomes
 
-FORMATS = ("pauli-basis", "outcomes")
+FORMATS = ("auto", "pauli-basis", "outcomes", "counts", "shadow")
 BIT_ORDERS = ("q0-first", "q0-last")
-LAB_POVMS = {"pauli-basis": ("pauli6", "pauli4"), "outcomes": ("pauli4", "tetra", "pauli6")}
+LAB_POVMS = {"pauli-basis": ("pauli6", "pauli4"), "outcomes": ("pauli4", "tetra", "pauli6"),
+             "counts": ("pauli6",), "shadow": ("pauli6", "pauli4"),
+             "auto": ("pauli6", "pauli4")}
 #: Pauli-6 outcome -> Pauli-4 outcome (+x->1, -x->3, +y->2, -y->3, +z->0, -z->3).
 PAULI6_TO_PAULI4 = np.array([1, 3, 2, 3, 0, 3], dtype=np.uint8)
 #: Pauli-4 outcome k merges these Pauli-6 outcomes.
 PAULI4_GROUPS = [[4], [0], [2], [1, 3, 5]]
-_NAN_WORDS = {"nan", "na", "n/a", "null", "none"}
-_BASIS_CODE = np.full(256, -1, dtype=np.int16)
-for _i, _c in enumerate("XYZ"):
-    _BASIS_CODE[ord(_c)] = _i
-    _BASIS_CODE[ord(_c.lower())] = _i
-_BIT_CODE = np.full(256, -1, dtype=np.int16)
-_BIT_CODE[ord("0")], _BIT_CODE[ord("1")] = 0, 1
-_DIGIT_CODE = np.full(256, -1, dtype=np.int16)
-for _i in range(10):
-    _DIGIT_CODE[ord(str(_i))] = _i
 
 
 class LabImportWarning(UserWarning):
@@ -82,16 +81,21 @@ class LabImportConfig:
 
     Attributes
     ----------
-    format : ``pauli-basis`` or ``outcomes``
-    povm : output POVM for ``pauli-basis`` (``pauli6`` or ``pauli4``); the POVM of the
-        indices for ``outcomes`` (``pauli4``, ``tetra`` or ``pauli6``).
+    format : ``auto``, ``pauli-basis``, ``outcomes``, ``counts`` or ``shadow``
+        (``auto`` is resolved from the file by :func:`detect_format` before it is recorded)
+    povm : output POVM for ``pauli-basis`` and ``shadow`` (``pauli6`` or ``pauli4``) and
+        ``counts`` (``pauli6``); the POVM of the indices for ``outcomes`` (``pauli4``,
+        ``tetra`` or ``pauli6``).
     bit_order : ``q0-first`` or ``q0-last``
     target : ``none``, ``ghz``, ``tfim`` or the path of a ``.npy`` state vector (big-endian)
     J, h, boundary : TFIM couplings of ``target="tfim"``
     basis_alpha : significance level of the basis-frequency chi-square test
+    seed : seed of the shuffle of expanded counts (see :mod:`qtomo.data.counts`)
+    calibration : path of a calibration-counts JSON file, or None
+    readout : path of a JSON file of per-qubit confusion matrices, or None
     """
 
-    format: str = "pauli-basis"
+    format: str = "auto"
     povm: str = "pauli6"
     bit_order: str = "q0-first"
     target: str = "none"
@@ -99,6 +103,9 @@ class LabImportConfig:
     h: float = 1.0
     boundary: str = "open"
     basis_alpha: float = 0.01
+    seed: int = 1234
+    calibration: str | None = None
+    readout: str | None = None
 
     def validate(self) -> LabImportConfig:
         if self.format not in FORMATS:
@@ -106,10 +113,21 @@ class LabImportConfig:
                 f"unknown --format {self.format!r}; expected one of {', '.join(FORMATS)}"
             )
         if self.povm not in LAB_POVMS[self.format]:
+            why = {"counts": " (counts stay in the Pauli-6 encoding, in which every shot keeps "
+                             "the basis of its setting)",
+                   "auto": f" (outcome indices of {self.povm} need --format outcomes)"
+                   }.get(self.format, "")
             raise InputValueError(
                 f"--povm {self.povm} does not apply to --format {self.format}; expected one of "
-                f"{', '.join(LAB_POVMS[self.format])}"
+                f"{', '.join(LAB_POVMS[self.format])}{why}"
             )
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise InputValueError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        if self.calibration is not None and self.readout is not None:
+            raise InputValueError("give --calibration (counts) or --readout (matrices), not both")
+        if self.format == "outcomes" and (self.calibration or self.readout):
+            raise InputValueError("--calibration and --readout apply to measured bits "
+                                  "(pauli-basis, counts, shadow), not to POVM outcome indices")
         if self.bit_order not in BIT_ORDERS:
             raise InputValueError(
                 f"unknown --bit-order {self.bit_order!r}; expected one of {', '.join(BIT_ORDERS)}"
@@ -128,226 +146,6 @@ class LabImportConfig:
             )
         return self
 
-
-@dataclass
-class LabShots:
-    """Parsed lab shots before conversion.
-
-    ``bases`` and ``bits`` (pauli-basis) or ``indices`` (outcomes): integer arrays
-    ``(shots, N)`` with column j = qubit j (bit order already applied).
-    """
-
-    n_qubits: int
-    bases: np.ndarray | None = None
-    bits: np.ndarray | None = None
-    indices: np.ndarray | None = None
-
-
-# --- reading ------------------------------------------------------------------------------------
-def _fail(path: Path, where: str, what: str) -> DataFileError:
-    return DataFileError(f"{path}: {where}: {what}")
-
-
-def _read_csv_rows(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], list[int]]:
-    """Data rows (lists of stripped cells) and their 1-based line numbers."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataFileError(f"{path}: cannot be read ({e.strerror or e})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise _fail(path, f"line {line}", "not UTF-8 text; expected a CSV file") from None
-    lines = text.splitlines()
-    # drop trailing blank lines (a final newline is normal)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    want = ",".join(header)
-    head_idx = None
-    for i, line in enumerate(lines):
-        if line.strip() and not line.lstrip().startswith("#"):
-            head_idx = i
-            break
-    if head_idx is None:
-        raise DataFileError(
-            f"{path}: empty file; expected a header line '{want}' followed by one line per shot"
-        )
-    cells = [c.strip().lower() for c in lines[head_idx].split(",")]
-    if tuple(cells) != header:
-        raise _fail(
-            path, f"line {head_idx + 1}",
-            f"wrong columns {lines[head_idx].strip()!r}; expected the header '{want}'",
-        )
-    rows: list[list[str]] = []
-    numbers: list[int] = []
-    for i in range(head_idx + 1, len(lines)):
-        line = lines[i]
-        if line.lstrip().startswith("#"):
-            continue
-        if not line.strip():
-            raise _fail(path, f"line {i + 1}", f"blank line; expected '{want}' values")
-        rows.append([c.strip() for c in line.split(",")])
-        numbers.append(i + 1)
-    if not rows:
-        raise DataFileError(f"{path}: no shots after the header '{want}'")
-    return rows, numbers
-
-
-def _check_cell(path: Path, where: str, col: str, cell: str, expect: str) -> None:
-    if cell == "":
-        raise _fail(path, where, f"column {col} is blank; expected {expect}")
-    if cell.lower() in _NAN_WORDS:
-        raise _fail(path, where, f"column {col} is {cell!r} (not a number); expected {expect}")
-
-
-def _decode(path: Path, strings: list[str], numbers: list[int], col: str, code: np.ndarray,
-            expect: str, n: int, bit_order: str, unit: str = "line") -> np.ndarray:
-    """Equal-length strings -> (rows, N) codes via a byte lookup table; errors name the cell."""
-    for s, ln in zip(strings, numbers, strict=True):
-        if len(s) != n:
-            raise _fail(
-                path, f"{unit} {ln}",
-                f"column {col} has {len(s)} characters ({s!r}), but the first shot has {n} "
-                "qubits; every shot must measure the same qubits",
-            )
-    try:
-        buf = "".join(strings).encode("ascii")
-    except UnicodeEncodeError:
-        buf = None
-    if buf is None:
-        for s, ln in zip(strings, numbers, strict=True):
-            for k, ch in enumerate(s):
-                if ord(ch) > 127:
-                    raise _bad_char(path, unit, ln, col, k, ch, n, bit_order, expect)
-    arr = code[np.frombuffer(buf, dtype=np.uint8)].reshape(len(strings), n)
-    bad = np.argwhere(arr < 0)
-    if bad.size:
-        r, k = (int(x) for x in bad[0])
-        raise _bad_char(path, unit, numbers[r], col, k, strings[r][k], n, bit_order, expect)
-    return arr[:, ::-1] if bit_order == "q0-last" else arr
-
-
-def _bad_char(path: Path, unit: str, ln: int, col: str, k: int, ch: str, n: int,
-              bit_order: str, expect: str) -> DataFileError:
-    q = n - 1 - k if bit_order == "q0-last" else k
-    return _fail(path, f"{unit} {ln}",
-                 f"column {col}, character {k + 1} (qubit {q}) is {ch!r}; expected {expect}")
-
-
-def read_pauli_basis(path: str | os.PathLike[str], bit_order: str = "q0-first") -> LabShots:
-    """Read ``pauli-basis`` shots from a CSV or ``.npy`` file (see the module docstring)."""
-    p = _existing(path)
-    if p.suffix.lower() == ".npy":
-        arr = _load_npy(p)
-        if arr.dtype.kind in "US" and arr.ndim == 2 and arr.shape[1] == 2:
-            strings = arr.astype(str)
-            return _pauli_from_strings(p, strings[:, 0].tolist(), strings[:, 1].tolist(),
-                                       list(range(len(arr))), bit_order, unit="row")
-        if arr.dtype.kind in "iu" and arr.ndim == 3 and arr.shape[1] == 2:
-            return _pauli_from_ints(p, arr, bit_order)
-        raise DataFileError(
-            f"{p}: array of shape {arr.shape} and dtype {arr.dtype}; expected strings "
-            "(shots, 2) [bases, bits] or integers (shots, 2, N) [basis codes 0/1/2 = X/Y/Z, bits]"
-        )
-    rows, numbers = _read_csv_rows(p, ("bases", "bits"))
-    bases, bits = [], []
-    for row, ln in zip(rows, numbers, strict=True):
-        if len(row) != 2:
-            raise _fail(p, f"line {ln}",
-                        f"{len(row)} columns; expected 2 (bases,bits), e.g. 'XZZY,0110'")
-        bases.append(row[0])
-        bits.append(row[1])
-    return _pauli_from_strings(p, bases, bits, numbers, bit_order)
-
-
-def _pauli_from_strings(p: Path, bases: list[str], bits: list[str], numbers: list[int],
-                        bit_order: str, unit: str = "line") -> LabShots:
-    if not bases:
-        raise DataFileError(f"{p}: no shots")
-    for b, s, ln in zip(bases, bits, numbers, strict=True):
-        _check_cell(p, f"{unit} {ln}", "1 (bases)", b.strip(), "letters X, Y, Z, one per qubit")
-        _check_cell(p, f"{unit} {ln}", "2 (bits)", s.strip(), "digits 0/1, one per qubit")
-        if len(b) != len(s):
-            raise _fail(p, f"{unit} {ln}",
-                        f"bases has {len(b)} letters but bits has {len(s)} digits; expected one "
-                        "of each per qubit")
-    n = len(bases[0])
-    bcode = _decode(p, bases, numbers, "1 (bases)", _BASIS_CODE, "X, Y or Z", n, bit_order, unit)
-    bitcode = _decode(p, bits, numbers, "2 (bits)", _BIT_CODE, "0 or 1", n, bit_order, unit)
-    return LabShots(n_qubits=n, bases=bcode.astype(np.uint8), bits=bitcode.astype(np.uint8))
-
-
-def _pauli_from_ints(p: Path, arr: np.ndarray, bit_order: str) -> LabShots:
-    if arr.shape[0] < 1 or arr.shape[2] < 1:
-        raise DataFileError(f"{p}: array of shape {arr.shape} holds no shots")
-    n = arr.shape[2]
-    for layer, name, hi in ((0, "basis code", 2), (1, "bit", 1)):
-        v = arr[:, layer, :]
-        bad = np.argwhere((v < 0) | (v > hi))
-        if bad.size:
-            r, k = (int(x) for x in bad[0])
-            q = n - 1 - k if bit_order == "q0-last" else k
-            raise _fail(p, f"row {r}", f"[{layer}, {k}] (qubit {q}) holds {name} {int(v[r, k])}; "
-                        f"expected {'0, 1 or 2 (X, Y, Z)' if layer == 0 else '0 or 1'}")
-    out = arr.astype(np.uint8)
-    if bit_order == "q0-last":
-        out = out[:, :, ::-1]
-    return LabShots(n_qubits=n, bases=out[:, 0, :].copy(), bits=out[:, 1, :].copy())
-
-
-def read_outcomes(path: str | os.PathLike[str], K: int, bit_order: str = "q0-first") -> LabShots:  # noqa: N803
-    """Read POVM outcome indices ``0..K-1`` from a CSV (header ``outcomes``) or ``.npy``."""
-    p = _existing(path)
-    expect = f"an outcome index 0..{K - 1}"
-    if p.suffix.lower() == ".npy":
-        arr = _load_npy(p)
-        if arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-            raise DataFileError(
-                f"{p}: array of shape {arr.shape} and dtype {arr.dtype}; expected integers "
-                "(shots, N)"
-            )
-        bad = np.argwhere((arr < 0) | (arr >= K))
-        if bad.size:
-            r, k = (int(x) for x in bad[0])
-            n = arr.shape[1]
-            q = n - 1 - k if bit_order == "q0-last" else k
-            raise _fail(p, f"row {r}", f"column {k} (qubit {q}) holds {int(arr[r, k])}; "
-                        f"expected {expect}")
-        idx = arr.astype(np.uint8)
-        return LabShots(n_qubits=arr.shape[1],
-                        indices=idx[:, ::-1].copy() if bit_order == "q0-last" else idx)
-    rows, numbers = _read_csv_rows(p, ("outcomes",))
-    strings = []
-    for row, ln in zip(rows, numbers, strict=True):
-        if len(row) != 1:
-            raise _fail(p, f"line {ln}", f"{len(row)} columns; expected 1 (outcomes), e.g. '0312'")
-        _check_cell(p, f"line {ln}", "1 (outcomes)", row[0], "one digit per qubit")
-        strings.append(row[0])
-    n = len(strings[0])
-    code = _DIGIT_CODE.copy()
-    code[code >= K] = -1
-    idx = _decode(p, strings, numbers, "1 (outcomes)", code, expect, n, bit_order)
-    return LabShots(n_qubits=n, indices=idx.astype(np.uint8))
-
-
-def _existing(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise DataFileError(f"{p}: no such file")
-    if p.is_dir():
-        raise DataFileError(f"{p}: is a directory; expected a CSV or .npy file of shots")
-    if p.stat().st_size == 0:
-        raise DataFileError(f"{p}: empty file; expected a CSV or .npy file of shots")
-    return p
-
-
-def _load_npy(p: Path) -> np.ndarray:
-    try:
-        return np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise DataFileError(f"{p}: not a readable .npy array ({str(e).splitlines()[0][:100]})") \
-            from None
 
 
 # --- basis statistics ---------------------------------------------------------------------------
@@ -478,8 +276,8 @@ def convert(shots: LabShots, cfg: LabImportConfig) -> ImportedShots:
 # --- target -------------------------------------------------------------------------------------
 def load_state_vector(path: str | os.PathLike[str], n: int) -> np.ndarray:
     """A big-endian state vector of ``n`` qubits from ``.npy`` (normalised, complex128)."""
-    p = _existing(path)
-    v = _load_npy(p)
+    p = existing_file(path, "a .npy state vector")
+    v = load_npy(p)
     if v.ndim != 1 or v.size != 2**n:
         raise DataFileError(
             f"{p}: array of shape {v.shape}; expected a state vector of shape ({2**n},) for the "
@@ -515,13 +313,44 @@ def build_lab_target(cfg: LabImportConfig, n: int) -> Target:
     return target_from_statevector(psi, attrs)
 
 
+
 # --- the whole import ---------------------------------------------------------------------------
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """The format of a lab file, from its extension and first bytes.
+
+    ``.json`` -> counts, ``.npz`` -> shadow, ``.npy`` -> pauli-basis; a CSV whose header is
+    ``setting,outcome,count`` -> counts, any other CSV -> pauli-basis. Other extensions: JSON
+    text -> counts, a zip archive -> shadow, else pauli-basis. ``outcomes`` (digit strings of
+    some POVM) is never guessed: pass ``--format outcomes --povm ...``.
+    """
+    p = existing_file(path, "a lab file (shots, counts or a classical shadow)")
+    ext = p.suffix.lower()
+    fixed = {".json": "counts", ".npz": "shadow", ".npy": "pauli-basis"}
+    if ext in fixed:
+        return fixed[ext]
+    with open(p, "rb") as f:
+        head = f.read(1 << 16)
+    if ext != ".csv":
+        if head.startswith(b"PK"):
+            return "shadow"
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+            return "counts"
+    for line in head.decode("utf-8", errors="replace").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            cells = tuple(c.strip().lower() for c in line.split(","))
+            return "counts" if cells == ("setting", "outcome", "count") else "pauli-basis"
+    return "pauli-basis"
+
+
+def read_lab_file(src: Path, cfg: LabImportConfig) -> LabShots:
+    """Parse ``src`` in the (resolved) format of ``cfg``."""
+    if cfg.format == "pauli-basis":
+        return read_pauli_basis(src, cfg.bit_order)
+    if cfg.format == "counts":
+        return read_counts(src, cfg.bit_order, cfg.seed)
+    if cfg.format == "shadow":
+        return read_shadow(src, cfg.bit_order)
+    return read_outcomes(src, get_frame(cfg.povm).K, cfg.bit_order)
 
 
 def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str],
@@ -529,20 +358,23 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
     """Read, check and convert lab shots and write them to a dataset file atomically.
 
     Every check runs before the output is opened, so a bad file leaves no output. Warnings of
-    the basis check are issued as :class:`LabImportWarning` and returned in the summary.
+    the basis check are issued as :class:`LabImportWarning` and returned in the summary. The
+    dataset records the design and, when given, the readout confusion matrices (not applied).
     """
     from qtomo.data.hdf5 import DatasetWriter, check_output_path
 
     cfg = cfg.validate()
     out_path = check_output_path(out, overwrite)
     src = Path(source)
-    if cfg.format == "pauli-basis":
-        shots = read_pauli_basis(src, cfg.bit_order)
-    else:
-        shots = read_outcomes(src, get_frame(cfg.povm).K, cfg.bit_order)
+    if cfg.format == "auto":
+        cfg = replace(cfg, format=detect_format(src)).validate()
+    shots = read_lab_file(src, cfg)
     n = shots.n_qubits
     if n < 1:
         raise DataFileError(f"{src}: shots of 0 qubits")
+    design = shots.design or Design("random")
+    readout = import_readout(src, n, cfg.bit_order, shots.calibration, cfg.calibration,
+                             cfg.readout)
     conv = convert(shots, cfg)
     target = build_lab_target(cfg, n)
     check = conv.basis_check
@@ -553,12 +385,17 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
         "source_sha256": file_sha256(src), "n_qubits": n, "shots": int(len(conv.outcomes)),
         "povm_name": conv.frame.name,
         "basis_check": check.as_dict() if check else None,
+        "readout_source": None if readout is None else str(Path(readout.source_file).resolve()),
+        "readout_sha256": None if readout is None else file_sha256(readout.source_file),
     }
     with DatasetWriter(out_path, n_qubits=n, shots=len(conv.outcomes), frame=conv.frame,
                        with_log_p=False, eval_shots=0, config=config, overwrite=overwrite) as w:
         for s in range(0, len(conv.outcomes), 1 << 18):
             w.write_block(s, conv.outcomes[s : s + (1 << 18)])
         w.write_target(target)
+        w.write_design(design)
+        if readout is not None:
+            w.write_readout(readout)
     return {
         "out": str(out_path), "n_qubits": n, "shots": int(len(conv.outcomes)),
         "povm": conv.frame.name, "K": conv.frame.K, "format": cfg.format,
@@ -566,6 +403,8 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
         "basis_weights": list(check.weights) if check else None,
         "basis_uniform": check.uniform if check else None,
         "basis_p_value": check.p_uniform if check else None,
+        "design": design.summary(),
+        "readout": None if readout is None else readout.summary(),
         "warnings": list(check.warnings) if check else [],
     }
 
@@ -583,10 +422,12 @@ __all__ = [
     "build_lab_target",
     "check_bases",
     "convert",
+    "detect_format",
     "import_lab_shots",
     "lab_frame",
     "load_state_vector",
     "pauli_basis_to_outcomes",
+    "read_lab_file",
     "read_outcomes",
     "read_pauli_basis",
 ]

@@ -20,6 +20,15 @@ Layout::
     /target/zz_exact       float64 (N, N) exact <Z_i Z_j> of the target, when known
     /target/psi            complex128 (2^N,) pure target state vector (N <= 16), big-endian
     /target/mps            MPS of the pure target (N > 16), see qtomo.states.mps
+    /design                attrs: kind ("random": bases drawn per shot | "fixed": settings)
+    /design/settings       |S{N} (S,) Pauli strings, qubit 0 first (fixed designs only)
+    /design/shots_per_setting  int64 (S,) shots of each setting, summing to shots
+    /readout               attrs: confusion float64 (N, 2, 2) = P(read b | prepared b'),
+                                  stderr (N, 2, 2), source, source_file, calibration_shots
+                                  (N, 2), applied (False: stored, not applied)
+
+``/design`` and ``/readout`` are optional (files written before them read as design "random"
+and no readout); see :mod:`qtomo.data.design`.
 
 A known target is always stored: as ``psi`` up to ``MAX_PSI_QUBITS`` qubits, as an MPS above
 (GHZ: the exact bond-2 MPS; exact diagonalization and imported state vectors: the SVD sweep of

@@ -1,0 +1,97 @@
+"""The measurement design and the readout in the dataset file: round trips through HDF5,
+old files (no ``/design``) read as random, and broken groups named by the reader."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from qtomo.data.design import Design, Readout
+from qtomo.data.hdf5 import DatasetWriter, open_dataset
+from qtomo.data.simulate import SimulateConfig, simulate
+from qtomo.errors import DataFileError
+from qtomo.povm.frames import get_frame
+
+SETTINGS = ("XXZ", "XYZ", "ZZZ")
+SHOTS = (3, 0, 2)
+
+
+def write(path, design=None, readout=None, shots=5, n=3):
+    with DatasetWriter(path, n_qubits=n, shots=shots, frame=get_frame("pauli6"),
+                       with_log_p=False, eval_shots=0, config={}) as w:
+        w.write_block(0, np.zeros((shots, n), np.uint8))
+        if design is not None:
+            w.write_design(design)
+        if readout is not None:
+            w.write_readout(readout)
+    return path
+
+
+def test_design_and_readout_round_trip(tmp_path):
+    d = Design("fixed", SETTINGS, SHOTS)
+    c = np.array([[[0.98, 0.05], [0.02, 0.95]]] * 3)
+    se = np.full((3, 2, 2), 0.001)
+    r = Readout(c, se, "calibration", "cal.json", np.full((3, 2), 10_000))
+    with open_dataset(write(tmp_path / "a.h5", d, r)) as ds:
+        assert ds.design == d and ds.design.n_settings == 3
+        assert ds.design.summary() == {"kind": "fixed", "n_settings": 3, "shots_min": 0,
+                                       "shots_max": 3, "shots_total": 5}
+        np.testing.assert_array_equal(ds.readout.confusion, c)
+        np.testing.assert_array_equal(ds.readout.stderr, se)
+        np.testing.assert_array_equal(ds.readout.calibration_shots, np.full((3, 2), 10_000))
+        assert (ds.readout.source, ds.readout.source_file, ds.readout.applied) == (
+            "calibration", "cal.json", False)
+        s = ds.summary()
+        assert s["design"]["kind"] == "fixed" and s["readout"]["confusion"] == c.tolist()
+    with open_dataset(write(tmp_path / "b.h5")) as ds:  # nothing said: random, no readout
+        assert ds.design == Design("random") and ds.readout is None
+        assert ds.design.settings is None and ds.design.shots_per_setting is None
+
+
+def test_old_files_read_as_random(tmp_path):
+    path = tmp_path / "s.h5"
+    simulate(SimulateConfig(n_qubits=3, shots=50, eval_shots=0, seed=1), path)
+    with h5py.File(path, "r+") as f:
+        assert f["design"].attrs["kind"] == "random"
+        del f["design"]  # as written before the design was recorded
+    with open_dataset(path) as ds:
+        assert ds.design == Design("random") and ds.readout is None
+        assert ds.summary()["design"] == {"kind": "random", "n_settings": None}
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda g: g.attrs.__setitem__("kind", "adaptive"), "/design kind 'adaptive'"),
+    (lambda g: g.__delitem__("settings"), "fixed but has no settings"),
+    (lambda g: g.__delitem__("shots_per_setting"), "without /design/shots_per_setting"),
+    (lambda g: (g.__delitem__("shots_per_setting"),
+                g.create_dataset("shots_per_setting", data=np.array([3, 0, 3]))),
+     "sums to 6, but the dataset holds 5 shots"),
+    (lambda g: (g.__delitem__("settings"),
+                g.create_dataset("settings", data=np.array([b"XXZ", b"XWZ", b"ZZZ"]))),
+     "settings\\[1\\] is 'XWZ'"),
+    (lambda g: (g.__delitem__("shots_per_setting"),
+                g.create_dataset("shots_per_setting", data=np.array([3.0, 0, 2]))),
+     "integer counts"),
+])
+def test_broken_design_is_named(tmp_path, mutate, message):
+    path = write(tmp_path / "a.h5", Design("fixed", SETTINGS, SHOTS))
+    with h5py.File(path, "r+") as f:
+        mutate(f["design"])
+    with pytest.raises(DataFileError, match=message):
+        open_dataset(path)
+
+
+def test_broken_readout_is_named(tmp_path):
+    c = np.array([[[0.98, 0.05], [0.02, 0.95]]] * 3)
+    path = write(tmp_path / "a.h5", readout=Readout(c, c * 0, "readout", "r.json"))
+    with h5py.File(path, "r+") as f:
+        f["readout"].attrs["confusion"] = c[:2]
+    with pytest.raises(DataFileError, match="confusion \\(2, 2, 2\\)"):
+        open_dataset(path)
+    with h5py.File(path, "r+") as f:
+        bad = c.copy()
+        bad[1] = [[0.3, 0.05], [0.7, 0.95]]
+        f["readout"].attrs["confusion"] = bad
+    with pytest.raises(DataFileError, match="qubit 1: P\\(read 1 \\| prepared 0\\) = 0.7"):
+        open_dataset(path)
