@@ -183,3 +183,26 @@ def test_two_process_ddp(tiny_h5, tmp_path):
     # to floating-point summation order
     assert s["val_nll"] == pytest.approx(single["val_nll"], abs=2e-3)
     assert s["classical_fidelity"] == pytest.approx(single["classical_fidelity"], abs=2e-3)
+
+
+def test_extension_follows_the_longer_schedule(tiny_h5, tmp_path):
+    """An interrupted 2-of-4-epoch run extended to 6 epochs repeats, from epoch 3 on, the
+    learning rate of a run planned for 6 epochs from the start (the re-stretched cosine)."""
+    c4, c6 = cfg(epochs=4, patience=0), cfg(epochs=6, patience=0)
+    ref = run_training(tiny_h5, tmp_path / "six", c6, progress=False)
+
+    def interrupt(trainer, row):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_training(tiny_h5, tmp_path / "b", c4, progress=False, callbacks=[interrupt])
+    ext = resume_training(tiny_h5, tmp_path / "b", settings={"epochs": 6}, progress=False)
+    assert ext["epochs"] == 6 and ext["resumed"] == "extended"
+    a = read_checkpoint(tmp_path / "six" / "last.pt")["trainer"]["history"]
+    b = read_checkpoint(tmp_path / "b" / "last.pt")["trainer"]["history"]
+    # epochs 1-2 followed the 4-epoch cosine (faster decay), 3-6 the 6-epoch one
+    assert [r["lr"] for r in b[:2]] != [r["lr"] for r in a[:2]]
+    assert [r["lr"] for r in b[2:]] == pytest.approx([r["lr"] for r in a[2:]], rel=1e-12)
+    with pytest.raises(InputValueError, match="not be shortened|shortened"):
+        resume_training(tiny_h5, tmp_path / "b", settings={"epochs": 3}, progress=False)
