@@ -68,7 +68,8 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--val-fraction", type=float, default=None,
               help="Shots held out for validation / early stopping  [0.1].")
 @click.option("--patience", type=int, default=None,
-              help="Stop after this many epochs without better validation NLL (0: never) [5].")
+              help="Stop after this many epochs without better validation NLL (0: never) "
+              "[adapted to the data: 3 for the GRU's plateau schedule, else 5 or 10; see README].")
 @click.option("--weight-decay", type=float, default=None, help="AdamW weight decay  [0].")
 @click.option("--symmetry", type=click.Choice(["auto", "none", "reflection", "translation",
                                                "permutation"]), default=None,
