@@ -68,7 +68,8 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--val-fraction", type=float, default=None,
               help="Shots held out for validation / early stopping  [0.1].")
 @click.option("--patience", type=int, default=None,
-              help="Stop after this many epochs without better validation NLL (0: never) [5].")
+              help="Stop after this many epochs without better validation NLL (0: never) "
+              "[adapted to the data: 3 for the GRU's plateau schedule, else 5 or 10; see README].")
 @click.option("--weight-decay", type=float, default=None, help="AdamW weight decay  [0].")
 @click.option("--symmetry", type=click.Choice(["auto", "none", "reflection", "translation",
                                                "permutation"]), default=None,
@@ -96,7 +97,12 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--precision", default=None,
               help="auto (bf16 where the hardware is fast at it), fp32 or bf16  [auto].")
 @click.option("--resume", is_flag=True,
-              help="Continue the run in --out from its last checkpoint, bit for bit.")
+              help="Continue the run in --out from its last checkpoint, bit for bit; a "
+              "finished run is reported again. With --epochs above the stored cap the run "
+              "(finished or not) is extended: the cosine learning rate is re-stretched to the "
+              "new length from the current step (for a finished run it rises again), the "
+              "plateau schedule keeps its rate and restarts its patience count, bootstrap "
+              "members are retrained.")
 @overwrite_option
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr  [only on a terminal].")
@@ -189,6 +195,9 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"on {s['device']} ({s['precision']}, {s['processes']} process(es))",
         f"run directory    {s['run_dir']}",
     ]
+    if s.get("resumed") == "finished":
+        lines.append(f"resume           the run had already finished (stopped: {s['stopped']});"
+                     " --resume --epochs N, N above its epoch cap, extends it")
     mem = s.get("members")
     if mem:
         ratio = mem.get("bootstrap_cost_ratio")

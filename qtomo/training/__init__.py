@@ -5,7 +5,8 @@ Load a trained run with :func:`load_run`.
 
 from qtomo.training.checkpoint import load_run, read_checkpoint
 from qtomo.training.config import TrainConfig, default_config
-from qtomo.training.trainer import Trainer, resume_training, run_training
+from qtomo.training.session import resume_training, run_training
+from qtomo.training.trainer import Trainer
 
 __all__ = [
     "TrainConfig",

@@ -51,8 +51,10 @@ class TrainConfig:
         ``cosine`` (linear warm-up, then cosine decay to ``min_lr_fraction * lr`` at the last
         epoch), ``constant`` (warm-up, then flat) or ``plateau`` (warm-up, then the peak rate,
         halved after every epoch whose validation NLL is not lower than the best so far by
-        a fraction 1e-4 of it; with ``patience``, training stops after that many such epochs
-        in a row: convergence is judged on the validation NLL, not on a schedule length).
+        a fraction ``PLATEAU_MIN_DELTA`` = 2e-5 of it; with ``patience``, training stops
+        after that many such epochs in a row: convergence is judged on the validation NLL,
+        not on a schedule length). On ``--resume --epochs N`` see
+        :mod:`qtomo.training.schedule`.
     warmup_steps : int
         Optimizer steps of linear warm-up.
     min_lr_fraction : float

@@ -61,7 +61,8 @@ from qtomo.models.gru import GRUModel
 from qtomo.models.stacked import StackedGRU
 from qtomo.training.checkpoint import save_checkpoint, write_json
 from qtomo.training.config import TrainConfig
-from qtomo.training.trainer import Trainer, write_metrics_csv
+from qtomo.training.rundir import write_metrics_csv
+from qtomo.training.trainer import Trainer
 
 #: Bootstrap members retrain for this fraction of the main run's epochs (at least 2).
 BOOTSTRAP_EPOCH_FRACTION = 0.2
@@ -192,7 +193,7 @@ class MemberTrainer(Trainer):
     @torch.no_grad()
     def validate(self, model: Any = None) -> float:
         """Per-member mean validation NLL (kept in ``member_val``); returns their mean."""
-        from qtomo.training.trainer import _all_reduce
+        from qtomo.training.distributed import all_reduce as _all_reduce
 
         m = model if model is not None else self.scored_model
         m.eval()
@@ -350,7 +351,7 @@ def train_members(dataset: Dataset, run_dir: str | Path, config: TrainConfig,
         f"model, retrained {BOOTSTRAP_EPOCH_FRACTION:g} x the main epochs; learning curve: "
         "Multinomial(f n, 1/n) shot weights, trained from scratch",
     }
-    from qtomo.training.trainer import DistInfo
+    from qtomo.training.distributed import DistInfo
 
     if DistInfo.current().is_main:
         write_json(out / MEMBERS_FILE, info)

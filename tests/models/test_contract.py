@@ -60,15 +60,20 @@ def test_shapes_and_dtypes(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_input_validation(name):
+    """Bad strings and sample counts are refused by every model; a model without a
+    likelihood (the GAN) refuses log_prob even of valid strings, and says why."""
     m = make(name)
-    if not m.has_likelihood:
-        return
-    for bad in (np.zeros((3, 5), np.uint8), np.full((2, 4), 4, np.uint8),
-                np.zeros((2, 4), np.float32), np.zeros(4, np.uint8), -np.ones((1, 4), np.int64)):
-        with pytest.raises(InputValueError):
+    bads = (np.zeros((3, 5), np.uint8), np.full((2, 4), 4, np.uint8),
+            np.zeros((2, 4), np.float32), np.zeros(4, np.uint8), -np.ones((1, 4), np.int64))
+    good = all_outcomes(4, 4)[:3]
+    for bad in (*bads, good) if not m.has_likelihood else bads:
+        with pytest.raises(InputValueError, match=None if m.has_likelihood else "no likelihood"):
             m.log_prob(bad)
-    with pytest.raises(InputValueError):
-        m.sample(-1)
+    if m.has_likelihood:
+        assert m.log_prob(good).shape == (3,)
+    for n in (-1, 2.5, True):
+        with pytest.raises(InputValueError, match="integer >= 0"):
+            m.sample(n)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -107,7 +107,12 @@ def test_classical_metrics_exact_and_sampled(rng):
     s = scores_exact(np.log(q), p)
     assert r["classical_fidelity"] == pytest.approx(s.classical_fidelity)
     assert r["kl_divergence"] == pytest.approx(s.kl_divergence)
-    assert mt.classical_exact(p, p)["classical_fidelity"] == pytest.approx(1.0)
+    # another state measured with the same IC POVM: F_c of its outcome distribution lies
+    # strictly below 1 and, as for every measurement, at or above the root fidelity
+    # |<psi|phi>| (the minimum over POVMs of the Bhattacharyya coefficient is sqrt(F))
+    phi = tfim_ground_state(3, 1.0, 0.5).psi
+    fc = mt.classical_exact(mt.target_born_table(phi, f), p)["classical_fidelity"]
+    assert abs(np.vdot(psi, phi)) - 1e-12 <= fc < 1 - 1e-4
     idx = rng.choice(p.size, size=20000, p=p)
     m = mt.classical_from_samples(np.log(q[idx]), np.log(p[idx]))
     se = m["classical_fidelity_stderr"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -153,4 +152,8 @@ def test_bad_inputs(tfim4, ghz3_noisy):
         reconstruct(tfim4, None, ReconstructConfig(), model=_exact_model(ghz3_noisy))
     with pytest.raises(InputValueError, match="names qubit 7"):
         reconstruct(tfim4, None, ReconstructConfig(observables=("Z7",)))
-    assert math.isfinite(ReconstructConfig().samples)
+    with pytest.raises(InputValueError, match="--samples"):
+        ReconstructConfig(samples=True).validate()  # a bool is not a sample count
+    with pytest.raises(InputValueError, match="--mle-rank"):
+        ReconstructConfig(mle_rank=0).validate()
+    assert ReconstructConfig().validate().samples == 100_000  # the CLI's documented default
