@@ -26,6 +26,14 @@ def _freq(rho, frame, shots, rng):
     return rng.multinomial(shots, p / p.sum()) / shots
 
 
+def _ghz_fit(n, shots, frame, seed):
+    """GHZ-n pure state, frequencies of ``shots`` shots of it and their MLE fit."""
+    psi = ghz_statevector(n)
+    rho = np.outer(psi, psi.conj())
+    f = _freq(rho, frame, shots, np.random.default_rng(seed))
+    return rho, f, _fit(f, frame, n, shots)
+
+
 def test_true_state_is_not_rejected_and_p_values_are_not_small_too_often():
     """Null: the 'model state' is the state the shots came from. LR is at most chi-square with
     k_r dof (conservative near pure states), so P(p < 0.1) <= 0.1 up to sampling: with 40
@@ -49,11 +57,7 @@ def test_true_state_is_not_rejected_and_p_values_are_not_small_too_often():
 
 def test_lr_equals_twice_the_log_likelihood_gap():
     n, shots, frame = 2, 2000, get_frame("pauli6")
-    rng = np.random.default_rng(3)
-    psi = ghz_statevector(n)
-    rho = np.outer(psi, psi.conj())
-    f = _freq(rho, frame, shots, rng)
-    res = _fit(f, frame, n, shots)
+    rho, f, res = _ghz_fit(n, shots, frame, 3)
     wrong = depolarize(rho, 0.2)
     t = lrt.likelihood_ratio_test(f, shots, wrong, res.rho, res.rank, frame, n)
     pw = dm.product_table(wrong, frame.elements).real
@@ -68,11 +72,7 @@ def test_smoothed_state_is_rejected():
     """A model state with 5% white noise mixed in, on 20,000 GHZ-3 shots (infidelity 0.044):
     the LR (about 50 for this seed) is far in the tail of chi-square(14)."""
     n, shots, frame = 3, 20000, get_frame("pauli4")
-    rng = np.random.default_rng(7)
-    psi = ghz_statevector(n)
-    rho = np.outer(psi, psi.conj())
-    f = _freq(rho, frame, shots, rng)
-    res = _fit(f, frame, n, shots)
+    rho, f, res = _ghz_fit(n, shots, frame, 7)
     smooth = 0.95 * rho + 0.05 * np.eye(2**n) / 2**n
     t = lrt.likelihood_ratio_test(f, shots, smooth, res.rho, res.rank, frame, n)
     assert t.rejected and t.p_value < 1e-4
