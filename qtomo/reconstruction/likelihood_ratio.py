@@ -14,8 +14,12 @@ the model's state is the state the shots came from, ``LR`` is asymptotically chi
 at most: near the boundary of the state space (nearly pure states) the constrained fit gains
 less than an unconstrained one, so the test is conservative there. A model whose errors push
 its state away from what the shots say (typically a smoothed, lower-fidelity state fitted from
-scarce data) is rejected when ``p < ALPHA``; the consistency check then headlines the raw-
-frequency MLE, the standard tomography estimate, with its bootstrap error bar.
+scarce data) is rejected when ``p < ALPHA`` and, since with many shots any imperfect state is
+rejected, its fidelity also differs from the raw MLE's by more than ``Z_FIDELITY`` bootstrap
+standard errors of the latter (a rejection that would not change the headline beyond its error
+keeps the model: noisy GHZ-4, 81,000 Pauli-6 shots, model 0.8649, raw MLE 0.8673 +- 0.0048,
+exact 0.8591). The consistency check then headlines the raw-frequency MLE, the standard
+tomography estimate, with its bootstrap error bar.
 
 The raw-MLE error bar (:func:`raw_mle_bootstrap`): ``B`` multinomial resamples of the shot
 counts, each refitted from the raw MLE at the same rank (a warm start: a fit takes a fraction
@@ -36,6 +40,8 @@ from qtomo.reconstruction import metrics as mt
 
 #: Level of the likelihood-ratio test (the consistency check's chi-square level).
 ALPHA = 1e-3
+#: A rejected state is replaced only when its fidelity is this many raw-MLE standard errors off.
+Z_FIDELITY = 3.0
 #: Resamples behind the raw-MLE error bar.
 RAW_MLE_BOOTSTRAP = 10
 #: Iteration cap of each warm-started refit of a resample.
@@ -65,23 +71,39 @@ class LikelihoodRatio:
     n_shots: int
     rank: int
     alpha: float = ALPHA
+    #: (model fidelity - raw-MLE fidelity) / raw-MLE bootstrap standard error (None: not
+    #: computed, the LR alone decides)
+    fidelity_z: float | None = None
+    z_threshold: float = Z_FIDELITY
 
     @property
     def rejected(self) -> bool:
-        return self.p_value < self.alpha
+        """The shots reject the model's state, and its fidelity differs materially (more than
+        ``z_threshold`` standard errors) from the raw-frequency MLE's."""
+        if not self.p_value < self.alpha:
+            return False
+        return self.fidelity_z is None or not abs(self.fidelity_z) <= self.z_threshold
 
     def sentence(self) -> str:
-        return (f"likelihood ratio of the raw-frequency MLE state against the model's state "
-                f"on the {self.n_shots} shots: {self.statistic:.1f} (dof {self.dof}, "
-                f"p = {self.p_value:.2g})")
+        out = (f"likelihood ratio of the raw-frequency MLE state against the model's state "
+               f"on the {self.n_shots} shots: {self.statistic:.1f} (dof {self.dof}, "
+               f"p = {self.p_value:.2g})")
+        if self.fidelity_z is not None:
+            out += (f", fidelity {self.fidelity_z:+.1f} bootstrap s.e. from the raw MLE's"
+                    + ("" if self.rejected or not self.p_value < self.alpha
+                       else " (within the error: the model is kept)"))
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {"statistic": self.statistic, "dof": self.dof, "p_value": self.p_value,
                 "n_shots": self.n_shots, "rank": self.rank, "rejected": self.rejected,
-                "threshold": self.alpha,
+                "threshold": self.alpha, "fidelity_z": self.fidelity_z,
+                "fidelity_z_threshold": self.z_threshold,
                 "method": ("LR = 2 sum_a c(a) log[p_data_mle(a) / p_model_mle(a)] over the "
                            "shot counts c, chi-square with 2 d r - r^2 - 1 dof (r the rank of "
-                           "the raw-frequency MLE state; conservative near pure states)")}
+                           "the raw-frequency MLE state; conservative near pure states); the model "
+                           "is rejected when p < threshold and its fidelity differs from the raw "
+                           "MLE's by more than fidelity_z_threshold bootstrap standard errors")}
 
 
 def _loglik(freq: np.ndarray, rho: np.ndarray, frame: Frame) -> float:

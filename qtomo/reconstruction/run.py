@@ -27,6 +27,7 @@ keeping the model's value as ``model_value`` with a ``fallback_reason``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 import platform
@@ -453,6 +454,13 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
             stage("likelihood ratio of the model's state")
             lr = lrt.likelihood_ratio_test(freq, ds.shots, rhos["model_mle"], rhos["data_mle"],
                                            quantum["data"]["mle_fit"]["rank"], frame, n)
+            if lr.rejected and ideal is not None:  # is the difference material?
+                boot = _raw_mle_bootstrap(quantum, rhos, freq, ds.shots, frame, n, ideal,
+                                          cfg.seed, stage)
+                mf = (quantum.get("model", {}).get("mle") or {}).get("fidelity")
+                if mf is not None and boot["stderr"] > 0:
+                    z = (mf - quantum["data"]["mle"]["fidelity"]) / boot["stderr"]
+                    lr = dataclasses.replace(lr, fidelity_z=float(z))
         consistency = cs.check_consistency(model_obs.vector, direct.vector,
                                            [x for x in pairs if x is not None],
                                            selection=vec_selection, likelihood_ratio=lr)
@@ -733,6 +741,19 @@ def _headline_fidelity(quantum: dict[str, Any], direct: Estimate | None) -> dict
             "stored, or N too large)", "convention": conv}
 
 
+def _raw_mle_bootstrap(quantum: dict[str, Any], rhos: dict[str, np.ndarray], freq: np.ndarray,
+                       n_shots: int, frame: Any, n: int, ideal: Any, seed: int,
+                       stage: _Stage) -> dict[str, Any]:
+    """The raw-frequency MLE's bootstrap (computed once, kept in the report)."""
+    entry = quantum["data"]["mle"]
+    if "bootstrap" not in entry:
+        stage("bootstrap of the raw-frequency MLE")
+        entry["bootstrap"] = lrt.raw_mle_bootstrap(
+            freq, n_shots, rhos["data_mle"], quantum["data"]["mle_fit"]["rank"], frame, n,
+            ideal, seed=seed)
+    return entry["bootstrap"]
+
+
 def _fallback_fidelity(quantum: dict[str, Any], direct: Estimate | None,
                        rhos: dict[str, np.ndarray], freq: np.ndarray | None, n_shots: int,
                        frame: Any, n: int, ideal: Any, seed: int,
@@ -745,11 +766,7 @@ def _fallback_fidelity(quantum: dict[str, Any], direct: Estimate | None,
     out = _headline_fidelity(no_model, direct)
     if "data_mle" not in rhos or freq is None or ideal is None:
         return out
-    stage("bootstrap of the raw-frequency MLE")
-    fit = quantum["data"]["mle_fit"]
-    boot = lrt.raw_mle_bootstrap(freq, n_shots, rhos["data_mle"], fit["rank"], frame, n,
-                                 ideal, seed=seed)
-    quantum["data"]["mle"]["bootstrap"] = boot
+    boot = _raw_mle_bootstrap(quantum, rhos, freq, n_shots, frame, n, ideal, seed, stage)
     value = quantum["data"]["mle"]["fidelity"]
     if direct is not None and not boot["stderr"] < direct.stderr:
         return out

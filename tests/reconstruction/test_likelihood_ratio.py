@@ -95,3 +95,16 @@ def test_raw_mle_bootstrap_interval_contains_estimate_and_exact():
     # the standard error of a fidelity from 20,000 shots is of order 1/sqrt(shots) ~ 0.007
     assert 1e-4 < boot["stderr"] < 0.03
     assert abs(value - exact) < 4 * boot["stderr"] + 0.01
+
+
+def test_rejection_needs_a_material_fidelity_difference():
+    """With many shots any imperfect state is rejected; the model is replaced only when its
+    fidelity is more than Z_FIDELITY raw-MLE standard errors away."""
+    base = lrt.LikelihoodRatio(statistic=200.0, dof=30, p_value=1e-20, n_shots=81000, rank=4)
+    assert base.rejected  # the LR alone
+    import dataclasses
+
+    assert not dataclasses.replace(base, fidelity_z=-0.5).rejected
+    assert "the model is kept" in dataclasses.replace(base, fidelity_z=-0.5).sentence()
+    assert dataclasses.replace(base, fidelity_z=-3.5).rejected
+    assert not dataclasses.replace(base, p_value=0.2, fidelity_z=-9.0).rejected
