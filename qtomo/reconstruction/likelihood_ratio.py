@@ -97,13 +97,14 @@ class LikelihoodRatio:
     def as_dict(self) -> dict[str, Any]:
         return {"statistic": self.statistic, "dof": self.dof, "p_value": self.p_value,
                 "n_shots": self.n_shots, "rank": self.rank, "rejected": self.rejected,
-                "threshold": self.alpha, "fidelity_z": self.fidelity_z,
-                "fidelity_z_threshold": self.z_threshold,
+                "threshold": self.alpha, "shift_z": self.fidelity_z,
+                "shift_z_threshold": self.z_threshold,
                 "method": ("LR = 2 sum_a c(a) log[p_data_mle(a) / p_model_mle(a)] over the "
                            "shot counts c, chi-square with 2 d r - r^2 - 1 dof (r the rank of "
                            "the raw-frequency MLE state; conservative near pure states); the model "
                            "is rejected when p < threshold and its fidelity differs from the raw "
-                           "MLE's by more than fidelity_z_threshold bootstrap standard errors")}
+                           "MLE's by more than shift_z_threshold bootstrap standard errors "
+                           "(shift_z = (model - raw MLE) / raw-MLE bootstrap s.e.)")}
 
 
 def _loglik(freq: np.ndarray, rho: np.ndarray, frame: Frame) -> float:
