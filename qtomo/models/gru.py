@@ -37,6 +37,14 @@ DEFAULT_PHASE_CHANNELS = 16
 _SAMPLE_CHUNK = 1 << 18
 
 
+def plateau_regime(n_qubits: int, shots: int) -> bool:
+    """Whether the GRU's defaults train with the plateau schedule (and the per-site channel
+    readout): up to 20,000 shots at N <= PLATEAU_MAX_QUBITS, or any shots at N <=
+    PLATEAU_LARGE_DATA_MAX_QUBITS."""
+    return n_qubits <= PLATEAU_MAX_QUBITS and (
+        shots <= 20_000 or n_qubits <= PLATEAU_LARGE_DATA_MAX_QUBITS)
+
+
 #: Floor of the per-site interference factor (the smallest conditional ratio it can express).
 SITE_FACTOR_FLOOR = 1e-3
 
@@ -97,8 +105,7 @@ class GRUModel(DensityEstimator):
         average of the weights.
         """
         del K
-        if n_qubits <= PLATEAU_MAX_QUBITS and (
-                shots <= 20_000 or n_qubits <= PLATEAU_LARGE_DATA_MAX_QUBITS):
+        if plateau_regime(n_qubits, shots):
             out: dict[str, Any] = {"lr_schedule": "plateau", "epochs": 100, "patience": 3,
                                    "ema_decay": 0.999 if shots > 20_000 else 0.998}
             if 20_000 < shots <= 400_000:
@@ -287,4 +294,4 @@ class GRUModel(DensityEstimator):
         return out
 
 
-__all__ = ["GRUModel"]
+__all__ = ["GRUModel", "plateau_regime"]
