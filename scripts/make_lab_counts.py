@@ -67,12 +67,12 @@ def depolarize(a: np.ndarray, p: float) -> np.ndarray:
     return (1 - p) * a + p * np.trace(a) * I2 / 2
 
 
-def readout_map(a: np.ndarray) -> np.ndarray:
+def readout_map(a: np.ndarray, p10: float = P10, p01: float = P01) -> np.ndarray:
     """The map whose ideal Pauli statistics equal the readout-corrupted ones, per qubit:
     identity part t I -> t (I + (P01 - P10)(X + Y + Z)), traceless part scaled by 1 - P10 - P01."""
     t = np.trace(a) / 2
     traceless = a - t * I2
-    return t * (I2 + (P01 - P10) * sum(PAULI.values())) + (1 - P10 - P01) * traceless
+    return t * (I2 + (p01 - p10) * sum(PAULI.values())) + (1 - p10 - p01) * traceless
 
 
 def rotate(rho: np.ndarray, setting: str) -> np.ndarray:
@@ -82,10 +82,11 @@ def rotate(rho: np.ndarray, setting: str) -> np.ndarray:
     return u @ rho @ u.conj().T
 
 
-def read_with_errors(bits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def read_with_errors(bits: np.ndarray, rng: np.random.Generator, p10: float = P10,
+                     p01: float = P01) -> np.ndarray:
     """Flip each bit: 0 -> 1 with probability P10, 1 -> 0 with probability P01."""
     u = rng.random(bits.shape)
-    flip = np.where(bits == 0, u < P10, u < P01)
+    flip = np.where(bits == 0, u < p10, u < p01)
     return bits ^ flip.astype(bits.dtype)
 
 
@@ -94,44 +95,57 @@ def tally(bits: np.ndarray) -> dict[str, int]:
     return {"".join(map(str, k)): int(c) for k, c in zip(keys, counts, strict=True)}
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=OUT, help=f"output file [{OUT}]")
-    out = ap.parse_args(argv).out
-    rng = np.random.default_rng(SEED)
-    psi = ghz(N)
+def make_counts(n: int = N, noise: float = P_NOISE, shots: int = SHOTS,
+                n_settings: int | None = None, p10: float = P10, p01: float = P01,
+                cal_shots: int = CAL_SHOTS, seed: int = SEED) -> dict:
+    """The counts file's content for a noisy n-qubit GHZ state (see the module docstring).
+
+    ``n_settings`` None measures all 3^n settings in lexicographic order; a number draws that
+    many distinct settings uniformly at random (seeded), in the order drawn.
+    """
+    rng = np.random.default_rng(seed)
+    psi = ghz(n)
     rho = np.outer(psi, psi.conj())
-    for j in range(N):
-        rho = on_qubit(rho, j, N, lambda a: depolarize(a, P_NOISE))
+    for j in range(n):
+        rho = on_qubit(rho, j, n, lambda a: depolarize(a, noise))
     fidelity = float(np.real(psi.conj() @ rho @ psi))
     corrupted = rho
-    for j in range(N):
-        corrupted = on_qubit(corrupted, j, N, readout_map)
+    for j in range(n):
+        corrupted = on_qubit(corrupted, j, n, lambda a: readout_map(a, p10, p01))
     fidelity_uncorrected = float(np.real(psi.conj() @ corrupted @ psi))
 
-    weights = 2 ** np.arange(N - 1, -1, -1)  # qubit 0 is the most significant bit
+    everything = ["".join(t) for t in itertools.product("XYZ", repeat=n)]
+    chosen = everything if n_settings is None else \
+        [everything[k] for k in rng.choice(len(everything), size=n_settings, replace=False)]
+    weights = 2 ** np.arange(n - 1, -1, -1)  # qubit 0 is the most significant bit
     settings = {}
-    for letters in itertools.product("XYZ", repeat=N):
-        s = "".join(letters)
+    for s in chosen:
         p = np.clip(np.real(np.diag(rotate(rho, s))), 0, None)
-        idx = rng.choice(2**N, size=SHOTS, p=p / p.sum())
+        idx = rng.choice(2**n, size=shots, p=p / p.sum())
         bits = ((idx[:, None] // weights[None, :]) % 2).astype(np.uint8)
-        settings[s] = tally(read_with_errors(bits, rng))
+        settings[s] = tally(read_with_errors(bits, rng, p10, p01))
     calibration = {}
     for b in (0, 1):
-        prepared = np.full((CAL_SHOTS, N), b, dtype=np.uint8)
-        calibration[str(b) * N] = tally(read_with_errors(prepared, rng))
-
+        prepared = np.full((cal_shots, n), b, dtype=np.uint8)
+        calibration[str(b) * n] = tally(read_with_errors(prepared, rng, p10, p01))
+    which = (f"all {len(chosen)}" if n_settings is None
+             else f"{len(chosen)} random (of {len(everything)})")
     comment = {
-        "description": "noisy 4-qubit GHZ: local depolarizing p=0.05 on every qubit; all 81 "
-                       "Pauli settings x 1000 shots; bit 0 = +1 eigenstate; qubit 0 is the "
-                       "first character; made by scripts/make_lab_counts.py",
-        "readout_errors": {"P(1|0)": P10, "P(0|1)": P01},
-        "calibration_shots": CAL_SHOTS, "seed": SEED,
+        "description": f"noisy {n}-qubit GHZ: local depolarizing p={noise:g} on every qubit; "
+                       f"{which} Pauli settings x {shots} shots; bit 0 = +1 eigenstate; qubit 0 "
+                       "is the first character; made by scripts/make_lab_counts.py",
+        "readout_errors": {"P(1|0)": p10, "P(0|1)": p01},
+        "calibration_shots": cal_shots, "seed": seed,
         "exact_fidelity_to_ghz": round(fidelity, 12),
         "fidelity_seen_without_readout_correction": round(fidelity_uncorrected, 12),
     }
-    lines = ["{", f'  "comment": {json.dumps(comment)},', '  "settings": {']
+    return {"comment": comment, "settings": settings, "calibration": calibration}
+
+
+def write_counts(doc: dict, out: Path) -> None:
+    """Write ``doc`` with one line per setting (small diffs, readable)."""
+    settings, calibration = doc["settings"], doc["calibration"]
+    lines = ["{", f'  "comment": {json.dumps(doc["comment"])},', '  "settings": {']
     lines += [f'    "{s}": {json.dumps(c)}{"," if i < len(settings) - 1 else ""}'
               for i, (s, c) in enumerate(settings.items())]
     lines += ["  },", '  "calibration": {']
@@ -139,9 +153,28 @@ def main(argv: list[str] | None = None) -> None:
               for i, (s, c) in enumerate(calibration.items())]
     lines += ["  }", "}"]
     out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}: {len(settings)} settings x {SHOTS} shots, calibration "
-          f"{CAL_SHOTS} x 2; exact fidelity {fidelity:.12f}, without readout correction "
-          f"{fidelity_uncorrected:.12f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=OUT, help=f"output file [{OUT}]")
+    ap.add_argument("--n", type=int, default=N, help=f"qubits [{N}]")
+    ap.add_argument("--noise", type=float, default=P_NOISE, help=f"depolarizing p [{P_NOISE}]")
+    ap.add_argument("--shots", type=int, default=SHOTS, help=f"shots per setting [{SHOTS}]")
+    ap.add_argument("--settings", type=int, default=None,
+                    help="number of random settings (default: all 3^n)")
+    ap.add_argument("--p10", type=float, default=P10, help=f"P(read 1 | 0) [{P10}]")
+    ap.add_argument("--p01", type=float, default=P01, help=f"P(read 0 | 1) [{P01}]")
+    ap.add_argument("--cal-shots", type=int, default=CAL_SHOTS,
+                    help=f"calibration shots of each of |0..0>, |1..1> [{CAL_SHOTS}]")
+    ap.add_argument("--seed", type=int, default=SEED, help=f"seed [{SEED}]")
+    a = ap.parse_args(argv)
+    doc = make_counts(a.n, a.noise, a.shots, a.settings, a.p10, a.p01, a.cal_shots, a.seed)
+    write_counts(doc, a.out)
+    c = doc["comment"]
+    print(f"wrote {a.out}: {len(doc['settings'])} settings x {a.shots} shots, calibration "
+          f"{a.cal_shots} x 2; exact fidelity {c['exact_fidelity_to_ghz']:.12f}, without "
+          f"readout correction {c['fidelity_seen_without_readout_correction']:.12f}")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ def simulate(
     out: PathLike, *, state: str = "tfim", n_qubits: int = 10, J: float = 1.0,  # noqa: N803
     h: float = 1.0, boundary: str = "open", povm: str = "pauli4", shots: int = 100_000,
     eval_shots: int = 10_000, noise: float = 0.0, seed: int = 1234, method: str = "auto",
-    chi: int = 64, cutoff: float = 1e-10, log_p: str = "all", overwrite: bool = False,
+    chi: int = 64, cutoff: float = 1e-10, log_p: str = "all",
+    readout_error: tuple[float, float] | None = None, overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Dataset:
@@ -69,6 +70,9 @@ def simulate(
         The same seed gives the same file contents.
     log_p : {"all", "none"}
         Store the exact natural log P(a) of every shot.
+    readout_error : (P10, P01), optional
+        Misread every qubit's bit with P(read 1 | 0) = P10 and P(read 0 | 1) = P01 (Pauli-6
+        only); stored as the dataset's readout, which :func:`reconstruct` corrects.
     progress, on_stage : callable, optional
         ``progress(k)`` after each block of k shots; ``on_stage(text)`` at each stage.
 
@@ -84,7 +88,8 @@ def simulate(
     cfg = SimulateConfig(
         state=state, n_qubits=n_qubits, J=J, h=h, boundary=boundary, povm=povm, shots=shots,
         eval_shots=eval_shots, noise=noise, seed=seed, method=method, chi=chi, cutoff=cutoff,
-        log_p=log_p,
+        log_p=log_p, readout_error=None if readout_error is None else
+        (float(readout_error[0]), float(readout_error[1])),
     )
     summary = _simulate(cfg, out, overwrite=overwrite, progress=progress, on_stage=on_stage)
     return Dataset(Path(out), summary)
@@ -125,8 +130,9 @@ def import_shots(
         Seed of the shuffle that turns counts into per-shot rows (any prefix is a fair sample).
     calibration, readout : path, optional
         Calibration counts of prepared |0...0> and |1...1> (JSON), or per-qubit confusion
-        matrices (JSON); layouts in :mod:`qtomo.data.readout`. The matrices are stored in the
-        dataset (``Dataset.readout``), not applied.
+        matrices (JSON); layouts in :mod:`qtomo.data.readout`. The matrices and the effective
+        per-qubit POVM they make are stored in the dataset (``Dataset.readout``);
+        :func:`reconstruct` corrects the readout with them unless told not to.
     target : str
         ``none``, ``ghz``, ``tfim`` (with J, h, boundary) or a ``.npy`` state vector
         (big-endian); stored so that :func:`reconstruct` reports the fidelity to it.

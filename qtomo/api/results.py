@@ -105,7 +105,7 @@ class Dataset:
     @cached_property
     def readout(self) -> Any:
         """Readout confusion matrices (:class:`qtomo.data.design.Readout`: ``confusion[q, b,
-        b'] = P(read b | prepared b')``, ``stderr``, ``source``), or None; not applied."""
+        b'] = P(read b | prepared b')``, ``stderr``, ``source``), or None."""
         with self.open() as ds:
             return ds.readout
 

@@ -51,10 +51,11 @@ from qtomo.cli.options import emit_json, finite_float, json_option, overwrite_op
               help="Seed of the shuffle that expands counts into per-shot rows.")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="JSON calibration counts of prepared |0...0> and |1...1>: per-qubit readout "
-              "confusion matrices are estimated and stored (not applied).")
+              "confusion matrices are estimated and stored with the effective per-qubit POVM; "
+              "reconstruct corrects the readout with it (--no-readout-correction to compare).")
 @click.option("--readout", type=click.Path(dir_okay=False), default=None,
-              help="JSON of per-qubit 2x2 confusion matrices P(read b | prepared b'), stored "
-              "(not applied).")
+              help="JSON of per-qubit 2x2 confusion matrices P(read b | prepared b'); stored "
+              "like --calibration's estimate and corrected by reconstruct.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="qtomo_lab.h5",
               show_default=True, help="Output dataset file (HDF5).")
 @overwrite_option
@@ -101,6 +102,6 @@ def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,
     if r is not None:
         flips = [(c[1][0], c[0][1]) for c in r["confusion"]]
         click.echo(f"  readout confusion matrices ({r['source']}, {r['source_file']}) stored, "
-                   "NOT applied: " + ", ".join(f"q{q} P(1|0) {a:.4f} P(0|1) {b:.4f}"
+                   "corrected by reconstruct: " + ", ".join(f"q{q} P(1|0) {a:.4f} P(0|1) {b:.4f}"
                                                for q, (a, b) in enumerate(flips[:8]))
                    + (" ..." if len(flips) > 8 else ""))

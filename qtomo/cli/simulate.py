@@ -7,6 +7,7 @@ import sys
 import click
 
 from qtomo.cli.options import emit_json, json_option, overwrite_option, run_command, seed_option
+from qtomo.errors import InputValueError
 
 
 @click.command(
@@ -50,13 +51,16 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
               "fast; use 1e-14 for the last digits).")
 @click.option("--log-p", "log_p", type=click.Choice(["all", "none"]), default="all",
               show_default=True, help="Store the exact log-probability of every shot (or skip it).")
+@click.option("--readout-error", type=str, default=None, metavar="P10,P01",
+              help="Misread every qubit's bit: P(read 1 | 0),P(read 0 | 1), e.g. 0.02,0.05 "
+              "(Pauli-6 only). The confusion matrices are stored; reconstruct corrects them.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="qtomo_data.h5",
               show_default=True, help="Output dataset file (HDF5).")
 @overwrite_option
 @json_option
 @run_command
 def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, method, chi,  # noqa: N803
-        cutoff, log_p, out, overwrite, as_json):
+        cutoff, log_p, readout_error, out, overwrite, as_json):
     """Simulate a target state and sample informationally complete POVM shots.
 
     Builds a TFIM ground state (exact diagonalization or DMRG), a GHZ state, or (as a state
@@ -79,11 +83,13 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
                              dynamic_ncols=True))
         bars[0].set_description(text)
 
+    ro = _parse_readout_error(readout_error)
     try:
         summary = simulate(
             out, state=state, n_qubits=n_qubits, J=J, h=h, boundary=boundary,
             povm=povm.lower(), shots=shots, eval_shots=eval_shots, noise=noise, seed=seed,
-            method=method, chi=chi, cutoff=cutoff, log_p=log_p, overwrite=overwrite,
+            method=method, chi=chi, cutoff=cutoff, log_p=log_p, readout_error=ro,
+            overwrite=overwrite,
             progress=lambda k: bars[0].update(k), on_stage=stage,
         ).summary
     finally:
@@ -95,13 +101,29 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
         _print_summary(summary)
 
 
+def _parse_readout_error(text: str | None) -> tuple[float, float] | None:
+    """``"P10,P01"`` as two floats (one-line error otherwise)."""
+    if text is None:
+        return None
+    parts = text.replace(" ", "").split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InputValueError(f"--readout-error {text!r}: expected two probabilities "
+                              "P10,P01, e.g. 0.02,0.05") from None
+
+
 def _print_summary(s: dict) -> None:
     import math
 
     energy = s["energy"]
     e = "none" if energy is None or (isinstance(energy, float) and math.isnan(energy)) else f"{energy:.10f}"
+    ro = s.get("readout_error")
+    readout = f"readout error P(1|0) {ro[0]:g} P(0|1) {ro[1]:g}, " if ro else ""
     click.echo(
         f"wrote {s['out']}: {s['state']} N={s['n_qubits']} ({s['method']}), POVM {s['povm']}, "
-        f"{s['shots']} shots + {s['eval_shots']} eval shots, noise {s['noise']:g}, "
+        f"{s['shots']} shots + {s['eval_shots']} eval shots, noise {s['noise']:g}, {readout}"
         f"energy {e}, log_p_true {'stored' if s['log_p_true'] else 'not stored'}"
     )

@@ -84,7 +84,7 @@ class Design:
 
 @dataclass(frozen=True, eq=False)
 class Readout:
-    """Per-qubit readout confusion matrices (stored, not applied).
+    """Per-qubit readout confusion matrices.
 
     Attributes
     ----------
@@ -92,13 +92,15 @@ class Readout:
         ``confusion[q, b, b'] = P(read b | prepared b')``; columns sum to 1.
     stderr : float64 (N, 2, 2)
         Binomial standard errors sqrt(C (1 - C) / n_b') of each entry (NaN: not known).
-    source : ``"calibration"`` (estimated from calibration counts) or ``"readout"`` (given)
+    source : ``"calibration"`` (estimated from calibration counts), ``"readout"`` (given) or
+        ``"simulate"`` (the exact matrices of ``qtomo simulate --readout-error``)
     source_file : str
         The file the numbers came from.
     calibration_shots : int64 (N, 2) or None
         Calibration shots with qubit q prepared in b' = 0 and 1.
     applied : bool
-        Whether a correction was applied to the data or the POVM (always False so far).
+        Whether the dataset's per-qubit POVM (``/povm/site_elements``) includes the readout
+        (True for files written by this version; version-1 files stored it only).
     """
 
     confusion: np.ndarray
@@ -106,7 +108,7 @@ class Readout:
     source: str
     source_file: str
     calibration_shots: np.ndarray | None = None
-    applied: bool = False
+    applied: bool = True
 
     @property
     def n_qubits(self) -> int:
@@ -126,9 +128,9 @@ class Readout:
 
     def describe(self) -> str:
         f = self.flip_probabilities
-        src = ("estimated from calibration counts" if self.source == "calibration"
-               else "given")
-        return (f"{src} in {self.source_file}, not applied; P(1|0) {f[:, 0].min():.4f}-"
+        src = {"calibration": f"estimated from calibration counts in {self.source_file}",
+               "simulate": "simulated (exact)"}.get(self.source, f"given in {self.source_file}")
+        return (f"{src}; P(1|0) {f[:, 0].min():.4f}-"
                 f"{f[:, 0].max():.4f}, P(0|1) {f[:, 1].min():.4f}-{f[:, 1].max():.4f} "
                 f"over {self.n_qubits} qubits")
 

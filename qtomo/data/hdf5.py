@@ -9,6 +9,7 @@ can be used for training.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -31,9 +32,23 @@ from qtomo.data.design import (
     write_design,
     write_readout,
 )
-from qtomo.data.schema import CHUNK_ROWS, FORMAT_NAME, MAX_PSI_QUBITS, SCHEMA_VERSION
+from qtomo.data.schema import (
+    CHUNK_ROWS,
+    FORMAT_NAME,
+    MAX_PSI_QUBITS,
+    READABLE_VERSIONS,
+    SCHEMA_VERSION,
+)
 from qtomo.errors import DataFileError, OutputExistsError
-from qtomo.povm.frames import Frame, FrameError, frame_from_elements
+from qtomo.povm.frames import (
+    AnyFrame,
+    Frame,
+    FrameError,
+    LocalFrames,
+    frame_from_elements,
+    readout_frames,
+    site_operators,
+)
 from qtomo.states.mps import MPS
 from qtomo.typing import FloatArray, Outcomes
 
@@ -203,8 +218,16 @@ class DatasetWriter:
         write_design(self.file, design)
 
     def write_readout(self, readout: Readout) -> None:
-        """Store readout confusion matrices (``/readout``; stored, not applied)."""
-        write_readout(self.file, readout)
+        """Store readout confusion matrices (``/readout``) and the effective per-qubit POVM
+        they make of the ideal one (``/povm/site_elements``, see :mod:`qtomo.data.schema`)."""
+        if readout.n_qubits != self.n_qubits:
+            raise ValueError(f"readout of {readout.n_qubits} qubits for {self.n_qubits}")
+        measured = readout_frames(self.frame, readout.confusion)
+        pg = self.file["povm"]
+        if "site_elements" in pg:
+            del pg["site_elements"]
+        pg.create_dataset("site_elements", data=np.array(site_operators(measured, self.n_qubits)))
+        write_readout(self.file, dataclasses.replace(readout, applied=True))
 
     def target_group(self) -> h5py.Group:
         """The ``/target`` group, e.g. for storing an MPS with ``mps.save_to_group``."""
@@ -230,7 +253,10 @@ class Dataset:
         How the bases were chosen: ``kind`` ``random`` (drawn per shot; also every file
         without ``/design``) or ``fixed`` (with ``settings`` and ``shots_per_setting``).
     readout : Readout or None
-        Readout confusion matrices with standard errors and source (stored, not applied).
+        Readout confusion matrices with standard errors and source.
+    measured_frame : Frame or LocalFrames
+        The POVM the recorded bits follow, per qubit: the ideal one misread through
+        ``readout`` (``/povm/site_elements``), or ``frame`` when there is no readout.
     """
 
     def __init__(self, path: Path, f: h5py.File) -> None:
@@ -247,11 +273,13 @@ class Dataset:
         if "schema_version" not in f.attrs:
             raise self._fail("not a qtomo dataset (no schema_version attribute)")
         version = int(f.attrs["schema_version"])
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise self._fail(
-                f"schema version {version} is not supported (this qtomo reads {SCHEMA_VERSION}); "
-                "re-create the file with this qtomo version"
+                f"schema version {version} is not supported (this qtomo reads "
+                f"{', '.join(map(str, READABLE_VERSIONS))}); re-create the file with this qtomo "
+                "version"
             )
+        self.schema_version = version
         if not bool(f.attrs.get("complete", False)):
             raise self._fail("incomplete dataset (its writer was interrupted); simulate it again")
         if "povm" not in f or "elements" not in f["povm"]:
@@ -288,6 +316,35 @@ class Dataset:
         self.readout, problem = read_readout(f, self.n_qubits)
         if problem:
             raise self._fail(problem)
+        self.measured_frame = self._read_site_elements(f)
+
+    def _read_site_elements(self, f: h5py.File) -> AnyFrame:
+        """The POVM each qubit's recorded bits follow (``/povm/site_elements``, see schema)."""
+        if "site_elements" not in f["povm"]:
+            if self.readout is None:
+                return self.frame
+            try:  # a version-1 file with a stored readout: build the effective POVM now
+                return readout_frames(self.frame, self.readout.confusion)
+            except FrameError as e:
+                raise self._fail(f"/readout cannot act on this POVM: {e}") from None
+        m = f["povm/site_elements"][()]
+        if m.shape != (self.n_qubits, self.K, 2, 2):
+            raise self._fail(f"/povm/site_elements has shape {m.shape}, expected "
+                             f"({self.n_qubits}, {self.K}, 2, 2)")
+        frames = []
+        for q in range(self.n_qubits):
+            try:
+                frames.append(frame_from_elements(f"{self.frame.name}+readout", m[q]))
+            except FrameError as e:
+                raise self._fail(f"/povm/site_elements[{q}] is not a valid POVM: {e}") from None
+        if all(np.array_equal(m[q], m[0]) for q in range(self.n_qubits)):
+            return frames[0]
+        return LocalFrames(tuple(frames), f"{self.frame.name}+readout")
+
+    def frame_for(self, *, readout_correction: bool = True) -> AnyFrame:
+        """The POVM to invert the Born rule with: the measured (effective) one, which removes
+        readout errors, or the ideal one (``readout_correction=False``)."""
+        return self.measured_frame if readout_correction else self.frame
 
     def _check_shots(self, g: h5py.Group, name: str, lp: str, prefix: str) -> None:
         if name not in g:
@@ -375,7 +432,7 @@ class Dataset:
             "target": self.target,
             "design": self.design.summary(),
             "readout": None if self.readout is None else self.readout.summary(),
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self.schema_version,
             "created": self.attrs.get("created"),
             "qtomo_version": self.attrs.get("qtomo_version"),
         }

@@ -28,7 +28,8 @@ qubits are correlated, cases that no single product POVM describes.
 
 The dataset records the design (:class:`~qtomo.data.design.Design`) and, when calibration
 counts or readout matrices are given, the readout confusion matrices
-(:class:`~qtomo.data.design.Readout`), which are stored but not applied. Every problem in a
+(:class:`~qtomo.data.design.Readout`) and the effective per-qubit POVM they make (the ideal
+elements misread; ``qtomo reconstruct`` inverts it, which corrects the readout). Every problem in a
 file ends the import with a :class:`~qtomo.errors.DataFileError` naming the place, before any
 output is written.
 """
@@ -359,7 +360,8 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
 
     Every check runs before the output is opened, so a bad file leaves no output. Warnings of
     the basis check are issued as :class:`LabImportWarning` and returned in the summary. The
-    dataset records the design and, when given, the readout confusion matrices (not applied).
+    dataset records the design and, when given, the readout confusion matrices with the
+    effective per-qubit POVM they make.
     """
     from qtomo.data.hdf5 import DatasetWriter, check_output_path
 

@@ -1,7 +1,9 @@
 """Readout calibration: confusion matrices from calibration counts, or given ones.
 
-Estimated and stored only; nothing in qtomo applies the correction yet (the dataset records
-``applied = False``; see :class:`qtomo.data.design.Readout`).
+The dataset stores the matrices and the effective per-qubit POVM they make of the ideal one,
+M'_q(s, b) = sum_b' C_q[b|b'] M(s, b') (:func:`qtomo.povm.frames.readout_frames`); inverting
+the Born rule with the effective POVM's duals removes the readout error from every estimate
+(see :class:`qtomo.data.design.Readout`).
 
 Calibration counts
 ------------------

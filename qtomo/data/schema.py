@@ -1,8 +1,8 @@
-"""The qtomo dataset file, schema version 1 (HDF5).
+"""The qtomo dataset file, schema version 2 (HDF5).
 
 Layout::
 
-    /                      attrs: format="qtomo-dataset", schema_version=1, qtomo_version,
+    /                      attrs: format="qtomo-dataset", schema_version=2, qtomo_version,
                                   created (ISO 8601 UTC), dataset_id (uuid4 hex),
                                   config (JSON of the full simulate/import config),
                                   complete (bool, written last: False or absent = interrupted)
@@ -13,6 +13,10 @@ Layout::
     /eval/log_p_true       float64 (eval_shots,) (optional)
     /povm                  attrs: name, K;  /povm/elements complex128 (K, 2, 2): the ideal POVM
                            measured by the lab (noise belongs to the target, not the POVM)
+    /povm/site_elements    complex128 (N, K, 2, 2), version 2, with /readout: the effective POVM
+                           of each qubit, M'_q(s, b) = sum_b' C_q[b|b'] M(s, b'), whose Born
+                           rule gives the statistics of the bits as read (the ideal elements
+                           misread through the readout confusion matrices)
     /target                attrs: state (tfim|ghz|custom|unknown), n_qubits, J, h, boundary,
                                   method (ed|dmrg|exact|none), noise, seed, energy (NaN: none),
                                   truncation_error (DMRG only)
@@ -25,10 +29,12 @@ Layout::
     /design/shots_per_setting  int64 (S,) shots of each setting, summing to shots
     /readout               attrs: confusion float64 (N, 2, 2) = P(read b | prepared b'),
                                   stderr (N, 2, 2), source, source_file, calibration_shots
-                                  (N, 2), applied (False: stored, not applied)
+                                  (N, 2), applied (True: /povm/site_elements include it)
 
 ``/design`` and ``/readout`` are optional (files written before them read as design "random"
-and no readout); see :mod:`qtomo.data.design`.
+and no readout); see :mod:`qtomo.data.design`. Version 1 files (no ``/povm/site_elements``;
+a ``/readout`` there was stored only) still read: their qubits are measured with the ideal POVM,
+and a stored readout is turned into per-qubit elements when the file is opened.
 
 A known target is always stored: as ``psi`` up to ``MAX_PSI_QUBITS`` qubits, as an MPS above
 (GHZ: the exact bond-2 MPS; exact diagonalization and imported state vectors: the SVD sweep of
@@ -39,9 +45,11 @@ from __future__ import annotations
 
 from qtomo.states.statevector import MAX_PSI_QUBITS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions this qtomo reads.
+READABLE_VERSIONS = (1, 2)
 FORMAT_NAME = "qtomo-dataset"
 #: Rows per HDF5 chunk of the outcome array (capped by the shot count).
 CHUNK_ROWS = 16384
 
-__all__ = ["SCHEMA_VERSION", "FORMAT_NAME", "MAX_PSI_QUBITS", "CHUNK_ROWS"]
+__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "FORMAT_NAME", "MAX_PSI_QUBITS", "CHUNK_ROWS"]

@@ -7,7 +7,11 @@ enters through the Heisenberg-picture POVM ``frame.depolarized(noise)``, so the 
 log-probabilities are those of the noisy state measured with the ideal POVM. Stored reference
 observables (``x_exact``, ``zz_exact``) are those of the measured, noisy state: <X_i> scales by
 (1-p) and <Z_i Z_j> (i != j) by (1-p)^2. ``energy`` is the ground energy of the Hamiltonian
-(pure target).
+(pure target). Readout errors (``readout_error``, Pauli-6) misread the bits after the
+measurement: the sampler uses the effective POVM M'(s, b) = sum_b' C[b|b'] M(s, b'), so the
+stored log-probabilities are those of the bits as read, and the dataset stores the confusion
+matrices with the per-qubit POVM (:mod:`qtomo.data.schema`); the target stays the prepared
+state.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import numpy as np
 from qtomo.data.hdf5 import DatasetWriter, check_output_path, iter_blocks
 from qtomo.errors import InputValueError
 from qtomo.povm.born import born_probabilities, outcome_index, sample_from_table
-from qtomo.povm.frames import POVM_NAMES, Frame, get_frame
+from qtomo.data.design import Readout
+from qtomo.povm.frames import POVM_NAMES, Frame, get_frame, with_readout
 from qtomo.states.targets import (
     AUTO_ED_MAX,
     FAMILY_STATES,
@@ -59,6 +64,8 @@ class SimulateConfig:
     chi: int = 64
     cutoff: float = 1e-10
     log_p: str = "all"
+    #: (P(read 1 | 0), P(read 0 | 1)) on every qubit, Pauli-6 only; None: bits read perfectly.
+    readout_error: tuple[float, float] | None = None
 
     def validate(self) -> None:
         """Raise :class:`InputValueError` with one line for any bad value."""
@@ -73,6 +80,22 @@ class SimulateConfig:
         if self.log_p not in ("all", "none"):
             raise InputValueError(f"--log-p must be all or none, got {self.log_p!r}")
         check_target(self.state, self.n_qubits, **self.target_kwargs(with_seed=False))
+        if self.readout_error is not None:
+            from qtomo.data.design import confusion_problem
+
+            if self.povm != "pauli6":
+                raise InputValueError("--readout-error flips the bits of Pauli measurements; it "
+                                      f"needs --povm pauli6, not {self.povm}")
+            problem = confusion_problem(self.confusion())
+            if problem:
+                raise InputValueError(f"--readout-error {self.readout_error[0]:g},"
+                                      f"{self.readout_error[1]:g}: {problem.split(': ', 1)[-1]}")
+
+    def confusion(self) -> np.ndarray:
+        """Per-qubit confusion matrices (N, 2, 2) of ``readout_error``, C[b, b'] = P(b | b')."""
+        p10, p01 = self.readout_error or (0.0, 0.0)
+        c = np.array([[1.0 - p10, p01], [p10, 1.0 - p01]])
+        return np.broadcast_to(c, (self.n_qubits, 2, 2)).copy()
 
     def target_kwargs(self, *, with_seed: bool = True) -> dict[str, Any]:
         """The keyword arguments of :func:`qtomo.states.targets.build_target` (N, state apart)."""
@@ -153,6 +176,8 @@ def simulate(
     target = cfg.build_target()
     ideal = get_frame(cfg.povm)
     frame = ideal.depolarized(cfg.noise) if cfg.noise > 0 else ideal
+    if cfg.readout_error is not None:  # the bits are misread after the (noisy) measurement
+        frame = with_readout(frame, cfg.confusion()[0])
     stage("preparing sampler")
     sampler = ShotSampler(target, frame)
     with_log_p = cfg.log_p == "all"
@@ -173,6 +198,9 @@ def simulate(
                 if progress:
                     progress(stop - start)
         w.write_target(target)
+        if cfg.readout_error is not None:
+            c = cfg.confusion()
+            w.write_readout(Readout(c, np.zeros_like(c), "simulate", "", None))
     return {
         "n_qubits": cfg.n_qubits,
         "shots": cfg.shots,
@@ -181,6 +209,7 @@ def simulate(
         "state": cfg.state,
         "method": target.attrs["method"],
         "noise": cfg.noise,
+        "readout_error": None if cfg.readout_error is None else list(cfg.readout_error),
         "energy": target.energy,
         "truncation_error": target.attrs["truncation_error"],
         "log_p_true": with_log_p,

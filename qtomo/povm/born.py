@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qtomo.errors import InputValueError
-from qtomo.povm.frames import Frame
+from qtomo.povm.frames import AnyFrame
 from qtomo.states.paulis import PAULI
 from qtomo.states.paulis import parse_pauli_string as parse_pauli_string
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
@@ -52,15 +52,15 @@ def as_density_matrix(state: ComplexArray) -> ComplexArray:
     raise InputValueError(f"expected a state vector or a square density matrix, got {s.shape}")
 
 
-def born_probabilities(state: ComplexArray, frame: Frame) -> FloatArray:
+def born_probabilities(state: ComplexArray, frame: AnyFrame) -> FloatArray:
     """P(a) = Tr[rho M(a)] for all ``K**N`` outcome strings.
 
     Parameters
     ----------
     state : complex ndarray
         State vector ``(2^N,)`` (big-endian) or density matrix ``(2^N, 2^N)``.
-    frame : Frame
-        Single-qubit POVM applied to every qubit.
+    frame : Frame or LocalFrames
+        Single-qubit POVM applied to every qubit, or one per qubit.
 
     Returns
     -------
@@ -69,23 +69,24 @@ def born_probabilities(state: ComplexArray, frame: Frame) -> FloatArray:
     """
     rho = as_density_matrix(state)
     n = _n_qubits_of(rho.shape[0])
-    m = frame.elements
     # t: done-outcomes x | ket i (first remaining qubit), rest-ket r | bra j, rest-bra q
     t = rho.reshape(1, 2, 2 ** (n - 1), 2, 2 ** (n - 1))
     for j in range(n):
         rest = 2 ** (n - j - 1)
         t = t.reshape(-1, 2, rest, 2, rest)
         # Tr over qubit j with M(k): sum_{i,i'} t[x,i,r,i',q] M(k)[i',i]   # x i r i' q, k i' i
-        t = np.einsum("xirjq,kji->xkrq", t, m, optimize=True)
+        t = np.einsum("xirjq,kji->xkrq", t, frame.at(j).elements, optimize=True)
     p = t.reshape(-1).real
     return np.ascontiguousarray(p)
 
 
-def rho_from_probabilities(probs: FloatArray, frame: Frame, n: int | None = None) -> ComplexArray:
+def rho_from_probabilities(probs: FloatArray, frame: AnyFrame,
+                           n: int | None = None) -> ComplexArray:
     """Invert the Born rule: rho = sum_a P(a) D(a_0) (x) ... (x) D(a_{N-1}).
 
     ``probs`` is a table ``(K**N,)`` in the order of :func:`all_outcomes` (it need not be
-    normalised or even a distribution: linear inversion of frequencies works the same).
+    normalised or even a distribution: linear inversion of frequencies works the same). With
+    per-qubit frames (:class:`~qtomo.povm.frames.LocalFrames`) each qubit uses its own duals.
     """
     p = np.asarray(probs, dtype=np.float64)
     K = frame.K  # noqa: N806
@@ -93,13 +94,12 @@ def rho_from_probabilities(probs: FloatArray, frame: Frame, n: int | None = None
         n = int(round(np.log(p.size) / np.log(K)))
     if K**n != p.size:
         raise InputValueError(f"table of {p.size} entries is not K^N for K={K}")
-    d = frame.duals
     # t: remaining outcome axes (a_j .. a_{N-1}) x accumulated operator (ket, bra)
     t = p.reshape(K, -1, 1, 1).astype(np.complex128)
     for j in range(n):
         t = t.reshape(K, -1, 2**j, 2**j)
         # t[k, rest, I, I'] D(k)[i, i'] -> rest, (I i), (I' i')   # k rest I I', k i i'
-        t = np.einsum("krab,kij->raibj", t, d, optimize=True)
+        t = np.einsum("krab,kij->raibj", t, frame.at(j).duals, optimize=True)
         rest = t.shape[0]
         t = t.reshape(rest, 2 ** (j + 1), 2 ** (j + 1))
         if j < n - 1:
@@ -109,7 +109,7 @@ def rho_from_probabilities(probs: FloatArray, frame: Frame, n: int | None = None
 
 # --- Pauli-string observables ---------------------------------------------------------------
 
-def pauli_q_values(outcomes: Outcomes, frame: Frame, paulis: dict[int, str]) -> FloatArray:
+def pauli_q_values(outcomes: Outcomes, frame: AnyFrame, paulis: dict[int, str]) -> FloatArray:
     """Q_O(a) = prod_j Tr[O_j D(a_j)] for a Pauli string ``O`` given as ``{site: letter}``.
 
     Its mean over shots drawn from P is an unbiased estimate of Tr[rho O].
@@ -117,15 +117,15 @@ def pauli_q_values(outcomes: Outcomes, frame: Frame, paulis: dict[int, str]) -> 
     a = np.asarray(outcomes)
     q = np.ones(a.shape[0], dtype=np.float64)
     for site, letter in paulis.items():
-        q *= frame.pauli_table[_PAULI_INDEX[letter]][a[:, site]]
+        q *= frame.at(site).pauli_table[_PAULI_INDEX[letter]][a[:, site]]
     return q
 
 
-def pauli_q_table(frame: Frame, paulis: dict[int, str], n: int) -> FloatArray:
+def pauli_q_table(frame: AnyFrame, paulis: dict[int, str], n: int) -> FloatArray:
     """Q_O for every string of :func:`all_outcomes`, built as a Kronecker product."""
     q = np.ones(1)
     for site in range(n):
-        row = frame.pauli_table[_PAULI_INDEX[paulis.get(site, "I")]]
+        row = frame.at(site).pauli_table[_PAULI_INDEX[paulis.get(site, "I")]]
         q = np.kron(q, row)
     return q
 

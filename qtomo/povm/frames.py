@@ -15,6 +15,7 @@ Conventions (binding, see the project's physics reference):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -105,6 +106,17 @@ class Frame:
         """Number of outcomes per qubit."""
         return int(self.elements.shape[0])
 
+    #: A frame measures every qubit alike (see :class:`LocalFrames` for one per qubit).
+    uniform = True
+
+    def at(self, j: int) -> Frame:
+        """The frame of qubit ``j``: a uniform frame is its own at every qubit."""
+        return self
+
+    def restrict(self, sites: Any) -> Frame:
+        """The frame of a subsystem: a uniform frame is its own."""
+        return self
+
     def depolarized(self, p: float) -> Frame:
         """Heisenberg-picture POVM for local depolarizing noise of strength ``p``.
 
@@ -172,3 +184,115 @@ def get_frame(name: str) -> Frame:
 def frame_from_elements(name: str, elements: np.ndarray) -> Frame:
     """Rebuild a frame from stored elements (validates them)."""
     return Frame(name=name, elements=np.asarray(elements, dtype=np.complex128))
+
+
+# --- per-qubit POVMs ------------------------------------------------------------------------
+# A uniform :class:`Frame` measures every qubit alike; a :class:`LocalFrames` holds one frame per
+# qubit (readout errors differ from qubit to qubit). Code that loops over qubits asks either for
+# ``frame.at(j)``; code that works on a subsystem asks for ``frame.restrict(sites)``.
+@dataclass(frozen=True)
+class LocalFrames:
+    """One single-qubit POVM per qubit, all with the same number of outcomes K.
+
+    The POVM of N qubits is M(a) = M_0(a_0) (x) ... (x) M_{N-1}(a_{N-1}), with duals
+    D_j(a) from each qubit's own frame, so that rho = sum_a P(a) D_0(a_0) (x) ... (x)
+    D_{N-1}(a_{N-1}) as for a uniform frame.
+
+    Attributes
+    ----------
+    frames : tuple of Frame, length N
+        ``frames[j]`` is measured on qubit j.
+    name : str
+        A label for reports (e.g. ``"pauli6+readout"``).
+    """
+
+    frames: tuple[Frame, ...]
+    name: str = "local"
+    uniform = False
+
+    def __post_init__(self) -> None:
+        fr = tuple(self.frames)
+        if not fr:
+            raise FrameError("a per-qubit POVM needs at least one qubit")
+        if len({f.K for f in fr}) != 1:
+            raise FrameError("every qubit's POVM must have the same number of outcomes")
+        object.__setattr__(self, "frames", fr)
+
+    @property
+    def K(self) -> int:  # noqa: N802 - physics name
+        """Number of outcomes per qubit."""
+        return self.frames[0].K
+
+    @property
+    def n_qubits(self) -> int:
+        return len(self.frames)
+
+    def at(self, j: int) -> Frame:
+        """The frame measured on qubit ``j``."""
+        return self.frames[j]
+
+    def restrict(self, sites: Any) -> LocalFrames:
+        """The frames of ``sites``, in the order given (a subsystem's POVM)."""
+        return LocalFrames(tuple(self.frames[int(s)] for s in sites), self.name)
+
+    def depolarized(self, p: float) -> LocalFrames:
+        """Every qubit's frame for local depolarizing noise (see :meth:`Frame.depolarized`)."""
+        return LocalFrames(tuple(f.depolarized(p) for f in self.frames),
+                           f"{self.name}+depol({p:g})")
+
+    @property
+    def site_elements(self) -> ComplexArray:
+        """complex128 (N, K, 2, 2): ``[j, a] = M_j(a)``."""
+        return np.stack([f.elements for f in self.frames])
+
+
+AnyFrame = Frame | LocalFrames
+
+
+def site_operators(frame: AnyFrame, n: int, kind: str = "elements") -> ComplexArray:
+    """Per-qubit operators of ``frame`` for ``n`` qubits: complex128 (n, K, 2, 2).
+
+    ``kind`` is ``"elements"`` (the POVM) or ``"duals"``; a uniform frame is repeated.
+    """
+    if kind not in ("elements", "duals"):
+        raise ValueError(f"kind must be elements or duals, got {kind!r}")
+    if frame.uniform:
+        return np.broadcast_to(getattr(frame, kind), (n, *getattr(frame, kind).shape))
+    if frame.n_qubits != n:
+        raise FrameError(f"the per-qubit POVM covers {frame.n_qubits} qubits, not {n}")
+    return np.stack([getattr(f, kind) for f in frame.frames])
+
+
+#: Outcome pairs (a = 2 s + b) of the Pauli-6 frames: setting s in (X, Y, Z), bit b (0 = +1).
+PAULI6_PAIRS = ((0, 1), (2, 3), (4, 5))
+
+
+def with_readout(frame: Frame, confusion: np.ndarray) -> Frame:
+    """The effective Pauli-6 frame of a qubit whose bits are misread with ``confusion``.
+
+    ``confusion[b, b'] = P(read b | the measurement gave b')`` (columns sum to 1); then
+    M'(s, b) = sum_b' C[b, b'] M(s, b'): the statistics of the bits as read. Only frames whose
+    outcomes are (setting, bit) pairs in the Pauli-6 order qualify.
+    """
+    c = np.asarray(confusion, dtype=np.float64)
+    if frame.K != 6:
+        raise FrameError(f"readout errors act on (setting, bit) outcomes of a Pauli-6 POVM; "
+                         f"{frame.name} has K = {frame.K}")
+    if c.shape != (2, 2) or np.abs(c.sum(axis=0) - 1).max() > 1e-6 or c.min() < 0:
+        raise FrameError(f"a confusion matrix is a stochastic 2x2 matrix, got {c.tolist()}")
+    m = frame.elements
+    out = np.empty_like(m)
+    for pair in PAULI6_PAIRS:
+        for b, a in enumerate(pair):
+            out[a] = c[b, 0] * m[pair[0]] + c[b, 1] * m[pair[1]]
+    return Frame(name=f"{frame.name}+readout", elements=out)
+
+
+def readout_frames(frame: Frame, confusion: np.ndarray) -> AnyFrame:
+    """Effective per-qubit frames for (N, 2, 2) confusion matrices (uniform when all agree)."""
+    c = np.asarray(confusion, dtype=np.float64)
+    if c.ndim != 3 or c.shape[1:] != (2, 2):
+        raise FrameError(f"confusion matrices must have shape (N, 2, 2), got {c.shape}")
+    if np.allclose(c, c[:1], atol=0.0, rtol=0.0):
+        return with_readout(frame, c[0])
+    return LocalFrames(tuple(with_readout(frame, cq) for cq in c), f"{frame.name}+readout")

@@ -27,7 +27,7 @@ import numpy as np
 
 from qtomo.errors import ComputationError, InputValueError
 from qtomo.povm.born import all_outcomes, outcome_index
-from qtomo.povm.frames import Frame
+from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: Largest N for which dense density matrices are built.
@@ -58,8 +58,9 @@ def product_table(rho: ComplexArray, ops: ComplexArray) -> ComplexArray:
     ----------
     rho : complex ndarray (2^N, 2^N)
         Any operator (need not be positive or normalised).
-    ops : complex ndarray (K, 2, 2)
-        Single-qubit operators, e.g. POVM elements (then this is the Born table) or duals.
+    ops : complex ndarray (K, 2, 2) or (N, K, 2, 2)
+        Single-qubit operators, e.g. POVM elements (then this is the Born table) or duals;
+        with a leading qubit axis, ``ops[j]`` acts on qubit j (per-qubit POVMs).
 
     Returns
     -------
@@ -69,15 +70,16 @@ def product_table(rho: ComplexArray, ops: ComplexArray) -> ComplexArray:
     rho = np.asarray(rho, dtype=np.complex128)
     ops = np.asarray(ops, dtype=np.complex128)
     n = _n_of(rho.shape[0])
-    K = ops.shape[0]  # noqa: N806
+    per_site = _per_site(ops, n)
+    K = per_site.shape[1]  # noqa: N806
     # interleave ket and bra legs: (i_0 j_0)(i_1 j_1)...; the current qubit's pair leads
     perm = [leg for j in range(n) for leg in (j, n + j)]
     t = rho.reshape([2] * (2 * n)).transpose(perm).reshape(4, -1)
     # e[k, (i j)] = O(k)[j, i], so that sum_{ij} e[k, (i j)] rho[(i j), ...] = Tr_j[rho O(k)]
-    e = np.ascontiguousarray(ops.transpose(0, 2, 1).reshape(K, 4))
+    e = np.ascontiguousarray(per_site.transpose(0, 1, 3, 2).reshape(n, K, 4))
     for j in range(n):
         # (i_j j_j) rest, outcomes so far -> a_j rest; then roll a_j to the back
-        t = (e @ t).reshape(K, -1).T
+        t = (e[j] @ t).reshape(K, -1).T
         if j < n - 1:
             t = t.reshape(4, -1)
     return t.reshape(-1)
@@ -88,22 +90,33 @@ def weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> Complex
 
     With ``ops`` the duals and ``w`` a probability table this is the Born-rule inversion; with
     ``ops`` the POVM elements and ``w = P/p`` it is the ``R`` operator of maximum likelihood.
+    ``ops`` is (K, 2, 2), or (N, K, 2, 2) with ``ops[j]`` on qubit j.
     """
     w = np.asarray(weights)
-    ops = np.asarray(ops, dtype=np.complex128)
-    K = ops.shape[0]  # noqa: N806
+    per_site = _per_site(ops, n)
+    K = per_site.shape[1]  # noqa: N806
     if w.size != K**n:
         raise InputValueError(f"weight table has {w.size} entries, expected K^N = {K}^{n}")
     # f[(i j), k] = O(k)[i, j]; every step turns the leading outcome axis a_j into the
     # (ket, bra) pair of qubit j and rolls it to the back: a_0..a_{N-1} -> (i_0 j_0)..
-    f = np.ascontiguousarray(ops.reshape(K, 4).T)
+    f = np.ascontiguousarray(per_site.reshape(n, K, 4).transpose(0, 2, 1))
     t = w.astype(np.complex128).reshape(K, -1)
     for j in range(n):
-        t = (f @ t).T  # rest, (i_j j_j)
+        t = (f[j] @ t).T  # rest, (i_j j_j)
         if j < n - 1:
             t = t.reshape(K, -1)
     perm = [2 * j for j in range(n)] + [2 * j + 1 for j in range(n)]
     return t.reshape([2] * (2 * n)).transpose(perm).reshape(2**n, 2**n)
+
+
+def _per_site(ops: ComplexArray, n: int) -> ComplexArray:
+    """Operators (K, 2, 2) repeated, or (N, K, 2, 2) checked, as (n, K, 2, 2) complex128."""
+    o = np.asarray(ops, dtype=np.complex128)
+    if o.ndim == 3:
+        return np.broadcast_to(o, (n, *o.shape))
+    if o.ndim != 4 or o.shape[0] != n or o.shape[2:] != (2, 2):
+        raise InputValueError(f"operators of shape {o.shape}; expected (K, 2, 2) or ({n}, K, 2, 2)")
+    return o
 
 
 def _n_of(dim: int) -> int:
@@ -336,7 +349,7 @@ def _kl(p: FloatArray, q: FloatArray) -> float:
 
 def fit_mle(
     probs: FloatArray,
-    frame: Frame,
+    frame: AnyFrame,
     n: int,
     *,
     rank: int | None = 1,
@@ -393,7 +406,7 @@ def fit_mle(
     a0 = v[:, order] * np.sqrt(lam)[None, :]
     kick = np.random.default_rng(0).normal(size=(d, r, 2)) @ np.array([1.0, 1j])
     a0 = a0 + 1e-2 * np.linalg.norm(a0) / np.sqrt(d * r) * kick
-    m = frame.elements
+    m = site_operators(frame, n)
     pos = p > 0
     history: list[float] = []
     const = float(np.sum(p[pos] * np.log(p[pos])))
@@ -437,7 +450,7 @@ def mle_parameter_count(n: int, rank: int) -> int:
 
 def fit_mle_auto(
     probs: FloatArray,
-    frame: Frame,
+    frame: AnyFrame,
     n: int,
     *,
     n_shots: int,
@@ -491,7 +504,7 @@ def fit_mle_auto(
             score = 2.0 * n_shots * res.kl + 2.0 * k
             entry["aic"] = float(score)
         else:
-            q = np.maximum(product_table(res.rho, frame.elements).real, 1e-300)
+            q = np.maximum(product_table(res.rho, site_operators(frame, n)).real, 1e-300)
             nll = float(-np.log(q[idx]).sum())
             entry["shots_nll"] = nll
             score = 2.0 * nll + (0.0 if held_out else 2.0 * k)

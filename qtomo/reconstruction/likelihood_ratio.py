@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from qtomo.povm.frames import Frame
+from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import metrics as mt
 
@@ -107,15 +107,16 @@ class LikelihoodRatio:
                            "(shift_z = (model - raw MLE) / raw-MLE bootstrap s.e.)")}
 
 
-def _loglik(freq: np.ndarray, rho: np.ndarray, frame: Frame) -> float:
+def _loglik(freq: np.ndarray, rho: np.ndarray, frame: AnyFrame) -> float:
     """``sum_a f(a) log p_rho(a)`` (per shot)."""
-    p = np.maximum(dm.product_table(rho, frame.elements).real, 1e-300)
+    n = int(round(np.log2(rho.shape[0])))
+    p = np.maximum(dm.product_table(rho, site_operators(frame, n)).real, 1e-300)
     m = freq > 0
     return float(np.dot(freq[m], np.log(p[m])))
 
 
 def likelihood_ratio_test(freq: np.ndarray, n_shots: int, rho_model: np.ndarray,
-                          rho_data: np.ndarray, rank: int, frame: Frame, n: int,
+                          rho_data: np.ndarray, rank: int, frame: AnyFrame, n: int,
                           alpha: float = ALPHA) -> LikelihoodRatio:
     """The model's MLE state against the raw-frequency MLE state on the shots (module doc).
 
@@ -140,7 +141,7 @@ def likelihood_ratio_test(freq: np.ndarray, n_shots: int, rho_model: np.ndarray,
 
 
 def raw_mle_bootstrap(freq: np.ndarray, n_shots: int, rho_data: np.ndarray, rank: int,
-                      frame: Frame, n: int, ideal: Any, *, b: int = RAW_MLE_BOOTSTRAP,
+                      frame: AnyFrame, n: int, ideal: Any, *, b: int = RAW_MLE_BOOTSTRAP,
                       seed: int = 0) -> dict[str, Any]:
     """Standard error and 95% interval of the raw-frequency MLE fidelity (module doc).
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from qtomo.errors import ComputationError, InputValueError
 from qtomo.povm.born import Estimate, outcome_index
-from qtomo.povm.frames import Frame
+from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.density import (
     MAX_RHO_QUBITS,
     MAX_TABLE_ENTRIES,
@@ -118,7 +118,7 @@ def fidelity_from_qutip(rho: ComplexArray, target: ComplexArray) -> float:
     return float(qutip.fidelity(to_qobj(rho), tq)) ** 2
 
 
-def direct_fidelity_values(outcomes: Outcomes, frame: Frame, psi: ComplexArray,
+def direct_fidelity_values(outcomes: Outcomes, frame: AnyFrame, psi: ComplexArray,
                            noise: float = 0.0, *, chunk: int = 2048) -> FloatArray:
     """Per-shot ``Q(a) = Tr[sigma D(a_0) (x) ... (x) D(a_{N-1})]``, sigma the (noisy) target.
 
@@ -136,10 +136,7 @@ def direct_fidelity_values(outcomes: Outcomes, frame: Frame, psi: ComplexArray,
         )
     v = np.asarray(psi, dtype=np.complex128)
     v = v / np.linalg.norm(v)
-    duals = frame.duals
-    if noise and noise > 0:
-        tr = np.einsum("aii->a", duals)
-        duals = (1 - noise) * duals + noise * tr[:, None, None] * np.eye(2)[None] / 2
+    duals = _noisy_site_duals(frame, n, noise)
     if K**n <= MAX_TABLE_ENTRIES and n <= MAX_RHO_QUBITS:
         table = product_table(np.outer(v, v.conj()), duals).real
         return table[outcome_index(a, K)]
@@ -150,12 +147,12 @@ def direct_fidelity_values(outcomes: Outcomes, frame: Frame, psi: ComplexArray,
         for j in range(n):
             t = t.reshape(len(b), 2**j, 2, -1)
             # D(a_j) acting on qubit j   # b i k, b l k r -> b l i r
-            t = np.einsum("bik,blkr->blir", duals[b[:, j]], t, optimize=True)
+            t = np.einsum("bik,blkr->blir", duals[j][b[:, j]], t, optimize=True)
         out[s : s + chunk] = np.real(t.reshape(len(b), -1) @ v.conj())
     return out
 
 
-def direct_fidelity_values_mps(outcomes: Outcomes, frame: Frame, mps: Any,
+def direct_fidelity_values_mps(outcomes: Outcomes, frame: AnyFrame, mps: Any,
                                noise: float = 0.0, *, chunk: int = 2048) -> FloatArray:
     """Per-shot ``Q(a) = <psi| D(a_0) (x) ... (x) D(a_{N-1}) |psi> / <psi|psi>`` of an MPS target.
 
@@ -169,10 +166,7 @@ def direct_fidelity_values_mps(outcomes: Outcomes, frame: Frame, mps: Any,
     n = mps.n_qubits
     if a.ndim != 2 or a.shape[1] != n:
         raise InputValueError(f"outcomes must have shape (shots, {n}), got {a.shape}")
-    duals = frame.duals
-    if noise and noise > 0:
-        tr = np.einsum("aii->a", duals)
-        duals = (1 - noise) * duals + noise * tr[:, None, None] * np.eye(2)[None] / 2
+    duals = _noisy_site_duals(frame, n, noise)
     norm2 = mps.norm() ** 2
     out = np.empty(len(a))
     for s in range(0, len(a), chunk):
@@ -184,7 +178,7 @@ def direct_fidelity_values_mps(outcomes: Outcomes, frame: Frame, mps: Any,
             # E (s u*, v) . B (v, p r)   # (s u*) [v], [v] (p r) -> s u* p r
             x = (env.reshape(nb * cl, cl) @ t.reshape(cl, 2 * cr)).reshape(nb, cl, 2, cr)
             # D(a_j) (s, p', p) on p   # s p' [p], s u* [p] r -> s r u* p'
-            y = np.einsum("sqp,supr->sruq", duals[b[:, j]], x)
+            y = np.einsum("sqp,supr->sruq", duals[j][b[:, j]], x)
             # y (s r, u* p') . conj(B) (u* p', r*)   # (s r) [u p'], [u p'] r* -> s r r*
             env = (y.reshape(nb * cr, 2 * cl) @ t.conj().reshape(2 * cl, cr)).reshape(nb, cr, cr)
             env = env.transpose(0, 2, 1)  # s r* r
@@ -192,7 +186,16 @@ def direct_fidelity_values_mps(outcomes: Outcomes, frame: Frame, mps: Any,
     return out
 
 
-def direct_fidelity(outcomes: Outcomes, frame: Frame, psi: ComplexArray,
+def _noisy_site_duals(frame: AnyFrame, n: int, noise: float) -> ComplexArray:
+    """Per-qubit duals (n, K, 2, 2), depolarized by ``noise`` (E_p is self-adjoint)."""
+    duals = site_operators(frame, n, "duals")
+    if noise and noise > 0:
+        tr = np.einsum("jaii->ja", duals)
+        duals = (1 - noise) * duals + noise * tr[..., None, None] * np.eye(2) / 2
+    return duals
+
+
+def direct_fidelity(outcomes: Outcomes, frame: AnyFrame, psi: ComplexArray,
                     noise: float = 0.0) -> Estimate:
     """Mean and standard error of :func:`direct_fidelity_values` (see the module docstring)."""
     from qtomo.povm.born import estimate
@@ -201,11 +204,12 @@ def direct_fidelity(outcomes: Outcomes, frame: Frame, psi: ComplexArray,
 
 
 # --- classical metrics
-def target_born_table(psi: ComplexArray, frame: Frame, noise: float = 0.0) -> FloatArray:
+def target_born_table(psi: ComplexArray, frame: AnyFrame, noise: float = 0.0) -> FloatArray:
     """P(a) of the (noisy) target for all K^N strings (noise through the depolarized POVM)."""
     f = frame.depolarized(noise) if noise and noise > 0 else frame
     v = np.asarray(psi, dtype=np.complex128)
-    p = np.clip(product_table(np.outer(v, v.conj()), f.elements).real, 0.0, None)
+    n = int(round(np.log2(v.size)))
+    p = np.clip(product_table(np.outer(v, v.conj()), site_operators(f, n)).real, 0.0, None)
     return p / p.sum()
 
 
@@ -256,7 +260,7 @@ def marginal_counts(outcomes: Outcomes, K: int, sites: list[int]) -> FloatArray:
     return np.bincount(outcome_index(a, K), minlength=K ** len(sites)).astype(np.float64)
 
 
-def reduced_density_matrix(outcomes: Outcomes, frame: Frame, sites: Any) -> ComplexArray:
+def reduced_density_matrix(outcomes: Outcomes, frame: AnyFrame, sites: Any) -> ComplexArray:
     """Unbiased estimate of the reduced density matrix of ``sites`` (<= 4 qubits) from shots.
 
     ``rho_A = mean_s (x)_{j in A} D(a_j^s)``: the linear inversion of the marginal frequencies.
@@ -264,29 +268,32 @@ def reduced_density_matrix(outcomes: Outcomes, frame: Frame, sites: Any) -> Comp
     """
     a = np.asarray(outcomes)
     s = _check_sites(sites, a.shape[1])
-    return rdm_from_counts(marginal_counts(a, frame.K, s), frame)
+    return rdm_from_counts(marginal_counts(a, frame.K, s), frame.restrict(s))
 
 
-def rdm_from_counts(counts: FloatArray, frame: Frame) -> ComplexArray:
-    """Linear inversion of marginal counts (K^|A| entries) into a reduced density matrix."""
+def rdm_from_counts(counts: FloatArray, frame: AnyFrame) -> ComplexArray:
+    """Linear inversion of marginal counts (K^|A| entries) into a reduced density matrix.
+
+    ``frame`` is the subsystem's POVM (per-qubit frames: ``frame.restrict(sites)``).
+    """
     from qtomo.reconstruction.density import weighted_operator
 
     c = np.asarray(counts, dtype=np.float64)
     k = int(round(np.log(c.size) / np.log(frame.K)))
-    return weighted_operator(c / c.sum(), frame.duals, k)
+    return weighted_operator(c / c.sum(), site_operators(frame, k, "duals"), k)
 
 
-def renyi2_from_shots(outcomes: Outcomes, frame: Frame, sites: Any) -> dict[str, float]:
+def renyi2_from_shots(outcomes: Outcomes, frame: AnyFrame, sites: Any) -> dict[str, float]:
     """Purity ``Tr[rho_A^2]`` (unbiased U-statistic) and ``S_2 = -log2`` of it, with errors.
 
     See :func:`renyi2_from_counts`.
     """
     a = np.asarray(outcomes)
     s = _check_sites(sites, a.shape[1])
-    return renyi2_from_counts(marginal_counts(a, frame.K, s), frame)
+    return renyi2_from_counts(marginal_counts(a, frame.K, s), frame.restrict(s))
 
 
-def renyi2_from_counts(counts: FloatArray, frame: Frame) -> dict[str, float]:
+def renyi2_from_counts(counts: FloatArray, frame: AnyFrame) -> dict[str, float]:
     """Renyi-2 entropy of a subsystem from the counts of its outcome patterns.
 
     Purity ``1/(n(n-1)) sum_{s != t} prod_j G[a_j^s, a_j^t]`` with ``G[a, b] = Tr[D(a) D(b)]``
@@ -301,9 +308,10 @@ def renyi2_from_counts(counts: FloatArray, frame: Frame) -> dict[str, float]:
         raise InputValueError(f"need at least 3 shots for a Renyi-2 estimate, got {int(n)}")
     K = frame.K  # noqa: N806
     k = int(round(np.log(c.size) / np.log(K)))
-    g = np.einsum("aij,bji->ab", frame.duals, frame.duals).real  # Tr[D(a) D(b)]
+    duals = site_operators(frame, k, "duals")
     gk = np.ones((1, 1))
-    for _ in range(k):
+    for j in range(k):
+        g = np.einsum("aij,bji->ab", duals[j], duals[j]).real  # Tr[D_j(a) D_j(b)]
         gk = np.kron(gk, g)
     gc = gk @ c
     diag = np.diag(gk)

@@ -37,7 +37,7 @@ import numpy as np
 
 from qtomo.errors import InputValueError
 from qtomo.povm.born import Estimate, parse_pauli_string
-from qtomo.povm.frames import Frame
+from qtomo.povm.frames import AnyFrame
 from qtomo.states.paulis import PAULI
 from qtomo.states.statevector import apply_pauli_string as apply_pauli_string
 from qtomo.states.statevector import (
@@ -143,9 +143,9 @@ class PauliAccumulator:
 
     Parameters
     ----------
-    frame : Frame
-        The POVM the strings were measured (or sampled) in; its ``pauli_table`` gives
-        ``Tr[P D(a)]``.
+    frame : Frame or LocalFrames
+        The POVM the strings were measured (or sampled) in, one for all qubits or one per
+        qubit; its ``pauli_table`` gives ``Tr[P D(a)]``.
     n : int
         Number of qubits.
     strings : dict name -> {site: letter}
@@ -160,10 +160,12 @@ class PauliAccumulator:
         ``ObservableSet.vector``.
     """
 
-    def __init__(self, frame: Frame, n: int, *, strings: dict[str, dict[int, str]] | None = None,
+    def __init__(self, frame: AnyFrame, n: int, *, strings: dict[str, dict[int, str]] | None = None,
                  tfim: TFIMSpec | None = None, two_point: bool = True,
                  vector: Sequence[Mapping[int, str]] | None = None) -> None:
         self.frame, self.n = frame, int(n)
+        if not frame.uniform:
+            self._tables = np.stack([frame.at(j).pauli_table for j in range(self.n)])
         self.strings = dict(strings or {})
         self.tfim = tfim
         self.with_two = bool(two_point)
@@ -199,8 +201,12 @@ class PauliAccumulator:
             self._update(a[s : s + CHUNK_SHOTS])
 
     def _update(self, a: np.ndarray) -> None:
-        tab = self.frame.pauli_table
-        q = {p: tab[_ROW[p]][a] for p in LETTERS}  # (shots, N) float64 each
+        if self.frame.uniform:
+            tab = self.frame.pauli_table
+            q = {p: tab[_ROW[p]][a] for p in LETTERS}  # (shots, N) float64 each
+        else:  # per-qubit frames: Tr[P D_j(a_j)] from qubit j's own table
+            sites = np.arange(self.n)[None, :]
+            q = {p: self._tables[sites, _ROW[p], a] for p in LETTERS}
         self.count += len(a)
         for p in LETTERS:
             self._s1[p] += q[p].sum(0)
@@ -281,7 +287,7 @@ class PauliAccumulator:
 
 
 def estimate_observables(
-    chunks: Iterable[Outcomes], frame: Frame, n: int, *, source: str,
+    chunks: Iterable[Outcomes], frame: AnyFrame, n: int, *, source: str,
     strings: dict[str, dict[int, str]] | None = None, tfim: TFIMSpec | None = None,
     two_point: bool = True, vector: Sequence[Mapping[int, str]] | None = None,
 ) -> ObservableSet:

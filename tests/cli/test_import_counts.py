@@ -41,8 +41,8 @@ def test_shipped_example_is_what_its_script_writes(tmp_path):
 
 
 def test_shipped_counts_example_from_json_to_report(tmp_path):
-    """The README walk: import (design fixed, readout estimated and stored, not applied), info,
-    and reconstruct without a model: the direct estimate sees the readout errors."""
+    """The README walk: import (design fixed, readout estimated and stored), info, and
+    reconstruct without a model: the direct estimate corrects the readout errors."""
     comment = json.loads(EXAMPLE.read_text())["comment"]
     exact = comment["exact_fidelity_to_ghz"]
     uncorrected = comment["fidelity_seen_without_readout_correction"]
@@ -56,14 +56,14 @@ def test_shipped_counts_example_from_json_to_report(tmp_path):
                            "shots_max": 1000, "shots_total": 81_000}
     assert s["basis_uniform"] is True and s["basis_p_value"] == pytest.approx(1.0)
     ro = s["readout"]
-    assert ro["source"] == "calibration" and ro["applied"] is False
+    assert ro["source"] == "calibration" and ro["applied"] is True
     c, se = np.array(ro["confusion"]), np.array(ro["stderr"])
     assert np.all(np.abs(c[:, 1, 0] - 0.02) < 4 * se[:, 1, 0])
     assert np.all(np.abs(c[:, 0, 1] - 0.05) < 4 * se[:, 0, 1])
     r = run("info", data)
     assert r.exit_code == 0
     assert "design: fixed, 81 settings, 1000 shots each (XXXX, XXXY" in r.output
-    assert "readout: estimated from calibration counts" in r.output and "not applied" in r.output
+    assert "readout: estimated from calibration counts" in r.output
     info = json.loads(run("info", data, "--json").stdout)
     assert info["design"] == s["design"] and info["readout"]["confusion"] == ro["confusion"]
     r = run("reconstruct", "--data", data, "--out", tmp_path / "report", "--json")
@@ -79,7 +79,7 @@ def test_api_dataset_shows_design_and_readout(tmp_path):
     ds = qtomo.import_shots(EXAMPLE, tmp_path / "g.h5")
     assert ds.design.kind == "fixed" and len(ds.design.settings) == 81
     assert ds.design.settings[0] == "XXXX" and set(ds.design.shots_per_setting) == {1000}
-    assert ds.readout.confusion.shape == (4, 2, 2) and not ds.readout.applied
+    assert ds.readout.confusion.shape == (4, 2, 2) and ds.readout.applied
     assert "design fixed (81 settings), readout calibration" in repr(ds)
     assert "fixed, 81 settings" in ds._repr_html_()
     loaded = qtomo.load(tmp_path / "g.h5")
@@ -149,8 +149,8 @@ def test_readout_options(tmp_path):
     r = run("import", src, "--calibration", tmp_path / "cal.json", "--out", tmp_path / "a.h5")
     assert r.exit_code == 0, r.output
     # qubit 0 is the first character: "10" read from |00> and "01" from |11> are qubit 0's
-    assert "NOT applied: q0 P(1|0) 0.0200 P(0|1) 0.0500, q1 P(1|0) 0.0000 P(0|1) 0.0000" \
-        in r.output
+    assert ("corrected by reconstruct: q0 P(1|0) 0.0200 P(0|1) 0.0500, q1 P(1|0) 0.0000 "
+            "P(0|1) 0.0000") in r.output
     r = run("import", src, "--readout", tmp_path / "ro.json", "--out", tmp_path / "b.h5")
     assert r.exit_code == 0, r.output
     assert qtomo.load(tmp_path / "b.h5").readout.confusion[0, 1, 0] == 0.1

@@ -11,7 +11,7 @@ from qtomo.data.design import Design, Readout
 from qtomo.data.hdf5 import DatasetWriter, open_dataset
 from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.errors import DataFileError
-from qtomo.povm.frames import get_frame
+from qtomo.povm.frames import get_frame, site_operators, with_readout
 
 SETTINGS = ("XXZ", "XYZ", "ZZZ")
 SHOTS = (3, 0, 2)
@@ -41,7 +41,11 @@ def test_design_and_readout_round_trip(tmp_path):
         np.testing.assert_array_equal(ds.readout.stderr, se)
         np.testing.assert_array_equal(ds.readout.calibration_shots, np.full((3, 2), 10_000))
         assert (ds.readout.source, ds.readout.source_file, ds.readout.applied) == (
-            "calibration", "cal.json", False)
+            "calibration", "cal.json", True)
+        # the measured POVM is the ideal one misread, the same on every qubit here
+        assert ds.measured_frame.uniform and ds.frame_for(readout_correction=False) is ds.frame
+        np.testing.assert_allclose(ds.measured_frame.elements,
+                                   with_readout(get_frame("pauli6"), c[0]).elements)
         s = ds.summary()
         assert s["design"]["kind"] == "fixed" and s["readout"]["confusion"] == c.tolist()
     with open_dataset(write(tmp_path / "b.h5")) as ds:  # nothing said: random, no readout
@@ -94,4 +98,29 @@ def test_broken_readout_is_named(tmp_path):
         bad[1] = [[0.3, 0.05], [0.7, 0.95]]
         f["readout"].attrs["confusion"] = bad
     with pytest.raises(DataFileError, match="qubit 1: P\\(read 1 \\| prepared 0\\) = 0.7"):
+        open_dataset(path)
+
+
+def test_per_qubit_readout_and_version_1_files(tmp_path):
+    """Different matrices per qubit give per-qubit frames, written to /povm/site_elements; a
+    version-1 file (no site elements) builds them from /readout when opened."""
+    c = np.array([[[0.98, 0.05], [0.02, 0.95]], [[0.97, 0.01], [0.03, 0.99]],
+                  [[1.0, 0.1], [0.0, 0.9]]])
+    r = Readout(c, np.full((3, 2, 2), np.nan), "readout", "m.json")
+    path = write(tmp_path / "a.h5", None, r)
+    with open_dataset(path) as ds:
+        assert ds.schema_version == 2 and not ds.measured_frame.uniform
+        for q in range(3):
+            np.testing.assert_allclose(ds.measured_frame.at(q).elements,
+                                       with_readout(get_frame("pauli6"), c[q]).elements)
+        stored = site_operators(ds.measured_frame, 3)
+    with h5py.File(path, "r+") as f:
+        del f["povm/site_elements"]
+        f.attrs["schema_version"] = 1
+    with open_dataset(path) as ds:
+        assert ds.schema_version == 1
+        np.testing.assert_allclose(site_operators(ds.measured_frame, 3), stored)
+    with h5py.File(path, "r+") as f:
+        f["povm"].create_dataset("site_elements", data=np.zeros((3, 6, 2, 2), complex))
+    with pytest.raises(DataFileError, match=r"site_elements\[0\] is not a valid POVM"):
         open_dataset(path)

@@ -1,5 +1,5 @@
 """Readout calibration: the confusion estimate from exact counts equals the known matrices,
-given matrices are checked, everything is stored (not applied) and read back as
+given matrices are checked, everything is stored (with the per-qubit POVM) and read back as
 ``ds.readout``; bad calibrations are refused with one line."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_other_prepared_states_pool_by_the_prepared_bit():
     np.testing.assert_allclose(conf, confusion_of(FLIPS), atol=1e-15)
 
 
-def test_embedded_and_separate_calibration_are_stored_not_applied(tmp_path):
+def test_embedded_and_separate_calibration_are_stored_in_the_povm(tmp_path):
     cal = exact_calibration(FLIPS, 10**4 * 100)
     (tmp_path / "c.json").write_text(json.dumps({"settings": SETTINGS, "calibration": cal}))
     import_lab_shots(tmp_path / "c.json", tmp_path / "a.h5", LabImportConfig())
@@ -78,9 +78,10 @@ def test_embedded_and_separate_calibration_are_stored_not_applied(tmp_path):
             np.testing.assert_allclose(r.confusion, confusion_of(FLIPS), atol=1e-15)
             np.testing.assert_allclose(r.flip_probabilities, FLIPS, atol=1e-15)
             assert r.source == "calibration" and r.source_file.endswith(src)
-            assert not r.applied and r.calibration_shots.shape == (3, 2)
-            assert ds.summary()["readout"]["applied"] is False
-            # not applied: the shots are the plain expansion of the counts
+            assert r.applied and r.calibration_shots.shape == (3, 2)
+            assert not ds.measured_frame.uniform  # qubits misread differently
+            assert ds.summary()["readout"]["applied"] is True
+            # the bits are stored as read: the shots are the plain expansion of the counts
             with open_dataset(tmp_path / "n.h5") as plain:
                 np.testing.assert_array_equal(ds.outcomes(), plain.outcomes())
                 np.testing.assert_array_equal(ds.frame.elements, plain.frame.elements)
