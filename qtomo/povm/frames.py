@@ -68,10 +68,14 @@ class Frame:
         ``"pauli4"``, ``"tetra"``, ``"pauli6"`` or a custom label.
     elements : ndarray, complex128, shape (K, 2, 2)
         POVM elements M(a); Hermitian, positive, summing to the identity.
+    given_duals : ndarray, complex128, shape (K, 2, 2), optional
+        A dual frame to use instead of the canonical one (over-complete frames have many);
+        checked: X = sum_a Tr[X M(a)] D(a) for every single-qubit X.
     """
 
     name: str
     elements: ComplexArray
+    given_duals: ComplexArray | None = field(default=None, repr=False, compare=False)
     overlap: FloatArray = field(init=False, repr=False)
     tinv: FloatArray = field(init=False, repr=False)
     duals: ComplexArray = field(init=False, repr=False)
@@ -92,6 +96,12 @@ class Frame:
             raise FrameError("POVM is not informationally complete (overlap rank < 4)")
         tinv = np.linalg.inv(t) if m.shape[0] == 4 else np.linalg.pinv(t, rcond=1e-12)
         duals = np.einsum("ab,bij->aij", tinv, m)
+        if self.given_duals is not None:
+            duals = np.asarray(self.given_duals, dtype=np.complex128)
+            basis = np.stack([I2, X, Y, Z])
+            back = np.einsum("pij,aji,akl->pkl", basis, m, duals)  # sum_a Tr[P M(a)] D(a)
+            if duals.shape != m.shape or not np.allclose(back, basis, atol=1e-10):
+                raise FrameError("the given duals are not a dual frame of the elements")
         # pauli_table[p, a] = Tr[P_p D(a)] for P in (I, X, Y, Z): the Q_O factors.
         paulis = np.stack([I2, X, Y, Z])
         table = np.einsum("pij,aji->pa", paulis, duals)
@@ -272,7 +282,11 @@ def with_readout(frame: Frame, confusion: np.ndarray) -> Frame:
 
     ``confusion[b, b'] = P(read b | the measurement gave b')`` (columns sum to 1); then
     M'(s, b) = sum_b' C[b, b'] M(s, b'): the statistics of the bits as read. Only frames whose
-    outcomes are (setting, bit) pairs in the Pauli-6 order qualify.
+    outcomes are (setting, bit) pairs in the Pauli-6 order qualify. The duals are
+    D'(s, b) = sum_b' C^-1[b', b] D(s, b') (a dual frame of M', with the same variance as the
+    canonical one on the examples checked): like the ideal duals, they keep each setting's
+    shots informative about that setting's Pauli operators only, Tr[P D'(s, b)] = 0 for a Pauli
+    P outside setting s.
     """
     c = np.asarray(confusion, dtype=np.float64)
     if frame.K != 6:
@@ -280,12 +294,15 @@ def with_readout(frame: Frame, confusion: np.ndarray) -> Frame:
                          f"{frame.name} has K = {frame.K}")
     if c.shape != (2, 2) or np.abs(c.sum(axis=0) - 1).max() > 1e-6 or c.min() < 0:
         raise FrameError(f"a confusion matrix is a stochastic 2x2 matrix, got {c.tolist()}")
-    m = frame.elements
-    out = np.empty_like(m)
+    m, d = frame.elements, frame.duals
+    cinv = np.linalg.inv(c)
+    out, duals = np.empty_like(m), np.empty_like(d)
     for pair in PAULI6_PAIRS:
         for b, a in enumerate(pair):
             out[a] = c[b, 0] * m[pair[0]] + c[b, 1] * m[pair[1]]
-    return Frame(name=f"{frame.name}+readout", elements=out)
+            # D'(s, b) = sum_b' Cinv[b', b] D(s, b'): the misreading undone, setting by setting
+            duals[a] = cinv[0, b] * d[pair[0]] + cinv[1, b] * d[pair[1]]
+    return Frame(name=f"{frame.name}+readout", elements=out, given_duals=duals)
 
 
 def readout_frames(frame: Frame, confusion: np.ndarray) -> AnyFrame:

@@ -146,3 +146,14 @@ def test_calibration_draws_follow_the_binomial_spread():
     assert confusion_draws(exact, 10, np.random.default_rng(0)) == []
     se, ci = widen(0.9, 0.003, [0.894, 0.906], 0.004)
     assert se == pytest.approx(0.005) and ci[0] < 0.894 and ci[1] > 0.906
+
+
+def test_readout_duals_stay_within_their_setting():
+    """Tr[P D'(s, b)] vanishes for a Pauli P outside setting s, as for the ideal Pauli-6."""
+    f = with_readout(pauli6(), CONF[0])
+    tab = f.pauli_table  # rows I, X, Y, Z; columns (+x, -x, +y, -y, +z, -z)
+    for row, setting in ((1, 0), (2, 1), (3, 2)):
+        outside = [a for a in range(6) if a // 2 != setting]
+        assert np.allclose(tab[row, outside], 0.0, atol=1e-13)
+    with pytest.raises(FrameError, match="not a dual frame"):
+        type(f)("bad", f.elements, given_duals=pauli6().duals)
