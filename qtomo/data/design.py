@@ -13,8 +13,9 @@
 
 :class:`Readout` -- per-qubit readout confusion matrices, ``confusion[q, b, b'] =
 P(read b | prepared b')`` (rows: bit read, columns: bit prepared; each column sums to 1),
-with binomial standard errors when they were estimated from calibration counts. Stored only:
-no part of qtomo applies the correction yet (``applied`` is False).
+with binomial standard errors when they were estimated from calibration counts. The dataset
+also stores the effective per-qubit POVM they make (``/povm/site_elements``, see
+:mod:`qtomo.data.schema`), which ``qtomo reconstruct`` inverts to correct the readout.
 
 HDF5 layout (both groups optional; files without them read as design ``random`` and no
 readout)::
@@ -23,9 +24,11 @@ readout)::
     /design/settings       |S{N} (S,) ASCII Pauli strings, qubit 0 first (fixed only)
     /design/shots_per_setting  int64 (S,), summing to the number of shots (fixed only)
     /readout               attrs: confusion float64 (N, 2, 2), stderr float64 (N, 2, 2)
-                           (NaN: unknown), source ("calibration" | "readout"), source_file,
+                           (NaN: unknown), source ("calibration" | "readout" | "simulate"),
+                           source_file,
                            calibration_shots int64 (N, 2) (shots with qubit q prepared in
-                           b' = 0, 1; calibration only), applied (False), convention
+                           b' = 0, 1; calibration only), applied (True: in the POVM),
+                           convention
 """
 
 from __future__ import annotations

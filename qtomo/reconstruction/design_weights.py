@@ -1,0 +1,89 @@
+"""Direct estimates under a fixed measurement design.
+
+The direct (shot-average) estimators assume the Pauli-6 POVM's own setting weights: every
+setting s of N qubits drawn with probability 3^-N. A lab's fixed design measures setting s in
+n_s of the n shots instead. Since every Pauli-6 shot tells its setting (basis = outcome // 2),
+the unbiased estimate of Tr[rho O] from per-shot values Q(a) is the stratified mean
+
+    O_hat = sum_s 3^-N mean_{shots in s} Q,    se^2 = sum_s 3^-2N var_s(Q) / n_s,
+
+which equals the plain mean when the design is balanced (n_s = n / 3^N) and corrects it
+otherwise. When some of the 3^N settings were never measured, no unbiased linear estimate of
+a figure that involves them (the fidelity with a GHZ state, say) exists; :func:`stratified_mean`
+then reports the estimate as unavailable, and the caller says so instead of printing a biased
+number. (The models are unaffected: their likelihood conditions on the settings.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qtomo.typing import FloatArray, Outcomes
+
+
+@dataclass(frozen=True)
+class DesignCoverage:
+    """How a fixed design covers the 3^N settings.
+
+    Attributes
+    ----------
+    setting_index : int64 (shots,)
+        Each shot's setting as a base-3 number (X=0, Y=1, Z=2; qubit 0 most significant).
+    counts : int64 (3^N,)
+        Shots per setting.
+    """
+
+    setting_index: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def complete(self) -> bool:
+        """Every setting measured at least twice (a variance per setting)."""
+        return bool(self.counts.min() >= 2)
+
+    @property
+    def measured(self) -> int:
+        return int((self.counts > 0).sum())
+
+    def describe(self) -> str:
+        return f"{self.measured} of {self.counts.size} settings measured"
+
+
+#: Fixed designs above this many qubits are not stratified (3^N settings).
+MAX_STRATIFIED_QUBITS = 12
+
+
+def coverage(outcomes: Outcomes) -> DesignCoverage | None:
+    """Settings of Pauli-6 shots (None above :data:`MAX_STRATIFIED_QUBITS` qubits)."""
+    a = np.asarray(outcomes)
+    n = a.shape[1]
+    if n > MAX_STRATIFIED_QUBITS:
+        return None
+    idx = (a // 2).astype(np.int64) @ (3 ** np.arange(n - 1, -1, -1, dtype=np.int64))
+    return DesignCoverage(idx, np.bincount(idx, minlength=3**n))
+
+
+def stratified_mean(q: FloatArray, cov: DesignCoverage) -> tuple[float, float] | None:
+    """Stratified estimate and standard error of mean Q (module docstring); None when some
+    setting has fewer than two shots."""
+    if not cov.complete:
+        return None
+    q = np.asarray(q, dtype=np.float64)
+    k = cov.counts.astype(np.float64)
+    s1 = np.bincount(cov.setting_index, weights=q, minlength=k.size)
+    s2 = np.bincount(cov.setting_index, weights=q * q, minlength=k.size)
+    mean_s = s1 / k
+    var_s = np.maximum(s2 / k - mean_s**2, 0.0) * k / (k - 1)
+    w = 1.0 / k.size
+    return float(w * mean_s.sum()), float(w * np.sqrt((var_s / k).sum()))
+
+
+def balanced(cov: DesignCoverage) -> bool:
+    """Every setting measured equally often: the plain shot average is already unbiased."""
+    return bool(cov.counts.min() == cov.counts.max() and cov.counts.min() > 0)
+
+
+__all__ = ["DesignCoverage", "MAX_STRATIFIED_QUBITS", "balanced", "coverage",
+           "stratified_mean"]
