@@ -145,7 +145,7 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     from qtomo.reconstruction import density as dm
     from qtomo.reconstruction import metrics as mt
     from qtomo.reconstruction.observables import PauliAccumulator
-    from qtomo.reconstruction.run import _classical, _model_samples
+    from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
 
     n, frame = ds.n_qubits, ctx["frame"]
     out: dict[str, Any] = {}
@@ -166,13 +166,13 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
                 rho = rho_proj
             out["quantum_fidelity"] = mt.physical_fidelity(rho, ctx["ideal"])
             out["purity"] = float(np.real(np.vdot(rho, rho)))
-    cl = _classical(model, ds, ctx["psi"], ctx["noise"], frame, table, None)
+    cl = classical_metrics(model, ds, ctx["psi"], ctx["noise"], frame, table, None)
     if cl:
         out["classical_fidelity"] = cl["classical_fidelity"]["value"]
         out["kl_divergence"] = cl["kl_divergence"]["value"]
     if not full:
         return out
-    a = _model_samples(model, samples, seed)
+    a = sample_model(model, samples, seed)
     acc = PauliAccumulator(frame, n, strings=ctx["strings"], tfim=ctx["tfim"])
     acc.update(a)
     obs = acc.result("model")
