@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from qtomo.reconstruction import consistency as cs
-from qtomo.reconstruction.config import (  # noqa: F401 - re-exported
+from qtomo.reconstruction.config import (
     CITYSCAPE_MAX_QUBITS,
     DATA_MLE_MAX_QUBITS,
     DATA_MLE_WITH_MODEL_MAX_QUBITS,
@@ -179,4 +179,16 @@ def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,
     }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
 
 
-__all__ = ["CONVENTIONS", "ReconstructConfig", "Reconstruction", "reconstruct"]
+# the limits are re-exported from config (their former home)
+__all__ = [
+    "CITYSCAPE_MAX_QUBITS",
+    "CONVENTIONS",
+    "DATA_MLE_MAX_QUBITS",
+    "DATA_MLE_WITH_MODEL_MAX_QUBITS",
+    "READ_BLOCK",
+    "SAMPLE_BLOCK",
+    "SCORE_SHOTS",
+    "ReconstructConfig",
+    "Reconstruction",
+    "reconstruct",
+]
