@@ -12,7 +12,7 @@ reconstruct with
 * ``model F``: the squared fidelity <psi|rho|psi> of the model's MLE state to the ideal |psi>;
 * ``raw-MLE F``: the same for the MLE state of the raw shot frequencies. ``reconstruct`` fits
   it beside a model only up to N = 6 (``DATA_MLE_WITH_MODEL_MAX_QUBITS``); above, this script
-  fits it with the same calls as ``reconstruction/run.py`` (``fit_mle_auto`` on the frequency
+  fits it with the same calls as ``reconstruction/quantum.py`` (``fit_mle_auto`` on the frequency
   table, started from the projected linear inversion, rank chosen by AIC on the shots);
 * ``direct F +- se``: the unbiased direct estimate from the shots;
 * the training time (``train_seconds`` of the training summary).
@@ -131,7 +131,7 @@ def _data_arrays(data: Path) -> tuple[Any, Any, int, Any]:
 
 
 def raw_mle_fidelity(freq: Any, frame: Any, n: int, n_shots: int, psi: Any) -> float:
-    """Squared fidelity <psi|rho|psi> of the raw-frequency MLE state, fitted as run.py does."""
+    """Squared fidelity <psi|rho|psi> of the raw-frequency MLE state, fitted as reconstruct does."""
     from qtomo.povm.born import rho_from_probabilities
     from qtomo.reconstruction import density as dm
     from qtomo.reconstruction import metrics as mt

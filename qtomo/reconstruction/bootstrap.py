@@ -145,7 +145,7 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     from qtomo.reconstruction import density as dm
     from qtomo.reconstruction import metrics as mt
     from qtomo.reconstruction.observables import PauliAccumulator
-    from qtomo.reconstruction.run import _classical, _model_samples
+    from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
 
     n, frame = ds.n_qubits, ctx["frame"]
     out: dict[str, Any] = {}
@@ -166,13 +166,13 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
                 rho = rho_proj
             out["quantum_fidelity"] = mt.physical_fidelity(rho, ctx["ideal"])
             out["purity"] = float(np.real(np.vdot(rho, rho)))
-    cl = _classical(model, ds, ctx["psi"], ctx["noise"], frame, table, None)
+    cl = classical_metrics(model, ds, ctx["psi"], ctx["noise"], frame, table, None)
     if cl:
         out["classical_fidelity"] = cl["classical_fidelity"]["value"]
         out["kl_divergence"] = cl["kl_divergence"]["value"]
     if not full:
         return out
-    a = _model_samples(model, samples, seed)
+    a = sample_model(model, samples, seed)
     acc = PauliAccumulator(frame, n, strings=ctx["strings"], tfim=ctx["tfim"])
     acc.update(a)
     obs = acc.result("model")
@@ -240,88 +240,119 @@ def _stack(vals: list[dict[str, Any]], key: str) -> np.ndarray | None:
 
 def _apply(report: dict[str, Any], vals: list[dict[str, Any]], nb: int) -> dict[str, Any]:
     """Intervals for every figure; written beside the values and into the headline."""
-    flat: dict[str, Any] = {}
-    h = report["headline"]
-    q = report.get("quantum") or {}
-    label = f"error bar from {nb} bootstrap members"
+    w = _Writer(report, vals, nb)
+    _apply_quantum(w, report.get("quantum") or {})
+    _apply_classical(w, report.get("classical") or {})
+    obs = report.get("observables") or {}
+    _apply_scalars(w, obs)
+    _apply_correlations(w, obs)
+    _apply_subsystems(w, report.get("subsystems") or [])
+    return w.flat
 
-    def put(name: str, point: Any, key: str, lo: float, hi: float) -> dict[str, Any] | None:
-        m = _stack(vals, key)
+
+class _Writer:
+    """Computes the intervals of the figures from the members' values: into ``flat`` (the
+    section's ``figures``) and, for a headline figure of the model, into the headline."""
+
+    def __init__(self, report: dict[str, Any], vals: list[dict[str, Any]], nb: int) -> None:
+        self.flat: dict[str, Any] = {}
+        self.vals = vals
+        self.h = report["headline"]
+        self.label = f"error bar from {nb} bootstrap members"
+
+    def put(self, name: str, point: Any, key: str, lo: float, hi: float) -> dict[str, Any] | None:
+        m = _stack(self.vals, key)
         if m is None or point is None:
             return None
         r = interval(point, m, lo=lo, hi=hi)
+        flat = self.flat
         flat[name] = point if np.ndim(point) == 0 else np.asarray(point, dtype=float).tolist()
         flat[f"{name}_stderr"] = r["stderr"]
         flat[f"{name}_ci95"] = r["ci95"]
         flat[f"{name}_bias"] = r["bias"]
         return r
 
-    def headline(key: str, r: dict[str, Any] | None) -> None:
-        e = h.get(key)
+    def headline(self, key: str, r: dict[str, Any] | None) -> None:
+        e = self.h.get(key)
         if r is None or not e or not str(e.get("source", "model")).startswith("model"):
             return  # no figure, or the headline is not the model's (e.g. the direct one)
         e = dict(e)
         if e.get("stderr") is not None:
             e["sampling_stderr"] = e["stderr"]
         e.update(stderr=r["stderr"], ci95=r["ci95"], ci95_method=r["ci95_method"],
-                 bias=r["bias"], bias_corrected=r["bias_corrected"], error_bar=label)
+                 bias=r["bias"], bias_corrected=r["bias_corrected"], error_bar=self.label)
         if "source" in e:
             src = str(e["source"])
-            e["source"] = src.replace("point estimate, no error bar", label) \
-                if "no error bar" in src else f"{src} ({label})"
-        h[key] = e
+            e["source"] = src.replace("point estimate, no error bar", self.label) \
+                if "no error bar" in src else f"{src} ({self.label})"
+        self.h[key] = e
 
+
+def _apply_quantum(w: _Writer, q: dict[str, Any]) -> None:
+    """Fidelity and purity of the model's MLE (or projected) state."""
     mle = (q.get("model") or {}).get("mle") or (q.get("model") or {}).get("projected")
-    qf = h.get("quantum_fidelity") or {}
+    qf = w.h.get("quantum_fidelity") or {}
     model_headline = str(qf.get("source", "")).startswith("model")
-    if mle:
-        r = put("quantum_fidelity", mle.get("fidelity"), "quantum_fidelity", 0.0, 1.0)
-        headline("quantum_fidelity", r)  # only when the headline is the model's
-        if r:
-            mle["fidelity_stderr"], mle["fidelity_ci95"] = r["stderr"], r["ci95"]
-        rp = put("purity", mle.get("purity"), "purity", 0.0, 1.0)
-        if rp:
-            mle["purity_stderr"], mle["purity_ci95"] = rp["stderr"], rp["ci95"]
-        if rp and model_headline:
-            h["purity"] = {"value": mle.get("purity"), "stderr": rp["stderr"],
-                           "ci95": rp["ci95"], "ci95_method": rp["ci95_method"],
-                           "source": f"model: purity Tr rho^2 of the headline state ({label})"}
-    cl = report.get("classical") or {}
+    if not mle:
+        return
+    r = w.put("quantum_fidelity", mle.get("fidelity"), "quantum_fidelity", 0.0, 1.0)
+    w.headline("quantum_fidelity", r)  # only when the headline is the model's
+    if r:
+        mle["fidelity_stderr"], mle["fidelity_ci95"] = r["stderr"], r["ci95"]
+    rp = w.put("purity", mle.get("purity"), "purity", 0.0, 1.0)
+    if rp:
+        mle["purity_stderr"], mle["purity_ci95"] = rp["stderr"], rp["ci95"]
+    if rp and model_headline:
+        w.h["purity"] = {"value": mle.get("purity"), "stderr": rp["stderr"],
+                         "ci95": rp["ci95"], "ci95_method": rp["ci95_method"],
+                         "source": f"model: purity Tr rho^2 of the headline state ({w.label})"}
+
+
+def _apply_classical(w: _Writer, cl: dict[str, Any]) -> None:
     for key, hi in (("classical_fidelity", 1.0), ("kl_divergence", math.inf)):
         e = cl.get(key)
         if e:
-            r = put(key, e.get("value"), key, 0.0, hi)
+            r = w.put(key, e.get("value"), key, 0.0, hi)
             if r:
                 e["bootstrap_stderr"], e["bootstrap_ci95"] = r["stderr"], r["ci95"]
-            headline(key, r)
-    obs = report.get("observables") or {}
+            w.headline(key, r)
+
+
+def _apply_scalars(w: _Writer, obs: dict[str, Any]) -> None:
     for name, e in (obs.get("scalars") or {}).items():
         me = e.get("model")
         if me:
-            r = put(f"observable.{name}", me.get("value"), f"scalar.{name}", -math.inf, math.inf)
+            r = w.put(f"observable.{name}", me.get("value"), f"scalar.{name}", -math.inf,
+                      math.inf)
             if r:
                 me["bootstrap_stderr"], me["bootstrap_ci95"] = r["stderr"], r["ci95"]
                 if name == "energy":
-                    headline("energy", r)
+                    w.headline("energy", r)
+
+
+def _apply_correlations(w: _Writer, obs: dict[str, Any]) -> None:
+    """Single-site and two-point functions (arrays, elementwise intervals)."""
     for group, prefix in (("single_site", "single_site."), ("two_point", "two_point.")):
         for p, e in (obs.get(group) or {}).items():
             me = e.get("model")
             key = prefix + p
             if me:
-                r = put(f"{group}.{p}", np.asarray(me["value"], dtype=float), key, -1.0, 1.0)
+                r = w.put(f"{group}.{p}", np.asarray(me["value"], dtype=float), key, -1.0, 1.0)
                 if r:
                     me["bootstrap_stderr"] = np.asarray(r["stderr"]).tolist()
                     me["bootstrap_ci95"] = [np.asarray(x).tolist() for x in r["ci95"]]
-    for i, e in enumerate(report.get("subsystems") or []):
+
+
+def _apply_subsystems(w: _Writer, subsystems: list[dict[str, Any]]) -> None:
+    for i, e in enumerate(subsystems):
         for src, key in (("model", f"renyi2.{i}"), ("model_mle", f"renyi2_mle.{i}")):
             me = e.get(src)
             if me and me.get("renyi2") is not None:
-                r = put(f"renyi2.{'-'.join(map(str, e['sites']))}.{src}", me["renyi2"], key,
-                        0.0, math.inf)
+                r = w.put(f"renyi2.{'-'.join(map(str, e['sites']))}.{src}", me["renyi2"], key,
+                          0.0, math.inf)
                 if r:
                     me["renyi2_bootstrap_stderr"] = r["stderr"]
                     me["renyi2_bootstrap_ci95"] = r["ci95"]
-    return flat
 
 
 def _learning_curve(members: list[tuple[dict, Any]], ds: Any, ctx: dict[str, Any],

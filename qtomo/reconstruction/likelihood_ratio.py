@@ -2,7 +2,7 @@
 of the raw-frequency MLE fidelity.
 
 Where ``qtomo reconstruct`` fits a maximum-likelihood state to the raw shot frequencies beside
-a model (small N, ``run.DATA_MLE_WITH_MODEL_MAX_QUBITS``), the shots can judge the model's
+a model (small N, ``config.DATA_MLE_WITH_MODEL_MAX_QUBITS``), the shots can judge the model's
 state directly. With ``c(a)`` the shot counts, ``rho_M`` the model's MLE state and ``rho_D``
 the MLE state of the shots (rank ``r``, fitted to the same counts)::
 

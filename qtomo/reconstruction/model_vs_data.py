@@ -1,0 +1,111 @@
+"""The model-vs-data stage of ``qtomo reconstruct``: the model's figures against their direct
+estimates from the shots, and the headline fidelity that replaces a model the shots reject.
+
+What lives here: :func:`check_model` (giving :class:`ModelCheck`), which collects the scalar
+pairs (headline fidelity, TFIM energy), runs the likelihood-ratio test of the model's MLE state
+where the raw frequencies have one, and hands everything to
+:func:`qtomo.reconstruction.consistency.check_consistency`. The statistics are in
+:mod:`qtomo.reconstruction.consistency`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from qtomo.reconstruction import consistency as cs
+from qtomo.reconstruction import likelihood_ratio as lrt
+from qtomo.reconstruction.config import ReconstructConfig, Stage
+from qtomo.reconstruction.inputs import DatasetInputs
+from qtomo.reconstruction.model_estimates import ModelEstimates
+from qtomo.reconstruction.quantum import QuantumStates, fallback_fidelity, raw_mle_bootstrap
+from qtomo.reconstruction.shots import ShotTallies
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """Outcome of the model-vs-data stage.
+
+    Attributes
+    ----------
+    result : ConsistencyResult or None
+        None without a model.
+    headline_fidelity : dict
+        The headline quantum fidelity: the model's, or the fallback when it is rejected.
+    """
+
+    result: cs.ConsistencyResult | None
+    headline_fidelity: dict[str, Any]
+
+
+def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
+                est: ModelEstimates, tallies: ShotTallies, qs: QuantumStates,
+                observables: dict[str, Any], selection: str, stage: Stage) -> ModelCheck:
+    """Compare the model's figures with the direct estimates from the shots.
+
+    Parameters
+    ----------
+    ds : Dataset
+    inp : DatasetInputs
+    cfg : ReconstructConfig
+    model : DensityEstimator or None
+    est : ModelEstimates
+        The model's observables (None: no model, nothing is checked).
+    tallies : ShotTallies
+        The direct observables (the consistency vector's moments).
+    qs : QuantumStates
+        The states, the direct fidelity and the headline fidelity.
+    observables : dict
+        ``report["observables"]`` (its TFIM energy).
+    selection : str
+        How the consistency vector's observables were chosen.
+    stage : Stage
+
+    Returns
+    -------
+    ModelCheck
+    """
+    if est.observables is None:
+        return ModelCheck(None, qs.headline_fidelity)
+    stage("model-vs-data consistency")
+    direct_fid = qs.direct_fidelity
+    pairs = [
+        cs.fidelity_pair(
+            qs.headline_fidelity, direct_value=direct_fid.value if direct_fid else None,
+            direct_stderr=direct_fid.stderr if direct_fid else None, direct_n=ds.shots,
+            model_samples=cfg.samples, model_has_likelihood=bool(model.has_likelihood),
+        ),
+        cs.estimate_pair("energy", "TFIM energy <H>", observables["scalars"].get("energy")),
+    ]
+    lr = _likelihood_ratio(ds, inp, cfg, qs, stage)
+    result = cs.check_consistency(est.observables.vector, tallies.direct.vector,
+                                  [x for x in pairs if x is not None],
+                                  selection=selection, likelihood_ratio=lr)
+    headline = qs.headline_fidelity
+    if not result.consistent:
+        headline = cs.fallback(
+            headline, fallback_fidelity(qs, ds.shots, inp.frame, inp.n, cfg.seed, stage), result)
+    return ModelCheck(result, headline)
+
+
+def _likelihood_ratio(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, qs: QuantumStates,
+                      stage: Stage) -> lrt.LikelihoodRatio | None:
+    """The model's MLE state against the raw-frequency MLE (None where either is missing);
+    a rejection carries how far the model's fidelity lies from the raw MLE's."""
+    rhos = qs.rhos
+    if "model_mle" not in rhos or "data_mle" not in rhos:
+        return None
+    stage("likelihood ratio of the model's state")
+    lr = lrt.likelihood_ratio_test(qs.freq, ds.shots, rhos["model_mle"], rhos["data_mle"],
+                                   qs.section["data"]["mle_fit"]["rank"], inp.frame, inp.n)
+    if lr.rejected and qs.ideal is not None:  # is the difference material?
+        boot = raw_mle_bootstrap(qs, ds.shots, inp.frame, inp.n, cfg.seed, stage)
+        mf = (qs.section.get("model", {}).get("mle") or {}).get("fidelity")
+        if mf is not None and boot["stderr"] > 0:
+            z = (mf - qs.section["data"]["mle"]["fidelity"]) / boot["stderr"]
+            lr = dataclasses.replace(lr, fidelity_z=float(z))
+    return lr
+
+
+__all__ = ["ModelCheck", "check_model"]

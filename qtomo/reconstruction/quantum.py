@@ -1,0 +1,396 @@
+"""The quantum-state section of ``qtomo reconstruct`` (``report["quantum"]``): the target,
+the dense density matrices of the model's outcome table and of the raw frequencies (linear
+inversion, its physical projection, the maximum-likelihood state), the direct fidelity
+estimate, and which of them heads the report.
+
+What lives here: :func:`quantum_states` (the stage, giving :class:`QuantumStates`),
+:func:`dense_states` (the three states of one outcome table), :func:`headline_fidelity` and,
+for a model the consistency check rejects, :func:`fallback_fidelity` with the raw-frequency
+MLE's bootstrap (:func:`raw_mle_bootstrap`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qtomo.povm.born import Estimate, rho_from_probabilities
+from qtomo.reconstruction import density as dm
+from qtomo.reconstruction import likelihood_ratio as lrt
+from qtomo.reconstruction import metrics as mt
+from qtomo.reconstruction.config import (
+    DATA_MLE_MAX_QUBITS,
+    DATA_MLE_WITH_MODEL_MAX_QUBITS,
+    SCORE_SHOTS,
+    ReconstructConfig,
+    Stage,
+)
+from qtomo.reconstruction.inputs import DatasetInputs
+from qtomo.reconstruction.schema import CONVENTIONS, estimate_entry
+from qtomo.reconstruction.shots import DirectFidelityPlan, ShotTallies, direct_fidelity
+
+_STATE_LABELS = {
+    "w": "W state (|10..0> + ... + |0..01>)/sqrt(N)",
+    "cluster": "1-D open cluster state (CZ chain on |+>^N)",
+}
+
+
+@dataclass
+class QuantumStates:
+    """What the quantum-state stage found.
+
+    Attributes
+    ----------
+    section : dict
+        ``report["quantum"]``.
+    rhos : dict name -> ndarray
+        ``target``, ``target_noisy``, ``model_*`` and ``data_*`` density matrices.
+    ideal, sigma : ndarray or None
+        The target vector and, with noise, the state the shots came from.
+    dense : bool
+        Whether dense density matrices were built.
+    model_table, freq : ndarray or None
+        The model's outcome table and the raw frequencies (dense only).
+    direct_fidelity : Estimate or None
+        The direct estimate from the shots.
+    headline_fidelity : dict
+        ``report["headline"]["quantum_fidelity"]`` before the consistency check.
+    """
+
+    section: dict[str, Any]
+    rhos: dict[str, np.ndarray] = field(default_factory=dict)
+    ideal: Any = None
+    sigma: Any = None
+    dense: bool = False
+    model_table: np.ndarray | None = None
+    freq: np.ndarray | None = None
+    direct_fidelity: Estimate | None = None
+    headline_fidelity: dict[str, Any] = field(default_factory=dict)
+
+
+def dense_ok(inp: DatasetInputs, cfg: ReconstructConfig) -> bool:
+    """Whether dense density matrices are built (N and K^N small enough)."""
+    return inp.n <= cfg.max_rho_qubits and inp.K**inp.n <= dm.MAX_TABLE_ENTRIES
+
+
+def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
+                   samples: np.ndarray | None, mps: Any, tallies: ShotTallies,
+                   plan: DirectFidelityPlan, stage: Stage) -> QuantumStates:
+    """The quantum-state stage: target, dense states, direct estimate and headline.
+
+    Parameters
+    ----------
+    ds : Dataset
+    inp : DatasetInputs
+    cfg : ReconstructConfig
+    model : DensityEstimator or None
+    samples : ndarray or None
+        The model's samples (its table for a model without likelihood).
+    mps : MPS or None
+        The target as an MPS.
+    tallies : ShotTallies
+        The raw frequencies, score shots and direct fidelity values.
+    plan : DirectFidelityPlan
+        How the direct estimate was computed (or why not).
+    stage : Stage
+
+    Returns
+    -------
+    QuantumStates
+    """
+    # every fidelity is taken to the ideal target |psi> (what the lab meant to prepare); with
+    # simulated noise the state the shots came from is sigma = E_p(|psi><psi|), whose own
+    # fidelity <psi|sigma|psi> is the exact value of the headline, and each reconstructed
+    # state's Uhlmann fidelity to sigma is reported beside it
+    qs = QuantumStates(section={"target": target_label(inp.target, inp.noise),
+                                "noise": inp.noise,
+                                "convention": CONVENTIONS["quantum_fidelity"]},
+                       dense=dense_ok(inp, cfg))
+    _target_states(qs, inp, mps)
+    n, K = inp.n, inp.K  # noqa: N806
+    if not qs.dense:
+        qs.section["dense"] = (f"no dense density matrix: N = {n} > {cfg.max_rho_qubits} or "
+                               f"K^N = {K}^{n} > {dm.MAX_TABLE_ENTRIES}")
+    if qs.dense and model is not None:
+        _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage)
+    if qs.dense:
+        _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
+    qs.direct_fidelity = direct_fidelity(tallies, stage)
+    if plan.note is not None:
+        qs.section["direct_estimate_note"] = plan.note
+    elif qs.direct_fidelity is not None:
+        entry = {
+            **estimate_entry(qs.direct_fidelity),
+            "quantity": "squared fidelity <psi|rho_lab|psi> to the ideal target",
+            "convention": CONVENTIONS["direct_fidelity"],
+        }
+        if plan.contraction:
+            entry["contraction"] = plan.contraction
+        qs.section["direct_estimate"] = entry
+    qs.headline_fidelity = headline_fidelity(qs.section, qs.direct_fidelity)
+    return qs
+
+
+def _target_states(qs: QuantumStates, inp: DatasetInputs, mps: Any) -> None:
+    """The target's density matrices and the exact value of the headline fidelity."""
+    psi, noise, n = inp.psi, inp.noise, inp.n
+    qs.ideal = ideal = mt.target_state(psi) if psi is not None else None
+    qs.sigma = sigma = mt.target_state(psi, noise) if psi is not None and noise > 0 else None
+    if ideal is not None and n <= dm.MAX_RHO_QUBITS:
+        qs.rhos["target"] = np.outer(ideal, ideal.conj())
+        if sigma is not None:
+            qs.rhos["target_noisy"] = sigma
+    if ideal is not None:
+        qs.section["exact_fidelity"] = (
+            1.0 if sigma is None else mt.physical_fidelity(sigma, ideal) if n <= dm.MAX_RHO_QUBITS
+            else None)
+        qs.section["exact_fidelity_note"] = (
+            "<psi|sigma|psi> of the state the shots were drawn from" if sigma is not None
+            else "the shots were drawn from the target itself")
+    elif mps is not None:  # N > 16: the target is stored as an MPS
+        qs.section["exact_fidelity"] = 1.0 if noise == 0 else None
+        qs.section["exact_fidelity_note"] = (
+            "the shots were drawn from the target itself" if noise == 0 else
+            "<psi|sigma|psi> is not computed for an MPS target with noise")
+
+
+def _model_states(qs: QuantumStates, ds: Any, inp: DatasetInputs, cfg: ReconstructConfig,
+                  model: Any, samples: np.ndarray | None, score_shots: np.ndarray | None,
+                  stage: Stage) -> None:
+    """The dense states of the model's outcome table (``section["model"]``)."""
+    stage("model density matrix")
+    if getattr(model, "has_likelihood", False):
+        qs.model_table, tinfo = dm.probability_table(model)
+    else:
+        qs.model_table = mt.histogram_table(samples, inp.K)
+        tinfo = {"source": f"histogram of {cfg.samples} model samples (no likelihood)"}
+    # the rank of the model's MLE state is chosen by AIC on the measured shots (the
+    # evaluation shots are too few to tell ranks apart reliably)
+    sec = dense_states("model", qs.model_table, inp.frame, inp.n, (qs.ideal, qs.sigma),
+                       qs.rhos, cfg, ds.shots, stage, tinfo, do_mle=cfg.mle,
+                       score_shots=score_shots)
+    if "mle_fit" in sec:
+        sec["mle_fit"]["rank_selection"] = (
+            f"AIC of the fitted states on {min(ds.shots, SCORE_SHOTS)} measured shots")
+    qs.section["model"] = sec
+
+
+def _data_states(qs: QuantumStates, ds: Any, inp: DatasetInputs, cfg: ReconstructConfig,
+                 with_model: bool, freq: np.ndarray, stage: Stage) -> None:
+    """The dense states of the raw frequencies (``section["data"]``)."""
+    stage("density matrix from the raw frequencies")
+    qs.freq = freq
+    data_mle = cfg.mle and (
+        inp.n <= (DATA_MLE_WITH_MODEL_MAX_QUBITS if with_model else DATA_MLE_MAX_QUBITS)
+    )
+    sec = dense_states(
+        "data", freq, inp.frame, inp.n, (qs.ideal, qs.sigma), qs.rhos, cfg, ds.shots, stage,
+        {"source": f"relative frequencies of the {ds.shots} measured shots"},
+        do_mle=data_mle,
+    )
+    if "mle_fit" in sec:
+        sec["mle_fit"]["rank_selection"] = f"AIC on the {ds.shots} shots"
+    qs.section["data"] = sec
+
+
+def dense_states(prefix: str, table: np.ndarray, frame: Any, n: int,
+                 targets: tuple[Any, Any],
+                 rhos: dict[str, np.ndarray], cfg: ReconstructConfig, n_shots: int,
+                 stage: Stage, table_info: dict[str, Any], *, do_mle: bool,
+                 score_shots: np.ndarray | None = None,
+                 held_out: bool = False) -> dict[str, Any]:
+    """The linear inversion of an outcome table, its physical projection and (``do_mle``) its
+    maximum-likelihood state, each summarized with its fidelities to the targets.
+
+    Parameters
+    ----------
+    prefix : str
+        ``"model"`` or ``"data"``: the states go into ``rhos`` as ``{prefix}_inversion``,
+        ``{prefix}_projected`` and ``{prefix}_mle``.
+    table : ndarray (K^N,)
+        The outcome probabilities.
+    frame : Frame
+    n : int
+    targets : (ideal, sigma)
+        The target vector and the noisy state the shots came from (either may be None).
+    rhos : dict
+        Filled with the states.
+    cfg : ReconstructConfig
+        ``mle_rank`` (None: chosen by AIC, :func:`qtomo.reconstruction.density.fit_mle_auto`).
+    n_shots : int
+        Shots behind the table (for the AIC).
+    stage : Stage
+    table_info : dict
+        Where the table comes from (``"table"`` entry).
+    do_mle : bool
+    score_shots : ndarray, optional
+        Shots that score the ranks instead of the table.
+    held_out : bool
+        Passed to ``fit_mle_auto``.
+
+    Returns
+    -------
+    dict
+        ``table``, ``mle_fit`` (with ``do_mle``), ``inversion``, ``projected``, ``mle``.
+    """
+    out: dict[str, Any] = {"table": table_info}
+    rho_inv = rho_from_probabilities(table, frame, n)
+    rho_proj = dm.project_to_physical(rho_inv)
+    rhos[f"{prefix}_inversion"] = rho_inv
+    rhos[f"{prefix}_projected"] = rho_proj
+    states = {"inversion": rho_inv, "projected": rho_proj}
+    if do_mle:
+        stage(f"maximum-likelihood state ({prefix})")
+        if cfg.mle_rank is None:
+            res = dm.fit_mle_auto(table, frame, n, n_shots=n_shots, init=rho_proj,
+                                  score_outcomes=score_shots, held_out=held_out)
+        else:
+            res = dm.fit_mle(table, frame, n, rank=cfg.mle_rank, init=rho_proj)
+        rhos[f"{prefix}_mle"] = res.rho
+        states["mle"] = res.rho
+        out["mle_fit"] = res.info()
+    for name, rho in states.items():
+        out[name] = _state_entry(name, rho, *targets)
+    return out
+
+
+def _state_entry(name: str, rho: np.ndarray, ideal: Any, sigma: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = dm.summarize(rho).as_dict()
+    if ideal is None:
+        return entry
+    if name == "inversion":
+        # a linear inversion is unphysical in general: its overlap with the target is
+        # an unbiased linear estimate that may leave [0, 1], not a fidelity
+        entry["fidelity"] = None
+        entry["fidelity_note"] = ("unphysical matrix: <psi|rho|psi> is a linear "
+                                  "estimate that may leave [0, 1]")
+        entry["overlap_psi_rho"] = mt.quantum_fidelity(rho, ideal)
+        if sigma is not None:
+            entry["overlap_tr_sigma_rho"] = float(np.real(np.vdot(sigma, rho)))
+    else:
+        entry["fidelity"] = mt.physical_fidelity(rho, ideal)
+        if sigma is not None:
+            entry["fidelity_to_noisy_state"] = mt.physical_fidelity(rho, sigma)
+    return entry
+
+
+# --- the headline --------------------------------------------------------------------------------
+def headline_fidelity(quantum: dict[str, Any], direct: Estimate | None) -> dict[str, Any]:
+    """The model's MLE state; else the direct estimate from the shots; else the MLE (or
+    projected) state of the raw frequencies. Every one is the squared fidelity to the ideal
+    target |psi>; ``exact`` is <psi|sigma|psi> of the state the shots came from, when known.
+
+    Parameters
+    ----------
+    quantum : dict
+        ``report["quantum"]`` (its ``model`` and ``data`` states).
+    direct : Estimate or None
+        The direct estimate from the shots.
+    """
+    conv = CONVENTIONS["quantum_fidelity"]
+    exact = {"exact": quantum["exact_fidelity"]} if "exact_fidelity" in quantum else {}
+    for src, label in (("model", "model"), ("data", "raw shot frequencies")):
+        sec = quantum.get(src, {})
+        if src == "data" and direct is not None:
+            return {**estimate_entry(direct), **exact, "source": "direct estimate from the "
+                    "measured shots (unbiased)", "convention": CONVENTIONS["direct_fidelity"]}
+        for kind, what in (("mle", "maximum-likelihood physical state fitted to the"),
+                           ("projected", "inversion, projected to a physical state, of the")):
+            e = sec.get(kind)
+            if e and e.get("fidelity") is not None:
+                table = "model's outcome table" if src == "model" else label
+                return {"value": e["fidelity"], "stderr": None, **exact,
+                        "source": f"{src}: {what} {table} (point estimate, no error bar)",
+                        "convention": conv}
+    return {"value": None, "stderr": None, "source": "not computable (no target state vector "
+            "stored, or N too large)", "convention": conv}
+
+
+def raw_mle_bootstrap(qs: QuantumStates, n_shots: int, frame: Any, n: int, seed: int,
+                      stage: Stage) -> dict[str, Any]:
+    """The raw-frequency MLE's bootstrap (computed once, kept in the report).
+
+    Parameters
+    ----------
+    qs : QuantumStates
+        With the raw-frequency MLE state (``rhos["data_mle"]``) and the target.
+    n_shots : int
+    frame : Frame
+    n : int
+    seed : int
+    stage : Stage
+
+    Returns
+    -------
+    dict
+        ``report["quantum"]["data"]["mle"]["bootstrap"]`` (``stderr``, ``ci95``, ``b``, ...).
+    """
+    entry = qs.section["data"]["mle"]
+    if "bootstrap" not in entry:
+        stage("bootstrap of the raw-frequency MLE")
+        entry["bootstrap"] = lrt.raw_mle_bootstrap(
+            qs.freq, n_shots, qs.rhos["data_mle"], qs.section["data"]["mle_fit"]["rank"], frame,
+            n, qs.ideal, seed=seed)
+    return entry["bootstrap"]
+
+
+def fallback_fidelity(qs: QuantumStates, n_shots: int, frame: Any, n: int, seed: int,
+                      stage: Stage) -> dict[str, Any]:
+    """The best-supported fidelity from the shots alone, for a model the check rejects: the
+    raw-frequency MLE with its bootstrap error bar where it was fitted (small N), or the
+    direct estimate, whichever has the smaller standard error; else the raw-frequency states.
+
+    Parameters are those of :func:`raw_mle_bootstrap`.
+    """
+    quantum, direct = qs.section, qs.direct_fidelity
+    no_model = {k: v for k, v in quantum.items() if k != "model"}
+    out = headline_fidelity(no_model, direct)
+    if "data_mle" not in qs.rhos or qs.freq is None or qs.ideal is None:
+        return out
+    boot = raw_mle_bootstrap(qs, n_shots, frame, n, seed, stage)
+    value = quantum["data"]["mle"]["fidelity"]
+    if direct is not None and not boot["stderr"] < direct.stderr:
+        return out
+    exact = {"exact": quantum["exact_fidelity"]} if "exact_fidelity" in quantum else {}
+    return {"value": value, "stderr": boot["stderr"], "ci95": boot["ci95"], **exact,
+            "source": ("raw shot frequencies: maximum-likelihood physical state (standard "
+                       f"tomography), error bar from {boot['b']} bootstrap refits"),
+            "convention": CONVENTIONS["quantum_fidelity"]}
+
+
+def headline_rho_name(rhos: dict[str, np.ndarray]) -> str | None:
+    """The density matrix the report draws: the model's MLE or projected state, else the raw
+    frequencies'."""
+    for name in ("model_mle", "model_projected", "data_mle", "data_projected"):
+        if name in rhos:
+            return name
+    return None
+
+
+def target_label(target: dict[str, Any], noise: float) -> str:
+    """A sentence naming the stored target (``report["quantum"]["target"]``)."""
+    state = str(target.get("state", "unknown"))
+    if state == "tfim":
+        label = (f"TFIM ground state (J={target.get('J')}, h={target.get('h')}, "
+                 f"{target.get('boundary')} boundary)")
+    elif state == "ghz":
+        label = "GHZ state (|0...0> + |1...1>)/sqrt(2)"
+    elif state == "custom":
+        label = f"custom state vector ({target.get('target_file', 'file')})"
+    elif state in _STATE_LABELS:
+        label = _STATE_LABELS[state]
+    elif state == "product":
+        label = f"random product state (seed {target.get('seed')})"
+    elif state == "random-mps":
+        label = f"random MPS, bond dimension 2 (seed {target.get('seed')})"
+    else:
+        label = "unknown (no target stored)"
+    if noise > 0:
+        label += f" with local depolarizing noise p={noise:g} (mixed target)"
+    return label
+
+
+__all__ = ["QuantumStates", "dense_ok", "dense_states", "fallback_fidelity", "headline_fidelity",
+           "headline_rho_name", "quantum_states", "raw_mle_bootstrap", "target_label"]

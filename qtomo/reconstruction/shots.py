@@ -1,0 +1,196 @@
+"""The single pass of ``qtomo reconstruct`` over the measured shots, and the direct estimates
+it gives.
+
+The training shots are read once, in blocks of ``READ_BLOCK``; every block feeds at once:
+
+* the Pauli accumulator (one- and two-point functions, user strings, the TFIM energy and,
+  with a model, the per-string consistency vector with its covariance);
+* the marginal counts of the Renyi-2 subsystems and of the reduced density matrix;
+* the relative frequencies of all K^N strings (dense reconstructions, N <= 10);
+* the per-shot values of the direct fidelity estimate (:func:`direct_fidelity_plan` says how
+  they are computed, or why not);
+* the first ``SCORE_SHOTS`` shots, which score the ranks of the model's MLE state.
+
+:func:`read_shots` gives them as :class:`ShotTallies`; :func:`direct_fidelity` turns the
+per-shot values into the estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qtomo.povm.born import Estimate, outcome_index
+from qtomo.reconstruction import metrics as mt
+from qtomo.reconstruction.config import READ_BLOCK, SCORE_SHOTS, Stage
+from qtomo.reconstruction.inputs import DatasetInputs
+from qtomo.reconstruction.observables import ObservableSet, PauliAccumulator
+
+
+@dataclass(frozen=True)
+class DirectFidelityPlan:
+    """How the direct estimate of <psi|rho_lab|psi> is computed from the shots.
+
+    Attributes
+    ----------
+    values : callable or None
+        Outcomes (rows, N) -> per-shot values Q(a); None: not computed.
+    contraction : str or None
+        How the target enters when it is not a state vector (its MPS).
+    note : str or None
+        Why it is not computed (None: no target, or it is computed).
+    """
+
+    values: Callable[[np.ndarray], np.ndarray] | None = None
+    contraction: str | None = None
+    note: str | None = None
+
+
+def direct_fidelity_plan(n: int, frame: Any, psi: Any, mps: Any) -> DirectFidelityPlan:
+    """The direct fidelity estimator for this target, or why there is none.
+
+    Parameters
+    ----------
+    n : int
+        Number of qubits.
+    frame : Frame
+        The dataset's POVM.
+    psi, mps : target state vector or MPS (either may be None)
+
+    Returns
+    -------
+    DirectFidelityPlan
+        Without values when there is no target or it is out of reach (N or the MPS bond too
+        large; ``note`` says so).
+    """
+    if psi is not None and n <= mt.MAX_DIRECT_FIDELITY_QUBITS:
+        def values(a: np.ndarray) -> np.ndarray:
+            return mt.direct_fidelity_values(a, frame, psi)
+        return DirectFidelityPlan(values)
+    if (psi is not None or mps is not None) and n <= mt.MAX_DIRECT_FIDELITY_MPS_QUBITS:
+        from qtomo.states.targets import statevector_to_mps
+
+        m = mps if mps is not None else statevector_to_mps(psi)
+        if m.max_bond > mt.MAX_DIRECT_FIDELITY_BOND:
+            return DirectFidelityPlan(note=(
+                f"not computed: the target's MPS has bond dimension {m.max_bond} > "
+                f"{mt.MAX_DIRECT_FIDELITY_BOND}"))
+
+        def values_mps(a: np.ndarray) -> np.ndarray:
+            return mt.direct_fidelity_values_mps(a, frame, m)
+        return DirectFidelityPlan(values_mps, f"MPS of the target (bond dimension {m.max_bond})")
+    if psi is not None or mps is not None:
+        return DirectFidelityPlan(note=(
+            f"not computed: N = {n} > {mt.MAX_DIRECT_FIDELITY_MPS_QUBITS} (its variance "
+            "grows exponentially with N)"))
+    return DirectFidelityPlan()
+
+
+@dataclass(frozen=True)
+class ShotTallies:
+    """Everything the pipeline keeps of the measured shots.
+
+    Attributes
+    ----------
+    direct : ObservableSet
+        The direct estimates of the observables (and the consistency vector's moments).
+    sub_counts : dict sites -> ndarray
+        Marginal counts (K^k) of every subsystem and of ``rdm_sites``.
+    rdm_sites : tuple of int
+        Qubits of the reduced density matrix (the first two).
+    freq : ndarray or None
+        Relative frequencies of the K^N strings (only for dense reconstructions).
+    fidelity_values : ndarray or None
+        Per-shot values of the direct fidelity estimate (None: not computed).
+    score_shots : ndarray or None
+        The first ``SCORE_SHOTS`` shots (only when asked for).
+    """
+
+    direct: ObservableSet
+    sub_counts: dict[tuple[int, ...], np.ndarray]
+    rdm_sites: tuple[int, ...]
+    freq: np.ndarray | None
+    fidelity_values: np.ndarray | None
+    score_shots: np.ndarray | None
+
+
+def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]] | None,
+               dense: bool, fidelity: DirectFidelityPlan, keep_score_shots: bool,
+               stage: Stage) -> ShotTallies:
+    """Read the training shots once and tally everything the report needs from them.
+
+    Parameters
+    ----------
+    ds : Dataset
+    inp : DatasetInputs
+    vector_terms : list of {site: letter} or None
+        Pauli strings of the consistency vector (None: no model to check).
+    dense : bool
+        Tally the frequencies of all K^N strings.
+    fidelity : DirectFidelityPlan
+        The direct fidelity estimator (its per-shot values are kept).
+    keep_score_shots : bool
+        Keep the first ``SCORE_SHOTS`` shots.
+    stage : Stage
+
+    Returns
+    -------
+    ShotTallies
+    """
+    n, K = inp.n, inp.K  # noqa: N806
+    stage("observables from the shots")
+    acc = PauliAccumulator(inp.frame, n, strings=inp.strings, tfim=inp.tfim, vector=vector_terms)
+    sub_counts = {tuple(s): np.zeros(K ** len(s)) for s in inp.subsystems}
+    rdm_sites = tuple(range(min(2, n)))
+    sub_counts.setdefault(rdm_sites, np.zeros(K ** len(rdm_sites)))
+    freq = np.zeros(K**n) if dense else None
+    fid_parts: list[np.ndarray] = []
+    score_parts: list[np.ndarray] = []
+    for s0 in range(0, ds.shots, READ_BLOCK):
+        a = ds.outcomes(s0, s0 + READ_BLOCK)
+        acc.update(a)
+        for s in sub_counts:
+            sub_counts[s] += mt.marginal_counts(a, K, list(s))
+        if freq is not None:
+            freq += np.bincount(outcome_index(a, K), minlength=K**n)
+        if fidelity.values is not None:
+            fid_parts.append(fidelity.values(a))
+        if keep_score_shots and s0 < SCORE_SHOTS:
+            score_parts.append(a[:SCORE_SHOTS - s0])
+    if freq is not None:
+        freq /= freq.sum()
+    score = None
+    if keep_score_shots:
+        score = np.concatenate(score_parts) if score_parts else ds.outcomes(0, SCORE_SHOTS)
+    return ShotTallies(
+        direct=acc.result("direct"), sub_counts=sub_counts, rdm_sites=rdm_sites, freq=freq,
+        fidelity_values=np.concatenate(fid_parts) if fidelity.values is not None else None,
+        score_shots=score)
+
+
+def direct_fidelity(tallies: ShotTallies, stage: Stage) -> Estimate | None:
+    """The direct estimate of <psi|rho_lab|psi> from the per-shot values (None: none).
+
+    Parameters
+    ----------
+    tallies : ShotTallies
+    stage : Stage
+
+    Returns
+    -------
+    Estimate or None
+        Mean of the per-shot values with its standard error.
+    """
+    if tallies.fidelity_values is None:
+        return None
+    from qtomo.povm.born import estimate
+
+    stage("direct fidelity estimate")
+    return estimate(tallies.fidelity_values)
+
+
+__all__ = ["DirectFidelityPlan", "ShotTallies", "direct_fidelity", "direct_fidelity_plan",
+           "read_shots"]
