@@ -222,6 +222,7 @@ def reconstruct(
     observables: Sequence[str] = (), seed: int = 1234, max_rho_qubits: int = 10,
     mle: bool = True, mle_rank: int | None = None,
     subsystems: Sequence[Sequence[int]] | None = None, precision: float | None = None,
+    readout_correction: bool = True,
     report: PathLike | None = None, save_rho: bool = False, overwrite: bool = False,
     model: Any = None, on_stage: Callable[[str], None] | None = None,
 ) -> Reconstruction:
@@ -244,6 +245,10 @@ def reconstruct(
         For Renyi-2 entropies (<= 4 qubits each); default the leading blocks 0..k-1.
     precision : float, optional
         Target error bar of the headline fidelity (shots planning, runs with learning curves).
+    readout_correction : bool
+        Remove the readout errors of the dataset's calibration through its effective
+        per-qubit POVM (no effect without one); ``report["readout"]`` gives the headline
+        figures without it, and the calibration's own error.
     report : path, optional
         Report directory: checked before anything is computed (refused if not empty unless
         ``overwrite``), written at the end (:meth:`Reconstruction.write_report`).
@@ -266,7 +271,7 @@ def reconstruct(
         samples=samples, observables=tuple(observables), seed=seed,
         max_rho_qubits=max_rho_qubits, mle=mle, mle_rank=mle_rank,
         subsystems=tuple(tuple(s) for s in subsystems) if subsystems else None,
-        precision=precision,
+        precision=precision, readout_correction=bool(readout_correction),
     ).validate()
     if report is not None:
         check_report_dir(report, overwrite)

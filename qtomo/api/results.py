@@ -365,6 +365,7 @@ class Reconstruction:
         cons = report.get("consistency") or {}
         boot = report.get("bootstrap") or {}
         direct = report["quantum"].get("direct_estimate") or {}
+        ro = report.get("readout") or {}
         return {
             "consistent": report.get("consistent"),
             "consistency_p_value": cons.get("p_value"),
@@ -385,6 +386,10 @@ class Reconstruction:
             "classical_fidelity_stderr": cf.get("stderr"),
             "kl_divergence": kl.get("value"),
             "kl_divergence_stderr": kl.get("stderr"),
+            "readout_corrected": ro.get("applied"),
+            "quantum_fidelity_uncorrected": ro.get("quantum_fidelity_uncorrected"),
+            "direct_fidelity_uncorrected": ro.get("quantum_fidelity_uncorrected_direct"),
+            "calibration_stderr": ro.get("calibration_stderr"),
             "energy": en.get("value"),
             "energy_stderr": en.get("stderr"),
             "energy_exact": en.get("exact"),

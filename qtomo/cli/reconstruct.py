@@ -41,6 +41,10 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
               help="Shots planning: the error bar wanted on the headline fidelity, e.g. 0.005; "
               "with a run trained with --learning-curve the report gives the shots needed, "
               "assuming the error bar falls as 1/sqrt(shots).")
+@click.option("--readout-correction/--no-readout-correction", default=True, show_default=True,
+              help="Correct the readout errors of the dataset's calibration (qtomo import "
+              "--calibration/--readout, qtomo simulate --readout-error) through its effective "
+              "per-qubit POVM; the report gives the headline figures without it beside.")
 @seed_option
 @overwrite_option
 @click.option("--progress/--no-progress", default=None,
@@ -48,7 +52,7 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
 @json_option
 @run_command
 def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle, mle_rank,
-        subsystems, precision, seed, overwrite, progress, as_json):
+        subsystems, precision, readout_correction, seed, overwrite, progress, as_json):
     """Reconstruct the state behind DATA from the model in RUN_DIR and write a lab report.
 
     RUN_DIR is a directory written by 'qtomo train'. Without it the report is built from the
@@ -86,7 +90,8 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
         rec = reconstruct(
             data, run_dir, samples=samples, observables=observables, seed=seed,
             max_rho_qubits=max_rho_qubits, mle=mle, mle_rank=mle_rank,
-            subsystems=subs or None, precision=precision, report=out, save_rho=save_rho,
+            subsystems=subs or None, precision=precision,
+            readout_correction=readout_correction, report=out, save_rho=save_rho,
             overwrite=overwrite, on_stage=stage,
         )
     for w in caught:
@@ -117,6 +122,13 @@ def _print(s: dict) -> None:
     if s["direct_fidelity"] is not None:
         d = f(s["direct_fidelity"], s["direct_fidelity_stderr"])
         click.echo(f"direct estimate from the shots {d}")
+    if s.get("readout_corrected") is not None:
+        if s["readout_corrected"]:
+            click.echo(f"readout errors corrected (calibration s.e. {f(s['calibration_stderr'])},"
+                       f" in the error bar); without the correction: "
+                       f"{f(s['quantum_fidelity_uncorrected'])}")
+        else:
+            click.echo("readout errors NOT corrected (--no-readout-correction)")
     if s["classical_fidelity"] is not None:
         c = f(s["classical_fidelity"], s["classical_fidelity_stderr"])
         click.echo(f"classical fidelity {c}, KL {f(s['kl_divergence'], s['kl_divergence_stderr'])} "

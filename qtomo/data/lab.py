@@ -24,7 +24,10 @@ exactly those frequencies). The importer tests the pooled basis counts against 1
 chi-square test; when they differ (p < ``basis_alpha``) it warns and builds the POVM from the
 measured frequencies, ``pauli6(basis_weights=(q_x, q_y, q_z))`` (then its coarse-graining).
 It also warns when the basis frequencies differ between qubits or the bases of neighbouring
-qubits are correlated, cases that no single product POVM describes.
+qubits are correlated, cases that no single product POVM describes. A fixed design (counts
+per setting) is not a draw of bases: it keeps the uniform Pauli-6 POVM without warnings (the
+test's figures stay in the summary), and the stored design makes the models condition on the
+settings and the direct estimators stratify by them.
 
 The dataset records the design (:class:`~qtomo.data.design.Design`) and, when calibration
 counts or readout matrices are given, the readout confusion matrices
@@ -267,6 +270,13 @@ def convert(shots: LabShots, cfg: LabImportConfig) -> ImportedShots:
         return ImportedShots(shots.indices, get_frame(cfg.povm), None)
     assert shots.bases is not None and shots.bits is not None
     check = check_bases(shots.bases, cfg.basis_alpha)
+    if shots.design is not None and shots.design.kind == "fixed":
+        # chosen settings, not drawn bases: the Pauli-6 POVM with its own 1/3 weights, and
+        # the design (stored) tells the models and the direct estimators the rest
+        out6 = pauli_basis_to_outcomes(shots.bases, shots.bits)
+        out = out6 if cfg.povm == "pauli6" else PAULI6_TO_PAULI4[out6]
+        return ImportedShots(out, lab_frame(cfg.povm, None),
+                             replace(check, uniform=True, warnings=()))
     weights = None if check.uniform else check.weights
     out6 = pauli_basis_to_outcomes(shots.bases, shots.bits)
     frame = lab_frame(cfg.povm, weights)

@@ -57,6 +57,10 @@ class ReconstructConfig:
         ``--learning-curve``; see :mod:`qtomo.reconstruction.bootstrap`).
     member_samples : int
         Strings sampled from each bootstrap member (observables, entropies).
+    readout_correction : bool
+        Invert the Born rule with the dataset's effective per-qubit POVM, which removes the
+        readout errors of its stored calibration (no effect without one); False uses the ideal
+        POVM. The report gives the headline figures on the other side too.
     """
 
     samples: int = 100_000
@@ -68,6 +72,7 @@ class ReconstructConfig:
     subsystems: tuple[tuple[int, ...], ...] | None = None
     precision: float | None = None
     member_samples: int = 20_000
+    readout_correction: bool = True
 
     def validate(self) -> ReconstructConfig:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 2:

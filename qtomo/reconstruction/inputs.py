@@ -47,6 +47,10 @@ class DatasetInputs:
         The Hamiltonian of a TFIM target (for its energy).
     subsystems : list of list of int
         Subsystems of the Renyi-2 entropies.
+    ideal_frame : Frame
+        The ideal POVM (``frame`` is the effective one when readout is corrected).
+    design : Design or None
+        How the settings were chosen (fixed designs change the direct estimators).
     """
 
     n: int
@@ -58,6 +62,8 @@ class DatasetInputs:
     strings: dict[str, dict[int, str]]
     tfim: Any
     subsystems: list[list[int]]
+    ideal_frame: Any = None
+    design: Any = None
 
 
 def read_dataset(ds: Any, cfg: ReconstructConfig) -> DatasetInputs:
@@ -85,7 +91,8 @@ def read_dataset(ds: Any, cfg: ReconstructConfig) -> DatasetInputs:
     for s in subsystems:
         mt._check_sites(s, n)  # noqa: SLF001 - same package
     return DatasetInputs(
-        n=n, K=ds.K, frame=ds.frame, target=target, noise=noise, psi=psi, strings=strings,
+        n=n, K=ds.K, frame=ds.frame_for(readout_correction=cfg.readout_correction),
+        ideal_frame=ds.frame, design=ds.design, target=target, noise=noise, psi=psi, strings=strings,
         tfim=tfim, subsystems=subsystems)
 
 

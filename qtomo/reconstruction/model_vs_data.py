@@ -17,6 +17,7 @@ from typing import Any
 from qtomo.reconstruction import consistency as cs
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction.config import ReconstructConfig, Stage
+from qtomo.reconstruction.design_weights import balanced
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.model_estimates import ModelEstimates
 from qtomo.reconstruction.quantum import QuantumStates, fallback_fidelity, raw_mle_bootstrap
@@ -79,8 +80,13 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
         cs.estimate_pair("energy", "TFIM energy <H>", observables["scalars"].get("energy")),
     ]
     lr = _likelihood_ratio(ds, inp, cfg, qs, stage)
-    result = cs.check_consistency(est.observables.vector, tallies.direct.vector,
-                                  [x for x in pairs if x is not None],
+    model_vec, direct_vec = est.observables.vector, tallies.direct.vector
+    if tallies.coverage is not None and not balanced(tallies.coverage):
+        # shot averages over an unbalanced fixed design are biased: no observable comparison
+        model_vec = direct_vec = None
+        selection = (f"{selection}; observables not compared: the fixed design is unbalanced "
+                     f"({tallies.coverage.describe()}), so their shot averages are biased")
+    result = cs.check_consistency(model_vec, direct_vec, [x for x in pairs if x is not None],
                                   selection=selection, likelihood_ratio=lr)
     headline = qs.headline_fidelity
     if not result.consistent:

@@ -29,7 +29,12 @@ from qtomo.reconstruction.config import (
 )
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.schema import CONVENTIONS, estimate_entry
-from qtomo.reconstruction.shots import DirectFidelityPlan, ShotTallies, direct_fidelity
+from qtomo.reconstruction.shots import (
+    DirectFidelityPlan,
+    ShotTallies,
+    design_note,
+    direct_fidelity,
+)
 
 _STATE_LABELS = {
     "w": "W state (|10..0> + ... + |0..01>)/sqrt(N)",
@@ -120,6 +125,8 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     qs.direct_fidelity = direct_fidelity(tallies, stage)
     if plan.note is not None:
         qs.section["direct_estimate_note"] = plan.note
+    elif (why := design_note(tallies)) is not None:
+        qs.section["direct_estimate_note"] = why
     elif qs.direct_fidelity is not None:
         entry = {
             **estimate_entry(qs.direct_fidelity),

@@ -140,3 +140,78 @@ __all__ = [
     "describe",
     "widen",
 ]
+
+
+# --- the stage of qtomo reconstruct ---------------------------------------------------------------
+#: The headline's maximum-likelihood state is refitted without (or with) the correction up to
+#: this many qubits, for the figure on the other side.
+REFIT_MAX_QUBITS = 6
+#: Shots used for the calibration error and the figure on the other side of the correction.
+OTHER_SIDE_SHOTS = 400_000
+
+
+def attach_readout(report: dict[str, Any], ds: Any, inp: Any, cfg: Any, qs: Any,
+                   stage: Callable[[str], None]) -> None:
+    """Add ``report["readout"]`` and widen the headline by the calibration error.
+
+    The figures on the other side of the correction (without it when it was applied, with it
+    when ``--no-readout-correction``) are the direct fidelity estimate and, for N <=
+    :data:`REFIT_MAX_QUBITS`, the headline's maximum-likelihood state refitted to the same
+    table with the other POVM.
+    """
+    from qtomo.reconstruction import metrics as mt
+
+    readout, applied = ds.readout, bool(cfg.readout_correction)
+    source, source_file, flips, shots = describe(readout)
+    other = ds.frame if applied else ds.measured_frame
+    stage("readout: figures " + ("without" if applied else "with") + " the correction")
+    a = ds.outcomes(0, min(ds.shots, OTHER_SIDE_SHOTS))
+    direct_other = direct_other_se = None
+    cal_se = 0.0
+    direct_ok = inp.psi is not None and inp.n <= mt.MAX_DIRECT_FIDELITY_QUBITS
+    if direct_ok:
+        q = mt.direct_fidelity_values(a, other, inp.psi)
+        direct_other, direct_other_se = float(q.mean()), float(q.std(ddof=1) / np.sqrt(q.size))
+        if applied and inp.n <= CALIBRATION_MAX_QUBITS:
+            stage("readout: calibration error")
+            cal_se = calibration_stderr(
+                lambda fr: float(mt.direct_fidelity_values(a, fr, inp.psi).mean()),
+                ds.frame, readout, seed=cfg.seed)
+    head = report["headline"]["quantum_fidelity"]
+    refit, refit_source = _refit_headline(head, ds, inp, qs, other)
+    if refit is None and str(head.get("source", "")).startswith("direct"):
+        refit, refit_source = direct_other, "direct estimate from the measured shots"
+    rep = ReadoutReport(applied, source, source_file, flips, shots,
+                        direct_other, direct_other_se, refit, refit_source, cal_se)
+    block = rep.to_json()
+    if not applied:  # the figures on the other side are the corrected ones
+        block = {k.replace("uncorrected", "corrected"): v for k, v in block.items()}
+    report["readout"] = block
+    if applied and cal_se > 0:
+        for entry in (head, report["quantum"].get("direct_estimate")):
+            if entry and entry.get("stderr") is not None and entry.get("value") is not None:
+                entry["stderr_statistical"] = entry["stderr"]
+                entry["calibration_stderr"] = cal_se
+                entry["stderr"], ci = widen(entry["value"], entry["stderr"], entry.get("ci95"),
+                                            cal_se)
+                if ci is not None:
+                    entry["ci95"] = ci
+
+
+def _refit_headline(head: dict[str, Any], ds: Any, inp: Any, qs: Any, other: AnyFrame
+                    ) -> tuple[float | None, str | None]:
+    """The headline's MLE state refitted with the POVM on the other side of the correction."""
+    from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import metrics as mt
+
+    src = str(head.get("source", ""))
+    table = None
+    if src.startswith("model") and qs.model_table is not None:
+        table, label = qs.model_table, "model's outcome table"
+    elif qs.freq is not None and "direct" not in src:
+        table, label = qs.freq, "raw shot frequencies"
+    if table is None or inp.n > REFIT_MAX_QUBITS or qs.ideal is None:
+        return None, None
+    res = dm.fit_mle_auto(table, other, inp.n, n_shots=ds.shots)
+    return float(mt.quantum_fidelity(res.rho, qs.ideal)), \
+        f"maximum-likelihood state of the {label}"

@@ -75,6 +75,7 @@ from qtomo.reconstruction.schema import (
     observables_section,
     report_dict,
 )
+from qtomo.reconstruction.readout import attach_readout
 from qtomo.reconstruction.shots import direct_fidelity_plan, read_shots
 from qtomo.reconstruction.subsystems import subsystem_sections
 
@@ -147,7 +148,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         headline=headline_section(check.headline_fidelity, observables["scalars"].get("energy"),
                                   consistency, classical),
         quantum=qs.section, classical=classical, observables=observables,
-        subsystems=subs.entropies, rdm=subs.rdm, notes=run.notes)
+        subsystems=subs.entropies, rdm=subs.rdm, notes=run.notes + _design_notes(tallies))
     rhos = {**qs.rhos, **subs.rhos}
     figures: dict[str, Any] = {
         "n_qubits": inp.n, **run.figures,
@@ -159,7 +160,22 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     }
     if model is not None and run_dir is not None:  # error bars from bootstrap members
         _bootstrap_members(report, figures, ds, run_dir, inp, run, qs, cfg, stage)
+    if ds.readout is not None:  # with and without the correction; the calibration's error
+        attach_readout(report, ds, inp, cfg, qs, stage)
     return Reconstruction(report=report, rhos=rhos, figures=figures)
+
+
+def _design_notes(tallies: Any) -> list[str]:
+    """What an unbalanced fixed design means for the direct figures."""
+    from qtomo.reconstruction.design_weights import balanced
+
+    cov = tallies.coverage
+    if cov is None or balanced(cov):
+        return []
+    return [f"fixed design with {cov.describe()}, unevenly: the direct observables and "
+            "Renyi-2 entropies are plain shot averages and biased by the design (the direct "
+            "fidelity is stratified by setting where every setting was measured); the model's "
+            "figures are not, its likelihood conditions on the settings"]
 
 
 def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,

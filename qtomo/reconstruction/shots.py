@@ -26,6 +26,7 @@ import numpy as np
 from qtomo.povm.born import Estimate, outcome_index
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.config import READ_BLOCK, SCORE_SHOTS, Stage
+from qtomo.reconstruction.design_weights import DesignCoverage, coverage, stratified_mean
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.observables import ObservableSet, PauliAccumulator
 
@@ -107,6 +108,8 @@ class ShotTallies:
         Per-shot values of the direct fidelity estimate (None: not computed).
     score_shots : ndarray or None
         The first ``SCORE_SHOTS`` shots (only when asked for).
+    coverage : DesignCoverage or None
+        Each shot's setting, for a fixed design (:mod:`qtomo.reconstruction.design_weights`).
     """
 
     direct: ObservableSet
@@ -115,6 +118,7 @@ class ShotTallies:
     freq: np.ndarray | None
     fidelity_values: np.ndarray | None
     score_shots: np.ndarray | None
+    coverage: DesignCoverage | None = None
 
 
 def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]] | None,
@@ -149,6 +153,8 @@ def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]
     freq = np.zeros(K**n) if dense else None
     fid_parts: list[np.ndarray] = []
     score_parts: list[np.ndarray] = []
+    fixed = getattr(inp.design, "kind", "random") == "fixed" and K == 6
+    setting_parts: list[DesignCoverage] = []
     for s0 in range(0, ds.shots, READ_BLOCK):
         a = ds.outcomes(s0, s0 + READ_BLOCK)
         acc.update(a)
@@ -158,6 +164,8 @@ def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]
             freq += np.bincount(outcome_index(a, K), minlength=K**n)
         if fidelity.values is not None:
             fid_parts.append(fidelity.values(a))
+        if fixed and (cov := coverage(a)) is not None:
+            setting_parts.append(cov)
         if keep_score_shots and s0 < SCORE_SHOTS:
             score_parts.append(a[:SCORE_SHOTS - s0])
     if freq is not None:
@@ -168,7 +176,14 @@ def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]
     return ShotTallies(
         direct=acc.result("direct"), sub_counts=sub_counts, rdm_sites=rdm_sites, freq=freq,
         fidelity_values=np.concatenate(fid_parts) if fidelity.values is not None else None,
-        score_shots=score)
+        score_shots=score, coverage=_merge(setting_parts))
+
+
+def _merge(parts: list[DesignCoverage]) -> DesignCoverage | None:
+    if not parts:
+        return None
+    return DesignCoverage(np.concatenate([p.setting_index for p in parts]),
+                          np.sum([p.counts for p in parts], axis=0))
 
 
 def direct_fidelity(tallies: ShotTallies, stage: Stage) -> Estimate | None:
@@ -189,8 +204,23 @@ def direct_fidelity(tallies: ShotTallies, stage: Stage) -> Estimate | None:
     from qtomo.povm.born import estimate
 
     stage("direct fidelity estimate")
-    return estimate(tallies.fidelity_values)
+    q = tallies.fidelity_values
+    if tallies.coverage is not None:  # a fixed design: the stratified mean, or none at all
+        st = stratified_mean(q, tallies.coverage)
+        return None if st is None else Estimate(st[0], st[1], int(q.size))
+    return estimate(q)
 
 
-__all__ = ["DirectFidelityPlan", "ShotTallies", "direct_fidelity", "direct_fidelity_plan",
-           "read_shots"]
+def design_note(tallies: ShotTallies) -> str | None:
+    """Why a fixed design has no direct fidelity estimate (None: it has one, or no design)."""
+    cov = tallies.coverage
+    if cov is None or cov.complete or tallies.fidelity_values is None:
+        return None
+    return (f"not computed: the fixed design has {cov.describe()} (at least 2 shots in every "
+            "one are needed); an average over the measured settings alone is biased for a "
+            "figure that involves the others, so only the model (its likelihood conditions "
+            "on the settings) and the maximum-likelihood states estimate the fidelity")
+
+
+__all__ = ["DirectFidelityPlan", "ShotTallies", "design_note", "direct_fidelity",
+           "direct_fidelity_plan", "read_shots"]

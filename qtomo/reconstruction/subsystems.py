@@ -68,7 +68,7 @@ def subsystem_sections(inp: DatasetInputs, mps: Any, tallies: ShotTallies,
     subs = []
     for s in inp.subsystems:
         entry: dict[str, Any] = {"sites": s}
-        entry["direct"] = mt.renyi2_from_counts(tallies.sub_counts[tuple(s)], frame)
+        entry["direct"] = mt.renyi2_from_counts(tallies.sub_counts[tuple(s)], frame.restrict(s))
         if samples is not None:
             entry["model"] = mt.renyi2_from_shots(samples, frame, s)
         ex = mt.exact_reduced_state(s, psi=psi, mps=mps, noise=noise)
@@ -90,7 +90,7 @@ def _rdm_section(sites: list[int], counts: np.ndarray, samples: np.ndarray | Non
     out: dict[str, Any] = {"sites": sites, "convention": "linear inversion of the marginal "
                            "frequencies of these qubits (unbiased, may be unphysical); "
                            "'projected' is its closest physical state"}
-    srcs = {"direct": mt.rdm_from_counts(counts, frame)}
+    srcs = {"direct": mt.rdm_from_counts(counts, frame.restrict(sites))}
     if samples is not None:
         srcs["model"] = mt.reduced_density_matrix(samples, frame, sites)
     for k, r in srcs.items():

@@ -24,7 +24,12 @@ from qtomo.reports.formatting import (
     purity,
     table,
 )
-from qtomo.reports.html_checks import bootstrap_section, consistency_alarm, consistency_section
+from qtomo.reports.html_checks import (
+    bootstrap_section,
+    consistency_alarm,
+    consistency_section,
+    readout_section,
+)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
@@ -74,6 +79,7 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
         *_header(r, title),
         *_headline(r),
         consistency_section(r),
+        readout_section(r),
         bootstrap_section(r),
         *_fidelities(r, pngs),
         *_figures(pngs),

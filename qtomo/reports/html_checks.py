@@ -132,3 +132,33 @@ def bootstrap_section(r: dict[str, Any]) -> str:
 
 
 __all__ = ["bootstrap_section", "consistency_alarm", "consistency_section"]
+
+
+def readout_section(r: dict[str, Any]) -> str:
+    """Whether readout errors were corrected, from which calibration, and the figures on the
+    other side of the correction ("" when the dataset has no readout calibration)."""
+    ro = r.get("readout")
+    if not ro:
+        return ""
+    applied = bool(ro.get("applied"))
+    side = "uncorrected" if applied else "corrected"
+    src = {"calibration": "estimated from calibration counts",
+           "simulate": "exact (simulated readout error)"}.get(ro.get("source"), "given matrices")
+    flips = ro.get("flip_probabilities") or []
+    rows = [[str(q), num(f[0]), num(f[1])] for q, f in enumerate(flips)]
+    other = [("headline quantum fidelity", ro.get(f"quantum_fidelity_{side}"),
+              ro.get(f"quantum_fidelity_{side}_source")),
+             ("direct fidelity estimate", ro.get(f"quantum_fidelity_{side}_direct"),
+              f"s.e. {num(ro.get(f'quantum_fidelity_{side}_direct_stderr'))}")]
+    lines = "".join(f"<li>{label} {side}: {num(v)} ({esc(str(w))})</li>"
+                    for label, v, w in other if v is not None)
+    cal = ro.get("calibration_stderr") or 0.0
+    return (
+        "<h2>Readout errors</h2>"
+        f'<p class="note">Readout correction <b>{"applied" if applied else "not applied"}'
+        f"</b>: confusion matrices {esc(src)} ({esc(ro.get('source_file') or '')}). "
+        f"{esc(ro.get('method', ''))}. Calibration error of the corrected fidelity: "
+        f"{num(cal)}{' (in the headline error bar)' if applied and cal > 0 else ''}.</p>"
+        f"<ul>{lines}</ul>"
+        + table(["qubit", "P(read 1 | 0)", "P(read 0 | 1)"], rows, "readout")
+    )

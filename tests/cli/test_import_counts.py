@@ -71,8 +71,20 @@ def test_shipped_counts_example_from_json_to_report(tmp_path):
     rec = json.loads(r.stdout)
     f, f_se = rec["quantum_fidelity"], rec["quantum_fidelity_stderr"]
     assert rec["quantum_fidelity_source"].startswith("direct estimate")
-    assert abs(f - uncorrected) < 3 * f_se  # readout errors are in the data, uncorrected
-    assert f < exact - 10 * f_se
+    # corrected through the effective POVM: the interval (statistics and calibration) covers
+    # the exact fidelity of the prepared state; without the correction it is far below
+    assert rec["readout_corrected"] is True and rec["calibration_stderr"] > 0
+    lo, hi = rec["quantum_fidelity_ci95"]
+    assert lo <= exact <= hi and abs(f - exact) < 3 * f_se
+    f_raw = rec["direct_fidelity_uncorrected"]
+    assert abs(f_raw - uncorrected) < 0.02 and f_raw < exact - 10 * f_se
+    r = run("reconstruct", "--data", data, "--out", tmp_path / "raw", "--json",
+            "--no-readout-correction")
+    assert r.exit_code == 0, r.output
+    raw = json.loads(r.stdout)
+    assert raw["readout_corrected"] is False and raw["quantum_fidelity"] == pytest.approx(f_raw)
+    report = json.loads((tmp_path / "raw" / "report.json").read_text())
+    assert report["readout"]["quantum_fidelity_corrected_direct"] == pytest.approx(f)
 
 
 def test_api_dataset_shows_design_and_readout(tmp_path):
