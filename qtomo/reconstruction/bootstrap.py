@@ -154,12 +154,15 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     if ctx["dense"]:
         table, _ = dm.probability_table(model)
         if ctx.get("ideal") is not None:
-            rho_proj = dm.project_to_physical(rho_from_probabilities(table, frame, n))
+            fit = table
+            if ctx.get("design_fit") is not None and getattr(model, "conditional", False):
+                fit = ctx["design_fit"](table)  # as the main model (design_weights)
+            rho_proj = dm.project_to_physical(rho_from_probabilities(fit, frame, n))
             if ctx.get("mle_rank") is not None:
                 # a member's table is close to the main model's: start from the main model's
                 # MLE state, at its rank (a few iterations instead of a fit from scratch)
                 init = ctx.get("mle_init")
-                rho = dm.fit_mle(table, frame, n, rank=ctx["mle_rank"],
+                rho = dm.fit_mle(fit, frame, n, rank=ctx["mle_rank"],
                                  init=rho_proj if init is None else init,
                                  max_iter=MEMBER_MLE_ITERATIONS).rho
             else:

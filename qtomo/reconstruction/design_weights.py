@@ -85,5 +85,24 @@ def balanced(cov: DesignCoverage) -> bool:
     return bool(cov.counts.min() == cov.counts.max() and cov.counts.min() > 0)
 
 
-__all__ = ["DesignCoverage", "MAX_STRATIFIED_QUBITS", "balanced", "coverage",
+def design_table(table: FloatArray, cov: DesignCoverage, n: int) -> FloatArray:
+    """A conditional model's Pauli-6 table with its settings reweighted to the design.
+
+    A model trained with the conditional likelihood gives Q(a) = 3^-N Q(b | s) at every
+    setting, also those never measured, where Q(b | s) is the network's extrapolation. Fitted
+    as it is, a maximum-likelihood state would trust that extrapolation as much as the
+    measured settings. Reweighted, w(s) Q(b | s) with w(s) = n_s / n, the fit is the state
+    closest to the model on the settings the data support, and positivity and the rank fill in
+    the rest, as for the raw frequencies. Equal to ``table`` for a balanced complete design.
+    """
+    from qtomo.povm.born import all_outcomes
+
+    settings = (all_outcomes(n, 6) // 2).astype(np.int64) @ (
+        3 ** np.arange(n - 1, -1, -1, dtype=np.int64))
+    w = cov.counts[settings] / cov.counts.sum() * 3.0**n
+    out = np.asarray(table, dtype=np.float64) * w
+    return out / out.sum()
+
+
+__all__ = ["DesignCoverage", "design_table", "MAX_STRATIFIED_QUBITS", "balanced", "coverage",
            "stratified_mean"]

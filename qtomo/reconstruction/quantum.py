@@ -29,6 +29,7 @@ from qtomo.reconstruction.config import (
 )
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.schema import CONVENTIONS, estimate_entry
+from qtomo.reconstruction.design_weights import balanced, design_table
 from qtomo.reconstruction.shots import (
     DirectFidelityPlan,
     ShotTallies,
@@ -70,6 +71,8 @@ class QuantumStates:
     sigma: Any = None
     dense: bool = False
     model_table: np.ndarray | None = None
+    model_fit_table: np.ndarray | None = None
+    design_coverage: Any = None
     freq: np.ndarray | None = None
     direct_fidelity: Estimate | None = None
     headline_fidelity: dict[str, Any] = field(default_factory=dict)
@@ -119,7 +122,8 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
         qs.section["dense"] = (f"no dense density matrix: N = {n} > {cfg.max_rho_qubits} or "
                                f"K^N = {K}^{n} > {dm.MAX_TABLE_ENTRIES}")
     if qs.dense and model is not None:
-        _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage)
+        _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
+                      tallies.coverage)
     if qs.dense:
         _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
     qs.direct_fidelity = direct_fidelity(tallies, stage)
@@ -165,8 +169,10 @@ def _target_states(qs: QuantumStates, inp: DatasetInputs, mps: Any) -> None:
 
 def _model_states(qs: QuantumStates, ds: Any, inp: DatasetInputs, cfg: ReconstructConfig,
                   model: Any, samples: np.ndarray | None, score_shots: np.ndarray | None,
-                  stage: Stage) -> None:
-    """The dense states of the model's outcome table (``section["model"]``)."""
+                  stage: Stage, coverage: Any = None) -> None:
+    """The dense states of the model's outcome table (``section["model"]``); a conditional
+    model on an unbalanced fixed design is fitted on the design's settings
+    (:func:`qtomo.reconstruction.design_weights.design_table`)."""
     stage("model density matrix")
     if getattr(model, "has_likelihood", False):
         qs.model_table, tinfo = dm.probability_table(model)
@@ -175,7 +181,14 @@ def _model_states(qs: QuantumStates, ds: Any, inp: DatasetInputs, cfg: Reconstru
         tinfo = {"source": f"histogram of {cfg.samples} model samples (no likelihood)"}
     # the rank of the model's MLE state is chosen by AIC on the measured shots (the
     # evaluation shots are too few to tell ranks apart reliably)
-    sec = dense_states("model", qs.model_table, inp.frame, inp.n, (qs.ideal, qs.sigma),
+    fit_table = qs.model_table
+    if coverage is not None and getattr(model, "conditional", False) and not balanced(coverage):
+        fit_table = qs.model_fit_table = design_table(qs.model_table, coverage, inp.n)
+        qs.design_coverage = coverage
+        tinfo = {**tinfo, "design_weighted": (
+            f"settings reweighted to the fixed design ({coverage.describe()}): the states are "
+            "fitted to the model where the data support it")}
+    sec = dense_states("model", fit_table, inp.frame, inp.n, (qs.ideal, qs.sigma),
                        qs.rhos, cfg, ds.shots, stage, tinfo, do_mle=cfg.mle,
                        score_shots=score_shots)
     if "mle_fit" in sec:

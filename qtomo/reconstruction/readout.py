@@ -207,7 +207,8 @@ def _refit_headline(head: dict[str, Any], ds: Any, inp: Any, qs: Any, other: Any
     src = str(head.get("source", ""))
     table = None
     if src.startswith("model") and qs.model_table is not None:
-        table, label = qs.model_table, "model's outcome table"
+        table = qs.model_fit_table if qs.model_fit_table is not None else qs.model_table
+        label = "model's outcome table"
     elif qs.freq is not None and "direct" not in src:
         table, label = qs.freq, "raw shot frequencies"
     if table is None or inp.n > REFIT_MAX_QUBITS or qs.ideal is None:

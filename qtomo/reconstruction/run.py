@@ -165,6 +165,16 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     return Reconstruction(report=report, rhos=rhos, figures=figures)
 
 
+def _design_fit(qs: QuantumStates, inp: DatasetInputs) -> Callable[[Any], Any] | None:
+    """The main model's design reweighting, for its members (None: not reweighted)."""
+    if qs.model_fit_table is None:
+        return None
+    from qtomo.reconstruction.design_weights import design_table
+
+    cov = qs.design_coverage
+    return None if cov is None else (lambda t: design_table(t, cov, inp.n))
+
+
 def _design_notes(tallies: Any) -> list[str]:
     """What an unbalanced fixed design means for the direct figures."""
     from qtomo.reconstruction.design_weights import balanced
@@ -191,6 +201,7 @@ def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,
         "dense": qs.dense,
         "mle_rank": ((qs.section.get("model") or {}).get("mle_fit") or {}).get("rank"),
         "mle_init": qs.rhos.get("model_mle"),
+        "design_fit": _design_fit(qs, inp),
         "val_fraction": (run.info or {}).get("train_config", {}).get("val_fraction"),
     }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
 
