@@ -269,34 +269,90 @@ def _initial_chain(mpo: list[FloatArray], chi_max: int, seed: int) -> _Chain:
     return _Chain(ts, mpo, lp, rp)
 
 
-def _sweep_settings(
-    k: int, n_warm: int, chi_max: int, cutoff: float, lanczos_tol: float, lanczos_max_iter: int
-) -> tuple[bool, _SweepSettings]:
-    """Whether sweep ``k`` (from 0) is a warm-up, and its settings.
+@dataclass(frozen=True)
+class _Schedule:
+    """Validated sweep plan of one run: bond cap, tolerances and bounds on the sweeps."""
 
-    The first sweeps (random start) only need rough local solutions and moderate bonds; then
-    every sweep runs at full precision and ``chi_max``.
-    """
-    warm = k < n_warm
-    ltol = max(lanczos_tol, _WARMUP_LTOL[k]) if warm else lanczos_tol
-    chi = min(chi_max, _WARMUP_CHI[k]) if warm else chi_max
-    return warm, _SweepSettings(chi, cutoff, ltol, lanczos_max_iter)
+    chi_max: int
+    cutoff: float
+    tol: float
+    lanczos_tol: float
+    lanczos_max_iter: int
+    max_sweeps: int
+    min_sweeps: int
+
+    @property
+    def n_warm(self) -> int:
+        """Warm-up sweeps, fewer when max_sweeps leaves no room for the full sweeps after."""
+        return max(0, min(len(_WARMUP_LTOL), self.max_sweeps - _FULL_SWEEPS))
+
+    def settings(self, k: int) -> tuple[bool, _SweepSettings]:
+        """Whether sweep ``k`` (from 0) is a warm-up, and its settings.
+
+        The first sweeps (random start) only need rough local solutions and moderate bonds;
+        then every sweep runs at full precision and ``chi_max``.
+        """
+        warm = k < self.n_warm
+        ltol = max(self.lanczos_tol, _WARMUP_LTOL[k]) if warm else self.lanczos_tol
+        chi = min(self.chi_max, _WARMUP_CHI[k]) if warm else self.chi_max
+        return warm, _SweepSettings(chi, self.cutoff, ltol, self.lanczos_max_iter)
+
+
+def _validated(
+    n, J, h, boundary: str, *, chi_max, cutoff, tol, max_sweeps, min_sweeps,  # noqa: ANN001, N803
+    lanczos_tol, lanczos_max_iter,  # noqa: ANN001
+) -> tuple[int, _Schedule]:
+    """Check the arguments of :func:`dmrg_tfim`, in the order the errors are reported;
+    returns the number of qubits and the sweep plan."""
+    n = _check_int("the number of qubits", n, 2)
+    chi_max = _check_int("chi_max", chi_max, 1)
+    max_sweeps = _check_int("max_sweeps", max_sweeps, 1)
+    min_sweeps = min(_check_int("min_sweeps", min_sweeps, 1), max_sweeps)
+    lanczos_max_iter = _check_int("lanczos_max_iter", lanczos_max_iter, 2)
+    _check_floats(J, h, cutoff=cutoff, tol=tol, lanczos_tol=lanczos_tol)
+    _check_boundary(boundary, n)
+    return n, _Schedule(chi_max, cutoff, tol, lanczos_tol, lanczos_max_iter, max_sweeps, min_sweeps)
 
 
 def _energy_converged(energies: list[float], tol: float) -> bool:
     """The last two sweep energies differ by at most ``tol * max(1, |E|)``."""
-    return len(energies) >= 2 and abs(energies[-1] - energies[-2]) <= tol * max(
-        1.0, abs(energies[-1])
-    )
+    if len(energies) < 2:
+        return False
+    return abs(energies[-1] - energies[-2]) <= tol * max(1.0, abs(energies[-1]))
 
 
-def _not_converged(energies: list[float], max_sweeps: int, tol: float, chi_max: int) -> DMRGError:
+def _not_converged(
+    energies: list[float], max_sweeps: int, tol: float, chi_max: int
+) -> DMRGError:
+    """The error raised when the sweeps end without convergence."""
     change = abs(energies[-1] - energies[-2]) if len(energies) > 1 else float("nan")
     return DMRGError(
         f"DMRG did not converge in {max_sweeps} sweeps: the energy still changed by "
         f"{change:.3g} (tolerance {tol:g} x max(1, |E|)); raise max_sweeps, loosen tol, "
         f"or raise chi_max (now {chi_max})"
     )
+
+
+def _sweep_until_converged(
+    chain: _Chain, plan: _Schedule, progress: Callable[[int], object] | None
+) -> tuple[list[float], float]:
+    """Full sweeps (left to right, then back) until the energy converges.
+
+    Returns the energy after each sweep and the largest discarded weight of the last sweep;
+    raises :class:`DMRGError` when ``plan.max_sweeps`` sweeps do not converge.
+    """
+    energies: list[float] = []
+    for sweep in range(1, plan.max_sweeps + 1):
+        warm, st = plan.settings(sweep - 1)
+        # right: ts[i] becomes left-canonical A; left: ts[i + 1] becomes right-canonical B
+        _, trunc_right = _half_sweep(chain, st, "right")
+        energy, trunc_left = _half_sweep(chain, st, "left")
+        energies.append(float(energy))
+        if progress is not None:
+            progress(1)
+        if sweep >= plan.min_sweeps and not warm and _energy_converged(energies, plan.tol):
+            return energies, max(trunc_right, trunc_left)
+    raise _not_converged(energies, plan.max_sweeps, plan.tol, plan.chi_max)
 
 
 def _final_mps(ts: list[np.ndarray]) -> MPS:
@@ -366,42 +422,19 @@ def dmrg_tfim(
     DMRGError
         No convergence within ``max_sweeps`` or too much memory (also a ``ValueError``).
     """
-    n = _check_int("the number of qubits", n, 2)
-    chi_max = _check_int("chi_max", chi_max, 1)
-    max_sweeps = _check_int("max_sweeps", max_sweeps, 1)
-    min_sweeps = min(_check_int("min_sweeps", min_sweeps, 1), max_sweeps)
-    lanczos_max_iter = _check_int("lanczos_max_iter", lanczos_max_iter, 2)
-    _check_floats(J, h, cutoff=cutoff, tol=tol, lanczos_tol=lanczos_tol)
-    _check_boundary(boundary, n)
+    n, plan = _validated(
+        n, J, h, boundary, chi_max=chi_max, cutoff=cutoff, tol=tol, max_sweeps=max_sweeps,
+        min_sweeps=min_sweeps, lanczos_tol=lanczos_tol, lanczos_max_iter=lanczos_max_iter,
+    )
     mpo = tfim_mpo(n, float(J), float(h), boundary)
-    _check_memory(n, chi_max, mpo[0].shape[0], lanczos_max_iter)
-    chain = _initial_chain(mpo, chi_max, seed)
-
-    energies: list[float] = []
-    energy, trunc, sweep, converged = np.inf, 0.0, 0, False
-    # the warm-up is shortened when max_sweeps leaves no room for the full sweeps after it
-    n_warm = max(0, min(len(_WARMUP_LTOL), max_sweeps - _FULL_SWEEPS))
-    for sweep in range(1, max_sweeps + 1):
-        warm, st = _sweep_settings(
-            sweep - 1, n_warm, chi_max, cutoff, lanczos_tol, lanczos_max_iter
-        )
-        # right: ts[i] becomes left-canonical A; left: ts[i + 1] becomes right-canonical B
-        _, trunc_right = _half_sweep(chain, st, "right")
-        energy, trunc_left = _half_sweep(chain, st, "left")
-        trunc = max(trunc_right, trunc_left)
-        energies.append(float(energy))
-        if progress is not None:
-            progress(1)
-        if sweep >= min_sweeps and not warm and _energy_converged(energies, tol):
-            converged = True
-            break
-    if not converged:
-        raise _not_converged(energies, max_sweeps, tol, chi_max)
+    _check_memory(n, plan.chi_max, mpo[0].shape[0], plan.lanczos_max_iter)
+    chain = _initial_chain(mpo, plan.chi_max, seed)
+    energies, trunc = _sweep_until_converged(chain, plan, progress)
     return DMRGResult(
-        energy=float(energy),
+        energy=energies[-1],
         truncation_error=float(trunc),
         mps=_final_mps(chain.ts),
-        sweeps=sweep,
-        converged=converged,
+        sweeps=len(energies),
+        converged=True,
         energies=energies,
     )
