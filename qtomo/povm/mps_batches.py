@@ -45,18 +45,48 @@ def prepare_tensors(mps: MPS) -> list[np.ndarray]:
 
 
 def check_batch(batch_size: int) -> None:
-    """Raise ``InputValueError`` unless ``batch_size`` is a positive integer."""
+    """Check a batch size.
+
+    Parameters
+    ----------
+    batch_size : int
+
+    Raises
+    ------
+    InputValueError
+        ``batch_size`` is not a positive integer.
+    """
     if int(batch_size) != batch_size or batch_size < 1:
         raise InputValueError(f"batch_size must be a positive integer, got {batch_size}")
 
 
 def all_real(ts: list[np.ndarray]) -> bool:
-    """True when every site tensor is real (the torch float64 kernels apply)."""
+    """Whether every site tensor is real, so that the torch float64 kernels apply.
+
+    Parameters
+    ----------
+    ts : list of ndarray
+
+    Returns
+    -------
+    bool
+    """
     return not any(np.iscomplexobj(t) for t in ts)
 
 
 def torch_sites(ts: list[np.ndarray]) -> list[torch.Tensor]:
-    """Real site tensors as float64 torch tensors (sharing memory where possible)."""
+    """Real site tensors as torch tensors.
+
+    Parameters
+    ----------
+    ts : list of ndarray
+        Real site tensors.
+
+    Returns
+    -------
+    list of torch.Tensor
+        float64, sharing memory with contiguous float64 inputs.
+    """
     return [torch.from_numpy(np.ascontiguousarray(t, dtype=np.float64)) for t in ts]
 
 

@@ -7,15 +7,15 @@ Conventions (shared with :mod:`qtomo.povm.mps_logprob`): outcome strings have sh
 Method
 ------
 * **General frames** (tetrahedral, depolarized, complex MPS): every POVM element is split
-  into rank-1 pieces, ``M(a) = sum_k phi_ak phi_ak^+`` (:func:`~qtomo.povm.decompositions.
-  rank1_pieces`). Site by site, each shot holds a pure left vector ``v`` (length chi);
-  ``w = v . B_j`` (shape ``(2, chi_R)``) gives the 2x2 conditional density matrix
-  ``rho = w w^+``, a piece ``(a, k)`` is drawn with probability ``phi^+ rho phi`` and
-  ``v <- phi^+ w / sqrt(prob)``. Marginalising the auxiliary piece index gives exactly P(a),
-  and the conditional state stays pure. All shots of a batch advance together with one GEMM
-  per site (real tensors against split real/imaginary vectors); real MPS run in torch
-  (float64, batched small matrix products), complex ones in numpy, with the same numbers to
-  rounding.
+  into rank-1 pieces, ``M(a) = sum_k phi_ak phi_ak^+``
+  (:func:`~qtomo.povm.decompositions.rank1_pieces`). Site by site, each shot holds a pure
+  left vector ``v`` (length chi); ``w = v . B_j`` (shape ``(2, chi_R)``) gives the 2x2
+  conditional density matrix ``rho = w w^+``, a piece ``(a, k)`` is drawn with probability
+  ``phi^+ rho phi`` and ``v <- phi^+ w / sqrt(prob)``. Marginalising the auxiliary piece
+  index gives exactly P(a), and the conditional state stays pure. All shots of a batch
+  advance together with one GEMM per site (real tensors against split real/imaginary
+  vectors); real MPS run in torch (float64, batched small matrix products), complex ones in
+  numpy, with the same numbers to rounding.
 * **Basis-choice frames** (Pauli-4, Pauli-6: every element is a weighted projector of one of a
   few orthonormal bases, Pauli-4's fourth element being the three "down" projectors together,
   :func:`~qtomo.povm.decompositions.basis_form`) take a faster path: the basis of a shot at a

@@ -112,7 +112,20 @@ def mpo_expectation(mps: MPS, mpo: list[FloatArray]) -> float:
 
 
 def boundary_env(d_w: int, state: int) -> np.ndarray:
-    """Boundary environment (1, d_w, 1) (legs bra w ket) selecting one MPO bond state."""
+    """Boundary environment selecting one MPO bond state.
+
+    Parameters
+    ----------
+    d_w : int
+        MPO bond dimension.
+    state : int
+        Selected bond state (:data:`LEFT_STATE` or :data:`RIGHT_STATE`).
+
+    Returns
+    -------
+    ndarray, float64, shape (1, d_w, 1)
+        Legs bra w ket.
+    """
     env = np.zeros((1, d_w, 1))
     env[0, state, 0] = 1.0
     return env
@@ -149,7 +162,20 @@ def initial_environments(
 
 
 def lw_matrix(lp: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """LP . W as a matrix with rows (a, i', x) and columns (b, i)."""
+    """LP . W as a matrix with rows (a, i', x) and columns (b, i).
+
+    Parameters
+    ----------
+    lp : ndarray, shape (chi_a, D, chi_b)
+        Left environment of a site (legs bra w ket).
+    w : ndarray, shape (D, D', 2, 2)
+        MPO tensor of the site (legs ``wL wR p p*``).
+
+    Returns
+    -------
+    ndarray, shape (chi_a * 2 * D', chi_b * 2)
+        Input of :func:`update_lp`.
+    """
     chi_a, d_w, chi_b = lp.shape
     # LP (a, w, b) . W (w, x, i', i)   # a [w] b, [w] x i' i -> a b x i' i
     t = np.tensordot(lp, w, axes=(1, 0))
@@ -158,7 +184,20 @@ def lw_matrix(lp: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def wr_matrix(w: np.ndarray, rp: np.ndarray) -> np.ndarray:
-    """W . RP as a matrix with rows (x, j, c) and columns (j', d)."""
+    """W . RP as a matrix with rows (x, j, c) and columns (j', d).
+
+    Parameters
+    ----------
+    w : ndarray, shape (D, D', 2, 2)
+        MPO tensor of a site (legs ``wL wR p p*``).
+    rp : ndarray, shape (chi_d, D', chi_c)
+        Right environment of the site (legs bra w ket).
+
+    Returns
+    -------
+    ndarray, shape (D * 2 * chi_c, 2 * chi_d)
+        Input of :func:`update_rp`.
+    """
     chi_d, _, chi_c = rp.shape
     # W (x, y, j', j) . RP (d, y, c)   # x [y] j' j, d [y] c -> x j' j d c
     t = np.tensordot(w, rp, axes=(1, 1))
@@ -169,8 +208,19 @@ def wr_matrix(w: np.ndarray, rp: np.ndarray) -> np.ndarray:
 def update_lp(lw: np.ndarray, a: np.ndarray, d_x: int) -> np.ndarray:
     """LP_{i+1}[a', x, b'] = sum conj(A)[a, i', a'] (LP W)[a, i', x, b, i] A[b, i, b'].
 
-    ``lw`` is :func:`lw_matrix` of site ``i``, ``a`` its new left-canonical tensor and ``d_x``
-    the MPO bond dimension.
+    Parameters
+    ----------
+    lw : ndarray
+        :func:`lw_matrix` of site ``i``.
+    a : ndarray, shape (chi_a, 2, k)
+        New left-canonical tensor of site ``i`` (legs ``vL p vR``).
+    d_x : int
+        MPO bond dimension.
+
+    Returns
+    -------
+    ndarray, shape (k, d_x, k)
+        Environment left of site ``i + 1`` (legs bra w ket).
     """
     chi_a, _, k = a.shape
     am = a.reshape(chi_a * 2, k)
@@ -183,8 +233,19 @@ def update_lp(lw: np.ndarray, a: np.ndarray, d_x: int) -> np.ndarray:
 def update_rp(wr: np.ndarray, b: np.ndarray, d_x: int) -> np.ndarray:
     """RP_i[d', x, c'] = sum B[c', j, c] (W RP)[x, j, c, j', d] conj(B)[d', j', d].
 
-    ``wr`` is :func:`wr_matrix` of site ``i + 1``, ``b`` its new right-canonical tensor and
-    ``d_x`` the MPO bond dimension.
+    Parameters
+    ----------
+    wr : ndarray
+        :func:`wr_matrix` of site ``i + 1``.
+    b : ndarray, shape (k, 2, chi_c)
+        New right-canonical tensor of site ``i + 1`` (legs ``vL p vR``).
+    d_x : int
+        MPO bond dimension.
+
+    Returns
+    -------
+    ndarray, shape (k, d_x, k)
+        Environment right of site ``i`` (legs bra w ket).
     """
     k, _, chi_c = b.shape
     bm = b.reshape(k, 2 * chi_c)

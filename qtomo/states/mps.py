@@ -317,8 +317,14 @@ class MPS:
     # --- measurements (contractions in qtomo.states.mps_expectations) -------------------
 
     def as_right_canonical(self) -> MPS:
-        """Normalised right-canonical MPS of the same state: ``self`` when it already is one,
-        else a normalised copy (form known) or :meth:`right_canonical` (form unknown)."""
+        """Normalised right-canonical MPS of the same state.
+
+        Returns
+        -------
+        MPS
+            ``self`` when it already is one (norm within 1e-12 of 1), else a normalised copy
+            when the form is known to be right-canonical, else :meth:`right_canonical`.
+        """
         if self.form == "right" and abs(np.linalg.norm(self.tensors[0]) - 1.0) < 1e-12:
             return self
         if self.form == "right":
