@@ -17,6 +17,11 @@ delta(vL, vL')`` for every site, so that the norm is ``|B_0|^2`` and the right e
 every bond is the identity; the samplers in :mod:`qtomo.povm.sampling` rely on it. The
 attribute ``form`` records which form is known (``"right"`` or ``None``); ``singular_values``
 holds the Schmidt values of each bond when the MPS was built by an SVD sweep.
+
+What lives where: this module holds the :class:`MPS` container (validation, construction
+from a state vector or a product, dense conversion, canonical forms and truncation, HDF5
+storage); the contractions behind its overlaps, expectation values, correlation matrices and
+entropies are functions on tensor lists in :mod:`qtomo.states.mps_expectations`.
 """
 
 from __future__ import annotations
@@ -26,27 +31,59 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from qtomo.errors import DataFileError, InputValueError
-from qtomo.states.paulis import PAULI, parse_pauli_string
+from qtomo.states import mps_expectations as mpx
+from qtomo.states.paulis import PAULI
 from qtomo.typing import ComplexArray, FloatArray
 
 #: Largest N for which :meth:`MPS.to_statevector` builds a dense vector (2^N amplitudes).
 MAX_STATEVECTOR_QUBITS = 26
 
 
-def _truncate(s: FloatArray, chi_max: int | None, cutoff: float) -> int:
-    """Number of singular values kept: at most ``chi_max``, dropping a tail whose squared
-    weight (relative to the total) is at most ``cutoff``; always keeps at least one."""
+def truncation_rank(s: FloatArray, chi_max: int | None, cutoff: float) -> tuple[int, float]:
+    """How many singular values a truncated SVD keeps, and the weight it discards.
+
+    Parameters
+    ----------
+    s : ndarray
+        Singular values, in decreasing order.
+    chi_max : int or None
+        Most values kept (no cap when None).
+    cutoff : float
+        Largest discarded tail of squared weight, relative to the total.
+
+    Returns
+    -------
+    keep : int
+        Number of values kept, at least one.
+    discarded : float
+        Squared weight of the dropped tail relative to the total (0 for an all-zero ``s``).
+    """
     w = s**2
     total = w.sum()
     if total == 0.0:
-        return 1
+        return 1, 0.0
     # tail[k] = weight discarded when keeping k values
     tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
     keep = int(np.argmax(tail <= cutoff * total))
     keep = max(keep, 1)
     if chi_max is not None:
         keep = min(keep, chi_max)
-    return keep
+    return keep, float(tail[keep] / total)
+
+
+def _split_off_right(
+    m: np.ndarray, chi_r: int, chi_max: int | None, cutoff: float
+) -> tuple[np.ndarray, FloatArray, np.ndarray]:
+    """Truncated SVD ``m = (U S) . B`` of a matrix with columns ``(p, vR)``.
+
+    Returns the right-canonical site tensor ``B`` (keep, 2, chi_r) (legs ``vL p vR``), the
+    normalised Schmidt values of its left bond and ``U S`` (rows of ``m``, keep), which the
+    caller moves into the part of the chain to the left.
+    """
+    u, s, vh = np.linalg.svd(m, full_matrices=False)
+    keep, _ = truncation_rank(s, chi_max, cutoff)
+    u, s, vh = u[:, :keep], s[:keep], vh[:keep]
+    return vh.reshape(keep, 2, chi_r), s / np.linalg.norm(s), u * s[None, :]
 
 
 class MPS:
@@ -173,13 +210,10 @@ class MPS:
         rest = v.reshape(-1, 1)  # (2^n, chi_n = 1)
         for j in range(n - 1, 0, -1):
             chi_r = rest.shape[1]
-            m = rest.reshape(-1, 2 * chi_r)  # (prefix, p vR)
-            u, s, vh = np.linalg.svd(m, full_matrices=False)
-            keep = _truncate(s, chi_max, cutoff)
-            u, s, vh = u[:, :keep], s[:keep], vh[:keep]
-            tensors[j] = vh.reshape(keep, 2, chi_r)  # vL p vR
-            svals[j - 1] = s / np.linalg.norm(s)
-            rest = u * s[None, :]  # prefix vL
+            # (prefix, p vR) -> (prefix, vL) . B_j (vL, p vR)
+            tensors[j], svals[j - 1], rest = _split_off_right(
+                rest.reshape(-1, 2 * chi_r), chi_r, chi_max, cutoff
+            )
         tensors[0] = rest.reshape(1, 2, -1)  # vL p vR
         out = cls(tensors, form="right", singular_values=svals)
         if normalize:
@@ -241,13 +275,12 @@ class MPS:
         # right-to-left SVD: B_j right-canonical, U S moves left
         for j in range(n - 1, 0, -1):
             cl, d, cr = ts[j].shape
-            u, s, vh = np.linalg.svd(ts[j].reshape(cl, d * cr), full_matrices=False)  # vL (p vR)
-            keep = _truncate(s, chi_max, cutoff)
-            u, s, vh = u[:, :keep], s[:keep], vh[:keep]
-            ts[j] = vh.reshape(keep, d, cr)
-            svals[j - 1] = s / np.linalg.norm(s)
+            # vL (p vR) -> (U S) (vL, a) . B_j (a, p vR)
+            ts[j], svals[j - 1], us = _split_off_right(
+                ts[j].reshape(cl, d * cr), cr, chi_max, cutoff
+            )
             # A_{j-1} (vL, p, vR) . (U S) (vR, a)   # vL p vR, vR a
-            ts[j - 1] = np.tensordot(ts[j - 1], u * s[None, :], axes=(2, 0))
+            ts[j - 1] = np.tensordot(ts[j - 1], us, axes=(2, 0))
         if normalize:
             ts[0] = ts[0] / np.linalg.norm(ts[0])
         return MPS(ts, form="right", singular_values=svals)
@@ -267,14 +300,7 @@ class MPS:
             raise InputValueError(
                 f"overlap of MPS with {self.n_qubits} and {other.n_qubits} qubits"
             )
-        env = np.ones((1, 1))  # vL* vL  (bra bond, ket bond)
-        for a, b in zip(self.tensors, other.tensors, strict=True):
-            # env (u*, v) . B_other (v, p, vR)   # u* v, v p vR -> u* p vR
-            t = np.tensordot(env, b, axes=(1, 0))
-            # conj(B_self) (u*, p, uR*) . t (u*, p, vR)   # u p uR, u p vR -> uR vR
-            env = np.tensordot(a.conj(), t, axes=([0, 1], [0, 1]))
-        val = env[0, 0]
-        return complex(val)
+        return mpx.overlap(self.tensors, other.tensors)
 
     def norm(self) -> float:
         """sqrt(<psi|psi>)."""
@@ -288,10 +314,17 @@ class MPS:
         out.tensors[0] = out.tensors[0] / self.norm()
         return out
 
-    # --- measurements ---------------------------------------------------------------------
+    # --- measurements (contractions in qtomo.states.mps_expectations) -------------------
 
-    def _rc(self) -> MPS:
-        """Normalised right-canonical version (self when already so)."""
+    def as_right_canonical(self) -> MPS:
+        """Normalised right-canonical MPS of the same state.
+
+        Returns
+        -------
+        MPS
+            ``self`` when it already is one (norm within 1e-12 of 1), else a normalised copy
+            when the form is known to be right-canonical, else :meth:`right_canonical`.
+        """
         if self.form == "right" and abs(np.linalg.norm(self.tensors[0]) - 1.0) < 1e-12:
             return self
         if self.form == "right":
@@ -304,63 +337,16 @@ class MPS:
         ``paulis`` is ``{site: letter}`` with letters I, X, Y, Z, or a string such as
         ``"Z0 Z5"`` or ``"X3"``. One left-to-right pass up to the last non-identity site.
         """
-        if isinstance(paulis, str):
-            paulis = parse_pauli_string(paulis, self.n_qubits)
-        ops: dict[int, np.ndarray] = {}
-        for site, letter in paulis.items():
-            if not 0 <= int(site) < self.n_qubits:
-                raise InputValueError(
-                    f"Pauli string names qubit {site}, but the MPS has {self.n_qubits} qubits"
-                )
-            key = str(letter).upper()
-            if key not in PAULI:
-                raise InputValueError(f"unknown Pauli letter {letter!r}; expected I, X, Y or Z")
-            if key != "I":
-                ops[int(site)] = PAULI[key]
+        ops = mpx.pauli_operators(paulis, self.n_qubits)
         return float(np.real(self.expectation_product(ops)))
 
     def expectation_product(self, ops: Mapping[int, np.ndarray]) -> complex:
         """<psi| O_{j1} (x) O_{j2} ... |psi> / <psi|psi> for 2x2 operators ``{site: O}``."""
-        m = self._rc()
-        last = max(ops) if ops else -1
-        env = np.ones((1, 1))  # bra ket
-        for j in range(last + 1):
-            b = m.tensors[j]
-            # env (u*, v) . B (v, p, r)   # u* [v], [v] p r -> u* p r
-            t = np.tensordot(env, b, axes=(1, 0))
-            if j in ops:
-                # O (p', p) . t (u*, p, r)   # p' [p], u* [p] r -> p' u* r
-                t = np.tensordot(ops[j], t, axes=(1, 1)).transpose(1, 0, 2)
-            # conj(B) (u*, p', r*) . t (u*, p', r)   # [u] [p] r*, [u] [p] r -> r* r
-            env = np.tensordot(b.conj(), t, axes=([0, 1], [0, 1]))
-        # right-canonical: the right environment is the identity
-        return complex(np.trace(env))
-
-    def _center_sweep(self):
-        """Yield (j, C_j) with the orthogonality centre on site j, for j = 0..N-1.
-
-        Starts from the normalised right-canonical form; each step QR-decomposes the centre
-        and pushes R into the next site (cost chi^3 per site).
-        """
-        m = self._rc()
-        c = m.tensors[0]
-        for j in range(self.n_qubits):
-            yield j, c
-            if j == self.n_qubits - 1:
-                break
-            cl, d, cr = c.shape
-            q, r = np.linalg.qr(c.reshape(cl * d, cr))  # (vL p) vR
-            # R (a, vR) . B_{j+1} (vR, p, r)   # a [vR], [vR] p r
-            c = np.tensordot(r, m.tensors[j + 1], axes=(1, 0))
+        return mpx.expectation_product(self.as_right_canonical().tensors, ops)
 
     def local_expectations(self, op: np.ndarray) -> np.ndarray:
         """<O_j> for every site j of a 2x2 operator O (one sweep, cost N chi^3)."""
-        op = np.asarray(op)
-        out = np.empty(self.n_qubits, dtype=np.complex128)
-        for j, c in self._center_sweep():
-            # conj(C) (l, p', r) O (p', p) C (l, p, r)   # l p' r, p' p, l p r
-            out[j] = np.einsum("lqr,qp,lpr->", c.conj(), op, c)
-        return out
+        return mpx.local_expectations(self.as_right_canonical().tensors, op)
 
     def x_expectations(self) -> np.ndarray:
         """<X_j> for all sites, float64 (N,)."""
@@ -371,36 +357,9 @@ class MPS:
         return self.local_expectations(PAULI["Z"]).real.copy()
 
     def correlation_matrix(self, op_a: np.ndarray, op_b: np.ndarray | None = None) -> np.ndarray:
-        """C[i, j] = <A_i B_j> for i < j, <B_i A_j> mirrored for i > j, <A B> on the diagonal.
-
-        For Hermitian commuting single-site operators (e.g. Z and Z) the matrix is the full
-        symmetric correlation matrix. One pass per left site i carries the environment
-        ``C_i^+ A C_i`` to the right through the right-canonical tensors, measuring B at
-        every j > i: O(N^2 chi^3) in total, never a full contraction per pair.
-        """
-        op_a = np.asarray(op_a)
-        op_b = op_a if op_b is None else np.asarray(op_b)
-        n = self.n_qubits
-        m = self._rc()
-        out = np.zeros((n, n), dtype=np.complex128)
-        for i, c in self._center_sweep():
-            # diagonal: <A B> on site i   # l p' r, p' p, l p r
-            out[i, i] = np.einsum("lqr,qp,lpr->", c.conj(), op_a @ op_b, c)
-            # env (r*, r) = sum conj(C)[l, p', r*] A[p', p] C[l, p, r]
-            env = np.einsum("lqs,qp,lpr->sr", c.conj(), op_a, c)
-            for j in range(i + 1, n):
-                b = m.tensors[j]
-                # env (u*, v) . B (v, p, r)   # u* [v], [v] p r -> u* p r
-                t = np.tensordot(env, b, axes=(1, 0))
-                # measure B_j: sum conj(B)[u, p', r] B_op[p', p] t[u, p, r]
-                tb = np.tensordot(op_b, t, axes=(1, 1))  # p' u* r
-                out[i, j] = np.tensordot(b.conj(), tb.transpose(1, 0, 2), axes=3)
-                if j < n - 1:
-                    # identity transfer: conj(B) (u*, p, r*) . t (u*, p, r) -> r* r
-                    env = np.tensordot(b.conj(), t, axes=([0, 1], [0, 1]))
-        upper = np.triu_indices(n, 1)
-        out[upper[1], upper[0]] = out[upper]
-        return out
+        """C[i, j] = <A_i B_j> for i < j, <B_i A_j> mirrored for i > j, <A B> on the diagonal
+        (see :func:`qtomo.states.mps_expectations.correlation_matrix`; O(N^2 chi^3))."""
+        return mpx.correlation_matrix(self.as_right_canonical().tensors, op_a, op_b)
 
     def zz_matrix(self) -> np.ndarray:
         """<Z_i Z_j> for all pairs, float64 (N, N), ones on the diagonal."""
@@ -412,12 +371,7 @@ class MPS:
         sv = self.singular_values
         if sv is None or self.form != "right" or len(sv) != self.n_qubits - 1:
             sv = self.right_canonical().singular_values
-        out = np.empty(self.n_qubits - 1)
-        for j, s in enumerate(sv):
-            w = np.asarray(s) ** 2
-            w = w[w > 0] / w.sum()
-            out[j] = float(-(w * np.log(w)).sum())
-        return out
+        return mpx.entanglement_entropies(sv)
 
     # --- storage --------------------------------------------------------------------------
 
