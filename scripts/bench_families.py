@@ -134,10 +134,11 @@ def raw_mle_fidelity(freq: Any, frame: Any, n: int, n_shots: int, psi: Any) -> f
     """Squared fidelity <psi|rho|psi> of the raw-frequency MLE state, fitted as reconstruct does."""
     from qtomo.povm.born import rho_from_probabilities
     from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import mle
     from qtomo.reconstruction import metrics as mt
 
     init = dm.project_to_physical(rho_from_probabilities(freq, frame, n))
-    res = dm.fit_mle_auto(freq, frame, n, n_shots=n_shots, init=init)
+    res = mle.fit_mle_auto(freq, frame, n, n_shots=n_shots, init=init)
     return float(mt.physical_fidelity(res.rho, mt.target_state(psi)))
 
 
@@ -159,6 +160,7 @@ def raw_mle_bootstrap(freq: Any, frame: Any, n: int, n_shots: int, psi: Any, *, 
 def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
              max_minutes: float | None, device: str) -> dict[str, Any]:
     from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import mle
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.data.simulate import simulate
     from qtomo.training.trainer import run_training

@@ -143,6 +143,7 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     """
     from qtomo.povm.born import rho_from_probabilities
     from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import mle
     from qtomo.reconstruction import metrics as mt
     from qtomo.reconstruction.observables import PauliAccumulator
     from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
@@ -162,7 +163,7 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
                 # a member's table is close to the main model's: start from the main model's
                 # MLE state, at its rank (a few iterations instead of a fit from scratch)
                 init = ctx.get("mle_init")
-                rho = dm.fit_mle(fit, frame, n, rank=ctx["mle_rank"],
+                rho = mle.fit_mle(fit, frame, n, rank=ctx["mle_rank"],
                                  init=rho_proj if init is None else init,
                                  max_iter=MEMBER_MLE_ITERATIONS).rho
             else:

@@ -36,6 +36,7 @@ import numpy as np
 
 from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction import density as dm
+from qtomo.reconstruction import mle
 from qtomo.reconstruction import metrics as mt
 
 #: Level of the likelihood-ratio test (the consistency check's chi-square level).
@@ -135,7 +136,7 @@ def likelihood_ratio_test(freq: np.ndarray, n_shots: int, rho_model: np.ndarray,
     f = f / f.sum()
     lr = 2.0 * n_shots * (_loglik(f, rho_data, frame) - _loglik(f, rho_model, frame))
     lr = max(0.0, float(lr))
-    dof = dm.mle_parameter_count(n, int(rank))
+    dof = mle.mle_parameter_count(n, int(rank))
     return LikelihoodRatio(statistic=lr, dof=dof, p_value=float(stats.chi2.sf(lr, dof)),
                            n_shots=int(n_shots), rank=int(rank), alpha=alpha)
 
@@ -157,7 +158,7 @@ def raw_mle_bootstrap(freq: np.ndarray, n_shots: int, rho_data: np.ndarray, rank
     fids = []
     for _ in range(int(b)):
         counts = rng.multinomial(int(n_shots), f)
-        res = dm.fit_mle(counts / n_shots, frame, n, rank=int(rank), init=rho_data,
+        res = mle.fit_mle(counts / n_shots, frame, n, rank=int(rank), init=rho_data,
                          max_iter=REFIT_ITERATIONS)
         fids.append(float(mt.physical_fidelity(res.rho, ideal)))
     arr = np.asarray(fids)

@@ -18,6 +18,7 @@ import numpy as np
 
 from qtomo.povm.born import Estimate, rho_from_probabilities
 from qtomo.reconstruction import density as dm
+from qtomo.reconstruction import mle
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.config import (
@@ -238,7 +239,7 @@ def dense_states(prefix: str, table: np.ndarray, frame: Any, n: int,
     rhos : dict
         Filled with the states.
     cfg : ReconstructConfig
-        ``mle_rank`` (None: chosen by AIC, :func:`qtomo.reconstruction.density.fit_mle_auto`).
+        ``mle_rank`` (None: chosen by AIC, :func:`qtomo.reconstruction.mle.fit_mle_auto`).
     n_shots : int
         Shots behind the table (for the AIC).
     stage : Stage
@@ -264,10 +265,10 @@ def dense_states(prefix: str, table: np.ndarray, frame: Any, n: int,
     if do_mle:
         stage(f"maximum-likelihood state ({prefix})")
         if cfg.mle_rank is None:
-            res = dm.fit_mle_auto(table, frame, n, n_shots=n_shots, init=rho_proj,
+            res = mle.fit_mle_auto(table, frame, n, n_shots=n_shots, init=rho_proj,
                                   score_outcomes=score_shots, held_out=held_out)
         else:
-            res = dm.fit_mle(table, frame, n, rank=cfg.mle_rank, init=rho_proj)
+            res = mle.fit_mle(table, frame, n, rank=cfg.mle_rank, init=rho_proj)
         rhos[f"{prefix}_mle"] = res.rho
         states["mle"] = res.rho
         out["mle_fit"] = res.info()

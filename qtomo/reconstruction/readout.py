@@ -201,7 +201,7 @@ def attach_readout(report: dict[str, Any], ds: Any, inp: Any, cfg: Any, qs: Any,
 def _refit_headline(head: dict[str, Any], ds: Any, inp: Any, qs: Any, other: AnyFrame
                     ) -> tuple[float | None, str | None]:
     """The headline's MLE state refitted with the POVM on the other side of the correction."""
-    from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import mle
     from qtomo.reconstruction import metrics as mt
 
     src = str(head.get("source", ""))
@@ -213,6 +213,6 @@ def _refit_headline(head: dict[str, Any], ds: Any, inp: Any, qs: Any, other: Any
         table, label = qs.freq, "raw shot frequencies"
     if table is None or inp.n > REFIT_MAX_QUBITS or qs.ideal is None:
         return None, None
-    res = dm.fit_mle_auto(table, other, inp.n, n_shots=ds.shots)
+    res = mle.fit_mle_auto(table, other, inp.n, n_shots=ds.shots)
     return float(mt.quantum_fidelity(res.rho, qs.ideal)), \
         f"maximum-likelihood state of the {label}"

@@ -12,10 +12,7 @@ from qtomo.errors import InputValueError
 from qtomo.povm.born import born_probabilities, rho_from_probabilities
 from qtomo.povm.frames import get_frame, pauli6
 from qtomo.reconstruction.density import (
-    fit_mle,
-    fit_mle_auto,
     frequency_table,
-    mle_parameter_count,
     partial_trace,
     probability_table,
     product_table,
@@ -25,6 +22,7 @@ from qtomo.reconstruction.density import (
     to_qobj,
     weighted_operator,
 )
+from qtomo.reconstruction.mle import fit_mle, fit_mle_auto, mle_parameter_count
 from qtomo.states.tfim import tfim_ground_state
 from tests.conftest import random_density_matrix
 from tests.reconstruction.helpers import HistogramOnlyModel, TableModel

@@ -8,6 +8,7 @@ from scipy import stats
 
 from qtomo.povm.frames import get_frame
 from qtomo.reconstruction import density as dm
+from qtomo.reconstruction import mle
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import metrics as mt
 from qtomo.states.ghz import ghz_statevector
@@ -18,7 +19,7 @@ def _fit(freq, frame, n, shots):
     from qtomo.povm.born import rho_from_probabilities
 
     init = dm.project_to_physical(rho_from_probabilities(freq, frame, n))
-    return dm.fit_mle_auto(freq, frame, n, n_shots=shots, init=init)
+    return mle.fit_mle_auto(freq, frame, n, n_shots=shots, init=init)
 
 
 def _freq(rho, frame, shots, rng):
@@ -47,7 +48,7 @@ def test_true_state_is_not_rejected_and_p_values_are_not_small_too_often():
         f = _freq(rho, frame, shots, rng)
         res = _fit(f, frame, n, shots)
         t = lrt.likelihood_ratio_test(f, shots, rho, res.rho, res.rank, frame, n)
-        assert t.dof == dm.mle_parameter_count(n, res.rank)
+        assert t.dof == mle.mle_parameter_count(n, res.rank)
         assert t.statistic >= 0
         ps.append(t.p_value)
     ps = np.asarray(ps)
