@@ -51,4 +51,4 @@ def test_without_correction_the_report_gives_the_corrected_figure_beside(misread
     v, se = zz["direct"]["value"][0][1], zz["direct"]["stderr"][0][1]
     assert abs(v - exact) < 4 * se
     raw = off.report["observables"]["two_point"]["ZZ"]["direct"]["value"][0][1]
-    assert raw < exact - 10 * se
+    assert raw < exact - 5 * se  # (1 - P10 - P01)^2 damping and a shift: ~8 s.e. here
