@@ -20,6 +20,10 @@ state to GHZ and the value that a fidelity estimate ignoring the readout errors 
 (the GHZ fidelity of the state whose ideal Pauli measurements give the corrupted statistics).
 
 Run:  python scripts/make_lab_counts.py [--out FILE]   (rewrites data/ghz4_counts.json, seeded)
+
+Other cases (``scripts/bench_readout.py``): ``--n 6 --settings 40 --shots 500`` measures 40
+distinct settings drawn at random (seeded) instead of all 3^N; ``--noise``, ``--p10``, ``--p01``,
+``--cal-shots`` and ``--seed`` change the rest. The defaults reproduce the shipped file.
 """
 
 from __future__ import annotations
