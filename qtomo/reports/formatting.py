@@ -8,27 +8,12 @@ from __future__ import annotations
 import base64
 import html
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def jsonable(o: Any) -> Any:
-    """Plain JSON value: numpy scalars/arrays as numbers/lists, NaN and infinities as None."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {str(k): jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return jsonable(o.tolist())
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        return jsonable(o.item())
-    if isinstance(o, Path):
-        return str(o)
-    return o
+# the one JSON converter (checkpoints, run files and reports alike), re-exported for the pages
+from qtomo.training.checkpoint import jsonable
 
 
 def num(v: Any, digits: int = 5) -> str:

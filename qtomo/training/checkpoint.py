@@ -131,18 +131,23 @@ def write_json(path: str | os.PathLike[str], obj: dict[str, Any]) -> None:
 
 
 def jsonable(o: Any) -> Any:
-    """``o`` with numpy/torch scalars as Python numbers and non-finite floats as None."""
+    """Plain JSON value: numpy/torch scalars as Python numbers, numpy arrays as lists, paths as
+    strings, NaN and infinities as None (the one converter: checkpoints, run files, reports)."""
     if isinstance(o, float):
         return o if math.isfinite(o) else None
     if isinstance(o, dict):
         return {str(k): jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
         return [jsonable(v) for v in o]
+    if hasattr(o, "tolist") and hasattr(o, "ndim") and o.ndim > 0:  # numpy arrays
+        return jsonable(o.tolist())
     if hasattr(o, "item") and callable(o.item):
         try:
             return jsonable(o.item())
         except (ValueError, TypeError, RuntimeError):
             pass
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
     return o
 
 
