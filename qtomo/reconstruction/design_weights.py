@@ -104,5 +104,36 @@ def design_table(table: FloatArray, cov: DesignCoverage, n: int) -> FloatArray:
     return out / out.sum()
 
 
-__all__ = ["DesignCoverage", "design_table", "MAX_STRATIFIED_QUBITS", "balanced", "coverage",
-           "stratified_mean"]
+#: The fidelity's Pauli coverage is computed up to this many qubits (4^N strings).
+COVERAGE_MAX_QUBITS = 8
+
+
+def unmeasured_fidelity_weight(psi: np.ndarray, cov: DesignCoverage, n: int) -> float | None:
+    """How much of the target's fidelity the design leaves unmeasured.
+
+    F = <psi|rho|psi> = 2^-N sum_P c_P <P>_rho over Pauli strings P, c_P = <psi|P|psi>. A string
+    is measured when some measured setting agrees with it on its support. The returned bound
+    2^-N sum_{P unmeasured} |c_P| is how far the unmeasured terms could move F for states that
+    agree on every measured string (before positivity, which often pins much of it): 0 for a
+    complete design. None above :data:`COVERAGE_MAX_QUBITS` qubits.
+    """
+    from qtomo.reconstruction.density import product_table
+    from qtomo.states.paulis import I2, X, Y, Z
+
+    if n > COVERAGE_MAX_QUBITS:
+        return None
+    v = np.asarray(psi, dtype=np.complex128)
+    v = v / np.linalg.norm(v)
+    c = product_table(np.outer(v, v.conj()), np.stack([I2, X, Y, Z])).real  # (4^N,)
+    measured = np.zeros(4**n, dtype=bool)
+    settings = np.flatnonzero(cov.counts)
+    letters = (settings[:, None] // 3 ** np.arange(n - 1, -1, -1)[None, :]) % 3 + 1  # 1..3
+    place = 4 ** np.arange(n - 1, -1, -1)
+    for mask in range(2**n):  # which sites the string acts on
+        on = ((mask >> np.arange(n - 1, -1, -1)) & 1).astype(bool)
+        measured[(letters * on[None, :]) @ place] = True
+    return float(np.abs(c[~measured]).sum() / 2**n)
+
+
+__all__ = ["COVERAGE_MAX_QUBITS", "DesignCoverage", "MAX_STRATIFIED_QUBITS", "balanced",
+           "coverage", "design_table", "stratified_mean", "unmeasured_fidelity_weight"]

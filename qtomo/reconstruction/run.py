@@ -148,7 +148,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         headline=headline_section(check.headline_fidelity, observables["scalars"].get("energy"),
                                   consistency, classical),
         quantum=qs.section, classical=classical, observables=observables,
-        subsystems=subs.entropies, rdm=subs.rdm, notes=run.notes + _design_notes(tallies))
+        subsystems=subs.entropies, rdm=subs.rdm, notes=run.notes + _design_notes(tallies, inp))
     rhos = {**qs.rhos, **subs.rhos}
     figures: dict[str, Any] = {
         "n_qubits": inp.n, **run.figures,
@@ -175,17 +175,25 @@ def _design_fit(qs: QuantumStates, inp: DatasetInputs) -> Callable[[Any], Any] |
     return None if cov is None else (lambda t: design_table(t, cov, inp.n))
 
 
-def _design_notes(tallies: Any) -> list[str]:
-    """What an unbalanced fixed design means for the direct figures."""
-    from qtomo.reconstruction.design_weights import balanced
+def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
+    """What an unbalanced fixed design means for the direct figures and the fidelity."""
+    from qtomo.reconstruction.design_weights import balanced, unmeasured_fidelity_weight
 
     cov = tallies.coverage
     if cov is None or balanced(cov):
         return []
-    return [f"fixed design with {cov.describe()}, unevenly: the direct observables and "
-            "Renyi-2 entropies are plain shot averages and biased by the design (the direct "
-            "fidelity is stratified by setting where every setting was measured); the model's "
-            "figures are not, its likelihood conditions on the settings"]
+    notes = [f"fixed design with {cov.describe()}, unevenly: the direct observables and "
+             "Renyi-2 entropies are plain shot averages and biased by the design (the direct "
+             "fidelity is stratified by setting where every setting was measured); the model's "
+             "figures are not, its likelihood conditions on the settings"]
+    w = None if inp.psi is None else unmeasured_fidelity_weight(inp.psi, cov, inp.n)
+    if w is not None and w > 0:
+        notes.append(
+            f"the design leaves Pauli terms of the target's fidelity unmeasured: for states "
+            f"that agree on every measured string they could move the fidelity by up to "
+            f"{w:.3f} (before positivity); there every fidelity figure, the error bars "
+            "included, rests on positivity and the model's extrapolation, not on the shots")
+    return notes
 
 
 def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from qtomo.povm.born import pauli_q_values
 from qtomo.povm.frames import pauli6
@@ -57,3 +58,19 @@ def test_incomplete_designs_give_no_estimate():
     cov = coverage(a)
     assert not cov.complete and cov.measured == 2 and "2 of 9" in cov.describe()
     assert stratified_mean(np.ones(len(a)), cov) is None
+
+
+def test_unmeasured_fidelity_weight_of_ghz_designs():
+    """GHZ-3: every setting measured leaves nothing out; only Z settings leave out exactly the
+    coherence terms, half the fidelity's weight (the 4 even-Y XY strings, |c_P| = 1 each, out of
+    2^3 = 8)."""
+    from qtomo.reconstruction.design_weights import unmeasured_fidelity_weight
+
+    psi = np.zeros(8)
+    psi[0] = psi[-1] = 2**-0.5
+    rng = np.random.default_rng(2)
+    full = {"".join(s): 2 for s in itertools.product("XYZ", repeat=3)}
+    a = shots_for(full, {"X": 0.5, "Y": 0.5, "Z": 0.5}, rng)
+    assert unmeasured_fidelity_weight(psi, coverage(a), 3) == pytest.approx(0.0)
+    a = shots_for({"ZZZ": 10}, {"X": 0.5, "Y": 0.5, "Z": 0.5}, rng)
+    assert unmeasured_fidelity_weight(psi, coverage(a), 3) == pytest.approx(0.5)
