@@ -97,8 +97,10 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
     for w in caught:
         click.echo(f"qtomo: warning: {w.message}", err=True)
     summary = rec.summary
+    from qtomo.reconstruction.design_weights import UNMEASURED_NOTE
+
     for note in rec.report.get("notes") or []:
-        if note.startswith("the design leaves"):
+        if note.startswith(UNMEASURED_NOTE):
             click.echo(f"qtomo: warning: {note}", err=True)
     if summary["consistent"] is False:
         click.echo("qtomo: warning: the model is inconsistent with its data (failed: "

@@ -138,6 +138,16 @@ class Readout:
                 f"over {self.n_qubits} qubits")
 
 
+def confusion_from_flips(flips: np.ndarray) -> np.ndarray:
+    """(N, 2, 2) confusion matrices C[b, b'] from (N, 2) flips (P(1|0), P(0|1)); the inverse
+    of :attr:`Readout.flip_probabilities`."""
+    f = np.asarray(flips, dtype=np.float64).reshape(-1, 2)
+    c = np.empty((f.shape[0], 2, 2))
+    c[:, 0, 0], c[:, 1, 0] = 1.0 - f[:, 0], f[:, 0]
+    c[:, 1, 1], c[:, 0, 1] = 1.0 - f[:, 1], f[:, 1]
+    return c
+
+
 def confusion_problem(confusion: np.ndarray, tol: float = 1e-6) -> str | None:
     """What is wrong with (N, 2, 2) confusion matrices, or None when they are usable.
 
@@ -257,6 +267,7 @@ __all__ = [
     "MAX_FLIP",
     "Design",
     "Readout",
+    "confusion_from_flips",
     "confusion_problem",
     "read_design",
     "read_readout",

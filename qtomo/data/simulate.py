@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from qtomo.data.design import Readout, confusion_from_flips, confusion_problem
 from qtomo.data.hdf5 import DatasetWriter, check_output_path, iter_blocks
 from qtomo.errors import InputValueError
 from qtomo.povm.born import born_probabilities, outcome_index, sample_from_table
-from qtomo.data.design import Readout
 from qtomo.povm.frames import POVM_NAMES, Frame, get_frame, with_readout
 from qtomo.states.targets import (
     AUTO_ED_MAX,
@@ -81,8 +81,6 @@ class SimulateConfig:
             raise InputValueError(f"--log-p must be all or none, got {self.log_p!r}")
         check_target(self.state, self.n_qubits, **self.target_kwargs(with_seed=False))
         if self.readout_error is not None:
-            from qtomo.data.design import confusion_problem
-
             if self.povm != "pauli6":
                 raise InputValueError("--readout-error flips the bits of Pauli measurements; it "
                                       f"needs --povm pauli6, not {self.povm}")
@@ -93,9 +91,8 @@ class SimulateConfig:
 
     def confusion(self) -> np.ndarray:
         """Per-qubit confusion matrices (N, 2, 2) of ``readout_error``, C[b, b'] = P(b | b')."""
-        p10, p01 = self.readout_error or (0.0, 0.0)
-        c = np.array([[1.0 - p10, p01], [p10, 1.0 - p01]])
-        return np.broadcast_to(c, (self.n_qubits, 2, 2)).copy()
+        flips = np.broadcast_to(self.readout_error or (0.0, 0.0), (self.n_qubits, 2))
+        return confusion_from_flips(flips)
 
     def target_kwargs(self, *, with_seed: bool = True) -> dict[str, Any]:
         """The keyword arguments of :func:`qtomo.states.targets.build_target` (N, state apart)."""

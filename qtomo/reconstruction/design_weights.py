@@ -55,13 +55,20 @@ class DesignCoverage:
 MAX_STRATIFIED_QUBITS = 12
 
 
-def coverage(outcomes: Outcomes) -> DesignCoverage | None:
-    """Settings of Pauli-6 shots (None above :data:`MAX_STRATIFIED_QUBITS` qubits)."""
+def setting_index(outcomes: Outcomes) -> np.ndarray:
+    """Each Pauli-6 string's setting as a base-3 number (X=0, Y=1, Z=2; qubit 0 most
+    significant), int64 (shots,)."""
     a = np.asarray(outcomes)
     n = a.shape[1]
+    return (a // 2).astype(np.int64) @ (3 ** np.arange(n - 1, -1, -1, dtype=np.int64))
+
+
+def coverage(outcomes: Outcomes) -> DesignCoverage | None:
+    """Settings of Pauli-6 shots (None above :data:`MAX_STRATIFIED_QUBITS` qubits)."""
+    n = np.asarray(outcomes).shape[1]
     if n > MAX_STRATIFIED_QUBITS:
         return None
-    idx = (a // 2).astype(np.int64) @ (3 ** np.arange(n - 1, -1, -1, dtype=np.int64))
+    idx = setting_index(outcomes)
     return DesignCoverage(idx, np.bincount(idx, minlength=3**n))
 
 
@@ -97,13 +104,13 @@ def design_table(table: FloatArray, cov: DesignCoverage, n: int) -> FloatArray:
     """
     from qtomo.povm.born import all_outcomes
 
-    settings = (all_outcomes(n, 6) // 2).astype(np.int64) @ (
-        3 ** np.arange(n - 1, -1, -1, dtype=np.int64))
-    w = cov.counts[settings] / cov.counts.sum() * 3.0**n
+    w = cov.counts[setting_index(all_outcomes(n, 6))] / cov.counts.sum() * 3.0**n
     out = np.asarray(table, dtype=np.float64) * w
     return out / out.sum()
 
 
+#: How the report's note on an unmeasured part of the fidelity begins (the CLI repeats it).
+UNMEASURED_NOTE = "the design leaves Pauli terms of the target's fidelity unmeasured"
 #: The fidelity's Pauli coverage is computed up to this many qubits (4^N strings).
 COVERAGE_MAX_QUBITS = 8
 
@@ -135,5 +142,7 @@ def unmeasured_fidelity_weight(psi: np.ndarray, cov: DesignCoverage, n: int) -> 
     return float(np.abs(c[~measured]).sum() / 2**n)
 
 
-__all__ = ["COVERAGE_MAX_QUBITS", "DesignCoverage", "MAX_STRATIFIED_QUBITS", "balanced",
-           "coverage", "design_table", "stratified_mean", "unmeasured_fidelity_weight"]
+__all__ = ["COVERAGE_MAX_QUBITS", "DesignCoverage", "MAX_STRATIFIED_QUBITS", "UNMEASURED_NOTE",
+           "balanced",
+           "coverage", "design_table", "setting_index", "stratified_mean",
+           "unmeasured_fidelity_weight"]

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from qtomo.data.design import confusion_from_flips
 from qtomo.povm.frames import AnyFrame, Frame, readout_frames
 
 #: Calibration draws for the calibration standard error.
@@ -42,32 +43,18 @@ def confusion_draws(readout: Any, draws: int, rng: np.random.Generator) -> list[
     Empty when the matrices carry no uncertainty (zero or unknown standard errors and no
     calibration shots).
     """
-    c = np.asarray(readout.confusion, dtype=np.float64)
+    flip = readout.flip_probabilities  # (N, 2): P(1|0), P(0|1)
     shots = readout.calibration_shots
-    se = np.asarray(readout.stderr, dtype=np.float64)
-    out: list[np.ndarray] = []
     if shots is not None:
         n_b = np.asarray(shots, dtype=np.int64)  # (N, 2): qubit, prepared b'
-        flip = np.stack([c[:, 1, 0], c[:, 0, 1]], axis=1)  # P(1|0), P(0|1)
-        for _ in range(draws):
-            f = rng.binomial(n_b, flip) / np.maximum(n_b, 1)
-            out.append(_from_flips(f))
-        return out
+        return [confusion_from_flips(rng.binomial(n_b, flip) / np.maximum(n_b, 1))
+                for _ in range(draws)]
+    se = np.asarray(readout.stderr, dtype=np.float64)
     se_flip = np.stack([se[:, 1, 0], se[:, 0, 1]], axis=1)
     if not np.all(np.isfinite(se_flip)) or not np.any(se_flip > 0):
-        return out
-    flip = np.stack([c[:, 1, 0], c[:, 0, 1]], axis=1)
-    for _ in range(draws):
-        out.append(_from_flips(np.clip(flip + se_flip * rng.normal(size=flip.shape), 0.0, 0.49)))
-    return out
-
-
-def _from_flips(f: np.ndarray) -> np.ndarray:
-    """(N, 2) flips (P(1|0), P(0|1)) -> (N, 2, 2) confusion matrices C[b, b']."""
-    c = np.empty((f.shape[0], 2, 2))
-    c[:, 0, 0], c[:, 1, 0] = 1.0 - f[:, 0], f[:, 0]
-    c[:, 1, 1], c[:, 0, 1] = 1.0 - f[:, 1], f[:, 1]
-    return c
+        return []
+    return [confusion_from_flips(np.clip(flip + se_flip * rng.normal(size=flip.shape), 0.0, 0.49))
+            for _ in range(draws)]
 
 
 def calibration_stderr(figure: Callable[[AnyFrame], float], ideal: Frame, readout: Any,

@@ -177,7 +177,11 @@ def _design_fit(qs: QuantumStates, inp: DatasetInputs) -> Callable[[Any], Any] |
 
 def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
     """What an unbalanced fixed design means for the direct figures and the fidelity."""
-    from qtomo.reconstruction.design_weights import balanced, unmeasured_fidelity_weight
+    from qtomo.reconstruction.design_weights import (
+        UNMEASURED_NOTE,
+        balanced,
+        unmeasured_fidelity_weight,
+    )
 
     cov = tallies.coverage
     if cov is None or balanced(cov):
@@ -189,7 +193,7 @@ def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
     w = None if inp.psi is None else unmeasured_fidelity_weight(inp.psi, cov, inp.n)
     if w is not None and w > 0:
         notes.append(
-            f"the design leaves Pauli terms of the target's fidelity unmeasured: for states "
+            f"{UNMEASURED_NOTE}: for states "
             f"that agree on every measured string they could move the fidelity by up to "
             f"{w:.3f} (before positivity); there every fidelity figure, the error bars "
             "included, rests on positivity and the model's extrapolation, not on the shots")
