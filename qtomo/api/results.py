@@ -366,6 +366,7 @@ class Reconstruction:
         boot = report.get("bootstrap") or {}
         direct = report["quantum"].get("direct_estimate") or {}
         ro = report.get("readout") or {}
+        rng = report["quantum"].get("data_range") or {}
         return {
             "consistent": report.get("consistent"),
             "consistency_p_value": cons.get("p_value"),
@@ -382,6 +383,8 @@ class Reconstruction:
             "fallback_reason": qf.get("fallback_reason") or en.get("fallback_reason"),
             "direct_fidelity": direct.get("value"),
             "direct_fidelity_stderr": direct.get("stderr"),
+            "fidelity_range": [rng["low"], rng["high"]] if rng else None,
+            "fidelity_determined": rng.get("determined") if rng else None,
             "classical_fidelity": cf.get("value"),
             "classical_fidelity_stderr": cf.get("stderr"),
             "kl_divergence": kl.get("value"),

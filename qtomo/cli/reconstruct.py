@@ -98,9 +98,10 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
         click.echo(f"qtomo: warning: {w.message}", err=True)
     summary = rec.summary
     from qtomo.reconstruction.design_weights import UNMEASURED_NOTE
+    from qtomo.reconstruction.fidelity_range import UNDETERMINED_NOTE
 
     for note in rec.report.get("notes") or []:
-        if note.startswith(UNMEASURED_NOTE):
+        if note.startswith((UNMEASURED_NOTE, UNDETERMINED_NOTE)):
             click.echo(f"qtomo: warning: {note}", err=True)
     if summary["consistent"] is False:
         click.echo("qtomo: warning: the model is inconsistent with its data (failed: "
@@ -127,6 +128,10 @@ def _print(s: dict) -> None:
     if s["direct_fidelity"] is not None:
         d = f(s["direct_fidelity"], s["direct_fidelity_stderr"])
         click.echo(f"direct estimate from the shots {d}")
+    if s.get("fidelity_range") is not None:
+        lo, hi = s["fidelity_range"]
+        click.echo(f"fidelities the shots allow (95% profile likelihood over all states): "
+                   f"{lo:.4f} to {hi:.4f}")
     if s.get("readout_corrected") is not None:
         if s["readout_corrected"]:
             click.echo(f"readout errors corrected (calibration s.e. {f(s['calibration_stderr'])},"

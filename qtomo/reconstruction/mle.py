@@ -64,7 +64,7 @@ def _kl(p: FloatArray, q: FloatArray) -> float:
     return float(np.sum(p[pos] * (np.log(p[pos]) - np.log(np.maximum(q[pos], 1e-300)))))
 
 
-def _start_factor(init: ComplexArray, r: int) -> ComplexArray:
+def start_factor(init: ComplexArray, r: int) -> ComplexArray:
     """The starting factor A (d, r): the top r eigenvectors of ``init``, kept off the edge."""
     d = init.shape[0]
     w, v = np.linalg.eigh(hermitian_part(init))
@@ -139,8 +139,6 @@ def fit_mle(
         projected linear inversion of ``probs``.
     max_iter, tol : L-BFGS settings (``tol`` on the relative change of the objective).
     """
-    from scipy.optimize import minimize
-
     p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
     K = frame.K  # noqa: N806
     check_table_size(n, K, "maximum-likelihood fitting")
@@ -155,20 +153,29 @@ def fit_mle(
         from qtomo.povm.born import rho_from_probabilities
 
         init = project_to_physical(rho_from_probabilities(p, frame, n))
-    a0 = _start_factor(init, r)
     m = site_operators(frame, n)
     history: list[float] = []
-    fun = _objective(p, m, n, r, history)
+    rho, nit, ok = minimize_factor(_objective(p, m, n, r, history), start_factor(init, r),
+                                   max_iter=max_iter, tol=tol)
+    q = product_table(rho, m).real
+    return MLEResult(rho=rho, rank=r, kl=_kl(p, q), iterations=nit, converged=ok,
+                     history=history)
+
+
+def minimize_factor(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], a0: ComplexArray,
+                    *, max_iter: int, tol: float) -> tuple[ComplexArray, int, bool]:
+    """L-BFGS over the factor A (d, r) of rho = A A^+ / Tr from ``a0``; ``fun`` maps the real
+    parameters [Re A, Im A] to (objective, gradient). Returns (rho, iterations, converged)."""
+    from scipy.optimize import minimize
+
+    d, r = a0.shape
     x0 = np.concatenate([a0.real.ravel(), a0.imag.ravel()])
     res = minimize(fun, x0, jac=True, method="L-BFGS-B",
                    options={"maxiter": int(max_iter), "ftol": tol, "gtol": 1e-9,
                             "maxcor": 20})
     a = _unpack(res.x, d, r)
     rho = a @ a.conj().T
-    rho = rho / np.trace(rho).real
-    q = product_table(rho, m).real
-    return MLEResult(rho=hermitian_part(rho), rank=r, kl=_kl(p, q), iterations=int(res.nit),
-                     converged=bool(res.success), history=history)
+    return hermitian_part(rho / np.trace(rho).real), int(res.nit), bool(res.success)
 
 
 def mle_parameter_count(n: int, rank: int) -> int:
@@ -250,4 +257,5 @@ def fit_mle_auto(
     return best
 
 
-__all__ = ["MLEResult", "fit_mle", "fit_mle_auto", "mle_parameter_count"]
+__all__ = ["MLEResult", "fit_mle", "fit_mle_auto", "minimize_factor", "mle_parameter_count",
+           "start_factor"]

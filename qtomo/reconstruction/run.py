@@ -162,6 +162,10 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         _bootstrap_members(report, figures, ds, run_dir, inp, run, qs, cfg, stage)
     if ds.readout is not None:  # with and without the correction; the calibration's error
         attach_readout(report, ds, inp, cfg, qs, stage)
+    if _unmeasured_weight(tallies, inp):  # the fidelities the shots allow (open designs)
+        from qtomo.reconstruction.fidelity_range import attach_fidelity_range
+
+        attach_fidelity_range(report, qs, inp, ds.shots, qs.rhos.get("data_mle"), stage)
     return Reconstruction(report=report, rhos=rhos, figures=figures)
 
 
@@ -175,13 +179,20 @@ def _design_fit(qs: QuantumStates, inp: DatasetInputs) -> Callable[[Any], Any] |
     return None if cov is None else (lambda t: design_table(t, cov, inp.n))
 
 
+def _unmeasured_weight(tallies: Any, inp: DatasetInputs) -> float | None:
+    """The part of the target's fidelity a fixed design leaves unmeasured (None: not a fixed
+    design with unmeasured settings, or not computable)."""
+    from qtomo.reconstruction.design_weights import balanced, unmeasured_fidelity_weight
+
+    cov = tallies.coverage
+    if cov is None or balanced(cov) or inp.psi is None:
+        return None
+    return unmeasured_fidelity_weight(inp.psi, cov, inp.n) or None
+
+
 def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
     """What an unbalanced fixed design means for the direct figures and the fidelity."""
-    from qtomo.reconstruction.design_weights import (
-        UNMEASURED_NOTE,
-        balanced,
-        unmeasured_fidelity_weight,
-    )
+    from qtomo.reconstruction.design_weights import UNMEASURED_NOTE, balanced
 
     cov = tallies.coverage
     if cov is None or balanced(cov):
@@ -190,8 +201,8 @@ def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
              "Renyi-2 entropies are plain shot averages and biased by the design (the direct "
              "fidelity is stratified by setting where every setting was measured); the model's "
              "figures are not, its likelihood conditions on the settings"]
-    w = None if inp.psi is None else unmeasured_fidelity_weight(inp.psi, cov, inp.n)
-    if w is not None and w > 0:
+    w = _unmeasured_weight(tallies, inp)
+    if w is not None:
         notes.append(
             f"{UNMEASURED_NOTE}: for states "
             f"that agree on every measured string they could move the fidelity by up to "

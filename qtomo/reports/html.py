@@ -158,6 +158,11 @@ def _fidelities(r: dict[str, Any], pngs: dict[str, bytes | None]) -> list[str]:
     if de:
         frows.append(["direct estimate from shots (Tr[&sigma; &rho;<sub>lab</sub>])", pm(de),
                       "&mdash;", "&mdash;", "&mdash;", esc(de.get("convention"))])
+    rng = q.get("data_range")
+    if rng:
+        frows.append([f"range the shots allow ({100 * rng['level']:g}%, all states)",
+                      f"{rng['low']:.4f} &ndash; {rng['high']:.4f}", "&mdash;", "&mdash;",
+                      "&mdash;", esc(rng.get("method"))])
     if frows:
         parts.append(table(["state", "fidelity (squared)", "purity Tr&rho;&sup2;",
                             "smallest eigenvalue", "trace", "from"], frows))
