@@ -98,10 +98,10 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
         click.echo(f"qtomo: warning: {w.message}", err=True)
     summary = rec.summary
     from qtomo.reconstruction.design_weights import UNMEASURED_NOTE
-    from qtomo.reconstruction.fidelity_range import UNDETERMINED_NOTE
+    from qtomo.reconstruction.fidelity_range import OUTSIDE_NOTE, UNDETERMINED_NOTE
 
     for note in rec.report.get("notes") or []:
-        if note.startswith((UNMEASURED_NOTE, UNDETERMINED_NOTE)):
+        if note.startswith((UNMEASURED_NOTE, UNDETERMINED_NOTE, OUTSIDE_NOTE)):
             click.echo(f"qtomo: warning: {note}", err=True)
     if summary["consistent"] is False:
         click.echo("qtomo: warning: the model is inconsistent with its data (failed: "

@@ -39,6 +39,8 @@ LEVEL = 0.95
 UNDETERMINED_WIDTH = 0.2
 #: How the report's note on an undetermined fidelity begins (the CLI repeats it).
 UNDETERMINED_NOTE = "the fidelity is not determined by this design"
+#: How the note on a headline outside the range begins (the CLI repeats it).
+OUTSIDE_NOTE = "the headline fidelity lies outside the range the shots allow"
 #: Fits per branch (bracketing plus bisection).
 MAX_FITS = 12
 #: Bisection stops when the branch's fidelity is known to within this.
@@ -270,8 +272,14 @@ def attach_fidelity_range(report: dict[str, Any], qs: Any, inp: Any, n_shots: in
             + f"widened to the {level_text(rng)} range of fidelities the shots allow "
             "(profile likelihood over all states; the design leaves part of the fidelity "
             "unmeasured, which the bootstrap of one fit does not see)")
+    inside = rng["low"] <= head["value"] <= rng["high"]
+    if rng["determined"] and not inside:
+        report.setdefault("notes", []).insert(0, (
+            f"{OUTSIDE_NOTE}: {head['value']:.3f} against {rng['low']:.3f} to "
+            f"{rng['high']:.3f} ({level_text(rng)}, profile likelihood over all states); the "
+            "fit behind it (the model's extrapolation to unmeasured settings, or its rank) "
+            "is not supported by the shots"))
     if not rng["determined"]:
-        inside = rng["low"] <= head["value"] <= rng["high"]
         report.setdefault("notes", []).insert(0, (
             f"{UNDETERMINED_NOTE}: states consistent with the shots "
             f"({level_text(rng)}) have fidelities from {rng['low']:.3f} to {rng['high']:.3f}; "
@@ -287,5 +295,5 @@ def level_text(rng: dict[str, Any]) -> str:
     return f"{100 * rng['level']:g}%"
 
 
-__all__ = ["RANGE_MAX_QUBITS", "UNDETERMINED_NOTE", "UNDETERMINED_WIDTH", "DesignLikelihood",
+__all__ = ["OUTSIDE_NOTE", "RANGE_MAX_QUBITS", "UNDETERMINED_NOTE", "UNDETERMINED_WIDTH", "DesignLikelihood",
            "attach_fidelity_range", "fidelity_range"]
