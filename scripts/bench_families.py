@@ -10,6 +10,10 @@ reconstruct with
 
 * ``exact``: <psi|sigma|psi> of the state the shots came from (1 without noise);
 * ``model F``: the squared fidelity <psi|rho|psi> of the model's MLE state to the ideal |psi>;
+* ``w``, ``table-only F``: the weight of the training shots' frequencies in the table the
+  model's MLE state is fitted to (chosen on the run's validation shots,
+  :mod:`qtomo.reconstruction.blend`; ``model F`` is that state) and the fidelity of the MLE
+  state of the model's table alone (w = 0);
 * ``raw-MLE F``: the same for the MLE state of the raw shot frequencies. ``reconstruct`` fits
   it beside a model only up to N = 6 (``DATA_MLE_WITH_MODEL_MAX_QUBITS``); above, this script
   fits it with the same calls as ``reconstruction/quantum.py`` (``fit_mle_auto`` on the frequency
@@ -86,7 +90,7 @@ ALIASES = {
 HALF_RULE_STATES = ("tfim", "ghz", "cluster")
 HALF_RULE_N = (8, 10)
 HALF_RULE_SHOTS = 20_000
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def cell_key(family: str, noise: float, n: int, shots: int) -> str:
@@ -184,7 +188,10 @@ def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
     exact = rep["headline"]["quantum_fidelity"].get("exact")
     if exact is None:
         exact = q.get("exact_fidelity")
-    model_f = ((q.get("model") or {}).get("mle") or {}).get("fidelity")
+    model_sec = q.get("model") or {}
+    model_f = (model_sec.get("mle") or {}).get("fidelity")
+    blend_w = (model_sec.get("blend") or {}).get("weight")
+    table_f = (model_sec.get("mle_table_only") or model_sec.get("mle") or {}).get("fidelity")
     raw_f = ((q.get("data") or {}).get("mle") or {}).get("fidelity")
     raw_src = "reconstruct" if raw_f is not None else None
     K = _k_of(cfg.povm)  # noqa: N806
@@ -200,6 +207,7 @@ def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
         "povm": cfg.povm, "noise": noise, "n": n, "shots": shots, "seed": seed,
         "max_minutes": max_minutes,
         "exact": exact, "model_f": model_f, "raw_f": raw_f, "raw_f_source": raw_src,
+        "blend_weight": blend_w, "model_table_f": table_f,
         "direct_f": de.get("value"), "direct_se": de.get("stderr"),
         "dense_note": q.get("dense"),
         "train_seconds": summary.get("train_seconds"), "epochs": summary.get("epochs"),
@@ -282,9 +290,10 @@ def _verdict(r: dict[str, Any]) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("| family | noise | N | shots | exact | model F | raw-MLE F +- err | direct F +- se "
+    head = ("| family | noise | N | shots | exact | model F | w | table-only F "
+            "| raw-MLE F +- err | direct F +- se "
             "| d_model/d_raw | rule 1 | rule 2 | check | headline F +- se | train s |")
-    lines = [head, "|" + "---|" * 14]
+    lines = [head, "|" + "---|" * 16]
     for r in rows:
         j = judge(r)
         half_applies = (r["state"] in HALF_RULE_STATES and r["n"] in HALF_RULE_N
@@ -295,7 +304,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         direct = f"{_f(r.get('direct_f'))} +- {_f(r.get('direct_se'))}"
         lines.append(
             f"| {r['family']} | {r['noise']:g} | {r['n']} | {r['shots']} | {_f(r.get('exact'))} "
-            f"| {_f(r.get('model_f'))} | {raw} | {direct} | {_f(j['ratio'], '.2f')} "
+            f"| {_f(r.get('model_f'))} | {_f(r.get('blend_weight'), 'g')} "
+            f"| {_f(r.get('model_table_f'))} | {raw} | {direct} | {_f(j['ratio'], '.2f')} "
             f"| {_pf(j['rule1'])} | {_pf(j['rule2'], half_applies)} | {_verdict(r)} "
             f"| {_f(r.get('headline_f'))} +- {_f(r.get('headline_se'))} "
             f"| {_f(r.get('train_seconds'), '.1f')} |")

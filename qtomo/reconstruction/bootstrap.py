@@ -134,12 +134,14 @@ MEMBER_MLE_ITERATIONS = 150
 
 
 def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, seed: int,
-                   full: bool = True) -> dict[str, Any]:
+                   full: bool = True, member: dict[str, Any] | None = None) -> dict[str, Any]:
     """The headline figures of one member model, as name -> float or ndarray.
 
     ``ctx`` holds what the main reconstruction used: psi, noise, ideal (target vector),
-    frame, strings, tfim, subsystems, dense (bool), mle_rank (int or None).
-    ``full=False`` computes only the fidelities (learning curve).
+    frame, strings, tfim, subsystems, dense (bool), mle_rank (int or None), blend (the main
+    MLE state's weight of the training frequencies and the run's shots, or None).
+    ``full=False`` computes only the fidelities (learning curve). ``member`` is the member's
+    entry of members.json (its resample, for the blend).
     """
     from qtomo.povm.born import rho_from_probabilities
     from qtomo.reconstruction import density as dm
@@ -158,6 +160,8 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
             fit = table
             if ctx.get("design_fit") is not None and getattr(model, "conditional", False):
                 fit = ctx["design_fit"](table)  # as the main model (design_weights)
+            if ctx.get("blend") is not None and member is not None:  # as the main model
+                fit = _member_blend(fit, ctx["blend"], member)
             rho_proj = dm.project_to_physical(rho_from_probabilities(fit, frame, n))
             if ctx.get("mle_rank") is not None:
                 # a member's table is close to the main model's: start from the main model's
@@ -193,6 +197,21 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     return out
 
 
+def _member_blend(table: np.ndarray, blend: tuple[float, Any], member: dict[str, Any]
+                  ) -> np.ndarray:
+    """The member's table mixed with the frequencies of its own resample of the training
+    shots, at the main MLE state's weight (:mod:`qtomo.reconstruction.blend`)."""
+    from dataclasses import fields
+
+    from qtomo.reconstruction.blend import blend_table
+    from qtomo.training.members import MemberSpec, member_weights
+
+    weight, shots = blend
+    spec = MemberSpec(**{f.name: member[f.name] for f in fields(MemberSpec)})
+    counts = member_weights(spec, shots.train_rows, shots.index.size)
+    return blend_table(table, weight, shots, counts)
+
+
 def _load_members(run_dir: Path, info: dict[str, Any], kind: str) -> list[tuple[dict, Any]]:
     from qtomo.training.checkpoint import load_run
 
@@ -221,8 +240,9 @@ def attach_bootstrap(report: dict[str, Any], figures: dict[str, Any], ds: Any,
     if len(boot) >= 2:
         if stage:
             stage(f"error bars from {len(boot)} bootstrap members")
-        vals = [member_figures(m, ds, ctx, samples=samples, seed=seed + 7919 * (i + 1))
-                for i, (_, m) in enumerate(boot)]
+        vals = [member_figures(m, ds, ctx, samples=samples, seed=seed + 7919 * (i + 1),
+                               member=e)
+                for i, (e, m) in enumerate(boot)]
         section["bootstrap_members"] = len(boot)
         section["figures"] = _apply(report, vals, len(boot))
     lc = _load_members(rd, info, "learning_curve")
@@ -364,7 +384,7 @@ def _learning_curve(members: list[tuple[dict, Any]], ds: Any, ctx: dict[str, Any
     by: dict[float, list[tuple[int, float]]] = {}
     quantity = None
     for e, m in members:
-        f = member_figures(m, ds, ctx, samples=0, seed=0, full=False)
+        f = member_figures(m, ds, ctx, samples=0, seed=0, full=False, member=e)
         key = "quantum_fidelity" if "quantum_fidelity" in f else "classical_fidelity"
         if key not in f:
             continue

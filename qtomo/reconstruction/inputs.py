@@ -257,5 +257,34 @@ def exact_references(ds: Any, inp: DatasetInputs, stage: Stage) -> ExactReferenc
     return ExactReferences(mps=mps, observables=exact)
 
 
+_STATE_LABELS = {
+    "w": "W state (|10..0> + ... + |0..01>)/sqrt(N)",
+    "cluster": "1-D open cluster state (CZ chain on |+>^N)",
+}
+
+
+def target_label(target: dict[str, Any], noise: float) -> str:
+    """A sentence naming the stored target (``report["quantum"]["target"]``)."""
+    state = str(target.get("state", "unknown"))
+    if state == "tfim":
+        label = (f"TFIM ground state (J={target.get('J')}, h={target.get('h')}, "
+                 f"{target.get('boundary')} boundary)")
+    elif state == "ghz":
+        label = "GHZ state (|0...0> + |1...1>)/sqrt(2)"
+    elif state == "custom":
+        label = f"custom state vector ({target.get('target_file', 'file')})"
+    elif state in _STATE_LABELS:
+        label = _STATE_LABELS[state]
+    elif state == "product":
+        label = f"random product state (seed {target.get('seed')})"
+    elif state == "random-mps":
+        label = f"random MPS, bond dimension 2 (seed {target.get('seed')})"
+    else:
+        label = "unknown (no target stored)"
+    if noise > 0:
+        label += f" with local depolarizing noise p={noise:g} (mixed target)"
+    return label
+
+
 __all__ = ["DatasetInputs", "ExactReferences", "ModelRun", "exact_references", "read_dataset",
-           "read_model"]
+           "read_model", "target_label"]

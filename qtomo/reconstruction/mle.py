@@ -184,6 +184,12 @@ def mle_parameter_count(n: int, rank: int) -> int:
     return 2 * d * rank - rank * rank - 1
 
 
+def shots_nll(rho: ComplexArray, frame: AnyFrame, n: int, index: np.ndarray) -> float:
+    """-sum log p_rho(a) over shots given by their flat outcome indices ``index``."""
+    q = np.maximum(product_table(rho, site_operators(frame, n)).real, 1e-300)
+    return float(-np.log(q[index]).sum())
+
+
 def fit_mle_auto(
     probs: FloatArray,
     frame: AnyFrame,
@@ -240,8 +246,7 @@ def fit_mle_auto(
             score = 2.0 * n_shots * res.kl + 2.0 * k
             entry["aic"] = float(score)
         else:
-            q = np.maximum(product_table(res.rho, site_operators(frame, n)).real, 1e-300)
-            nll = float(-np.log(q[idx]).sum())
+            nll = shots_nll(res.rho, frame, n, idx)
             entry["shots_nll"] = nll
             score = 2.0 * nll + (0.0 if held_out else 2.0 * k)
             entry["held_out_score" if held_out else "shots_aic"] = float(score)
@@ -258,4 +263,4 @@ def fit_mle_auto(
 
 
 __all__ = ["MLEResult", "fit_mle", "fit_mle_auto", "minimize_factor", "mle_parameter_count",
-           "start_factor"]
+           "shots_nll", "start_factor"]

@@ -97,7 +97,7 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
     headline = qs.headline_fidelity
     if not result.consistent:
         headline = cs.fallback(
-            headline, fallback_fidelity(qs, ds.shots, inp.frame, inp.n, cfg.seed, stage), result)
+            headline, fallback_fidelity(qs, ds.shots, inp.frame, inp.n, cfg, stage), result)
     return ModelCheck(result, headline)
 
 

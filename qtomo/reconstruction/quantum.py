@@ -28,7 +28,7 @@ from qtomo.reconstruction.config import (
     ReconstructConfig,
     Stage,
 )
-from qtomo.reconstruction.inputs import DatasetInputs
+from qtomo.reconstruction.inputs import DatasetInputs, target_label
 from qtomo.reconstruction.schema import CONVENTIONS, estimate_entry
 from qtomo.reconstruction.design_weights import balanced, design_table
 from qtomo.reconstruction.shots import (
@@ -37,12 +37,6 @@ from qtomo.reconstruction.shots import (
     design_note,
     direct_fidelity,
 )
-
-_STATE_LABELS = {
-    "w": "W state (|10..0> + ... + |0..01>)/sqrt(N)",
-    "cluster": "1-D open cluster state (CZ chain on |+>^N)",
-}
-
 
 @dataclass
 class QuantumStates:
@@ -60,6 +54,10 @@ class QuantumStates:
         Whether dense density matrices were built.
     model_table, freq : ndarray or None
         The model's outcome table and the raw frequencies (dense only).
+    run_shots : RunShots or None
+        The run's training and validation shots (:mod:`~qtomo.reconstruction.blend`).
+    blend_weight : float
+        Weight of the training frequencies in the table of the model's MLE state.
     direct_fidelity : Estimate or None
         The direct estimate from the shots.
     headline_fidelity : dict
@@ -75,6 +73,8 @@ class QuantumStates:
     model_fit_table: np.ndarray | None = None
     design_coverage: Any = None
     freq: np.ndarray | None = None
+    run_shots: Any = None
+    blend_weight: float = 0.0
     direct_fidelity: Estimate | None = None
     headline_fidelity: dict[str, Any] = field(default_factory=dict)
 
@@ -86,7 +86,8 @@ def dense_ok(inp: DatasetInputs, cfg: ReconstructConfig) -> bool:
 
 def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
                    samples: np.ndarray | None, mps: Any, tallies: ShotTallies,
-                   plan: DirectFidelityPlan, stage: Stage) -> QuantumStates:
+                   plan: DirectFidelityPlan, stage: Stage,
+                   run_info: dict[str, Any] | None = None) -> QuantumStates:
     """The quantum-state stage: target, dense states, direct estimate and headline.
 
     Parameters
@@ -104,6 +105,8 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     plan : DirectFidelityPlan
         How the direct estimate was computed (or why not).
     stage : Stage
+    run_info : dict, optional
+        The run's record (its train/validation split for the blended MLE state).
 
     Returns
     -------
@@ -125,6 +128,9 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     if qs.dense and model is not None:
         _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
                       tallies.coverage)
+        from qtomo.reconstruction.blend import blend_model_state
+
+        blend_model_state(qs, ds, inp, run_info, stage)
     if qs.dense:
         _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
     qs.direct_fidelity = direct_fidelity(tallies, stage)
@@ -262,22 +268,33 @@ def dense_states(prefix: str, table: np.ndarray, frame: Any, n: int,
     rhos[f"{prefix}_inversion"] = rho_inv
     rhos[f"{prefix}_projected"] = rho_proj
     states = {"inversion": rho_inv, "projected": rho_proj}
-    if do_mle:
-        stage(f"maximum-likelihood state ({prefix})")
-        if cfg.mle_rank is None:
-            res = mle.fit_mle_auto(table, frame, n, n_shots=n_shots, init=rho_proj,
-                                  score_outcomes=score_shots, held_out=held_out)
-        else:
-            res = mle.fit_mle(table, frame, n, rank=cfg.mle_rank, init=rho_proj)
-        rhos[f"{prefix}_mle"] = res.rho
-        states["mle"] = res.rho
-        out["mle_fit"] = res.info()
     for name, rho in states.items():
-        out[name] = _state_entry(name, rho, *targets)
+        out[name] = state_entry(name, rho, *targets)
+    if do_mle:
+        _fit_mle_state(prefix, table, frame, n, targets, rhos, cfg, n_shots, stage, out,
+                       score_shots=score_shots, held_out=held_out)
     return out
 
 
-def _state_entry(name: str, rho: np.ndarray, ideal: Any, sigma: Any) -> dict[str, Any]:
+def _fit_mle_state(prefix: str, table: np.ndarray, frame: Any, n: int,
+                   targets: tuple[Any, Any], rhos: dict[str, np.ndarray],
+                   cfg: ReconstructConfig, n_shots: int, stage: Stage, out: dict[str, Any],
+                   *, score_shots: np.ndarray | None = None, held_out: bool = False) -> None:
+    """The maximum-likelihood state of an outcome table, into ``rhos[f"{prefix}_mle"]`` and
+    ``out`` (``mle_fit``, ``mle``); the parameters are those of :func:`dense_states`."""
+    stage(f"maximum-likelihood state ({prefix})")
+    init = rhos[f"{prefix}_projected"]
+    if cfg.mle_rank is None:
+        res = mle.fit_mle_auto(table, frame, n, n_shots=n_shots, init=init,
+                              score_outcomes=score_shots, held_out=held_out)
+    else:
+        res = mle.fit_mle(table, frame, n, rank=cfg.mle_rank, init=init)
+    rhos[f"{prefix}_mle"] = res.rho
+    out["mle_fit"] = res.info()
+    out["mle"] = state_entry("mle", res.rho, *targets)
+
+
+def state_entry(name: str, rho: np.ndarray, ideal: Any, sigma: Any) -> dict[str, Any]:
     entry: dict[str, Any] = dm.summarize(rho).as_dict()
     if ideal is None:
         return entry
@@ -322,6 +339,10 @@ def headline_fidelity(quantum: dict[str, Any], direct: Estimate | None) -> dict[
             e = sec.get(kind)
             if e and e.get("fidelity") is not None:
                 table = "model's outcome table" if src == "model" else label
+                w = (sec.get("blend") or {}).get("weight") if kind == "mle" else None
+                if w:
+                    table += (f" mixed with its training shots' frequencies (weight {w:g}, "
+                              "chosen on the validation shots)")
                 return {"value": e["fidelity"], "stderr": None, **exact,
                         "source": f"{src}: {what} {table} (point estimate, no error bar)",
                         "convention": conv}
@@ -357,20 +378,38 @@ def raw_mle_bootstrap(qs: QuantumStates, n_shots: int, frame: Any, n: int, seed:
     return entry["bootstrap"]
 
 
-def fallback_fidelity(qs: QuantumStates, n_shots: int, frame: Any, n: int, seed: int,
-                      stage: Stage) -> dict[str, Any]:
-    """The best-supported fidelity from the shots alone, for a model the check rejects: the
-    raw-frequency MLE with its bootstrap error bar where it was fitted (small N), or the
-    direct estimate, whichever has the smaller standard error; else the raw-frequency states.
+def ensure_raw_mle(qs: QuantumStates, n_shots: int, frame: Any, n: int,
+                   cfg: ReconstructConfig, stage: Stage) -> bool:
+    """Fit the raw-frequency MLE now if the model's reconstruction left it out (with a model it
+    runs up to ``DATA_MLE_WITH_MODEL_MAX_QUBITS``; a rejected model needs it up to
+    ``DATA_MLE_MAX_QUBITS``). Returns whether the state exists."""
+    if "data_mle" in qs.rhos:
+        return True
+    data = qs.section.get("data")
+    if (not cfg.mle or not qs.dense or qs.freq is None or data is None
+            or n > DATA_MLE_MAX_QUBITS):
+        return False
+    _fit_mle_state("data", qs.freq, frame, n, (qs.ideal, qs.sigma), qs.rhos, cfg, n_shots,
+                   stage, data)
+    data["mle_fit"]["rank_selection"] = (
+        f"AIC on the {n_shots} shots (fitted because the model was rejected)")
+    return True
 
-    Parameters are those of :func:`raw_mle_bootstrap`.
+
+def fallback_fidelity(qs: QuantumStates, n_shots: int, frame: Any, n: int,
+                      cfg: ReconstructConfig, stage: Stage) -> dict[str, Any]:
+    """The best-supported fidelity from the shots alone, for a model the check rejects: the
+    raw-frequency MLE with its bootstrap error bar (fitted here if the reconstruction left it
+    out, up to ``DATA_MLE_MAX_QUBITS``), or the direct estimate, whichever has the smaller
+    standard error; else the raw-frequency states.
+
+    Parameters are those of :func:`raw_mle_bootstrap`, with ``cfg`` for the fit and its seed.
     """
     quantum, direct = qs.section, qs.direct_fidelity
-    no_model = {k: v for k, v in quantum.items() if k != "model"}
-    out = headline_fidelity(no_model, direct)
-    if "data_mle" not in qs.rhos or qs.freq is None or qs.ideal is None:
+    out = headline_fidelity({k: v for k, v in quantum.items() if k != "model"}, direct)
+    if qs.ideal is None or not ensure_raw_mle(qs, n_shots, frame, n, cfg, stage):
         return out
-    boot = raw_mle_bootstrap(qs, n_shots, frame, n, seed, stage)
+    boot = raw_mle_bootstrap(qs, n_shots, frame, n, cfg.seed, stage)
     value = quantum["data"]["mle"]["fidelity"]
     if direct is not None and not boot["stderr"] < direct.stderr:
         return out
@@ -390,28 +429,5 @@ def headline_rho_name(rhos: dict[str, np.ndarray]) -> str | None:
     return None
 
 
-def target_label(target: dict[str, Any], noise: float) -> str:
-    """A sentence naming the stored target (``report["quantum"]["target"]``)."""
-    state = str(target.get("state", "unknown"))
-    if state == "tfim":
-        label = (f"TFIM ground state (J={target.get('J')}, h={target.get('h')}, "
-                 f"{target.get('boundary')} boundary)")
-    elif state == "ghz":
-        label = "GHZ state (|0...0> + |1...1>)/sqrt(2)"
-    elif state == "custom":
-        label = f"custom state vector ({target.get('target_file', 'file')})"
-    elif state in _STATE_LABELS:
-        label = _STATE_LABELS[state]
-    elif state == "product":
-        label = f"random product state (seed {target.get('seed')})"
-    elif state == "random-mps":
-        label = f"random MPS, bond dimension 2 (seed {target.get('seed')})"
-    else:
-        label = "unknown (no target stored)"
-    if noise > 0:
-        label += f" with local depolarizing noise p={noise:g} (mixed target)"
-    return label
-
-
-__all__ = ["QuantumStates", "dense_ok", "dense_states", "fallback_fidelity", "headline_fidelity",
-           "headline_rho_name", "quantum_states", "raw_mle_bootstrap", "target_label"]
+__all__ = ["QuantumStates", "dense_ok", "dense_states", "ensure_raw_mle", "fallback_fidelity",
+           "headline_fidelity", "headline_rho_name", "quantum_states", "raw_mle_bootstrap", "state_entry"]

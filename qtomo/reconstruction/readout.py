@@ -196,6 +196,11 @@ def _refit_headline(head: dict[str, Any], ds: Any, inp: Any, qs: Any, other: Any
     if src.startswith("model") and qs.model_table is not None:
         table = qs.model_fit_table if qs.model_fit_table is not None else qs.model_table
         label = "model's outcome table"
+        if qs.blend_weight > 0:  # as the headline state (qtomo.reconstruction.blend)
+            from qtomo.reconstruction.blend import blend_table
+
+            table = blend_table(table, qs.blend_weight, qs.run_shots)
+            label += f" mixed with the training frequencies (weight {qs.blend_weight:g})"
     elif qs.freq is not None and "direct" not in src:
         table, label = qs.freq, "raw shot frequencies"
     if table is None or inp.n > REFIT_MAX_QUBITS or qs.ideal is None:

@@ -132,7 +132,8 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     est = model_estimates(model, inp, cfg, terms, stage)
     observables = observables_section(inp.n, refs.observables, tallies.direct, est.observables,
                                       inp.strings)
-    qs = quantum_states(ds, inp, cfg, model, est.samples, refs.mps, tallies, plan, stage)
+    qs = quantum_states(ds, inp, cfg, model, est.samples, refs.mps, tallies, plan, stage,
+                        run_info=run.info)
     check = check_model(ds, inp, cfg, model, est, tallies, qs, observables, selection, stage)
     classical = None
     if model is not None:
@@ -225,6 +226,7 @@ def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,
         "mle_rank": ((qs.section.get("model") or {}).get("mle_fit") or {}).get("rank"),
         "mle_init": qs.rhos.get("model_mle"),
         "design_fit": _design_fit(qs, inp),
+        "blend": (qs.blend_weight, qs.run_shots) if qs.blend_weight > 0 else None,
         "val_fraction": (run.info or {}).get("train_config", {}).get("val_fraction"),
     }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
 

@@ -153,7 +153,8 @@ def _fidelities(r: dict[str, Any], pngs: dict[str, bytes | None]) -> list[str]:
              f"{esc(q.get('convention'))}.</p>"]
     frows = [_state_row(src, kind, q[src])
              for src in ("model", "data") if q.get(src)
-             for kind in ("inversion", "projected", "mle") if q[src].get(kind)]
+             for kind in ("inversion", "projected", "mle", "mle_table_only")
+             if q[src].get(kind)]
     de = q.get("direct_estimate")
     if de:
         frows.append(["direct estimate from shots (Tr[&sigma; &rho;<sub>lab</sub>])", pm(de),
@@ -182,8 +183,14 @@ def _state_row(src: str, kind: str, sec: dict[str, Any]) -> list[str]:
         fid_s = f"&lang;&psi;|&rho;|&psi;&rang; = {num(e['overlap_psi_rho'])}"
     else:
         fid_s = num(fid)
+    label = f"{src}: {kind}" + (f" (rank {rank})" if rank else "")
+    blend = sec.get("blend") if kind == "mle" else None
+    if blend and blend.get("weight"):
+        label += f", weight {blend['weight']:g} on the training shots' frequencies"
+    if kind == "mle_table_only":
+        label = f"{src}: mle of the model's table alone (weight 0)"
     return [
-        f"{src}: {kind}" + (f" (rank {rank})" if rank else ""), fid_s,
+        label, fid_s,
         purity(e), num(e.get("min_eigenvalue")), num(e.get("trace")),
         esc((sec.get("table") or {}).get("source", "")),
     ]

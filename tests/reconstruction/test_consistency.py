@@ -208,6 +208,32 @@ def test_wrong_model_is_flagged_and_the_headline_falls_back(ghz4_noisy):
     assert "standard errors" in page[top:page.index("<h2>Headline</h2>")]
 
 
+def test_rejected_model_above_the_with_model_mle_size_falls_back_to_the_raw_mle(
+        ghz4_noisy, monkeypatch):
+    """Where a model's reconstruction skips the raw-frequency MLE (N above
+    DATA_MLE_WITH_MODEL_MAX_QUBITS, lowered here to 3), a rejected model still falls back to
+    that MLE with its bootstrap error, fitted then, and not to the noisier direct estimate."""
+    from qtomo.reconstruction import quantum
+
+    monkeypatch.setattr(quantum, "DATA_MLE_WITH_MODEL_MAX_QUBITS", 3)
+    rho = np.zeros((16, 16))
+    rho[0, 0] = rho[15, 15] = 0.5
+    model = TableModel(born_probabilities(rho, get_frame("pauli6").depolarized(0.05)), N, 6)
+    r = reconstruct(ghz4_noisy, None, ReconstructConfig(samples=20_000, seed=1),
+                    model=model).report
+    c = r["consistency"]
+    assert r["consistent"] is False and "quantum_fidelity" in c["failed"]
+    assert "likelihood_ratio" not in c["failed"]  # no raw MLE when the check ran
+    hf = r["headline"]["quantum_fidelity"]
+    mle = r["quantum"]["data"]["mle"]
+    assert "rejected" in r["quantum"]["data"]["mle_fit"]["rank_selection"]
+    assert hf["source"].startswith("fallback") and "maximum-likelihood" in hf["source"]
+    assert hf["value"] == mle["fidelity"] and hf["stderr"] == mle["bootstrap"]["stderr"]
+    assert hf["stderr"] < r["quantum"]["direct_estimate"]["stderr"]
+    # exact 0.8591; the raw MLE's own error at 20,000 shots is ~0.006
+    assert abs(hf["value"] - hf["exact"]) < 4 * hf["stderr"]
+
+
 def test_exact_model_is_not_flagged(ghz4_noisy):
     frame = get_frame("pauli6")
     model = TableModel(target_born_table(ghz_statevector(N), frame, 0.05), N, 6)

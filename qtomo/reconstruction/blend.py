@@ -1,0 +1,160 @@
+"""The model's maximum-likelihood state, shrunk toward its training shots by a weight the
+held-out shots choose.
+
+A generative model is a smoother of the outcome frequencies: where shots are scarce (many
+qubits, few shots) its table Q is far better than the raw frequencies, but with few qubits
+and many shots the raw frequencies f, fitted under positivity, are the efficient estimate
+and the network's own approximation error is what limits it. Which of the two to trust is a
+question the data can answer. The model's MLE state is therefore fitted to the mixture
+
+    T_w = (1 - w) Q + w f_train,        w in BLEND_WEIGHTS = 0, 1/4, 1/2, 3/4, 1,
+
+where f_train are the frequencies of the very shots the model was trained on (the run's
+train/validation split, rebuilt from its seed), at the rank chosen for the model's table;
+the weight is the one whose state gives the run's validation shots, which neither the model
+nor f_train has seen, the highest likelihood. In the Dirichlet-prior reading, the model is a
+prior on the outcome distribution worth (1 - w) / w training sets of pseudo-shots. w = 0 is
+the model alone, w = 1 the standard tomography of the training shots.
+
+Bootstrap and learning-curve members use the same w, with the frequencies of their own
+resample of the training shots (:func:`qtomo.training.members.member_weights`), so their
+spread is that of the blended estimator.
+
+Only dense reconstructions of random-basis or balanced designs with a run on disk blend: an
+unbalanced fixed design fits a conditional model on the design's settings
+(:mod:`~qtomo.reconstruction.design_weights`), and a run without validation shots has nothing
+to choose w on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qtomo.povm.born import outcome_index
+from qtomo.reconstruction import mle
+from qtomo.reconstruction.config import Stage
+
+#: The mixture weights of the raw training frequencies tried (0: the model's table alone).
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: At least this many validation shots to choose the weight on.
+MIN_VALIDATION_SHOTS = 200
+
+
+@dataclass
+class RunShots:
+    """The run's training shots as outcome-table indices.
+
+    Attributes
+    ----------
+    index : ndarray (shots,)
+        Flat outcome index of every shot of the dataset.
+    train_rows : ndarray
+        Rows the model was trained on (sorted).
+    val_rows : ndarray
+        The run's validation rows.
+    size : int
+        K^N.
+    """
+
+    index: np.ndarray
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    size: int
+
+    def frequencies(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """The training shots' frequency table (``weights``: counts per dataset row)."""
+        rows = self.train_rows
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)[rows]
+        counts = np.bincount(self.index[rows], weights=w, minlength=self.size)
+        return counts / max(float(counts.sum()), 1.0)
+
+
+def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int) -> RunShots | None:  # noqa: N803
+    """The run's split of ``ds`` (None without a run config or validation shots, or for a run
+    trained on another dataset)."""
+    if (run_info or {}).get("dataset_hash_matches") is False:
+        return None  # trained on other shots: its split is not this dataset's
+    tc = (run_info or {}).get("train_config") or {}
+    vf, seed = tc.get("val_fraction"), tc.get("seed")
+    if not vf or seed is None:
+        return None
+    from qtomo.training.data import ShotSplit
+
+    split = ShotSplit(ds, val_fraction=float(vf), seed=int(seed),
+                      block_rows=int(tc.get("block_rows") or 1 << 18), cache_bytes=0)
+    train = split.train_indices()
+    val = np.setdiff1d(np.arange(ds.shots, dtype=np.int64), train, assume_unique=True)
+    if val.size < MIN_VALIDATION_SHOTS:
+        return None
+    index = outcome_index(ds.outcomes(0, ds.shots), K)
+    return RunShots(index=index, train_rows=train, val_rows=val, size=K**ds.n_qubits)
+
+
+def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray, rank: int,
+                  frame: Any, n: int, stage: Stage) -> dict[str, Any]:
+    """Fit T_w for every w in BLEND_WEIGHTS and score it on the validation shots.
+
+    Returns ``weight``, ``rho`` (the chosen state), ``candidates`` (w and validation NLL per
+    shot) and ``validation_shots``.
+    """
+    stage("model's MLE state: weight of the training shots (validation likelihood)")
+    f_train = shots.frequencies()
+    val = shots.index[shots.val_rows]
+    best: tuple[float, float, np.ndarray] | None = None
+    candidates = []
+    init = rho_model
+    for w in BLEND_WEIGHTS:
+        rho = rho_model if w == 0 else mle.fit_mle(
+            (1.0 - w) * table + w * f_train, frame, n, rank=rank, init=init).rho
+        nll = mle.shots_nll(rho, frame, n, val)
+        candidates.append({"weight": w, "validation_nll_per_shot": nll / val.size})
+        if best is None or nll < best[1]:
+            best = (w, nll, rho)
+        init = rho  # the next weight starts from this one
+    assert best is not None
+    return {"weight": best[0], "rho": best[2], "candidates": candidates,
+            "validation_shots": int(val.size)}
+
+
+def blend_table(table: np.ndarray, weight: float, shots: RunShots,
+                row_weights: np.ndarray | None = None) -> np.ndarray:
+    """(1 - w) table + w f, f the training frequencies (of a member's resample with
+    ``row_weights``)."""
+    if weight == 0:
+        return table
+    return (1.0 - weight) * table + weight * shots.frequencies(row_weights)
+
+
+def blend_model_state(qs: Any, ds: Any, inp: Any,
+                       run_info: dict[str, Any] | None, stage: Stage) -> None:
+    """Refit the model's MLE state to the model's table mixed with its training frequencies,
+    the weight chosen on the validation shots (:mod:`qtomo.reconstruction.blend`)."""
+    sec = qs.section["model"]
+    if "mle" not in sec or qs.model_fit_table is not None or qs.model_table is None:
+        return  # no MLE state, or a conditional model fitted on an unbalanced design
+    from qtomo.reconstruction.quantum import state_entry
+
+    shots = run_shots(ds, run_info, inp.K)
+    if shots is None:
+        return
+    got = choose_weight(qs.model_table, shots, qs.rhos["model_mle"],
+                              int(sec["mle_fit"]["rank"]), inp.frame, inp.n, stage)
+    qs.run_shots, qs.blend_weight = shots, float(got["weight"])
+    sec["blend"] = {
+        "weight": got["weight"], "candidates": got["candidates"],
+        "validation_shots": got["validation_shots"],
+        "method": ("the model's MLE state is fitted to (1 - w) Q + w f_train at its rank, Q the "
+                   "model's table, f_train the frequencies of the model's training shots; w "
+                   "maximizes the likelihood of the run's validation shots"),
+    }
+    if got["weight"] > 0:
+        sec["mle_table_only"] = sec["mle"]
+        qs.rhos["model_mle"] = got["rho"]
+        sec["mle"] = state_entry("mle", got["rho"], qs.ideal, qs.sigma)
+
+
+__all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "RunShots", "blend_table", "blend_model_state",
+           "choose_weight", "run_shots"]
