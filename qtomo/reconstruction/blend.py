@@ -128,8 +128,8 @@ def blend_table(table: np.ndarray, weight: float, shots: RunShots,
     return (1.0 - weight) * table + weight * shots.frequencies(row_weights)
 
 
-def blend_model_state(qs: Any, ds: Any, inp: Any,
-                       run_info: dict[str, Any] | None, stage: Stage) -> None:
+def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | None,
+                      stage: Stage) -> None:
     """Refit the model's MLE state to the model's table mixed with its training frequencies,
     the weight chosen on the validation shots (:mod:`qtomo.reconstruction.blend`)."""
     sec = qs.section["model"]
@@ -141,7 +141,7 @@ def blend_model_state(qs: Any, ds: Any, inp: Any,
     if shots is None:
         return
     got = choose_weight(qs.model_table, shots, qs.rhos["model_mle"],
-                              int(sec["mle_fit"]["rank"]), inp.frame, inp.n, stage)
+                        int(sec["mle_fit"]["rank"]), inp.frame, inp.n, stage)
     qs.run_shots, qs.blend_weight = shots, float(got["weight"])
     sec["blend"] = {
         "weight": got["weight"], "candidates": got["candidates"],
@@ -156,5 +156,5 @@ def blend_model_state(qs: Any, ds: Any, inp: Any,
         sec["mle"] = state_entry("mle", got["rho"], qs.ideal, qs.sigma)
 
 
-__all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "RunShots", "blend_table", "blend_model_state",
-           "choose_weight", "run_shots"]
+__all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "RunShots", "blend_model_state",
+           "blend_table", "choose_weight", "run_shots"]
