@@ -72,9 +72,11 @@ class RunShots:
         return counts / max(float(counts.sum()), 1.0)
 
 
-def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int) -> RunShots | None:  # noqa: N803
+def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,  # noqa: N803
+              index: np.ndarray | None = None) -> RunShots | None:
     """The run's split of ``ds`` (None without a run config or validation shots, or for a run
-    trained on another dataset)."""
+    trained on another dataset); ``index`` is the flat outcome index of every shot when the
+    caller has read them already (:attr:`ShotTallies.index`), else they are read here."""
     if (run_info or {}).get("dataset_hash_matches") is False:
         return None  # trained on other shots: its split is not this dataset's
     tc = (run_info or {}).get("train_config") or {}
@@ -89,7 +91,8 @@ def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int) -> RunShots | No
     val = np.setdiff1d(np.arange(ds.shots, dtype=np.int64), train, assume_unique=True)
     if val.size < MIN_VALIDATION_SHOTS:
         return None
-    index = outcome_index(ds.outcomes(0, ds.shots), K)
+    if index is None:
+        index = outcome_index(ds.outcomes(0, ds.shots), K)
     return RunShots(index=index, train_rows=train, val_rows=val, size=K**ds.n_qubits)
 
 
@@ -129,7 +132,7 @@ def blend_table(table: np.ndarray, weight: float, shots: RunShots,
 
 
 def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | None,
-                      stage: Stage) -> None:
+                      stage: Stage, index: np.ndarray | None = None) -> None:
     """Refit the model's MLE state to the model's table mixed with its training frequencies,
     the weight chosen on the validation shots (:mod:`qtomo.reconstruction.blend`)."""
     sec = qs.section["model"]
@@ -137,7 +140,7 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
         return  # no MLE state, or a conditional model fitted on an unbalanced design
     from qtomo.reconstruction.quantum import state_entry
 
-    shots = run_shots(ds, run_info, inp.K)
+    shots = run_shots(ds, run_info, inp.K, index)
     if shots is None:
         return
     got = choose_weight(qs.model_table, shots, qs.rhos["model_mle"],

@@ -130,7 +130,7 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
                       tallies.coverage)
         from qtomo.reconstruction.blend import blend_model_state
 
-        blend_model_state(qs, ds, inp, run_info, stage)
+        blend_model_state(qs, ds, inp, run_info, stage, tallies.index)
     if qs.dense:
         _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
     qs.direct_fidelity = direct_fidelity(tallies, stage)

@@ -110,6 +110,10 @@ class ShotTallies:
         The first ``SCORE_SHOTS`` shots (only when asked for).
     coverage : DesignCoverage or None
         Each shot's setting, for a fixed design (:mod:`qtomo.reconstruction.design_weights`).
+    index : ndarray (shots,) or None
+        Flat outcome index of every shot, in file order (only for dense reconstructions):
+        what the blended model state (:mod:`qtomo.reconstruction.blend`) splits into the
+        run's training and validation shots without reading them again.
     """
 
     direct: ObservableSet
@@ -119,6 +123,7 @@ class ShotTallies:
     fidelity_values: np.ndarray | None
     score_shots: np.ndarray | None
     coverage: DesignCoverage | None = None
+    index: np.ndarray | None = None
 
 
 def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]] | None,
@@ -150,7 +155,7 @@ def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]
     sub_counts = {tuple(s): np.zeros(K ** len(s)) for s in inp.subsystems}
     rdm_sites = tuple(range(min(2, n)))
     sub_counts.setdefault(rdm_sites, np.zeros(K ** len(rdm_sites)))
-    freq = np.zeros(K**n) if dense else None
+    index_parts: list[np.ndarray] = []
     fid_parts: list[np.ndarray] = []
     score_parts: list[np.ndarray] = []
     fixed = getattr(inp.design, "kind", "random") == "fixed" and K == 6
@@ -160,15 +165,18 @@ def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]
         acc.update(a)
         for s in sub_counts:
             sub_counts[s] += mt.marginal_counts(a, K, list(s))
-        if freq is not None:
-            freq += np.bincount(outcome_index(a, K), minlength=K**n)
+        if dense:  # K^N <= MAX_TABLE_ENTRIES: int32 indices
+            index_parts.append(outcome_index(a, K).astype(np.int32))
         if fidelity.values is not None:
             fid_parts.append(fidelity.values(a))
         if fixed and (cov := coverage(a)) is not None:
             setting_parts.append(cov)
         if keep_score_shots and s0 < SCORE_SHOTS:
             score_parts.append(a[:SCORE_SHOTS - s0])
-    if freq is not None:
+    index = freq = None
+    if dense:
+        index = np.concatenate(index_parts) if index_parts else np.zeros(0, np.int32)
+        freq = np.bincount(index, minlength=K**n).astype(np.float64)
         freq /= freq.sum()
     score = None
     if keep_score_shots:
@@ -176,7 +184,7 @@ def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]
     return ShotTallies(
         direct=acc.result("direct"), sub_counts=sub_counts, rdm_sites=rdm_sites, freq=freq,
         fidelity_values=np.concatenate(fid_parts) if fidelity.values is not None else None,
-        score_shots=score, coverage=_merge(setting_parts))
+        score_shots=score, coverage=_merge(setting_parts), index=index)
 
 
 def _merge(parts: list[DesignCoverage]) -> DesignCoverage | None:

@@ -109,9 +109,22 @@ def test_run_split_is_the_trainers(ghz_run):
         assert blend.run_shots(ds, {"train_config": {**info, "val_fraction": 0.0}}, 6) is None
 
 
-def test_reconstruct_reports_the_weight_and_the_members_use_it(ghz_run):
+def test_reconstruct_reports_the_weight_and_the_members_use_it(ghz_run, monkeypatch):
     h5, run = ghz_run
+    from qtomo.data.hdf5 import Dataset
+
+    rows_read = []
+    outcomes = Dataset.outcomes
+
+    def counting(self, start, stop):
+        a = outcomes(self, start, stop)
+        rows_read.append(len(a))
+        return a
+
+    monkeypatch.setattr(Dataset, "outcomes", counting)
     rep = reconstruct(h5, run, ReconstructConfig(samples=4000, member_samples=2000)).report
+    # the shots are read once: the tallies, the split and the members' frequencies share it
+    assert sum(rows_read) == 6000
     m = rep["quantum"]["model"]
     b = m["blend"]
     nll = [c["validation_nll_per_shot"] for c in b["candidates"]]
