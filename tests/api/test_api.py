@@ -108,3 +108,25 @@ def test_errors_and_light_import(tmp_path):
     code = ("import sys, qtomo; heavy = [m for m in ('torch', 'numpy', 'h5py', 'qutip') "
             "if m in sys.modules]; assert not heavy, heavy; assert callable(qtomo.simulate)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow  # two N = 10 runs: about 15 minutes on 2 cores
+def test_api_reproduces_the_cli_json_on_the_demo_dataset(tmp_path):
+    """``scripts/demo.sh``'s three commands against ``qtomo.simulate()`` (its defaults are the
+    demo's: TFIM N = 10, J = h = 1, Pauli-4, 100,000 shots), ``qtomo.train`` and
+    ``qtomo.reconstruct``. Training stops after 2 epochs rather than the demo's one-minute
+    budget, which would make the two runs stop at different epochs on a busy machine."""
+    c = {"sim": cli_json("simulate", "--state", "tfim", "--n-qubits", 10, "--J", 1, "--h", 1,
+                         "--povm", "pauli4", "--shots", 100000, "--out", tmp_path / "c.h5",
+                         "--json")}
+    c["train"] = cli_json("train", tmp_path / "c.h5", "--out", tmp_path / "c_run", "--epochs", 2,
+                          "--json")
+    c["rec"] = cli_json("reconstruct", tmp_path / "c_run", "--data", tmp_path / "c.h5",
+                        "--out", tmp_path / "c_rep", "--json")
+    ds = qtomo.simulate(tmp_path / "a.h5")
+    run = qtomo.train(ds, tmp_path / "a_run", epochs=2)
+    rec = qtomo.reconstruct(ds, run, report=tmp_path / "a_rep")
+    same(c["sim"], ds.summary)
+    same(c["train"], run.summary)
+    same(c["rec"], rec.summary)
+    assert rec.summary["quantum_fidelity"] == c["rec"]["quantum_fidelity"]
