@@ -11,9 +11,13 @@ question the data can answer. The model's MLE state is therefore fitted to the m
 
 where f_train are the frequencies of the very shots the model was trained on (the run's
 train/validation split, rebuilt from its seed), at the rank chosen for the model's table;
-the weight is the one whose state gives the run's validation shots, which neither the model
-nor f_train has seen, the highest likelihood. In the Dirichlet-prior reading, the model is a
-prior on the outcome distribution worth (1 - w) / w training sets of pseudo-shots. w = 0 is
+the weight is chosen on the run's validation shots, which neither the model nor f_train has
+seen: of the weights whose state predicts them within one standard error of the best, the
+largest (the one-standard-error rule). With 2,000 validation shots the likelihoods of the
+candidates often differ by less than their noise; the rule then keeps the standard
+tomography of the shots, and the model's table has to earn its weight by a clear margin. In
+the Dirichlet-prior reading, the model is a prior on the outcome distribution worth
+(1 - w) / w training sets of pseudo-shots. w = 0 is
 the model alone, w = 1 the standard tomography of the training shots.
 
 Bootstrap and learning-curve members use the same w, with the frequencies of their own
@@ -41,6 +45,9 @@ from qtomo.reconstruction.config import Stage
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: At least this many validation shots to choose the weight on.
 MIN_VALIDATION_SHOTS = 200
+#: A weight of the training shots below the largest one within this many standard errors
+#: of the best validation likelihood is not taken (the one-standard-error rule).
+SE_RULE_Z = 1.0
 
 
 @dataclass
@@ -98,27 +105,40 @@ def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,  # noqa: N803
 
 def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray, rank: int,
                   frame: Any, n: int, stage: Stage) -> dict[str, Any]:
-    """Fit T_w for every w in BLEND_WEIGHTS and score it on the validation shots.
+    """Fit T_w for every w in BLEND_WEIGHTS, score it on the validation shots, and keep the
+    largest w within ``SE_RULE_Z`` standard errors of the best (the one-standard-error rule,
+    toward the standard tomography of the shots: the model has to earn its weight).
 
-    Returns ``weight``, ``rho`` (the chosen state), ``candidates`` (w and validation NLL per
-    shot) and ``validation_shots``.
+    The standard error is that of the paired difference of the per-shot log-likelihoods of
+    a candidate and the best, over the same validation shots.
+
+    Returns ``weight``, ``rho`` (the chosen state), ``best_weight`` (the lowest NLL),
+    ``candidates`` (w, validation NLL per shot, its excess over the best and that excess's
+    standard error, both in nats per shot) and ``validation_shots``.
     """
     stage("model's MLE state: weight of the training shots (validation likelihood)")
     f_train = shots.frequencies()
     val = shots.index[shots.val_rows]
-    best: tuple[float, float, np.ndarray] | None = None
-    candidates = []
+    rhos, log_p = [], []
     init = rho_model
     for w in BLEND_WEIGHTS:
         rho = rho_model if w == 0 else mle.fit_mle(
             (1.0 - w) * table + w * f_train, frame, n, rank=rank, init=init).rho
-        nll = mle.shots_nll(rho, frame, n, val)
-        candidates.append({"weight": w, "validation_nll_per_shot": nll / val.size})
-        if best is None or nll < best[1]:
-            best = (w, nll, rho)
+        rhos.append(rho)
+        log_p.append(mle.shots_log_p(rho, frame, n, val))
         init = rho  # the next weight starts from this one
-    assert best is not None
-    return {"weight": best[0], "rho": best[2], "candidates": candidates,
+    nll = np.array([-lp.mean() for lp in log_p])
+    best = int(np.argmin(nll))
+    candidates, chosen = [], best
+    for i, w in enumerate(BLEND_WEIGHTS):
+        d = log_p[best] - log_p[i]
+        se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
+        candidates.append({"weight": w, "validation_nll_per_shot": float(nll[i]),
+                           "excess_over_best": float(d.mean()), "excess_stderr": se})
+        if i > chosen and d.mean() <= SE_RULE_Z * se:
+            chosen = i  # weights ascend: the last one within the band wins
+    return {"weight": BLEND_WEIGHTS[chosen], "rho": rhos[chosen],
+            "best_weight": BLEND_WEIGHTS[best], "candidates": candidates,
             "validation_shots": int(val.size)}
 
 
@@ -147,11 +167,12 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
                         int(sec["mle_fit"]["rank"]), inp.frame, inp.n, stage)
     qs.run_shots, qs.blend_weight = shots, float(got["weight"])
     sec["blend"] = {
-        "weight": got["weight"], "candidates": got["candidates"],
-        "validation_shots": got["validation_shots"],
+        "weight": got["weight"], "best_weight": got["best_weight"],
+        "candidates": got["candidates"], "validation_shots": got["validation_shots"],
         "method": ("the model's MLE state is fitted to (1 - w) Q + w f_train at its rank, Q the "
-                   "model's table, f_train the frequencies of the model's training shots; w "
-                   "maximizes the likelihood of the run's validation shots"),
+                   "model's table, f_train the frequencies of the model's training shots; w is "
+                   "the largest weight whose state predicts the run's validation shots within "
+                   f"{SE_RULE_Z:g} standard error of the best (the one-standard-error rule)"),
     }
     if got["weight"] > 0:
         sec["mle_table_only"] = sec["mle"]
@@ -159,5 +180,5 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
         sec["mle"] = state_entry("mle", got["rho"], qs.ideal, qs.sigma)
 
 
-__all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "RunShots", "blend_model_state",
+__all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "SE_RULE_Z", "RunShots", "blend_model_state",
            "blend_table", "choose_weight", "run_shots"]

@@ -184,10 +184,15 @@ def mle_parameter_count(n: int, rank: int) -> int:
     return 2 * d * rank - rank * rank - 1
 
 
+def shots_log_p(rho: ComplexArray, frame: AnyFrame, n: int, index: np.ndarray) -> np.ndarray:
+    """log p_rho(a) of every shot, the shots given by their flat outcome indices ``index``."""
+    q = np.maximum(product_table(rho, site_operators(frame, n)).real, 1e-300)
+    return np.log(q[index])
+
+
 def shots_nll(rho: ComplexArray, frame: AnyFrame, n: int, index: np.ndarray) -> float:
     """-sum log p_rho(a) over shots given by their flat outcome indices ``index``."""
-    q = np.maximum(product_table(rho, site_operators(frame, n)).real, 1e-300)
-    return float(-np.log(q[index]).sum())
+    return float(-shots_log_p(rho, frame, n, index).sum())
 
 
 def fit_mle_auto(
@@ -263,4 +268,4 @@ def fit_mle_auto(
 
 
 __all__ = ["MLEResult", "fit_mle", "fit_mle_auto", "minimize_factor", "mle_parameter_count",
-           "shots_nll", "start_factor"]
+           "shots_log_p", "shots_nll", "start_factor"]

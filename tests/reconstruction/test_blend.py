@@ -52,7 +52,8 @@ def test_validation_shots_choose_the_exact_table_and_reject_a_wrong_one():
         got = blend.choose_weight(exact, shots, rho_exact, 1, frame, N, stage)
         nll = [c["validation_nll_per_shot"] for c in got["candidates"]]
         assert [c["weight"] for c in got["candidates"]] == list(blend.BLEND_WEIGHTS)
-        assert got["weight"] == blend.BLEND_WEIGHTS[int(np.argmin(nll))]
+        assert got["best_weight"] == blend.BLEND_WEIGHTS[int(np.argmin(nll))]
+        _one_standard_error_rule(got)
         assert max(nll) - min(nll) < 2e-3  # 8 x 27 outcomes, 4,000 shots: KL ~ 1e-3 at most
         # the rank-1 MLE of 4,000 shots alone has infidelity ~ 26 / (2 * 4000) ~ 3e-3
         assert mt.physical_fidelity(got["rho"], psi) > 0.99
@@ -65,6 +66,38 @@ def test_validation_shots_choose_the_exact_table_and_reject_a_wrong_one():
     assert nll[0] - nll[-1] > 0.1  # the coherence is worth > 0.1 nats a shot
     # 4,000 training shots of 8 x 27 outcomes: the rank-1 MLE infidelity is ~1e-3
     assert mt.physical_fidelity(got["rho"], psi) > 0.99
+
+
+def _one_standard_error_rule(got):
+    """The chosen weight is the largest within SE_RULE_Z standard errors of the best."""
+    within = [c["weight"] for c in got["candidates"]
+              if c["excess_over_best"] <= blend.SE_RULE_Z * c["excess_stderr"]]
+    assert got["weight"] == max(within) >= got["best_weight"]
+    best = [c for c in got["candidates"] if c["weight"] == got["best_weight"]][0]
+    assert best["excess_over_best"] == 0 and best["excess_stderr"] == 0
+
+
+def test_one_standard_error_rule_keeps_the_shots_unless_the_model_earns_its_weight():
+    """Exact model table, training frequencies of 300 shots of the 3-qubit GHZ state: the
+    model's state is clearly better on 4,000 held-out shots (the raw frequencies miss most
+    of the 216 outcomes), so w < 1; the same table against 40,000 training shots, whose
+    raw MLE is nearly exact, leaves differences within the noise, and the rule takes the
+    shots' own state (w = 1) whenever the candidates are within a standard error."""
+    frame = get_frame("pauli6")
+    psi, exact, _ = _ghz_and_mixture()
+    rho = np.outer(psi, psi.conj())
+    stage = Stage(None)
+    scarce = blend.choose_weight(exact, _synthetic_shots(exact, 300, 4000, 11), rho, 1,
+                                 frame, N, stage)
+    _one_standard_error_rule(scarce)
+    assert scarce["weight"] < 1.0
+    assert scarce["candidates"][-1]["excess_over_best"] > 3 * scarce["candidates"][-1][
+        "excess_stderr"]
+    plenty = blend.choose_weight(exact, _synthetic_shots(exact, 40000, 4000, 12), rho, 1,
+                                 frame, N, stage)
+    _one_standard_error_rule(plenty)
+    # whichever weight: 40,000 shots of 216 outcomes fix the rank-1 state to ~3e-4
+    assert mt.physical_fidelity(plenty["rho"], psi) > 0.998
 
 
 def test_frequencies_of_a_member_resample():
@@ -128,7 +161,8 @@ def test_reconstruct_reports_the_weight_and_the_members_use_it(ghz_run, monkeypa
     m = rep["quantum"]["model"]
     b = m["blend"]
     nll = [c["validation_nll_per_shot"] for c in b["candidates"]]
-    assert b["weight"] == b["candidates"][int(np.argmin(nll))]["weight"]
+    assert b["best_weight"] == b["candidates"][int(np.argmin(nll))]["weight"]
+    _one_standard_error_rule(b)
     assert b["validation_shots"] == 600
     if b["weight"] > 0:
         assert "mle_table_only" in m and "training shots" in rep["headline"]["quantum_fidelity"][
