@@ -91,7 +91,11 @@ class TrainConfig:
         (see :mod:`qtomo.training.symmetry`).
     keep : str
         Which model is kept in ``best.pt`` and scored: ``best`` (lowest validation NLL) or
-        ``last`` (the end of the schedule).
+        ``last`` (the end of the schedule). With ``last`` an epoch's progress (the plateau
+        schedule and ``patience``) is judged against the previous epoch's validation NLL,
+        not the lowest so far: the run goes on while the validation NLL still falls now and
+        then, its rate halved after every epoch that does not lower it, and stops after
+        ``patience`` epochs in a row that do not.
     bootstrap : int
         Also train this many bootstrap members (GRU only), each on a multinomial resample
         of the training shots, side by side in one stacked model (0: none; else >= 2); see
@@ -238,10 +242,15 @@ def default_config(
     if model == "gru" and n_qubits <= BOOTSTRAP_MAX_QUBITS:
         # the headline is the model's dense maximum-likelihood state: give it an error bar
         out["bootstrap"] = DEFAULT_BOOTSTRAP
-    if symmetry != "none" and shots <= 20_000 and out.get("lr_schedule") != "plateau":
+    if symmetry != "none" and shots <= 20_000:
         # augmented small data overfits slowly, while its few validation shots make a noisy
-        # stopping signal: run a fixed cosine schedule to its end and keep the final model
-        out.update(SYMMETRIC_SMALL_DATA)
+        # stopping signal: keep the final model. Under the plateau schedule the run still
+        # stops on the validation NLL, and the last model is the annealed one (its rate
+        # halved after every epoch without progress); otherwise a fixed cosine schedule runs
+        # to its end. GHZ-6, Pauli-6, 20,000 shots: exact KL 0.0133 (best, epoch 5) ->
+        # 0.0048 (last, epoch 20); its MLE state 0.9911 -> 0.9976
+        out.update(SYMMETRIC_SMALL_DATA if out.get("lr_schedule") != "plateau"
+                   else {"keep": "last"})
     return out
 
 

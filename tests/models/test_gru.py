@@ -105,7 +105,13 @@ def test_training_defaults_follow_the_data():
     big10 = default_config("gru", 10, 100_000, 4)
     assert big10["epochs"] == 5 and big10.get("lr_schedule", "cosine") == "cosine"
     ghz_small = default_config("gru", 4, 20_000, 6, symmetry="permutation")
-    assert ghz_small["lr_schedule"] == "plateau" and ghz_small.get("keep", "best") == "best"
+    # augmented small data: the plateau schedule still stops the run, the annealed end is kept
+    assert ghz_small["lr_schedule"] == "plateau" and ghz_small["keep"] == "last"
+    assert ghz_small["patience"] == 3 and ghz_small["epochs"] >= 50
+    plain = default_config("gru", 4, 20_000, 6)
+    assert plain["lr_schedule"] == "plateau" and plain.get("keep", "best") == "best"
+    assert default_config("gru", 4, 100_000, 6, symmetry="permutation").get(
+        "keep", "best") == "best"
     # large N: the epoch cost grows with N, a cosine schedule run to its end
     at50 = default_config("gru", 50, 100_000, 4)
     assert at50["epochs"] == 9 and at50.get("lr_schedule", "cosine") == "cosine"
