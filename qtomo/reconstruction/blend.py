@@ -18,10 +18,11 @@ With 2,000 validation shots the likelihoods of neighbouring weights often differ
 than their noise, while the fidelity can differ a lot: a mixture is taken only when it beats
 the better end by a clear margin. (Anchored on w = 1 alone, the rule took w = 1/4 at N = 8,
 where the raw frequencies are sparse, and lowered TFIM-8 from 0.9927 to 0.9867; the plain
-best weight took w = 1/4 on TFIM-10 and lowered it from 0.9699 to 0.9560.) In
-the Dirichlet-prior reading, the model is a prior on the outcome distribution worth
-(1 - w) / w training sets of pseudo-shots. w = 0 is
-the model alone, w = 1 the standard tomography of the training shots.
+best weight took w = 1/4 on TFIM-10 and lowered it from 0.9699 to 0.9560.)
+
+In the Dirichlet-prior reading, the model is a prior on the outcome distribution worth
+(1 - w) / w training sets of pseudo-shots. w = 0 is the model alone, w = 1 the standard
+tomography of the training shots.
 
 Bootstrap and learning-curve members use the same w, with the frequencies of their own
 resample of the training shots (:func:`qtomo.training.members.member_weights`), so their

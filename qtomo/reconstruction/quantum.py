@@ -430,4 +430,5 @@ def headline_rho_name(rhos: dict[str, np.ndarray]) -> str | None:
 
 
 __all__ = ["QuantumStates", "dense_ok", "dense_states", "ensure_raw_mle", "fallback_fidelity",
-           "headline_fidelity", "headline_rho_name", "quantum_states", "raw_mle_bootstrap", "state_entry"]
+           "headline_fidelity", "headline_rho_name", "quantum_states", "raw_mle_bootstrap",
+           "state_entry"]
