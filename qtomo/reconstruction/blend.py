@@ -10,14 +10,14 @@ question the data can answer. The model's MLE state is therefore fitted to the m
     T_w = (1 - w) Q + w f_train,        w in BLEND_WEIGHTS = 0, 1/4, 1/2, 3/4, 1,
 
 where f_train are the frequencies of the very shots the model was trained on (the run's
-train/validation split, rebuilt from its seed), at the rank chosen for the model's table;
-the weight is chosen on the run's validation shots, which neither the model nor f_train has
-seen: of the weights whose state predicts them within one standard error of the best, the
-one nearest the better of the two ends, w = 0 (the model alone) or w = 1 (the shots alone).
-With 2,000 validation shots the likelihoods of neighbouring weights often differ by less
-than their noise, while the fidelity can differ a lot: a mixture is taken only when it beats
-the better end by a clear margin. (Anchored on w = 1 alone, the rule took w = 1/4 at N = 8,
-where the raw frequencies are sparse, and lowered TFIM-8 from 0.9927 to 0.9867; the plain
+train/validation split, rebuilt from its seed), in the family (rank, depolarizing noise) chosen
+for the model's table; the weight is chosen on the run's validation shots, which neither the
+model nor f_train has seen: of the weights whose state predicts them within one standard error
+of the best, the one nearest the better of the two ends, w = 0 (the model alone) or w = 1 (the
+shots alone). With 2,000 validation shots the likelihoods of neighbouring weights often differ
+by less than their noise, while the fidelity can differ a lot: a mixture is taken only when it
+beats the better end by a clear margin. (Anchored on w = 1 alone, the rule took w = 1/4 at N =
+8, where the raw frequencies are sparse, and lowered TFIM-8 from 0.9927 to 0.9867; the plain
 best weight took w = 1/4 on TFIM-10 and lowered it from 0.9699 to 0.9560.)
 
 In the Dirichlet-prior reading, the model is a prior on the outcome distribution worth
@@ -107,8 +107,8 @@ def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,  # noqa: N803
     return RunShots(index=index, train_rows=train, val_rows=val, size=K**ds.n_qubits)
 
 
-def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray, rank: int,
-                  frame: Any, n: int, stage: Stage) -> dict[str, Any]:
+def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
+                  fit: dict[str, Any], frame: Any, n: int, stage: Stage) -> dict[str, Any]:
     """Fit T_w for every w in BLEND_WEIGHTS, score it on the validation shots, and keep the
     weight nearest the better of the two pure estimators (the model's table alone, w = 0, or
     the training shots alone, w = 1) among those within ``SE_RULE_Z`` standard errors of the
@@ -129,8 +129,8 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray, ran
     rhos, log_p = [], []
     init = rho_model
     for w in BLEND_WEIGHTS:
-        rho = rho_model if w == 0 else mle.fit_mle(
-            (1.0 - w) * table + w * f_train, frame, n, rank=rank, init=init).rho
+        rho = rho_model if w == 0 else mle.refit_like(
+            (1.0 - w) * table + w * f_train, frame, n, fit, init=init).rho
         rhos.append(rho)
         log_p.append(mle.shots_log_p(rho, frame, n, val))
         init = rho  # the next weight starts from this one
@@ -173,14 +173,15 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
     shots = run_shots(ds, run_info, inp.K, index)
     if shots is None:
         return
-    got = choose_weight(qs.model_table, shots, qs.rhos["model_mle"],
-                        int(sec["mle_fit"]["rank"]), inp.frame, inp.n, stage)
+    got = choose_weight(qs.model_table, shots, qs.rhos["model_mle"], sec["mle_fit"],
+                        inp.frame, inp.n, stage)
     qs.run_shots, qs.blend_weight = shots, float(got["weight"])
     sec["blend"] = {
         "weight": got["weight"], "best_weight": got["best_weight"], "anchor": got["anchor"],
         "candidates": got["candidates"], "validation_shots": got["validation_shots"],
-        "method": ("the model's MLE state is fitted to (1 - w) Q + w f_train at its rank, Q the "
-                   "model's table, f_train the frequencies of the model's training shots; of the "
+        "method": ("the model's MLE state is fitted to (1 - w) Q + w f_train in its family "
+                   "(rank, noise), Q the model's table, f_train the frequencies of the model's "
+                   "training shots; of the "
                    "weights whose state predicts the run's validation shots within "
                    f"{SE_RULE_Z:g} standard error of the best, w is the one nearest the "
                    "better of w = 0 and w = 1 (a one-standard-error rule)"),

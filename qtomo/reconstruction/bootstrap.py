@@ -4,10 +4,11 @@
 For every bootstrap member (a normal run in ``RUN/members/mXX``, see
 :mod:`qtomo.training.members`) the same figures as for the main model are computed, more
 cheaply: the model-table maximum-likelihood state for N <= 10 (its quantum fidelity and purity,
-fitted at the rank chosen for the main model), the observables (single-site, two-point, the
-scalars with the TFIM energy) and the Renyi-2 entropies of the default subsystems from
-``member_samples`` strings, and the classical fidelity and KL where the dataset has exact
-log P. Then, per figure, with x the main model's value and x_1..x_B the members':
+fitted in the family -- rank, depolarizing noise -- chosen for the main model), the observables
+(single-site, two-point, the scalars with the TFIM energy) and the Renyi-2 entropies of the
+default subsystems from ``member_samples`` strings, and the classical fidelity and KL where the
+dataset has exact log P. Then, per figure, with x the main model's value and x_1..x_B the
+members':
 
 * ``stderr`` = std(x_b) (ddof 1), the bootstrap standard error;
 * ``bias`` = mean(x_b) - x. The members are fits to resamples of the data, as the main model
@@ -138,8 +139,8 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     """The headline figures of one member model, as name -> float or ndarray.
 
     ``ctx`` holds what the main reconstruction used: psi, noise, ideal (target vector),
-    frame, strings, tfim, subsystems, dense (bool), mle_rank (int or None), blend (the main
-    MLE state's weight of the training frequencies and the run's shots, or None).
+    frame, strings, tfim, subsystems, dense (bool), mle_fit (the main MLE fit, or None), blend
+    (the main MLE state's weight of the training frequencies and the run's shots, or None).
     ``full=False`` computes only the fidelities (learning curve). ``member`` is the member's
     entry of members.json (its resample, for the blend).
     """
@@ -163,13 +164,14 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
             if ctx.get("blend") is not None and member is not None:  # as the main model
                 fit = _member_blend(fit, ctx["blend"], member)
             rho_proj = dm.project_to_physical(rho_from_probabilities(fit, frame, n))
-            if ctx.get("mle_rank") is not None:
+            if ctx.get("mle_fit") is not None:
                 # a member's table is close to the main model's: start from the main model's
-                # MLE state, at its rank (a few iterations instead of a fit from scratch)
+                # MLE state, in its family (its rank; its depolarizing strength searched
+                # again): a few iterations instead of a fit from scratch
                 init = ctx.get("mle_init")
-                rho = mle.fit_mle(fit, frame, n, rank=ctx["mle_rank"],
-                                 init=rho_proj if init is None else init,
-                                 max_iter=MEMBER_MLE_ITERATIONS).rho
+                rho = mle.refit_like(fit, frame, n, ctx["mle_fit"],
+                                     init=rho_proj if init is None else init,
+                                     max_iter=MEMBER_MLE_ITERATIONS).rho
             else:
                 rho = rho_proj
             out["quantum_fidelity"] = mt.physical_fidelity(rho, ctx["ideal"])

@@ -22,9 +22,10 @@ exact 0.8591). The consistency check then headlines the raw-frequency MLE, the s
 tomography estimate, with its bootstrap error bar.
 
 The raw-MLE error bar (:func:`raw_mle_bootstrap`): ``B`` multinomial resamples of the shot
-counts, each refitted from the raw MLE at the same rank (a warm start: a fit takes a fraction
-of a second at N <= 6); the standard error is the standard deviation of the B fidelities and
-the 95% interval their 2.5 and 97.5 percentiles, widened to at least ``value +- t se``.
+counts, each refitted from the raw MLE in the same family (rank, noise; a warm start: a fit
+takes a fraction of a second at N <= 6); the standard error is the standard deviation of the
+B fidelities and the 95% interval their 2.5 and 97.5 percentiles, widened to at least
+``value +- t se``.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def _loglik(freq: np.ndarray, rho: np.ndarray, frame: AnyFrame) -> float:
 
 def likelihood_ratio_test(freq: np.ndarray, n_shots: int, rho_model: np.ndarray,
                           rho_data: np.ndarray, rank: int, frame: AnyFrame, n: int,
-                          alpha: float = ALPHA) -> LikelihoodRatio:
+                          alpha: float = ALPHA, *, depolarizing: bool = False) -> LikelihoodRatio:
     """The model's MLE state against the raw-frequency MLE state on the shots (module doc).
 
     Parameters
@@ -129,6 +130,8 @@ def likelihood_ratio_test(freq: np.ndarray, n_shots: int, rho_model: np.ndarray,
         The MLE states of the model's table and of ``freq``.
     rank : int
         Rank of ``rho_data``'s fit.
+    depolarizing : bool
+        Whether that fit has a fitted depolarizing strength too (one more degree of freedom).
     """
     from scipy import stats
 
@@ -136,17 +139,19 @@ def likelihood_ratio_test(freq: np.ndarray, n_shots: int, rho_model: np.ndarray,
     f = f / f.sum()
     lr = 2.0 * n_shots * (_loglik(f, rho_data, frame) - _loglik(f, rho_model, frame))
     lr = max(0.0, float(lr))
-    dof = mle.mle_parameter_count(n, int(rank))
+    dof = mle.mle_parameter_count(n, int(rank)) + int(bool(depolarizing))
     return LikelihoodRatio(statistic=lr, dof=dof, p_value=float(stats.chi2.sf(lr, dof)),
                            n_shots=int(n_shots), rank=int(rank), alpha=alpha)
 
 
-def raw_mle_bootstrap(freq: np.ndarray, n_shots: int, rho_data: np.ndarray, rank: int,
-                      frame: AnyFrame, n: int, ideal: Any, *, b: int = RAW_MLE_BOOTSTRAP,
-                      seed: int = 0) -> dict[str, Any]:
+def raw_mle_bootstrap(freq: np.ndarray, n_shots: int, rho_data: np.ndarray,
+                      fit: dict[str, Any], frame: AnyFrame, n: int, ideal: Any, *,
+                      b: int = RAW_MLE_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """Standard error and 95% interval of the raw-frequency MLE fidelity (module doc).
 
-    ``ideal`` is the target as :func:`metrics.target_state` gives it. Returns ``stderr``,
+    ``fit`` is the raw MLE's :meth:`~qtomo.reconstruction.mle.MLEResult.info` (each resample
+    is refitted in its family, :func:`~qtomo.reconstruction.mle.refit_like`); ``ideal`` is the
+    target as :func:`metrics.target_state` gives it. Returns ``stderr``,
     ``ci95`` (list of two), ``members`` (the B fidelities) and ``method``.
     """
     from scipy import stats
@@ -158,8 +163,8 @@ def raw_mle_bootstrap(freq: np.ndarray, n_shots: int, rho_data: np.ndarray, rank
     fids = []
     for _ in range(int(b)):
         counts = rng.multinomial(int(n_shots), f)
-        res = mle.fit_mle(counts / n_shots, frame, n, rank=int(rank), init=rho_data,
-                         max_iter=REFIT_ITERATIONS)
+        res = mle.refit_like(counts / n_shots, frame, n, fit, init=rho_data,
+                             max_iter=REFIT_ITERATIONS)
         fids.append(float(mt.physical_fidelity(res.rho, ideal)))
     arr = np.asarray(fids)
     se = float(arr.std(ddof=1)) if arr.size > 1 else float("nan")
@@ -168,8 +173,15 @@ def raw_mle_bootstrap(freq: np.ndarray, n_shots: int, rho_data: np.ndarray, rank
     ci = [float(min(lo, value - half)), float(max(hi, value + half))]
     return {"stderr": se, "ci95": ci, "members": fids, "b": int(b),
             "method": (f"{b} multinomial resamples of the {n_shots} shot counts, each refitted "
-                       f"at rank {rank} from the raw MLE; se = their standard deviation, "
-                       "interval = their 2.5-97.5 percentiles, at least value +- t se")}
+                       f"in the raw MLE's family ({_family(fit)}) from it; se = their "
+                       "standard deviation, interval = their 2.5-97.5 percentiles, at least "
+                       "value +- t se")}
+
+
+def _family(fit: dict[str, Any]) -> str:
+    if float(fit.get("depolarizing") or 0.0) > 0:
+        return f"rank {fit['rank']} behind a refitted local depolarizing strength"
+    return f"rank {fit['rank']}"
 
 
 __all__ = ["ALPHA", "LikelihoodRatio", "likelihood_ratio_test", "raw_mle_bootstrap"]

@@ -109,8 +109,10 @@ def _likelihood_ratio(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, qs: Q
     if "model_mle" not in rhos or "data_mle" not in rhos:
         return None
     stage("likelihood ratio of the model's state")
+    fit = qs.section["data"]["mle_fit"]
     lr = lrt.likelihood_ratio_test(qs.freq, ds.shots, rhos["model_mle"], rhos["data_mle"],
-                                   qs.section["data"]["mle_fit"]["rank"], inp.frame, inp.n)
+                                   fit["rank"], inp.frame, inp.n,
+                                   depolarizing=float(fit.get("depolarizing") or 0.0) > 0)
     if lr.rejected and qs.ideal is not None:  # is the difference material?
         boot = raw_mle_bootstrap(qs, ds.shots, inp.frame, inp.n, cfg.seed, stage)
         mf = (qs.section.get("model", {}).get("mle") or {}).get("fidelity")

@@ -373,7 +373,7 @@ def raw_mle_bootstrap(qs: QuantumStates, n_shots: int, frame: Any, n: int, seed:
     if "bootstrap" not in entry:
         stage("bootstrap of the raw-frequency MLE")
         entry["bootstrap"] = lrt.raw_mle_bootstrap(
-            qs.freq, n_shots, qs.rhos["data_mle"], qs.section["data"]["mle_fit"]["rank"], frame,
+            qs.freq, n_shots, qs.rhos["data_mle"], qs.section["data"]["mle_fit"], frame,
             n, qs.ideal, seed=seed)
     return entry["bootstrap"]
 

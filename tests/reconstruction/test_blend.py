@@ -49,7 +49,7 @@ def test_validation_shots_choose_the_exact_table_and_reject_a_wrong_one():
     rho_exact = np.outer(psi, psi.conj())
     for seed in range(3):
         shots = _synthetic_shots(exact, 4000, 4000, seed)
-        got = blend.choose_weight(exact, shots, rho_exact, 1, frame, N, stage)
+        got = blend.choose_weight(exact, shots, rho_exact, {"rank": 1}, frame, N, stage)
         nll = [c["validation_nll_per_shot"] for c in got["candidates"]]
         assert [c["weight"] for c in got["candidates"]] == list(blend.BLEND_WEIGHTS)
         assert got["best_weight"] == blend.BLEND_WEIGHTS[int(np.argmin(nll))]
@@ -60,7 +60,7 @@ def test_validation_shots_choose_the_exact_table_and_reject_a_wrong_one():
     rho_mix = np.zeros((8, 8), dtype=complex)
     rho_mix[0, 0] = rho_mix[7, 7] = 0.5
     shots = _synthetic_shots(exact, 4000, 4000, 7)
-    got = blend.choose_weight(mixture, shots, rho_mix, 1, frame, N, stage)
+    got = blend.choose_weight(mixture, shots, rho_mix, {"rank": 1}, frame, N, stage)
     assert got["weight"] == 1.0
     nll = [c["validation_nll_per_shot"] for c in got["candidates"]]
     assert nll[0] - nll[-1] > 0.1  # the coherence is worth > 0.1 nats a shot
@@ -93,13 +93,13 @@ def test_one_standard_error_rule_anchors_on_the_better_end():
     psi, exact, _ = _ghz_and_mixture()
     rho = np.outer(psi, psi.conj())
     stage = Stage(None)
-    scarce = blend.choose_weight(exact, _synthetic_shots(exact, 300, 4000, 11), rho, 1,
+    scarce = blend.choose_weight(exact, _synthetic_shots(exact, 300, 4000, 11), rho, {"rank": 1},
                                  frame, N, stage)
     _one_standard_error_rule(scarce)
     assert scarce["anchor"] == 0.0 and scarce["weight"] < 1.0
     assert scarce["candidates"][-1]["excess_over_best"] > 3 * scarce["candidates"][-1][
         "excess_stderr"]
-    plenty = blend.choose_weight(exact, _synthetic_shots(exact, 40000, 4000, 12), rho, 1,
+    plenty = blend.choose_weight(exact, _synthetic_shots(exact, 40000, 4000, 12), rho, {"rank": 1},
                                  frame, N, stage)
     _one_standard_error_rule(plenty)
     # whichever weight: 40,000 shots of 216 outcomes fix the rank-1 state to ~3e-4

@@ -188,8 +188,11 @@ def test_wrong_model_is_flagged_and_the_headline_falls_back(ghz4_noisy):
     sc = {s["name"]: s for s in c["scalars"]}["quantum_fidelity"]
     ghz = ghz_statevector(N)
     exact_mix = float(np.real(ghz.conj() @ depolarize(rho, 0.05) @ ghz))  # what the model says
-    assert sc["z"] < -10 and sc["model"] == pytest.approx(exact_mix, abs=0.01)
     hf = r["headline"]["quantum_fidelity"]
+    # the model's MLE state is its table's best approximation in the family the shots choose
+    # (here rank 1 behind fitted depolarizing noise, which the true GHZ shots prefer to the
+    # rank-2 mixture): it need not be the mixture itself, but it lacks most of the coherence
+    assert sc["z"] < -10 and exact_mix - 0.01 < sc["model"] < hf["exact"] - 0.15
     d = r["quantum"]["direct_estimate"]
     # the state is also rejected against the raw-frequency MLE (N <= 6), and the fallback is
     # that MLE with its bootstrap error bar, which is smaller than the direct estimate's

@@ -88,7 +88,7 @@ def test_raw_mle_bootstrap_interval_contains_estimate_and_exact():
     f = _freq(sigma, frame, shots, rng)
     res = _fit(f, frame, n, shots)
     ideal = mt.target_state(psi)
-    boot = lrt.raw_mle_bootstrap(f, shots, res.rho, res.rank, frame, n, ideal, b=10, seed=1)
+    boot = lrt.raw_mle_bootstrap(f, shots, res.rho, res.info(), frame, n, ideal, b=10, seed=1)
     value = float(mt.physical_fidelity(res.rho, ideal))
     lo, hi = boot["ci95"]
     assert lo <= value <= hi
