@@ -20,11 +20,20 @@ if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing torch==2.13.0 (CPU build)" >&2
   pipq torch==2.13.0
 fi
-if ! "$VPY" -c "import qtomo, h5py, qutip, click, tqdm, matplotlib, scipy, pytest, hypothesis, importlinter" >/dev/null 2>&1 \
-   || [ setup.cfg -nt .venv/.qtomo-installed ]; then
+DEPS="import numpy, qtomo, h5py, qutip, click, tqdm, matplotlib, scipy, pytest, hypothesis, importlinter"
+if ! "$VPY" -c "$DEPS" >/dev/null 2>&1 || [ setup.cfg -nt .venv/.qtomo-installed ]; then
   echo "setup: installing qtomo and its dependencies into .venv" >&2
   pipq -e ".[test]"
+  if ! "$VPY" -c "$DEPS" >/dev/null 2>&1; then
+    # a download that arrived damaged (pip reports a hash mismatch) is fetched again
+    echo "setup: some dependencies are missing after pip; trying once more without pip's cache" >&2
+    pipq --no-cache-dir -e ".[test]"
+  fi
   touch .venv/.qtomo-installed
 fi
-"$VPY" -c "import torch, qtomo" || { echo "setup: failed to import torch/qtomo" >&2; exit 1; }
+"$VPY" -c "import torch; $DEPS" || {
+  echo "setup: failed to import qtomo's dependencies (see pip's message above)" >&2
+  rm -f .venv/.qtomo-installed
+  exit 1
+}
 export PATH="$ROOT/.venv/bin:$PATH"
