@@ -181,10 +181,9 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
         "candidates": got["candidates"], "validation_shots": got["validation_shots"],
         "method": ("the model's MLE state is fitted to (1 - w) Q + w f_train in its family "
                    "(rank, noise), Q the model's table, f_train the frequencies of the model's "
-                   "training shots; of the "
-                   "weights whose state predicts the run's validation shots within "
-                   f"{SE_RULE_Z:g} standard error of the best, w is the one nearest the "
-                   "better of w = 0 and w = 1 (a one-standard-error rule)"),
+                   "training shots; of the weights whose state predicts the run's validation "
+                   f"shots within {SE_RULE_Z:g} standard error of the best, w is the one "
+                   "nearest the better of w = 0 and w = 1 (a one-standard-error rule)"),
     }
     if got["weight"] > 0:
         sec["mle_table_only"] = sec["mle"]

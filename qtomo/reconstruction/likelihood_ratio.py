@@ -179,7 +179,7 @@ def raw_mle_bootstrap(freq: np.ndarray, n_shots: int, rho_data: np.ndarray,
 
 
 def _family(fit: dict[str, Any]) -> str:
-    if float(fit.get("depolarizing") or 0.0) > 0:
+    if mle.has_noise(fit):
         return f"rank {fit['rank']} behind a refitted local depolarizing strength"
     return f"rank {fit['rank']}"
 

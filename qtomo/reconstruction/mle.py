@@ -59,6 +59,7 @@ NOISE_XTOL = 1e-3
 #: by 0.02); a noisy state's shots gain hundreds (20,000 Pauli-4 shots of noisy GHZ-6: 57).
 NOISE_PENALTY = 10.83
 
+
 @dataclass
 class MLEResult:
     """A physical state fitted to an outcome table by maximum likelihood.
@@ -239,13 +240,18 @@ def fit_mle_noisy(
     return min(fits.values(), key=lambda r: r.kl)
 
 
+def has_noise(fit: dict[str, Any]) -> bool:
+    """Whether a fit (its :meth:`MLEResult.info`) holds a fitted depolarizing strength."""
+    return float(fit.get("depolarizing") or 0.0) > 0
+
+
 def refit_like(probs: FloatArray, frame: AnyFrame, n: int, fit: dict[str, Any], *,
                init: ComplexArray | None = None, max_iter: int = 400) -> MLEResult:
     """Fit ``probs`` in the family of an earlier fit (its :meth:`MLEResult.info`): the same
     rank, and the depolarizing strength searched again where that fit had one (a resample's
     spread then holds the strength's uncertainty too)."""
     rank = int(fit["rank"])
-    if float(fit.get("depolarizing") or 0.0) > 0:
+    if has_noise(fit):
         return fit_mle_noisy(probs, frame, n, rank=rank, init=init, max_iter=max_iter)
     return fit_mle(probs, frame, n, rank=rank, init=init, max_iter=max_iter)
 
@@ -391,5 +397,5 @@ def fit_mle_auto(
 
 
 __all__ = ["NOISE_FIT_MAX_QUBITS", "NOISE_MAX", "NOISE_PENALTY", "NOISE_XTOL", "MLEResult",
-           "fit_mle", "fit_mle_auto", "fit_mle_noisy", "minimize_factor", "mle_parameter_count",
-           "refit_like", "shots_log_p", "shots_nll", "start_factor"]
+           "fit_mle", "fit_mle_auto", "fit_mle_noisy", "has_noise", "minimize_factor",
+           "mle_parameter_count", "refit_like", "shots_log_p", "shots_nll", "start_factor"]

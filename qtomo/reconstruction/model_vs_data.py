@@ -16,6 +16,7 @@ from typing import Any
 
 from qtomo.reconstruction import consistency as cs
 from qtomo.reconstruction import likelihood_ratio as lrt
+from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import ReconstructConfig, Stage
 from qtomo.reconstruction.design_weights import balanced
 from qtomo.reconstruction.inputs import DatasetInputs
@@ -112,7 +113,7 @@ def _likelihood_ratio(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, qs: Q
     fit = qs.section["data"]["mle_fit"]
     lr = lrt.likelihood_ratio_test(qs.freq, ds.shots, rhos["model_mle"], rhos["data_mle"],
                                    fit["rank"], inp.frame, inp.n,
-                                   depolarizing=float(fit.get("depolarizing") or 0.0) > 0)
+                                   depolarizing=mle.has_noise(fit))
     if lr.rejected and qs.ideal is not None:  # is the difference material?
         boot = raw_mle_bootstrap(qs, ds.shots, inp.frame, inp.n, cfg.seed, stage)
         mf = (qs.section.get("model", {}).get("mle") or {}).get("fidelity")
