@@ -28,23 +28,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_families as bf  # noqa: E402
 
 
-def scan_cell(spec: str, cache: Path) -> dict[str, Any]:
-    import numpy as np
+def parse_cell(spec: str) -> tuple[str, float, int, int]:
+    """FAMILY:NOISE:N:SHOTS -> (family, noise, n, shots); argparse reports a bad one."""
+    try:
+        fam, noise, n, shots = spec.split(":")
+        cell = (fam, float(noise), int(n), int(shots))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{spec!r} is not FAMILY:NOISE:N:SHOTS") from None
+    if fam not in bf.FAMILIES:
+        raise argparse.ArgumentTypeError(
+            f"unknown family {fam!r}; one of {', '.join(sorted(bf.FAMILIES))}")
+    return cell
 
+
+def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
     import qtomo.reconstruction.blend as bl
     from qtomo.data.hdf5 import open_dataset
     from qtomo.data.simulate import simulate
+    from qtomo.reconstruction import metrics as mt
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.training.trainer import run_training
 
-    fam, noise, n, shots = spec.split(":")
-    key = bf.cell_key(fam, float(noise), int(n), int(shots))
+    key = bf.cell_key(*cell)
     seed = bf.cell_seed(key)
     d = cache / key
     d.mkdir(parents=True, exist_ok=True)
     data, run = d / "data.h5", d / "run"
     if not data.exists():
-        simulate(bf.sim_config(fam, float(noise), int(n), int(shots), seed), data, overwrite=True)
+        simulate(bf.sim_config(*cell, seed), data, overwrite=True)
     summary: dict[str, Any] = {}
     if not (run / "best.pt").exists():
         shutil.rmtree(run, ignore_errors=True)
@@ -66,9 +77,9 @@ def scan_cell(spec: str, cache: Path) -> dict[str, Any]:
     model = rec.report["quantum"]["model"]
     blend = model.get("blend") or {}
     with open_dataset(data) as ds:
-        psi = np.asarray(ds.target_array("psi")).ravel()
+        psi = mt.target_state(ds.target_array("psi"))
     table_only = (model.get("mle_table_only") or model["mle"])["fidelity"]
-    fids = [table_only] + [float(np.real(psi.conj() @ r @ psi))
+    fids = [table_only] + [mt.physical_fidelity(r, psi)
                            for r in states[: len(bl.BLEND_WEIGHTS) - 1]]
     out = {"key": key, "train_seconds": summary.get("train_seconds"),
            "weights": list(bl.BLEND_WEIGHTS), "fidelity_at_weight": fids,
@@ -82,11 +93,11 @@ def scan_cell(spec: str, cache: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cells", nargs="+", help="FAMILY:NOISE:N:SHOTS")
+    ap.add_argument("cells", nargs="+", type=parse_cell, help="FAMILY:NOISE:N:SHOTS")
     ap.add_argument("--cache-dir", type=Path, default=Path("out/bench_blend"))
     args = ap.parse_args(argv)
-    for spec in args.cells:
-        r = scan_cell(spec, args.cache_dir)
+    for cell in args.cells:
+        r = scan_cell(cell, args.cache_dir)
         f = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
         print(f"{r['key']}: F at w = 0 .. 1: {f}; chosen w = {r['chosen_weight']} "
               f"(anchor {r['anchor']:.3f}), F = {r['model_fidelity']:.5f}", flush=True)

@@ -172,9 +172,8 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
     # the model is distrusted only where the shots reject it and its end is the worse one
     distrusted = not candidates[0]["within"] and nll[-1] < nll[0]
     anchor = BLEND_WEIGHTS[-1] if distrusted else prior_weight(shots.train_rows.size, shots.size)
-    chosen = min((c["weight"] for c in candidates if c["within"]),
-                 key=lambda w: abs(w - anchor))
-    chosen = BLEND_WEIGHTS.index(chosen)
+    chosen = min((i for i, c in enumerate(candidates) if c["within"]),
+                 key=lambda i: abs(BLEND_WEIGHTS[i] - anchor))
     return {"weight": BLEND_WEIGHTS[chosen], "rho": rhos[chosen],
             "best_weight": BLEND_WEIGHTS[best], "anchor": anchor,
             "candidates": candidates, "validation_shots": int(val.size)}
@@ -222,5 +221,4 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
 
 
 __all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "SE_RULE_Z", "RunShots",
-           "blend_model_state", "prior_weight",
-           "blend_table", "choose_weight", "run_shots"]
+           "blend_model_state", "blend_table", "choose_weight", "prior_weight", "run_shots"]
