@@ -5,8 +5,9 @@ training defaults, no members) this trains the GRU once (or reuses the run in
 ``--cache-dir``), reconstructs with ``ReconstructConfig()`` and records the fidelity of the
 state fitted to (1 - w) Q + w f_train at every w of ``qtomo.reconstruction.blend.BLEND_WEIGHTS``
 (the refits ``choose_weight`` makes, captured as they happen), the weight the current rule
-chose, the anchor n / (n + K^N), and each weight's validation-NLL excess over the best with its
-standard error -- so that any weight rule can be judged on the same runs.
+chose, the posterior mean of w it is the grid point nearest to, and each weight's validation-NLL
+excess over the best with its standard error and posterior probability -- so that any weight
+rule can be judged on the same runs.
 
     python scripts/bench_blend.py tfim-h0.5:0:8:20000 cluster:0:8:20000
     python scripts/bench_blend.py --cache-dir out/bench_blend ghz-pauli4:0:10:20000
@@ -83,8 +84,10 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
                            for r in states[: len(bl.BLEND_WEIGHTS) - 1]]
     out = {"key": key, "train_seconds": summary.get("train_seconds"),
            "weights": list(bl.BLEND_WEIGHTS), "fidelity_at_weight": fids,
-           "chosen_weight": blend.get("weight"), "anchor": blend.get("anchor"),
-           "candidates": [(c["weight"], c["excess_over_best"], c["excess_stderr"])
+           "chosen_weight": blend.get("weight"), "posterior_mean": blend.get("posterior_mean"),
+           "validation_shots": blend.get("validation_shots"),
+           "candidates": [(c["weight"], c["excess_over_best"], c["excess_stderr"],
+                           c.get("posterior"))
                           for c in blend.get("candidates", [])],
            "model_fidelity": model["mle"]["fidelity"]}
     (d / "blend.json").write_text(json.dumps(out, indent=1))
@@ -100,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         r = scan_cell(cell, args.cache_dir)
         f = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
         print(f"{r['key']}: F at w = 0 .. 1: {f}; chosen w = {r['chosen_weight']} "
-              f"(anchor {r['anchor']:.3f}), F = {r['model_fidelity']:.5f}", flush=True)
+              f"(posterior mean {r['posterior_mean']:.3f}), F = {r['model_fidelity']:.5f}",
+              flush=True)
     return 0
 
 

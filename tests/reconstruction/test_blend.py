@@ -53,7 +53,7 @@ def test_validation_shots_choose_the_exact_table_and_reject_a_wrong_one():
         nll = [c["validation_nll_per_shot"] for c in got["candidates"]]
         assert [c["weight"] for c in got["candidates"]] == list(blend.BLEND_WEIGHTS)
         assert got["best_weight"] == blend.BLEND_WEIGHTS[int(np.argmin(nll))]
-        _weight_rule(got, blend.prior_weight(4000, 216))
+        _weight_rule(got)
         assert max(nll) - min(nll) < 2e-3  # 8 x 27 outcomes, 4,000 shots: KL ~ 1e-3 at most
         # the rank-1 MLE of 4,000 shots alone has infidelity ~ 26 / (2 * 4000) ~ 3e-3
         assert mt.physical_fidelity(got["rho"], psi) > 0.99
@@ -68,42 +68,80 @@ def test_validation_shots_choose_the_exact_table_and_reject_a_wrong_one():
     assert mt.physical_fidelity(got["rho"], psi) > 0.99
 
 
-def _weight_rule(got, prior):
-    """The chosen weight is the one nearest the anchor (1 where the model alone is rejected
-    and predicts the validation shots worse than the shots alone, else n / (n + K^N)) among
-    those within SE_RULE_Z standard errors of the best."""
+def _weight_rule(got):
+    """The posterior of each weight is its validation likelihood (the per-shot NLLs times the
+    validation shots) times the prior about the anchor, normalised over the grid, and the
+    chosen weight is the grid point nearest the posterior mean."""
     c = got["candidates"]
-    within = [x["weight"] for x in c
-              if x["excess_over_best"] <= blend.SE_RULE_Z * x["excess_stderr"]]
-    assert [x["weight"] for x in c if x["within"]] == within
-    ends = c[0]["validation_nll_per_shot"], c[-1]["validation_nll_per_shot"]
-    distrusted = not c[0]["within"] and ends[1] < ends[0]
-    assert got["anchor"] == pytest.approx(1.0 if distrusted else prior)
-    assert got["weight"] == min(within, key=lambda w: abs(w - got["anchor"]))
+    n_val = got["validation_shots"]
+    ll = -n_val * np.array([x["validation_nll_per_shot"] for x in c])
+    ll -= blend.PRIOR_NATS * (np.array(blend.BLEND_WEIGHTS) - got["anchor"]) ** 2
+    post = np.exp(ll - ll.max())
+    post /= post.sum()
+    np.testing.assert_allclose([x["posterior"] for x in c], post, atol=1e-9)
+    mean = float(post @ np.array(blend.BLEND_WEIGHTS))
+    assert got["posterior_mean"] == pytest.approx(mean)
+    assert got["weight"] == min(blend.BLEND_WEIGHTS, key=lambda w: abs(w - mean))
     best = [c for c in got["candidates"] if c["weight"] == got["best_weight"]][0]
     assert best["excess_over_best"] == 0 and best["excess_stderr"] == 0
 
 
-def test_rule_keeps_the_prior_weight_unless_the_validation_shots_reject_it():
+def test_posterior_weight_is_the_likelihood_weighted_mean():
+    """Anchored in the middle, equal likelihoods give the middle of the grid; two weights
+    equally far from the anchor and equally likely, the rest excluded by 50 nats, give their
+    midpoint; a lead of ln 3 nats at equal prior gives odds 3 : 1; with equal likelihoods the
+    prior alone sets the odds, exp(PRIOR_NATS) between the anchor and the far end."""
+    assert blend.posterior_weight(np.zeros(5), 0.5)[0] == pytest.approx(0.5)
+    mean, post = blend.posterior_weight(np.array([0.0, 0.0, -50, -50, -50]) - 1234.0, 0.125)
+    assert mean == pytest.approx(0.125) and post[:2] == pytest.approx([0.5, 0.5])
+    mean, post = blend.posterior_weight(np.array([-1e9, -1e9, -1e9, np.log(3.0), 0.0]), 0.875)
+    assert post[3:] == pytest.approx([0.75, 0.25]) and mean == pytest.approx(0.8125)
+    _, post = blend.posterior_weight(np.zeros(5), 1.0)
+    assert post[-1] / post[0] == pytest.approx(np.exp(blend.PRIOR_NATS))
+    assert blend.prior_weight(300, 216) == pytest.approx(300 / 516)
+
+
+def test_partly_coherent_model_is_outvoted_by_plenty_of_shots():
+    """A model with half of GHZ's coherence (its table and state are the exact ones mixed half
+    and half with the classical mixture's: fidelity 0.75) against 20,000 training and 4,000
+    validation shots of the exact state: every step toward the shots predicts the validation
+    shots better (the model alone by ~0.04 nats a shot, 20 standard errors), the posterior
+    puts all its weight on w = 1, and the state is the shots' rank-1 MLE (20,000 shots of 216
+    outcomes: infidelity ~ 26 / (2 * 20,000) ~ 7e-4)."""
+    frame = get_frame("pauli6")
+    psi, exact, mixture = _ghz_and_mixture()
+    half = 0.5 * exact + 0.5 * mixture
+    rho_half = 0.5 * np.outer(psi, psi.conj()) + 0.5 * np.diag([0.5, 0, 0, 0, 0, 0, 0, 0.5])
+    assert mt.physical_fidelity(rho_half, psi) == pytest.approx(0.75)
+    got = blend.choose_weight(half, _synthetic_shots(exact, 20000, 4000, 5), rho_half,
+                              {"rank": 1}, frame, N, Stage(None))
+    _weight_rule(got)
+    assert got["weight"] == 1.0 and got["candidates"][-1]["posterior"] > 0.99
+    nll = [c["validation_nll_per_shot"] for c in got["candidates"]]
+    assert all(np.diff(nll) < 0)
+    assert nll[0] - nll[-1] > 5 * got["candidates"][0]["excess_stderr"]
+    assert mt.physical_fidelity(got["rho"], psi) > 0.997
+
+
+def test_scarce_shots_keep_the_model_and_plenty_give_the_exact_state():
     """Exact model table, training frequencies of 300 shots of the 3-qubit GHZ state: the
-    frequencies miss most of the 216 outcomes, so w = 1 predicts 4,000 held-out shots
-    clearly worse (rejected) and the anchor is 300 / (300 + 216), so w < 1; against 40,000
-    training shots, whose raw MLE is nearly exact, every weight gives nearly the exact
-    state. (The classical-mixture table of the test above is the case where the prior weight
-    is rejected and the shots take over, w = 1.)"""
+    frequencies miss most of the 216 outcomes, so w = 1 predicts 4,000 held-out shots clearly
+    worse and the posterior keeps w < 1; against 40,000 training shots, whose raw MLE is
+    nearly exact, every weight gives nearly the exact state. (The classical-mixture table of
+    the first test is the case where the shots take over, w = 1.)"""
     frame = get_frame("pauli6")
     psi, exact, _ = _ghz_and_mixture()
     rho = np.outer(psi, psi.conj())
     stage = Stage(None)
     scarce = blend.choose_weight(exact, _synthetic_shots(exact, 300, 4000, 11), rho, {"rank": 1},
                                  frame, N, stage)
-    _weight_rule(scarce, blend.prior_weight(300, 216))
-    assert scarce["anchor"] == pytest.approx(300 / (300 + 216)) and scarce["weight"] < 1.0
+    _weight_rule(scarce)
+    assert scarce["weight"] < 1.0 and scarce["candidates"][-1]["posterior"] < 1e-6
     last = scarce["candidates"][-1]
     assert last["excess_over_best"] > 3 * last["excess_stderr"]
     plenty = blend.choose_weight(exact, _synthetic_shots(exact, 40000, 4000, 12), rho, {"rank": 1},
                                  frame, N, stage)
-    _weight_rule(plenty, blend.prior_weight(40000, 216))
+    _weight_rule(plenty)
     # whichever weight: 40,000 shots of 216 outcomes fix the rank-1 state to ~3e-4
     assert mt.physical_fidelity(plenty["rho"], psi) > 0.998
 
@@ -170,7 +208,7 @@ def test_reconstruct_reports_the_weight_and_the_members_use_it(ghz_run, monkeypa
     b = m["blend"]
     nll = [c["validation_nll_per_shot"] for c in b["candidates"]]
     assert b["best_weight"] == b["candidates"][int(np.argmin(nll))]["weight"]
-    _weight_rule(b, blend.prior_weight(5400, 6**N))
+    _weight_rule(b)
     assert b["validation_shots"] == 600
     if b["weight"] > 0:
         assert "mle_table_only" in m and "training shots" in rep["headline"]["quantum_fidelity"][
