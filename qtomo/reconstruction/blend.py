@@ -41,7 +41,7 @@ fidelity at w = 0, 1/4, 1/2, 3/4, 1; ``scripts/bench_blend.py``), N = 6 Pauli-4 
 TFIM h = 1 0.9937 / 0.9931 / 0.9907 / 0.9867 / 0.9813 (w = 1/4 chosen), h = 0.5 0.9900 /
 0.9906 / 0.9894 / 0.9866 / 0.9819 (1/2), W 0.9929 / 0.9923 / 0.9893 / 0.9838 / 0.9764 (1/4);
 the earlier rule (a two-standard-error test, then the weight nearest w_0) took w = 3/4 in all
-three. README *The model's MLE state leans on the shots* has the full table.
+three. The README has the full table (*Benchmarks*, tenth session).
 
 In the Dirichlet-prior reading, the model is a prior on the outcome distribution worth
 (1 - w) / w training sets of pseudo-shots. w = 0 is the model alone, w = 1 the standard
