@@ -80,6 +80,7 @@ def one(kind: str, seed: int, work: Path, *, plain_too: bool) -> dict[str, Any]:
         "width": (ci[1] - ci[0]) if ci else None,
         "model_headline": str(qf.get("source", "")).startswith("model"),
         "model_fidelity": mle.get("fidelity"), "model_ci95": mci,
+        "blend_weight": ((rep["quantum"].get("model") or {}).get("blend") or {}).get("weight"),
         "model_stderr": mle.get("fidelity_stderr"),
         "model_covered": bool(mci and exact is not None and mci[0] <= exact <= mci[1]),
         "model_width": (mci[1] - mci[0]) if mci else None,
