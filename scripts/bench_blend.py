@@ -13,7 +13,17 @@ rule can be judged on the same runs.
     python scripts/bench_blend.py --cache-dir out/bench_blend ghz-pauli4:0:10:20000
 
 A cell is FAMILY:NOISE:N:SHOTS with the families of bench_families.py. One JSON per cell in
-the cache; each cell prints one line.
+the cache; each cell prints one line. Each cell also records the exact value and the
+raw-frequency MLE's fidelity from the same reconstruct report, and for N <= 6 the raw MLE's
+bootstrap error (bench_families' ``--mle-error``: 5 multinomial refits, the cell's seed), so the
+cell is judged by bench_families' two rules.
+
+``--table`` prints the Markdown table of every cell in the cache (or of the cells named) with
+both rules, completing cells recorded by an older version of this script first without
+reconstructing (:func:`complete_cell`: the raw MLE fitted as bench_families does, the weight
+re-derived by the current rule from the recorded validation likelihoods):
+
+    python scripts/bench_blend.py --cache-dir out/bench_blend --table
 """
 
 from __future__ import annotations
@@ -82,7 +92,14 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
     table_only = (model.get("mle_table_only") or model["mle"])["fidelity"]
     fids = [table_only] + [mt.physical_fidelity(r, psi)
                            for r in states[: len(bl.BLEND_WEIGHTS) - 1]]
-    out = {"key": key, "train_seconds": summary.get("train_seconds"),
+    q = rec.report["quantum"]
+    exact = rec.report["headline"]["quantum_fidelity"].get("exact")
+    out = {"key": key, "family": cell[0], "noise": cell[1], "n": cell[2], "shots": cell[3],
+           "state": bf.FAMILIES[cell[0]]["state"],
+           "exact": exact if exact is not None else q.get("exact_fidelity"),
+           "raw_f": bf.report_raw_fidelity(q, data, cell[2], bf._k_of(  # noqa: SLF001
+               bf.FAMILIES[cell[0]]["povm"]), cell[3])[0],
+           "train_seconds": summary.get("train_seconds"),
            "weights": list(bl.BLEND_WEIGHTS), "fidelity_at_weight": fids,
            "chosen_weight": blend.get("weight"), "posterior_mean": blend.get("posterior_mean"),
            "validation_shots": blend.get("validation_shots"),
@@ -90,15 +107,116 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
                            c.get("posterior"))
                           for c in blend.get("candidates", [])],
            "model_fidelity": model["mle"]["fidelity"]}
+    if cell[2] <= RAW_ERROR_MAX_N and out["raw_f"] is not None:
+        freq, frame, n, psi = bf._data_arrays(data)  # noqa: SLF001 - the bench's own helper
+        out["raw_err"] = bf.raw_mle_bootstrap(freq, frame, n, cell[3], psi, b=RAW_ERROR_B,
+                                              seed=seed)["mle_err"]
     (d / "blend.json").write_text(json.dumps(out, indent=1))
     return out
 
 
+def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path
+                  ) -> dict[str, Any]:
+    """Add what an older version of this script did not record, without reconstructing: the
+    exact value, the raw MLE's fidelity (fitted as bench_families does) and its error, and the
+    current rule's weight, posterior mean and posterior from the recorded validation NLLs."""
+    import numpy as np
+
+    import qtomo.reconstruction.blend as bl
+    from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import metrics as mt
+
+    fam, noise, n, shots = cell
+    freq, frame, _, psi = bf._data_arrays(d / "data.h5")  # noqa: SLF001
+    ideal = mt.target_state(psi)
+    r.update(family=fam, noise=noise, n=n, shots=shots, state=bf.FAMILIES[fam]["state"])
+    r["exact"] = 1.0 if noise == 0 else mt.physical_fidelity(mt.target_state(psi, noise), ideal)
+    if "posterior_mean" not in r:
+        cfg = json.loads((d / "run" / "config.json").read_text())
+        ll = -float(cfg["val_shots"]) * np.array([c[1] for c in r["candidates"]])
+        mean, post = bl.posterior_weight(ll, bl.prior_weight(cfg["train_shots"], freq.size))
+        i = int(np.argmin([abs(w - mean) for w in bl.BLEND_WEIGHTS]))
+        r.update(chosen_weight=bl.BLEND_WEIGHTS[i], posterior_mean=mean,
+                 model_fidelity=r["fidelity_at_weight"][i], validation_shots=cfg["val_shots"],
+                 candidates=[(*c[:3], float(q)) for c, q in zip(r["candidates"], post)])
+    if "raw_f" not in r:
+        dense = n <= dm.MAX_RHO_QUBITS and freq.size <= dm.MAX_TABLE_ENTRIES
+        r["raw_f"] = bf.raw_mle_fidelity(freq, frame, n, shots, psi) if dense else None
+    if n <= RAW_ERROR_MAX_N and r["raw_f"] is not None and "raw_err" not in r:
+        r["raw_err"] = bf.raw_mle_bootstrap(freq, frame, n, shots, psi, b=RAW_ERROR_B,
+                                            seed=bf.cell_seed(r["key"]))["mle_err"]
+    (d / "blend.json").write_text(json.dumps(r, indent=1))
+    return r
+
+
+#: The raw MLE's bootstrap error (bench_families --mle-error) up to this N, from B refits.
+RAW_ERROR_MAX_N = 6
+RAW_ERROR_B = 5
+_FRAC = {0.0: "0", 0.25: "1/4", 0.5: "1/2", 0.75: "3/4", 1.0: "1"}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of scanned cells with bench_families' rules, and the pass counts."""
+    lines = ["| cell | exact | F at w = 0 / 1/4 / 1/2 / 3/4 / 1 | posterior mean | chosen w, F "
+             "| raw-MLE F +- err | rule 1 | rule 2 |", "|---|---|---|---|---|---|---|---|"]
+    n1 = p1 = n2 = p2 = 0
+    for r in rows:
+        j = bf.judge({"exact": r["exact"], "model_f": r["model_fidelity"], "raw_f": r["raw_f"],
+                      "mle_err": r.get("raw_err"), "state": r["state"], "n": r["n"],
+                      "shots": r["shots"]})
+        n1, p1 = n1 + (j["rule1"] is not None), p1 + bool(j["rule1"])
+        n2, p2 = n2 + (j["rule2"] is not None), p2 + bool(j["rule2"])
+        noise = f" p = {r['noise']:g}" if r["noise"] else ""
+        name = (f"{r['family']}{noise}"
+                f", N = {r['n']}" + ("" if r["shots"] == 20_000 else f", {r['shots']:,} shots"))
+        err = "n/a" if r.get("raw_err") is None else f"{r['raw_err']:.5f}"
+        fids = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
+        lines.append(f"| {name} | {r['exact']:.5f} | {fids} | {r['posterior_mean']:.2f} "
+                     f"| {_FRAC[r['chosen_weight']]}, {r['model_fidelity']:.5f} "
+                     f"| {bf._f(r['raw_f'])} +- {err} | {bf._pf(j['rule1'])} "  # noqa: SLF001
+                     f"| {bf._pf(j['rule2'], False)} |")  # noqa: SLF001
+    lines.append(f"\nrule 1 holds in {p1} of {n1} cells, rule 2 in {p2} of {n2}")
+    return "\n".join(lines)
+
+
+def _cached_cells(cache: Path) -> list[tuple[str, float, int, int]]:
+    """The cells with a blend.json in ``cache``."""
+    cells = []
+    for f in sorted(cache.glob("*/blend.json")):
+        key = f.parent.name  # FAMILY_pNOISE_nN_sSHOTS (bench_families.cell_key)
+        fam, rest = key.split("_p", 1)
+        noise, n, shots = rest.split("_")
+        cells.append((fam, float(noise), int(n[1:]), int(shots[1:])))
+    return cells
+
+
+def _order(r: dict[str, Any]) -> tuple[Any, ...]:
+    fams = list(bf.FAMILIES)
+    return r["shots"], r["n"], fams.index(r["family"]), r["noise"]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cells", nargs="+", type=parse_cell, help="FAMILY:NOISE:N:SHOTS")
+    ap.add_argument("cells", nargs="*", type=parse_cell, help="FAMILY:NOISE:N:SHOTS")
     ap.add_argument("--cache-dir", type=Path, default=Path("out/bench_blend"))
+    ap.add_argument("--table", action="store_true",
+                    help="print the Markdown table of the cached (or named) cells")
     args = ap.parse_args(argv)
+    if args.table:
+        rows = []
+        for cell in args.cells or _cached_cells(args.cache_dir):
+            f = args.cache_dir / bf.cell_key(*cell) / "blend.json"
+            r = json.loads(f.read_text()) if f.exists() else {}
+            if not r:
+                r = scan_cell(cell, args.cache_dir)
+            elif "raw_f" not in r or "posterior_mean" not in r:
+                print(f"completing {bf.cell_key(*cell)}", file=sys.stderr, flush=True)
+                r = complete_cell(cell, r, f.parent)
+            rows.append(r)
+        print(table(sorted(rows, key=_order)))
+        return 0
+    if not args.cells:
+        ap.error("name at least one cell, or --table")
     for cell in args.cells:
         r = scan_cell(cell, args.cache_dir)
         f = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])

@@ -161,10 +161,24 @@ def raw_mle_bootstrap(freq: Any, frame: Any, n: int, n_shots: int, psi: Any, *, 
             "mle_err_fidelities": fids, "mle_err_seconds": time.perf_counter() - t}
 
 
+def report_raw_fidelity(q: dict[str, Any], data: Path, n: int, K: int,  # noqa: N803
+                        shots: int) -> tuple[float | None, str | None]:
+    """The raw-frequency MLE's fidelity from a reconstruct report's quantum section ``q``, or
+    fitted here where the report has none but the table is dense; and where it came from."""
+    from qtomo.reconstruction import density as dm
+
+    raw_f = ((q.get("data") or {}).get("mle") or {}).get("fidelity")
+    if raw_f is not None:
+        return raw_f, "reconstruct"
+    if n <= dm.MAX_RHO_QUBITS and K**n <= dm.MAX_TABLE_ENTRIES:
+        freq, frame, _, psi = _data_arrays(data)
+        return (raw_mle_fidelity(freq, frame, n, shots, psi),
+                "bench_families (fit_mle_auto on the frequency table)")
+    return None, None
+
+
 def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
              max_minutes: float | None, device: str) -> dict[str, Any]:
-    from qtomo.reconstruction import density as dm
-    from qtomo.reconstruction import mle
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.data.simulate import simulate
     from qtomo.training.trainer import run_training
@@ -192,14 +206,7 @@ def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
     model_f = (model_sec.get("mle") or {}).get("fidelity")
     blend_w = (model_sec.get("blend") or {}).get("weight")
     table_f = (model_sec.get("mle_table_only") or model_sec.get("mle") or {}).get("fidelity")
-    raw_f = ((q.get("data") or {}).get("mle") or {}).get("fidelity")
-    raw_src = "reconstruct" if raw_f is not None else None
-    K = _k_of(cfg.povm)  # noqa: N806
-    dense = n <= dm.MAX_RHO_QUBITS and K**n <= dm.MAX_TABLE_ENTRIES
-    if raw_f is None and dense:
-        freq, frame, _, psi = _data_arrays(data)
-        raw_f = raw_mle_fidelity(freq, frame, n, shots, psi)
-        raw_src = "bench_families (fit_mle_auto on the frequency table)"
+    raw_f, raw_src = report_raw_fidelity(q, data, n, _k_of(cfg.povm), shots)
     t4 = time.perf_counter()
     de = q.get("direct_estimate") or {}
     out = {
