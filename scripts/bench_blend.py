@@ -107,12 +107,7 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
                            c.get("posterior"))
                           for c in blend.get("candidates", [])],
            "model_fidelity": model["mle"]["fidelity"]}
-    if cell[2] <= RAW_ERROR_MAX_N and out["raw_f"] is not None:
-        freq, frame, n, psi = bf._data_arrays(data)  # noqa: SLF001 - the bench's own helper
-        out["raw_err"] = bf.raw_mle_bootstrap(freq, frame, n, cell[3], psi, b=RAW_ERROR_B,
-                                              seed=seed)["mle_err"]
-    (d / "blend.json").write_text(json.dumps(out, indent=1))
-    return out
+    return complete_cell(cell, out, d)  # adds the raw MLE's error and writes blend.json
 
 
 def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path
@@ -204,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.table:
         rows = []
-        for cell in args.cells or _cached_cells(args.cache_dir):
+        cells = args.cells or _cached_cells(args.cache_dir)
+        if not cells:
+            ap.error(f"no scanned cells in {args.cache_dir}")
+        for cell in cells:
             f = args.cache_dir / bf.cell_key(*cell) / "blend.json"
             r = json.loads(f.read_text()) if f.exists() else {}
             if not r:
