@@ -55,7 +55,8 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--epochs", type=int, default=None, help="Maximum epochs [adapted to the data].")
 @click.option("--batch-size", type=int, default=None, help="Shots per step [adapted to the data].")
 @click.option("--lr", type=float, default=None, help="Peak learning rate (AdamW)  [3e-3].")
-@click.option("--hidden", type=int, default=None, help="Hidden size of the network [100].")
+@click.option("--hidden", type=int, default=None,
+              help="Hidden size of the network [64 up to 4 qubits, else 100].")
 @click.option("--layers", type=int, default=None, help="Number of layers of the network [2].")
 @click.option("--flow", type=click.Choice(["nice", "realnvp", "glow"]), default=None,
               help="Variant of --model flow: NICE, RealNVP or Glow couplings  [realnvp].")

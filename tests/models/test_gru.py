@@ -118,6 +118,8 @@ def test_training_defaults_follow_the_data():
     assert big10["ema_decay"] == at50["ema_decay"] == 0.999
     small = default_config("gru", 40, 2_000, 4)
     assert small["batch_size"] == 100 and small["patience"] == 10
+    # the network narrows only where the outcome space is small
+    assert plain["hparams"]["hidden"] < at10["hparams"]["hidden"] == 100
 
 
 def _site_model() -> GRUModel:
