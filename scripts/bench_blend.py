@@ -175,13 +175,20 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def _cached_cells(cache: Path) -> list[tuple[str, float, int, int]]:
-    """The cells with a blend.json in ``cache``."""
+    """The cells with a blend.json in ``cache``, named by the record itself (a file that is
+    not a cell record is skipped with a one-line note)."""
     cells = []
     for f in sorted(cache.glob("*/blend.json")):
-        key = f.parent.name  # FAMILY_pNOISE_nN_sSHOTS (bench_families.cell_key)
-        fam, rest = key.split("_p", 1)
-        noise, n, shots = rest.split("_")
-        cells.append((fam, float(noise), int(n[1:]), int(shots[1:])))
+        try:
+            r = json.loads(f.read_text())
+            cell = (str(r["family"]), float(r["noise"]), int(r["n"]), int(r["shots"]))
+        except (ValueError, KeyError, TypeError):
+            print(f"skipping {f}: not a bench_blend cell record", file=sys.stderr)
+            continue
+        if cell[0] in bf.FAMILIES and bf.cell_key(*cell) == f.parent.name:
+            cells.append(cell)
+        else:
+            print(f"skipping {f}: its folder does not name its cell", file=sys.stderr)
     return cells
 
 
