@@ -140,9 +140,12 @@ def _print(s: dict) -> None:
         else:
             click.echo("readout errors NOT corrected (--no-readout-correction)")
     if s["classical_fidelity"] is not None:
-        c = f(s["classical_fidelity"], s["classical_fidelity_stderr"])
-        click.echo(f"classical fidelity {c}, KL {f(s['kl_divergence'], s['kl_divergence_stderr'])} "
-                   "nats")
+        se = s["classical_fidelity_stderr"]
+        exact = se == 0.0  # summed over every outcome string, not sampled: no error bar
+        c = f(s["classical_fidelity"], None if exact else se)
+        kl = f(s["kl_divergence"], None if exact else s["kl_divergence_stderr"])
+        click.echo(f"classical fidelity {c}, KL {kl} nats"
+                   + (" (exact sums over all outcome strings)" if exact else ""))
     if s["energy"] is not None:
         click.echo(f"energy {f(s['energy'], s['energy_stderr'])} (exact {f(s['energy_exact'])})")
     if s["consistent"] is not None:
