@@ -47,7 +47,7 @@ from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: The depolarizing family is tried up to this many qubits (a 1-D search of about a dozen fits
 #: per rank; a rank-1 fit at N = 10 alone takes tens of seconds).
-NOISE_FIT_MAX_QUBITS = 8
+NOISE_FIT_MAX_QUBITS = 10
 #: Largest local depolarizing strength searched.
 NOISE_MAX = 0.5
 #: Score cost of the fitted strength, in the units of the AIC (-2 log L + 2 k): the 0.999
