@@ -16,9 +16,9 @@ the raw-frequency MLE gives 0.970 at rank 1 (the AIC's choice), 0.775 at rank 2 
 rank 4 and above. ``E_p(A A^+ / Tr)``, with ``E_p`` the local depolarizing channel of
 :mod:`qtomo.states.noise` on every qubit, adds one parameter that holds all of that noise; it
 is fitted in the Heisenberg picture, ``Tr[E_p(sigma) M(a)] = Tr[sigma M_p(a)]`` with the
-depolarized POVM of :meth:`qtomo.povm.frames.Frame.depolarized`, and taken only where the shots
-ask for it by a likelihood-ratio margin (``NOISE_PENALTY``), so that shots of a pure state keep
-p = 0.
+depolarized POVM of :meth:`qtomo.povm.frames.Frame.depolarized`, jointly with ``A`` (p one
+bounded parameter of the same L-BFGS-B descent), and taken only where the shots ask for it by a
+likelihood-ratio margin (``NOISE_PENALTY``), so that shots of a pure state keep p = 0.
 
 The Born tables and the ``R`` operator are the qubit-by-qubit contractions of
 :mod:`qtomo.reconstruction.density`; the POVM may differ from qubit to qubit
@@ -45,8 +45,8 @@ from qtomo.reconstruction.density import (
 )
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
-#: The depolarizing family is tried up to this many qubits (a 1-D search of about a dozen fits
-#: per rank; a rank-1 fit at N = 10 alone takes tens of seconds).
+#: The depolarizing family is tried up to this many qubits, the largest dense N (one joint fit
+#: per rank: a noisy rank-1 fit of a GHZ-10 tetrahedral table takes about 40 s on 2 cores).
 NOISE_FIT_MAX_QUBITS = 10
 #: Largest local depolarizing strength searched.
 NOISE_MAX = 0.5
