@@ -150,11 +150,11 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
         rop = weighted_operator(np.where(pos, p / q, 0.0), m, n)
         g = -(rop @ a) + a / t  # dL/dA^*
         history.append(f + const)
-        grad = [g.real.ravel(), g.imag.ravel()]
-        if fit_noise:
+        grad = [2.0 * g.real.ravel(), 2.0 * g.imag.ravel()]
+        if fit_noise:  # d(-L)/dp
             dj = _local_depolarization_sum(rop, rho, n)
-            grad.append(np.array([-(dj - n) / (1.0 - noise) / 2.0]))
-        return f, 2.0 * np.concatenate(grad)
+            grad.append(np.array([-(dj - n) / (1.0 - noise)]))
+        return f, np.concatenate(grad)
 
     return fun
 
