@@ -39,6 +39,7 @@ from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.density import (
     check_table_size,
     hermitian_part,
+    partial_trace,
     product_table,
     project_to_physical,
     weighted_operator,
@@ -161,12 +162,10 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
 
 def _local_depolarization_sum(x: ComplexArray, y: ComplexArray, n: int) -> float:
     """sum_j Tr[D_j(X) Y] = sum_j Tr[Tr_j X Tr_j Y] / 2 for Hermitian X and Y (d, d)."""
-    tx = x.reshape([2] * (2 * n))
-    ty = y.reshape([2] * (2 * n))
     total = 0.0
     for j in range(n):
-        total += np.vdot(np.trace(ty, axis1=j, axis2=n + j),
-                         np.trace(tx, axis1=j, axis2=n + j)).real
+        rest = [k for k in range(n) if k != j]
+        total += np.vdot(partial_trace(y, rest), partial_trace(x, rest)).real
     return 0.5 * float(total)
 
 
