@@ -134,7 +134,7 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
     d = 2**n
     pos = p > 0
     const = float(np.sum(p[pos] * np.log(p[pos])))
-    fixed = site_operators(frame.depolarized(depolarizing) if depolarizing > 0 else frame, n)
+    fixed = _noisy_site_operators(frame, n, depolarizing)
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         noise = float(x[-1]) if fit_noise else depolarizing
@@ -142,9 +142,7 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
         t = float(np.vdot(a, a).real)
         if not t > 0:
             return 1e300, np.zeros_like(x)
-        m = fixed
-        if fit_noise:
-            m = site_operators(frame.depolarized(noise) if noise > 0 else frame, n)
+        m = _noisy_site_operators(frame, n, noise) if fit_noise else fixed
         rho = a @ a.conj().T
         q = np.maximum(product_table(rho, m).real, 1e-300)
         f = -float(np.sum(p[pos] * np.log(q[pos]))) + np.log(t)
@@ -158,6 +156,11 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
         return f, np.concatenate(grad)
 
     return fun
+
+
+def _noisy_site_operators(frame: AnyFrame, n: int, noise: float) -> ComplexArray:
+    """Per-qubit POVM elements behind local depolarizing noise of strength ``noise``."""
+    return site_operators(frame.depolarized(noise) if noise > 0 else frame, n)
 
 
 def _local_depolarization_sum(x: ComplexArray, y: ComplexArray, n: int) -> float:
@@ -234,8 +237,7 @@ def fit_mle(
                                        extra=bounds)
     if fit_depolarizing:
         noise = float(fitted)
-    m = site_operators(frame.depolarized(noise) if noise > 0 else frame, n)
-    q = product_table(sigma, m).real
+    q = product_table(sigma, _noisy_site_operators(frame, n, noise)).real
     if noise > 0:
         from qtomo.states.noise import depolarize
 
