@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+POVMS = ("pauli4", "tetra", "pauli6")
 DEFAULT_TABLES = ("pauli4:6:1", "pauli6:6:2", "tetra:8:1", "tetra:10:1")
 
 
@@ -36,22 +37,39 @@ def ghz_table(povm: str, n: int, p: float, shots: int, seed: int
     return psi, counts / shots, float(np.real(psi.conj() @ rho @ psi))
 
 
+def parse_tables(text: str) -> list[tuple[str, int, int]]:
+    """POVM:N:RANK,... -> [(povm, n, rank)]; argparse reports a bad spec in one line."""
+    out = []
+    for spec in text.split(","):
+        try:
+            povm, n, rank = spec.split(":")
+            cell = (povm, int(n), int(rank))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{spec!r} is not POVM:N:RANK") from None
+        if povm not in POVMS or not 1 <= cell[1] <= 10 or not 1 <= cell[2] <= 2**cell[1]:
+            raise argparse.ArgumentTypeError(
+                f"{spec!r}: POVM one of {', '.join(POVMS)}, 1 <= N <= 10, "
+                "1 <= RANK <= 2^N")
+        out.append(cell)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tables", default=",".join(DEFAULT_TABLES),
+    ap.add_argument("--tables", type=parse_tables, default=",".join(DEFAULT_TABLES),
                     help="comma-separated POVM:N:RANK (default: %(default)s)")
     ap.add_argument("--shots", type=int, default=20_000)
     ap.add_argument("--noise", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    if args.shots < 1 or not 0.0 <= args.noise <= 1.0:
+        ap.error("--shots must be >= 1 and --noise in [0, 1]")
     from qtomo.povm.frames import get_frame
     from qtomo.reconstruction.mle import fit_mle, fit_mle_noisy
 
     print("| table | exact F | no noise: s, KL, F | with noise: s, p, KL, F |")
     print("|---|---|---|---|")
-    for spec in args.tables.split(","):
-        povm, n, rank = spec.split(":")
-        n, rank = int(n), int(rank)
+    for povm, n, rank in args.tables:
         psi, table, exact = ghz_table(povm, n, args.noise, args.shots, args.seed)
         frame = get_frame(povm)
         t0 = time.perf_counter()
