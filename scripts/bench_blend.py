@@ -5,9 +5,8 @@ training defaults, no members) this trains the GRU once (or reuses the run in
 ``--cache-dir``), reconstructs with ``ReconstructConfig()`` and records the fidelity of the
 state fitted to (1 - w) Q + w f_train at every w of ``qtomo.reconstruction.blend.BLEND_WEIGHTS``
 (the refits ``choose_weight`` makes, captured as they happen), the weight the current rule
-chose, the posterior mean of w it is the grid point nearest to, and each weight's validation-NLL
-excess over the best with its standard error and posterior probability -- so that any weight
-rule can be judged on the same runs.
+chose, its anchor, and each weight's validation-NLL excess over the best with its standard
+error -- so that any weight rule can be judged on the same runs.
 
     python scripts/bench_blend.py tfim-h0.5:0:8:20000 cluster:0:8:20000
     python scripts/bench_blend.py --cache-dir out/bench_blend ghz-pauli4:0:10:20000
@@ -20,8 +19,8 @@ cell is judged by bench_families' two rules.
 
 ``--table`` prints the Markdown table of every cell in the cache (or of the cells named) with
 both rules, completing cells recorded by an older version of this script first without
-reconstructing (:func:`complete_cell`: the raw MLE fitted as bench_families does, the weight
-re-derived by the current rule from the recorded validation likelihoods):
+reconstructing (:func:`complete_cell`: the raw MLE fitted as bench_families does), and the
+weight of every cell re-derived by the current rule from its recorded validation likelihoods:
 
     python scripts/bench_blend.py --cache-dir out/bench_blend --table
 """
@@ -101,10 +100,10 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
                bf.FAMILIES[cell[0]]["povm"]), cell[3])[0],
            "train_seconds": summary.get("train_seconds"),
            "weights": list(bl.BLEND_WEIGHTS), "fidelity_at_weight": fids,
-           "chosen_weight": blend.get("weight"), "posterior_mean": blend.get("posterior_mean"),
+           "chosen_weight": blend.get("weight"), "anchor": blend.get("anchor"),
+           "params": bl.family_parameters(cell[2], model["mle_fit"]),
            "validation_shots": blend.get("validation_shots"),
-           "candidates": [(c["weight"], c["excess_over_best"], c["excess_stderr"],
-                           c.get("posterior"))
+           "candidates": [(c["weight"], c["excess_over_best"], c["excess_stderr"])
                           for c in blend.get("candidates", [])],
            "model_fidelity": model["mle"]["fidelity"]}
     return complete_cell(cell, out, d)  # adds the raw MLE's error and writes blend.json
@@ -113,8 +112,9 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
 def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path
                   ) -> dict[str, Any]:
     """Add what an older version of this script did not record, without reconstructing: the
-    exact value, the raw MLE's fidelity (fitted as bench_families does) and its error, and the
-    current rule's weight, posterior mean and posterior from the recorded validation NLLs."""
+    exact value, the raw MLE's fidelity (fitted as bench_families does) and its error; and
+    re-derive the weight by the current rule from the recorded validation NLLs (a record
+    without the family's parameter count: rank 1, plus the noise strength in a noisy cell)."""
     import numpy as np
 
     import qtomo.reconstruction.blend as bl
@@ -126,14 +126,14 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path
     ideal = mt.target_state(psi)
     r.update(family=fam, noise=noise, n=n, shots=shots, state=bf.FAMILIES[fam]["state"])
     r["exact"] = 1.0 if noise == 0 else mt.physical_fidelity(mt.target_state(psi, noise), ideal)
-    if "posterior_mean" not in r:
-        cfg = json.loads((d / "run" / "config.json").read_text())
-        ll = -float(cfg["val_shots"]) * np.array([c[1] for c in r["candidates"]])
-        mean, post = bl.posterior_weight(ll, bl.prior_weight(cfg["train_shots"], freq.size))
-        i = int(np.argmin([abs(w - mean) for w in bl.BLEND_WEIGHTS]))
-        r.update(chosen_weight=bl.BLEND_WEIGHTS[i], posterior_mean=mean,
-                 model_fidelity=r["fidelity_at_weight"][i], validation_shots=cfg["val_shots"],
-                 candidates=[(*c[:3], float(q)) for c, q in zip(r["candidates"], post)])
+    cfg = json.loads((d / "run" / "config.json").read_text())
+    params = r.get("params") or bl.family_parameters(
+        n, {"rank": 1, "depolarizing": noise})
+    anchor = bl.prior_weight(cfg["train_shots"], params)
+    i = bl.rule_weight(np.array([c[1] for c in r["candidates"]]),
+                       np.array([c[2] for c in r["candidates"]]), anchor)
+    r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor, params=params,
+             model_fidelity=r["fidelity_at_weight"][i], validation_shots=cfg["val_shots"])
     if "raw_f" not in r:
         dense = n <= dm.MAX_RHO_QUBITS and freq.size <= dm.MAX_TABLE_ENTRIES
         r["raw_f"] = bf.raw_mle_fidelity(freq, frame, n, shots, psi) if dense else None
@@ -152,7 +152,7 @@ _FRAC = {0.0: "0", 0.25: "1/4", 0.5: "1/2", 0.75: "3/4", 1.0: "1"}
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of scanned cells with bench_families' rules, and the pass counts."""
-    lines = ["| cell | exact | F at w = 0 / 1/4 / 1/2 / 3/4 / 1 | posterior mean | chosen w, F "
+    lines = ["| cell | exact | F at w = 0 / 1/4 / 1/2 / 3/4 / 1 | anchor | chosen w, F "
              "| raw-MLE F +- err | rule 1 | rule 2 |", "|---|---|---|---|---|---|---|---|"]
     n1 = p1 = n2 = p2 = 0
     for r in rows:
@@ -166,7 +166,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 f", N = {r['n']}" + ("" if r["shots"] == 20_000 else f", {r['shots']:,} shots"))
         err = "n/a" if r.get("raw_err") is None else f"{r['raw_err']:.5f}"
         fids = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
-        lines.append(f"| {name} | {r['exact']:.5f} | {fids} | {r['posterior_mean']:.2f} "
+        lines.append(f"| {name} | {r['exact']:.5f} | {fids} | {r['anchor']:.2f} "
                      f"| {_FRAC[r['chosen_weight']]}, {r['model_fidelity']:.5f} "
                      f"| {bf._f(r['raw_f'])} +- {err} | {bf._pf(j['rule1'])} "  # noqa: SLF001
                      f"| {bf._pf(j['rule2'], False)} |")  # noqa: SLF001
@@ -214,8 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             r = json.loads(f.read_text()) if f.exists() else {}
             if not r:
                 r = scan_cell(cell, args.cache_dir)
-            elif "raw_f" not in r or "posterior_mean" not in r:
-                print(f"completing {bf.cell_key(*cell)}", file=sys.stderr, flush=True)
+            else:
                 r = complete_cell(cell, r, f.parent)
             rows.append(r)
         print(table(sorted(rows, key=_order)))
@@ -226,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         r = scan_cell(cell, args.cache_dir)
         f = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
         print(f"{r['key']}: F at w = 0 .. 1: {f}; chosen w = {r['chosen_weight']} "
-              f"(posterior mean {r['posterior_mean']:.3f}), F = {r['model_fidelity']:.5f}",
+              f"(anchor {r['anchor']:.3f}), F = {r['model_fidelity']:.5f}",
               flush=True)
     return 0
 

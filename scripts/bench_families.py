@@ -216,7 +216,7 @@ def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
         "exact": exact, "model_f": model_f, "raw_f": raw_f, "raw_f_source": raw_src,
         "blend_weight": blend_w, "model_table_f": table_f,
         "blend": {k: (model_sec.get("blend") or {}).get(k)
-                  for k in ("best_weight", "posterior_mean", "candidates")},
+                  for k in ("best_weight", "anchor", "candidates")},
         "direct_f": de.get("value"), "direct_se": de.get("stderr"),
         "dense_note": q.get("dense"),
         "train_seconds": summary.get("train_seconds"), "epochs": summary.get("epochs"),

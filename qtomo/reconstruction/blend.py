@@ -1,51 +1,57 @@
-"""The model's maximum-likelihood state, shrunk toward its training shots by a weight the
-held-out shots choose.
+"""The model's maximum-likelihood state, shrunk toward its training shots by a weight that the
+held-out shots and the estimators' asymptotics choose.
 
 A generative model is a smoother of the outcome frequencies: where shots are scarce (many
 qubits, few shots) its table Q is far better than the raw frequencies, but with few qubits
 and many shots the raw frequencies f, fitted under positivity, are the efficient estimate
-and the network's own approximation error is what limits it. Which of the two to trust is a
-question the data can answer. The model's MLE state is therefore fitted to the mixture
+and the network's own approximation error is what limits it. The model's MLE state is
+therefore fitted to the mixture
 
     T_w = (1 - w) Q + w f_train,        w in BLEND_WEIGHTS = 0, 1/4, 1/2, 3/4, 1,
 
 where f_train are the frequencies of the very shots the model was trained on (the run's
-train/validation split, rebuilt from its seed), in the family (rank, depolarizing noise) chosen
-for the model's table. The weight is chosen on the run's validation shots, which neither the
-model nor f_train has seen: each candidate state rho_w predicts them with the likelihood
-L_w = prod_x p_w(x); with a prior pi(w) ~ exp(-PRIOR_NATS (w - w_0)^2) about the anchor w_0, the
-posterior probability of each is pi(w) L_w / sum_v pi(v) L_v. The weight taken is the grid
-point nearest the posterior mean of w (:func:`posterior_weight`): a model average over the
-mixing weight, which moves toward the shots as far as the held-out shots say they help.
+train/validation split, rebuilt from its seed), in the family (rank r, depolarizing noise)
+chosen for the model's table. The weight is chosen in two steps (:func:`rule_weight`):
 
-The anchor is w_0 = n / (n + K^N) for n training shots (:func:`prior_weight`): the model as a
-Dirichlet prior worth one pseudo-shot per outcome string, which is what the asymptotics say
-without looking at the shots -- the frequencies' error falls as K^N / n, the network's
-approximation error does not. The prior is weak (``PRIOR_NATS`` = 2: the anchor is at most
-e^2 ~ 7 times as likely beforehand as the far end of the grid, about what 2,000 validation
-shots can resolve), so it decides only where the likelihoods do not: with few qubits and many
-shots (N = 4, where every weight predicts the held-out shots within a nat of the others and w_0
-~ 0.95).
+1. **The held-out shots rule out what they can.** Each candidate state rho_w predicts the
+   run's validation shots, which neither the model nor f_train has seen; a weight whose
+   negative log-likelihood per shot exceeds the best weight's by more than
+   ``REJECT_STDERRS`` = 1.5 standard errors of the paired per-shot difference is ruled out
+   (a one-sided test at about 93%; at 1 standard error the noise of the validation shots
+   rules out weights that the fidelity needs, at 2 it keeps weights that 600 validation
+   shots of a badly trained model already show to be worse).
+   Where n << K^N the frequencies only add noise and every w > 0 loses by tens of standard
+   errors; where the model is short of the bulk of the distribution, w = 0 loses.
+2. **Among the weights left, the one nearest the anchor** w_0 = n / (n + c P) of n training
+   shots and P real parameters of the state family (:func:`prior_weight`; P = 2 d r - r^2 - 1,
+   plus one for a fitted noise strength; c = ``SHOTS_PER_PARAMETER`` = 100).
 
-Why the posterior mean, not the best likelihood or a test. The network underlearns the
-many-body coherences of a state (a product of N small interference factors, whose gradient
-vanishes where training starts), and those carry little of the likelihood: with 2,000
-validation shots the log-likelihoods of neighbouring weights differ by about one nat while
-the fidelity can differ by 0.01-0.09. The best likelihood alone then picks a weight by the
-noise of those shots; the mean weighs every candidate by its evidence, so where the shots do
-not tell the weights apart it stays between them and the anchor (the model's smoothing of the
-bulk, a share of the shots' coherence), and where they do it follows them: with n << K^N the
-frequencies only add noise, and w = 0 wins by tens of nats; with n >> K^N and a model short of
-the data's detail, w = 1 does. Measured on the bench_families cells (20,000 shots, the
-fidelity at w = 0, 1/4, 1/2, 3/4, 1; ``scripts/bench_blend.py``), N = 6 Pauli-4 (w_0 = 0.81):
-TFIM h = 1 0.9937 / 0.9931 / 0.9907 / 0.9867 / 0.9813 (w = 1/4 chosen), h = 0.5 0.9900 /
-0.9906 / 0.9894 / 0.9866 / 0.9819 (1/2), W 0.9929 / 0.9923 / 0.9893 / 0.9838 / 0.9764 (1/4);
-the earlier rule (a two-standard-error test, then the weight nearest w_0) took w = 3/4 in all
-three. The README has the full table (*Benchmarks*, tenth session).
+Why the anchor decides the rest. The network underlearns the many-body coherences of a state
+(the |0...0><1...1| term of GHZ is a product of N small interference factors), and those carry
+little of the likelihood: with 10,000 validation shots of GHZ-6 the weights' log-likelihoods
+differ by a nat or two, within their noise, while their fidelities differ by several of the
+raw MLE's standard errors. The validation shots cannot see what the fidelity needs there; the
+asymptotics can. The rank-r MLE of the shots has an infidelity that falls as kappa P / n
+(kappa about 0.3 for Pauli-6: GHZ-6, rank 1, P = 126, 90,000 shots, 1 - F = 0.00044), the
+model's does not fall below its own floor eps_0 (a few 1e-3 for the GRU at N = 6). Shrinking
+one toward the other by the weight that minimises the summed squared errors gives
+w = eps_0 / (eps_0 + kappa P / n) = n / (n + (kappa / eps_0) P): c = kappa / eps_0 ~ 100
+shots per parameter. An earlier anchor, n / (n + K^N) (the model worth one pseudo-shot per
+outcome string), counted outcomes rather than parameters: for Pauli-6 (K^N = 46,656 at N = 6)
+it kept the model's share of GHZ-6 at 100,000 shots where the raw MLE is the better estimate.
 
-In the Dirichlet-prior reading, the model is a prior on the outcome distribution worth
-(1 - w) / w training sets of pseudo-shots. w = 0 is the model alone, w = 1 the standard
-tomography of the training shots.
+Measured on the bench_families cells (``scripts/bench_blend.py``: the fidelity at w = 0, 1/4,
+1/2, 3/4, 1; README, *Benchmarks*, fourteenth session): GHZ-6 Pauli-6 100,000 shots 0.99812 /
+0.99852 / 0.99887 / 0.99923 / 0.99956 (raw MLE 0.99956 +- 0.00013; w = 1 now, 3/4 before),
+GHZ-4 Pauli-6 100,000 shots 0.99925 ... 0.99983 (w = 1, was 1/2), GHZ-6 Pauli-4 100,000 shots
+0.99307 / 0.99484 / 0.99616 / 0.99688 / 0.99538 (w = 1/2, was 1/4); where the model's end is
+the better one the held-out shots rule the frequencies out (TFIM N = 10, GHZ-10 Pauli-4 and
+tetrahedral at 20,000 shots: w = 0). The price is paid where the model is better than the
+anchor says and the validation shots cannot show it: TFIM h = 1, N = 6, 20,000 shots 0.99365 /
+0.99310 / 0.99069 / 0.98669 / 0.98134 takes w = 1/2 (was 1/4), still ahead of the raw MLE's
+0.98423.
+
+w = 0 is the model alone, w = 1 the standard tomography of the training shots.
 
 Bootstrap and learning-curve members use the same w, with the frequencies of their own
 resample of the training shots (:func:`qtomo.training.members.member_weights`), so their
@@ -73,24 +79,31 @@ BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: At least this many validation shots to choose the weight on.
 MIN_VALIDATION_SHOTS = 200
 
-#: Strength of the prior on w: log prior(w) = -PRIOR_NATS (w - w_0)^2 about the anchor w_0.
-PRIOR_NATS = 2.0
+#: A weight is ruled out when its validation NLL exceeds the best one's by more than this many
+#: standard errors of the paired per-shot difference.
+REJECT_STDERRS = 1.5
+#: The model's worth in shots per real parameter of the state family (module doc).
+SHOTS_PER_PARAMETER = 100.0
 
 
-def prior_weight(n_train: int, size: int) -> float:
-    """The anchor w_0 = n / (n + K^N): the model as a Dirichlet prior worth one pseudo-shot per
-    outcome string against n training shots (module doc)."""
-    return float(n_train) / (float(n_train) + float(size))
+def prior_weight(n_train: int, n_params: int) -> float:
+    """The anchor w_0 = n / (n + c P) for n training shots and P parameters (module doc)."""
+    return float(n_train) / (float(n_train) + SHOTS_PER_PARAMETER * float(n_params))
 
 
-def posterior_weight(log_likelihood: np.ndarray, anchor: float) -> tuple[float, np.ndarray]:
-    """The posterior mean of w over ``BLEND_WEIGHTS`` and the posterior probabilities, from each
-    candidate's total validation log-likelihood and the prior about ``anchor`` (module doc)."""
-    lp = np.asarray(log_likelihood, dtype=np.float64)
-    lp = lp - PRIOR_NATS * (np.asarray(BLEND_WEIGHTS) - anchor) ** 2
-    post = np.exp(lp - lp.max())
-    post /= post.sum()
-    return float(post @ np.asarray(BLEND_WEIGHTS)), post
+def family_parameters(n: int, fit: dict[str, Any]) -> int:
+    """Real parameters P of an MLE fit's family: rank r of N qubits, plus one for a fitted
+    depolarizing strength."""
+    return mle.mle_parameter_count(n, int(fit["rank"])) + int(mle.has_noise(fit))
+
+
+def rule_weight(excess: np.ndarray, stderr: np.ndarray, anchor: float) -> int:
+    """Index into ``BLEND_WEIGHTS`` of the weight nearest ``anchor`` among those the validation
+    shots do not rule out (an NLL excess over the best within ``REJECT_STDERRS`` standard
+    errors); of two equally near, the larger."""
+    ok = [i for i, (d, se) in enumerate(zip(excess, stderr))
+          if d <= REJECT_STDERRS * se or d <= 0]
+    return min(ok, key=lambda i: (abs(BLEND_WEIGHTS[i] - anchor), -i))
 
 
 @dataclass
@@ -149,12 +162,12 @@ def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,  # noqa: N803
 def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
                   fit: dict[str, Any], frame: Any, n: int, stage: Stage) -> dict[str, Any]:
     """Fit T_w for every w in BLEND_WEIGHTS, score it on the validation shots, and keep the
-    weight nearest the posterior mean of w (:func:`posterior_weight`, module doc).
+    weight :func:`rule_weight` picks (module doc).
 
     Returns ``weight``, ``rho`` (the chosen state), ``best_weight`` (the lowest NLL),
-    ``posterior_mean``, ``candidates`` (w, validation NLL per shot, its excess over the best
-    with that excess's standard error (the paired per-shot difference), both in nats per shot,
-    and the posterior probability) and ``validation_shots``.
+    ``anchor``, ``candidates`` (w, validation NLL per shot, its excess over the best with that
+    excess's standard error (the paired per-shot difference), both in nats per shot, and
+    whether the validation shots rule it out) and ``validation_shots``.
     """
     stage("model's MLE state: weight of the training shots (validation likelihood)")
     f_train = shots.frequencies()
@@ -169,18 +182,20 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
         init = rho  # the next weight starts from this one
     nll = np.array([-lp.mean() for lp in log_p])
     best = int(np.argmin(nll))
-    anchor = prior_weight(shots.train_rows.size, shots.size)
-    mean, post = posterior_weight(np.array([lp.sum() for lp in log_p]), anchor)
-    candidates = []
-    for i, w in enumerate(BLEND_WEIGHTS):
-        d = log_p[best] - log_p[i]
-        se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
-        candidates.append({"weight": w, "validation_nll_per_shot": float(nll[i]),
-                           "excess_over_best": float(d.mean()), "excess_stderr": se,
-                           "posterior": float(post[i])})
-    chosen = int(np.argmin([abs(w - mean) for w in BLEND_WEIGHTS]))
+    excess, stderr = [], []
+    for lp in log_p:
+        d = log_p[best] - lp
+        excess.append(float(d.mean()))
+        stderr.append(float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0)
+    anchor = prior_weight(shots.train_rows.size, family_parameters(n, fit))
+    chosen = rule_weight(np.array(excess), np.array(stderr), anchor)
+    candidates = [{"weight": w, "validation_nll_per_shot": float(nll[i]),
+                   "excess_over_best": excess[i], "excess_stderr": stderr[i],
+                   "ruled_out": not (excess[i] <= REJECT_STDERRS * stderr[i]
+                                     or excess[i] <= 0)}
+                  for i, w in enumerate(BLEND_WEIGHTS)]
     return {"weight": BLEND_WEIGHTS[chosen], "rho": rhos[chosen],
-            "best_weight": BLEND_WEIGHTS[best], "posterior_mean": mean, "anchor": anchor,
+            "best_weight": BLEND_WEIGHTS[best], "anchor": anchor,
             "candidates": candidates, "validation_shots": int(val.size)}
 
 
@@ -196,7 +211,7 @@ def blend_table(table: np.ndarray, weight: float, shots: RunShots,
 def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | None,
                       stage: Stage, index: np.ndarray | None = None) -> None:
     """Refit the model's MLE state to the model's table mixed with its training frequencies,
-    the weight chosen on the validation shots (:mod:`qtomo.reconstruction.blend`)."""
+    the weight chosen by :func:`choose_weight` (:mod:`qtomo.reconstruction.blend`)."""
     sec = qs.section["model"]
     if "mle" not in sec or qs.model_fit_table is not None or qs.model_table is None:
         return  # no MLE state, or a conditional model fitted on an unbalanced design
@@ -210,14 +225,14 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
     qs.run_shots, qs.blend_weight = shots, float(got["weight"])
     sec["blend"] = {
         "weight": got["weight"], "best_weight": got["best_weight"],
-        "posterior_mean": got["posterior_mean"], "anchor": got["anchor"],
+        "anchor": got["anchor"],
         "candidates": got["candidates"], "validation_shots": got["validation_shots"],
         "method": ("the model's MLE state is fitted to (1 - w) Q + w f_train in its family "
                    "(rank, noise), Q the model's table, f_train the frequencies of the model's "
-                   "training shots; w is the grid weight nearest the posterior mean of w, each "
-                   "weight's state weighed by its likelihood of the run's validation shots "
-                   f"and a prior exp(-{PRIOR_NATS:g} (w - w_0)^2) about the anchor "
-                   "w_0 = n / (n + K^N) of n training shots"),
+                   "training shots; of the weights whose validation NLL is within "
+                   f"{REJECT_STDERRS:g} standard errors of the best, w is the one nearest the "
+                   "anchor w_0 = n / (n + c P) of n training shots and P parameters of the "
+                   f"state family, c = {SHOTS_PER_PARAMETER:g}"),
     }
     if got["weight"] > 0:
         sec["mle_table_only"] = sec["mle"]
@@ -225,6 +240,6 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
         sec["mle"] = state_entry("mle", got["rho"], qs.ideal, qs.sigma)
 
 
-__all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "PRIOR_NATS", "RunShots",
-           "blend_model_state", "blend_table", "choose_weight", "posterior_weight",
-           "prior_weight", "run_shots"]
+__all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "REJECT_STDERRS", "SHOTS_PER_PARAMETER",
+           "RunShots", "blend_model_state", "blend_table", "choose_weight",
+           "family_parameters", "prior_weight", "rule_weight", "run_shots"]

@@ -69,44 +69,45 @@ def test_validation_shots_choose_the_exact_table_and_reject_a_wrong_one():
 
 
 def _weight_rule(got):
-    """The posterior of each weight is its validation likelihood (the per-shot NLLs times the
-    validation shots) times the prior about the anchor, normalised over the grid, and the
-    chosen weight is the grid point nearest the posterior mean."""
+    """A weight is ruled out when its validation NLL (per shot) exceeds the best one's by more
+    than REJECT_STDERRS standard errors of the paired difference; the chosen weight is the one
+    nearest the anchor among the rest."""
     c = got["candidates"]
-    n_val = got["validation_shots"]
-    ll = -n_val * np.array([x["validation_nll_per_shot"] for x in c])
-    ll -= blend.PRIOR_NATS * (np.array(blend.BLEND_WEIGHTS) - got["anchor"]) ** 2
-    post = np.exp(ll - ll.max())
-    post /= post.sum()
-    np.testing.assert_allclose([x["posterior"] for x in c], post, atol=1e-9)
-    mean = float(post @ np.array(blend.BLEND_WEIGHTS))
-    assert got["posterior_mean"] == pytest.approx(mean)
-    assert got["weight"] == min(blend.BLEND_WEIGHTS, key=lambda w: abs(w - mean))
-    best = [c for c in got["candidates"] if c["weight"] == got["best_weight"]][0]
+    for x in c:
+        assert x["ruled_out"] == (x["excess_over_best"]
+                                  > blend.REJECT_STDERRS * x["excess_stderr"])
+    kept = [x["weight"] for x in c if not x["ruled_out"]]
+    assert got["best_weight"] in kept
+    assert got["weight"] == min(kept, key=lambda w: (abs(w - got["anchor"]), -w))
+    best = [x for x in c if x["weight"] == got["best_weight"]][0]
     assert best["excess_over_best"] == 0 and best["excess_stderr"] == 0
 
 
-def test_posterior_weight_is_the_likelihood_weighted_mean():
-    """Anchored in the middle, equal likelihoods give the middle of the grid; two weights
-    equally far from the anchor and equally likely, the rest excluded by 50 nats, give their
-    midpoint; a lead of ln 3 nats at equal prior gives odds 3 : 1; with equal likelihoods the
-    prior alone sets the odds, exp(PRIOR_NATS) between the anchor and the far end."""
-    assert blend.posterior_weight(np.zeros(5), 0.5)[0] == pytest.approx(0.5)
-    mean, post = blend.posterior_weight(np.array([0.0, 0.0, -50, -50, -50]) - 1234.0, 0.125)
-    assert mean == pytest.approx(0.125) and post[:2] == pytest.approx([0.5, 0.5])
-    mean, post = blend.posterior_weight(np.array([-1e9, -1e9, -1e9, np.log(3.0), 0.0]), 0.875)
-    assert post[3:] == pytest.approx([0.75, 0.25]) and mean == pytest.approx(0.8125)
-    _, post = blend.posterior_weight(np.zeros(5), 1.0)
-    assert post[-1] / post[0] == pytest.approx(np.exp(blend.PRIOR_NATS))
-    assert blend.prior_weight(300, 216) == pytest.approx(300 / 516)
+def test_rule_weight_takes_the_kept_weight_nearest_the_anchor():
+    """Equal likelihoods: the grid point nearest the anchor (the larger of two equally near);
+    weights more than REJECT_STDERRS standard errors worse are passed over however near the anchor; the
+    anchor counts the family's parameters: n / (n + 100 P), P = 2 d r - r^2 - 1 (+1 with
+    noise)."""
+    zero, se = np.zeros(5), np.full(5, 1e-3)
+    assert blend.rule_weight(zero, se, 0.3) == 1
+    assert blend.rule_weight(zero, se, 0.375) == 2
+    assert blend.rule_weight(zero, se, 1.0) == 4
+    excess = np.array([0.0, 0.5, 0.9, 1.1, 5.0]) * blend.REJECT_STDERRS * 1e-3
+    assert blend.rule_weight(excess, se, 1.0) == 2  # 3/4 and 1 are ruled out
+    assert blend.rule_weight(excess, se, 0.0) == 0
+    excess = np.array([9e-3, 9e-3, 9e-3, 0.0, 1e-3])
+    assert blend.rule_weight(excess, se, 0.0) == 3  # the best is always kept
+    assert blend.family_parameters(3, {"rank": 1}) == 2 * 8 - 2
+    assert blend.family_parameters(3, {"rank": 2, "depolarizing": 0.05}) == 2 * 8 * 2 - 4 - 1 + 1
+    assert blend.prior_weight(12_600, 126) == pytest.approx(0.5)
 
 
 def test_partly_coherent_model_is_outvoted_by_plenty_of_shots():
     """A model with half of GHZ's coherence (its table and state are the exact ones mixed half
     and half with the classical mixture's: fidelity 0.75) against 20,000 training and 4,000
     validation shots of the exact state: every step toward the shots predicts the validation
-    shots better (the model alone by ~0.04 nats a shot, 20 standard errors), the posterior
-    puts all its weight on w = 1, and the state is the shots' rank-1 MLE (20,000 shots of 216
+    shots better (the model alone by ~0.04 nats a shot, 20 standard errors) and rules
+    it out, the anchor (20,000 / (20,000 + 100 x 14) = 0.93) takes w = 1, and the state is the shots' rank-1 MLE (20,000 shots of 216
     outcomes: infidelity ~ 26 / (2 * 20,000) ~ 7e-4)."""
     frame = get_frame("pauli6")
     psi, exact, mixture = _ghz_and_mixture()
@@ -116,7 +117,8 @@ def test_partly_coherent_model_is_outvoted_by_plenty_of_shots():
     got = blend.choose_weight(half, _synthetic_shots(exact, 20000, 4000, 5), rho_half,
                               {"rank": 1}, frame, N, Stage(None))
     _weight_rule(got)
-    assert got["weight"] == 1.0 and got["candidates"][-1]["posterior"] > 0.99
+    assert got["weight"] == 1.0
+    assert got["candidates"][0]["ruled_out"] and not got["candidates"][-1]["ruled_out"]
     nll = [c["validation_nll_per_shot"] for c in got["candidates"]]
     assert all(np.diff(nll) < 0)
     assert nll[0] - nll[-1] > 5 * got["candidates"][0]["excess_stderr"]
@@ -126,7 +128,7 @@ def test_partly_coherent_model_is_outvoted_by_plenty_of_shots():
 def test_scarce_shots_keep_the_model_and_plenty_give_the_exact_state():
     """Exact model table, training frequencies of 300 shots of the 3-qubit GHZ state: the
     frequencies miss most of the 216 outcomes, so w = 1 predicts 4,000 held-out shots clearly
-    worse and the posterior keeps w < 1; against 40,000 training shots, whose raw MLE is
+    worse (ruled out) and w < 1; against 40,000 training shots, whose raw MLE is
     nearly exact, every weight gives nearly the exact state. (The classical-mixture table of
     the first test is the case where the shots take over, w = 1.)"""
     frame = get_frame("pauli6")
@@ -136,7 +138,7 @@ def test_scarce_shots_keep_the_model_and_plenty_give_the_exact_state():
     scarce = blend.choose_weight(exact, _synthetic_shots(exact, 300, 4000, 11), rho, {"rank": 1},
                                  frame, N, stage)
     _weight_rule(scarce)
-    assert scarce["weight"] < 1.0 and scarce["candidates"][-1]["posterior"] < 1e-6
+    assert scarce["weight"] < 1.0 and scarce["candidates"][-1]["ruled_out"]
     last = scarce["candidates"][-1]
     assert last["excess_over_best"] > 3 * last["excess_stderr"]
     plenty = blend.choose_weight(exact, _synthetic_shots(exact, 40000, 4000, 12), rho, {"rank": 1},
