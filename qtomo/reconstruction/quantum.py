@@ -128,6 +128,9 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     if qs.dense and model is not None:
         _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
                       tallies.coverage)
+        from qtomo.reconstruction.shots_noise import noise_from_shots
+
+        noise_from_shots(qs, inp, tallies.freq, ds.shots, stage)
         from qtomo.reconstruction.blend import blend_model_state
 
         blend_model_state(qs, ds, inp, run_info, stage, tallies.index)

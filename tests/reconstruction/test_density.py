@@ -22,6 +22,7 @@ from qtomo.reconstruction.density import (
     to_qobj,
     weighted_operator,
 )
+from qtomo.reconstruction.config import Stage
 from qtomo.reconstruction.mle import fit_mle, fit_mle_auto, mle_parameter_count
 from qtomo.states.noise import depolarize
 from qtomo.states.tfim import tfim_ground_state
@@ -266,3 +267,39 @@ def test_joint_noise_fit_finds_the_strength_from_far_away(start):
     assert res.depolarizing == pytest.approx(0.05, abs=1e-3)
     assert np.real(psi.conj() @ res.rho @ psi) == pytest.approx(
         np.real(psi.conj() @ rho @ psi), abs=2e-3)
+
+
+@pytest.mark.parametrize("p_shots", [0.0, 0.05])
+def test_the_shots_decide_the_model_states_noise(p_shots):
+    """A model's table can take depolarizing noise that the shots do not ask for (its smoothing
+    looks like noise); the model's MLE state keeps the noise only where the shots' own fit at
+    the same rank takes it. The model here is GHZ-4 behind p = 0.03 (Pauli-4). Against 20,000
+    shots of the pure state the shots' fits gain less than the chi-square_1 margin, and the
+    state is refitted to the same table without noise (the pure GHZ-4 within 0.01); against
+    shots of GHZ-4 behind p = 0.05 (a gain of about 100) the noise stays."""
+    from types import SimpleNamespace
+
+    from qtomo.reconstruction import mle
+    from qtomo.reconstruction.quantum import QuantumStates
+    from qtomo.reconstruction.shots_noise import noise_from_shots
+
+    f = get_frame("pauli4")
+    psi, model_table, _ = _ghz4_tables("pauli4", 0.03)
+    _, shots_table, _ = _ghz4_tables("pauli4", p_shots)
+    freq = np.random.default_rng(3).multinomial(20_000, shots_table) / 20_000
+    rho_model = depolarize(np.outer(psi, psi.conj()), 0.03)
+    fit = {"rank": 1, "depolarizing": 0.03, "rank_candidates": [], "rank_selection": "test"}
+    qs = QuantumStates(section={"model": {"mle_fit": fit}}, rhos={"model_mle": rho_model},
+                       ideal=psi, model_table=model_table)
+    noise_from_shots(qs, SimpleNamespace(frame=f, n=4), freq, 20_000, Stage(None))
+    got = qs.section["model"]["mle_fit"]
+    check = got["noise_from_shots"]
+    fid = float(np.real(psi.conj() @ qs.rhos["model_mle"] @ psi))
+    if p_shots == 0:
+        assert not check["takes_noise"] and check["gain"] < mle.NOISE_PENALTY
+        assert got["depolarizing"] == 0 and got["rank"] == 1
+        assert fid > 0.99 and qs.section["model"]["mle"]["fidelity"] == pytest.approx(fid)
+    else:
+        assert check["takes_noise"] and check["gain"] > 5 * mle.NOISE_PENALTY
+        assert check["depolarizing"] == pytest.approx(0.05, abs=0.01)
+        assert got["depolarizing"] == 0.03 and qs.rhos["model_mle"] is rho_model
