@@ -6,6 +6,12 @@ depolarizing noise of a fitted strength, :func:`qtomo.reconstruction.mle.fit_mle
 model's table is a smoothed copy of the shots, and its smoothing looks like noise to that
 choice; :func:`noise_from_shots` keeps the noise only where the shots' own fit at the same rank
 takes it (:func:`shots_ask_for_noise`).
+
+The shots' test is in-sample (the likelihood of the very shots the two states are fitted to),
+and it loses its power where the shots are sparse: 20,000 Pauli-4 shots of GHZ-8 or GHZ-10
+behind p = 0.05 spread over 4^N outcome strings that a pure state fits as well as a noisy one
+(gain ~ 1e-4 nats), so there the noise is dropped and the model's state is fitted pure (its
+fidelity then errs upward); 20,000 tetrahedral shots of the same GHZ-10 take it (gain 17).
 """
 
 from __future__ import annotations
