@@ -101,6 +101,7 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
            "train_seconds": summary.get("train_seconds"),
            "weights": list(bl.BLEND_WEIGHTS), "fidelity_at_weight": fids,
            "chosen_weight": blend.get("weight"), "anchor": blend.get("anchor"),
+           "raw_infidelity": blend.get("raw_infidelity"),
            "params": bl.family_parameters(cell[2], model["mle_fit"]),
            "validation_shots": blend.get("validation_shots"),
            "candidates": [(c["weight"], c["excess_over_best"], c["excess_stderr"])
@@ -129,7 +130,9 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path
     cfg = json.loads((d / "run" / "config.json").read_text())
     params = r.get("params") or bl.family_parameters(
         n, {"rank": 1, "depolarizing": noise})
-    anchor = bl.prior_weight(cfg["train_shots"], params)
+    anchor = r.get("anchor")  # a record without the split-half e_f keeps its own anchor
+    if r.get("raw_infidelity") is not None:
+        anchor = bl.anchor_weight(bl.MODEL_INFIDELITY_FLOOR, r["raw_infidelity"])
     i = bl.rule_weight(np.array([c[1] for c in r["candidates"]]),
                        np.array([c[2] for c in r["candidates"]]), anchor)
     r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor, params=params,

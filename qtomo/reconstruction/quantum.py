@@ -345,7 +345,7 @@ def headline_fidelity(quantum: dict[str, Any], direct: Estimate | None) -> dict[
                 w = (sec.get("blend") or {}).get("weight") if kind == "mle" else None
                 if w:
                     table += (f" mixed with its training shots' frequencies (weight {w:g}, "
-                              "chosen by the validation shots and the shots per parameter)")
+                              "chosen by the validation shots and the two estimates' scatter)")
                 return {"value": e["fidelity"], "stderr": None, **exact,
                         "source": f"{src}: {what} {table} (point estimate, no error bar)",
                         "convention": conv}
