@@ -75,10 +75,39 @@ def augment(a: Outcomes, group: str, rng: np.random.Generator) -> Outcomes:
     return np.take_along_axis(a, idx, axis=1)
 
 
+def symmetrize_table(table: np.ndarray, K: int, n: int, group: str) -> np.ndarray:  # noqa: N803
+    """The average of an outcome table (K^N entries, site 0 the most significant digit) over
+    the group's action on the sites: the distribution a model trained with :func:`augment`
+    estimates. ``reflection``: the table and its reversed-site copy; ``translation``: the
+    dihedral group (cyclic shifts and their reflections, as :func:`augment` draws them);
+    ``permutation``: the mean over each orbit, the strings with the same count of every
+    outcome."""
+    t = np.asarray(table, dtype=np.float64)
+    if group == "none" or n < 2:
+        return t
+    if group not in SYMMETRIES:
+        raise InputValueError(f"unknown symmetry {group!r}")
+    if group == "permutation":
+        code = (n + 1) ** np.arange(K, dtype=np.int64)  # a string's key: its outcome counts
+        key = code
+        for _ in range(n - 1):
+            key = (key[:, None] + code[None, :]).ravel()
+        total = np.bincount(key, weights=t)
+        size = np.bincount(key)
+        return total[key] / size[key]
+    cube = t.reshape((K,) * n)
+    orders = [list(range(n))]
+    if group == "translation":
+        orders = [[(j + s) % n for j in range(n)] for s in range(n)]
+    orders += [o[::-1] for o in orders]
+    return np.mean([np.transpose(cube, o).ravel() for o in orders], axis=0)
+
+
 def augmentation_rng(seed: int, epoch: int) -> np.random.Generator:
     """Random source of the augmentation in one epoch (fixed by the seed, so resume repeats;
     the same on every rank, which all augment the whole global batch)."""
     return np.random.default_rng([seed, _AUG, epoch])
 
 
-__all__ = ["SYMMETRIES", "augment", "augmentation_rng", "resolve_symmetry", "target_symmetry"]
+__all__ = ["SYMMETRIES", "augment", "augmentation_rng", "resolve_symmetry", "symmetrize_table",
+           "target_symmetry"]

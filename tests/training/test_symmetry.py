@@ -70,3 +70,38 @@ def test_declared_symmetry_of_datasets():
     assert resolve_symmetry("none", {"state": "ghz"}) == "none"
     with pytest.raises(InputValueError, match="symmetry"):
         resolve_symmetry("rotation", {})
+
+
+@pytest.mark.parametrize("group", ["permutation", "translation", "reflection"])
+def test_symmetrized_table_is_the_group_average(group):
+    """symmetrize_table is the mean of the table over the group's site permutations (brute
+    force over all 4! permutations, the 8 dihedral elements, or the reversal); a Born table
+    of a state with that symmetry (GHZ for all three, the open TFIM chain for reflection)
+    is left as it is, to rounding; the total probability is kept."""
+    import itertools
+
+    from qtomo.povm.born import born_probabilities
+    from qtomo.states.ghz import ghz_statevector
+    from qtomo.training.symmetry import symmetrize_table
+
+    n, frame = 4, get_frame("pauli4")
+    rng = np.random.default_rng(5)
+    t = rng.random(4**n)
+    t /= t.sum()
+    cube = t.reshape((4,) * n)
+    if group == "permutation":
+        perms = [list(p) for p in itertools.permutations(range(n))]
+    elif group == "translation":
+        perms = [[(j + s) % n for j in range(n)] for s in range(n)]
+        perms += [p[::-1] for p in perms]
+    else:
+        perms = [list(range(n)), list(range(n))[::-1]]
+    brute = np.mean([np.transpose(cube, p).ravel() for p in perms], axis=0)
+    got = symmetrize_table(t, 4, n, group)
+    np.testing.assert_allclose(got, brute, atol=1e-15)
+    assert got.sum() == pytest.approx(1.0)
+    assert np.abs(got - t).max() > 1e-3  # a random table is not symmetric
+    psi = ghz_statevector(n)
+    ghz = born_probabilities(np.outer(psi, psi.conj()), frame)
+    np.testing.assert_allclose(symmetrize_table(ghz, 4, n, group), ghz, atol=1e-14)
+    np.testing.assert_array_equal(symmetrize_table(t, 4, n, "none"), t)
