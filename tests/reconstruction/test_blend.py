@@ -85,9 +85,9 @@ def _weight_rule(got):
 
 def test_rule_weight_takes_the_kept_weight_nearest_the_anchor():
     """Equal likelihoods: the grid point nearest the anchor (the larger of two equally near);
-    weights more than REJECT_STDERRS standard errors worse are passed over however near the anchor; the
-    anchor counts the family's parameters: n / (n + 100 P), P = 2 d r - r^2 - 1 (+1 with
-    noise)."""
+    weights more than REJECT_STDERRS standard errors worse are passed over however near the
+    anchor; the anchor is e_m / (e_m + e_f), and the family's parameter count
+    P = 2 d r - r^2 - 1 (+1 with noise) is what the report gives beside it."""
     zero, se = np.zeros(5), np.full(5, 1e-3)
     assert blend.rule_weight(zero, se, 0.3) == 1
     assert blend.rule_weight(zero, se, 0.375) == 2
@@ -130,9 +130,9 @@ def test_partly_coherent_model_is_outvoted_by_plenty_of_shots():
     """A model with half of GHZ's coherence (its table and state are the exact ones mixed half
     and half with the classical mixture's: fidelity 0.75) against 20,000 training and 4,000
     validation shots of the exact state: every step toward the shots predicts the validation
-    shots better (the model alone by ~0.04 nats a shot, 20 standard errors) and rules
-    it out, the anchor (20,000 / (20,000 + 100 x 14) = 0.93) takes w = 1, and the state is the shots' rank-1 MLE (20,000 shots of 216
-    outcomes: infidelity ~ 26 / (2 * 20,000) ~ 7e-4)."""
+    shots better (the model alone by ~0.04 nats a shot, 20 standard errors) and rules it out,
+    the anchor (the split halves' e_f, ~1e-4 for 20,000 shots of 216 outcomes, against
+    e_m = 0.003: above 0.9) takes w = 1, and the state is the shots' rank-1 MLE."""
     frame = get_frame("pauli6")
     psi, exact, mixture = _ghz_and_mixture()
     half = 0.5 * exact + 0.5 * mixture
@@ -141,6 +141,7 @@ def test_partly_coherent_model_is_outvoted_by_plenty_of_shots():
     got = blend.choose_weight(half, _synthetic_shots(exact, 20000, 4000, 5), rho_half,
                               {"rank": 1}, frame, N, Stage(None))
     _weight_rule(got)
+    assert got["anchor"] > 0.9
     assert got["weight"] == 1.0
     assert got["candidates"][0]["ruled_out"] and not got["candidates"][-1]["ruled_out"]
     nll = [c["validation_nll_per_shot"] for c in got["candidates"]]
