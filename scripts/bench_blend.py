@@ -17,6 +17,10 @@ raw-frequency MLE's fidelity from the same reconstruct report, and for N <= 6 th
 bootstrap error (bench_families' ``--mle-error``: 5 multinomial refits, the cell's seed), so the
 cell is judged by bench_families' two rules.
 
+``--replica R`` (R > 0) scans the same cells on independent datasets and trainings (seeds
+drawn from the cell's name and R), each replica in its own ``--cache-dir``: how far a cell's
+figures move with the shots alone.
+
 ``--table`` prints the Markdown table of every cell in the cache (or of the cells named) with
 both rules, completing cells recorded by an older version of this script first without
 reconstructing (:func:`complete_cell`: the raw MLE fitted as bench_families does), and the
@@ -51,7 +55,14 @@ def parse_cell(spec: str) -> tuple[str, float, int, int]:
     return cell
 
 
-def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
+def replica_seed(key: str, replica: int) -> int:
+    """The cell's seed (bench_families'), or for ``replica`` R > 0 an independent one: another
+    dataset and training of the same cell, to see how far a figure moves with the shots."""
+    return bf.cell_seed(key if replica == 0 else f"{key}/replica{replica}")
+
+
+def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
+              ) -> dict[str, Any]:
     import qtomo.reconstruction.blend as bl
     from qtomo.data.hdf5 import open_dataset
     from qtomo.data.simulate import simulate
@@ -60,7 +71,7 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
     from qtomo.training.trainer import run_training
 
     key = bf.cell_key(*cell)
-    seed = bf.cell_seed(key)
+    seed = replica_seed(key, replica)
     d = cache / key
     d.mkdir(parents=True, exist_ok=True)
     data, run = d / "data.h5", d / "run"
@@ -93,7 +104,7 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path) -> dict[str, Any]:
                            for r in states[: len(bl.BLEND_WEIGHTS) - 1]]
     q = rec.report["quantum"]
     exact = rec.report["headline"]["quantum_fidelity"].get("exact")
-    out = {"key": key, "family": cell[0], "noise": cell[1], "n": cell[2], "shots": cell[3],
+    out = {"key": key, "replica": replica, "seed": seed, "family": cell[0], "noise": cell[1], "n": cell[2], "shots": cell[3],
            "state": bf.FAMILIES[cell[0]]["state"],
            "exact": exact if exact is not None else q.get("exact_fidelity"),
            "raw_f": bf.report_raw_fidelity(q, data, cell[2], bf._k_of(  # noqa: SLF001
@@ -142,7 +153,7 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path
         r["raw_f"] = bf.raw_mle_fidelity(freq, frame, n, shots, psi) if dense else None
     if n <= RAW_ERROR_MAX_N and r["raw_f"] is not None and "raw_err" not in r:
         r["raw_err"] = bf.raw_mle_bootstrap(freq, frame, n, shots, psi, b=RAW_ERROR_B,
-                                            seed=bf.cell_seed(r["key"]))["mle_err"]
+                                            seed=r.get("seed") or bf.cell_seed(r["key"]))["mle_err"]
     (d / "blend.json").write_text(json.dumps(r, indent=1))
     return r
 
@@ -206,7 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=Path("out/bench_blend"))
     ap.add_argument("--table", action="store_true",
                     help="print the Markdown table of the cached (or named) cells")
+    ap.add_argument("--replica", type=int, default=0, metavar="R",
+                    help="R > 0: an independent dataset and training of each cell (its own "
+                    "seed; give each replica its own --cache-dir) [0: bench_families' seed]")
     args = ap.parse_args(argv)
+    if args.replica < 0:
+        ap.error("--replica must be >= 0")
     if args.table:
         rows = []
         cells = args.cells or _cached_cells(args.cache_dir)
@@ -216,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             f = args.cache_dir / bf.cell_key(*cell) / "blend.json"
             r = json.loads(f.read_text()) if f.exists() else {}
             if not r:
-                r = scan_cell(cell, args.cache_dir)
+                r = scan_cell(cell, args.cache_dir, args.replica)
             else:
                 r = complete_cell(cell, r, f.parent)
             rows.append(r)
@@ -225,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.cells:
         ap.error("name at least one cell, or --table")
     for cell in args.cells:
-        r = scan_cell(cell, args.cache_dir)
+        r = scan_cell(cell, args.cache_dir, args.replica)
         f = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
         print(f"{r['key']}: F at w = 0 .. 1: {f}; chosen w = {r['chosen_weight']} "
               f"(anchor {r['anchor']:.3f}), F = {r['model_fidelity']:.5f}",

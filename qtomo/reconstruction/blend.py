@@ -212,6 +212,14 @@ class RunShots:
         return self.symmetrize(counts / max(float(counts.sum()), 1.0))
 
 
+def run_symmetry(run_info: dict[str, Any] | None) -> str:
+    """The group a run was trained under (``symmetry_used``), for the frequencies of the
+    dataset it was trained on; "none" for a run of other shots or without a record."""
+    if (run_info or {}).get("dataset_hash_matches") is False:
+        return "none"
+    return str(((run_info or {}).get("train_config") or {}).get("symmetry_used") or "none")
+
+
 def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,  # noqa: N803
               index: np.ndarray | None = None) -> RunShots | None:
     """The run's split of ``ds`` (None without a run config or validation shots, or for a run
@@ -234,7 +242,7 @@ def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,  # noqa: N803
     if index is None:
         index = outcome_index(ds.outcomes(0, ds.shots), K)
     return RunShots(index=index, train_rows=train, val_rows=val, size=K**ds.n_qubits, K=K,
-                    n=ds.n_qubits, symmetry=str(tc.get("symmetry_used") or "none"))
+                    n=ds.n_qubits, symmetry=run_symmetry(run_info))
 
 
 def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
@@ -340,4 +348,4 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
 __all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "MODEL_INFIDELITY_FLOOR", "REJECT_STDERRS",
            "RESTART_KL_GAIN", "RunShots", "anchor_weight", "blend_model_state", "blend_table",
            "choose_weight", "family_parameters", "rule_weight", "ruled_out", "run_shots",
-           "split_half_infidelity", "table_kl"]
+           "run_symmetry", "split_half_infidelity", "table_kl"]

@@ -128,11 +128,10 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     if qs.dense and model is not None:
         _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
                       tallies.coverage)
+        from qtomo.reconstruction.blend import blend_model_state, run_symmetry
         from qtomo.reconstruction.shots_noise import noise_from_shots
 
-        noise_from_shots(qs, inp, tallies.freq, ds.shots, stage)
-        from qtomo.reconstruction.blend import blend_model_state
-
+        noise_from_shots(qs, inp, tallies.freq, ds.shots, stage, run_symmetry(run_info))
         blend_model_state(qs, ds, inp, run_info, stage, tallies.index)
     if qs.dense:
         _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
