@@ -14,7 +14,8 @@ error -- so that any weight rule can be judged on the same runs.
 A cell is FAMILY:NOISE:N:SHOTS with the families of bench_families.py. One JSON per cell in
 the cache; each cell prints one line. Each cell also records the exact value and the
 raw-frequency MLE's fidelity from the same reconstruct report, and for N <= 6 the raw MLE's
-bootstrap error (bench_families' ``--mle-error``: 5 multinomial refits, the cell's seed), so the
+bootstrap error (bench_families' ``--mle-error``: 5 multinomial refits, the cell's seed; up to
+``--raw-error-max-n`` qubits with ``--table``), so the
 cell is judged by bench_families' two rules.
 
 ``--replica R`` (R > 0) scans the same cells on independent datasets and trainings (seeds
@@ -121,8 +122,8 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
     return complete_cell(cell, out, d)  # adds the raw MLE's error and writes blend.json
 
 
-def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path
-                  ) -> dict[str, Any]:
+def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
+                  raw_error_max_n: int | None = None) -> dict[str, Any]:
     """Add what an older version of this script did not record, without reconstructing: the
     exact value, the raw MLE's fidelity (fitted as bench_families does) and its error; and
     re-derive the weight by the current rule from the recorded validation NLLs (a record
@@ -151,7 +152,8 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path
     if "raw_f" not in r:
         dense = n <= dm.MAX_RHO_QUBITS and freq.size <= dm.MAX_TABLE_ENTRIES
         r["raw_f"] = bf.raw_mle_fidelity(freq, frame, n, shots, psi) if dense else None
-    if n <= RAW_ERROR_MAX_N and r["raw_f"] is not None and "raw_err" not in r:
+    max_n = RAW_ERROR_MAX_N if raw_error_max_n is None else raw_error_max_n
+    if n <= max_n and r["raw_f"] is not None and r.get("raw_err") is None:
         r["raw_err"] = bf.raw_mle_bootstrap(freq, frame, n, shots, psi, b=RAW_ERROR_B,
                                             seed=r.get("seed") or bf.cell_seed(r["key"]))["mle_err"]
     (d / "blend.json").write_text(json.dumps(r, indent=1))
@@ -217,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=Path("out/bench_blend"))
     ap.add_argument("--table", action="store_true",
                     help="print the Markdown table of the cached (or named) cells")
+    ap.add_argument("--raw-error-max-n", type=int, default=RAW_ERROR_MAX_N, metavar="N",
+                    help="--table: compute the raw MLE's bootstrap error (B = "
+                    f"{RAW_ERROR_B} refits) for cells up to N qubits [{RAW_ERROR_MAX_N}]")
     ap.add_argument("--replica", type=int, default=0, metavar="R",
                     help="R > 0: an independent dataset and training of each cell (its own "
                     "seed; give each replica its own --cache-dir) [0: bench_families' seed]")
@@ -234,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             if not r:
                 r = scan_cell(cell, args.cache_dir, args.replica)
             else:
-                r = complete_cell(cell, r, f.parent)
+                r = complete_cell(cell, r, f.parent, args.raw_error_max_n)
             rows.append(r)
         print(table(sorted(rows, key=_order)))
         return 0
