@@ -11,11 +11,14 @@ The shots' test is in-sample (the likelihood of the very shots the two states ar
 and it loses its power where the shots are sparse: 20,000 Pauli-4 shots of GHZ-8 behind
 p = 0.05 spread over 4^8 outcome strings that a pure state of 510 parameters fits as well as a
 noisy one (gain 0), so the noise was dropped and the model's state fitted pure, and its
-fidelity erred upward, by 0.07 and 0.14 on two independent datasets of that cell (0.810 and
-0.881 against the exact 0.740). A run trained under a symmetry group (GHZ's permutations, the
+fidelity erred upward on four independent datasets of that cell (0.810, 0.881, 0.932 and
+0.898 against the exact 0.740). A run trained under a symmetry group (GHZ's permutations, the
 open chain's reflection) is checked on the frequencies averaged over that group, the table
 its augmented training shots estimate (:meth:`~qtomo.reconstruction.blend.RunShots.
-frequencies`): there the same shots take the noise (gain 208, p = 0.051).
+frequencies`): there the same shots take the noise (gain 208, p = 0.051), and the five
+datasets give 0.619-0.742 (root-mean-square error 0.066, against 0.147 before). Shots of pure
+states do not take noise from the averaged table (largest gain 0.98 on 14 pure cells at
+N = 6 and 8, against the margin 10.83).
 """
 
 from __future__ import annotations
