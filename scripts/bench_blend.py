@@ -15,8 +15,8 @@ A cell is FAMILY:NOISE:N:SHOTS with the families of bench_families.py. One JSON 
 the cache; each cell prints one line. Each cell also records the exact value and the
 raw-frequency MLE's fidelity from the same reconstruct report, and for N <= 6 the raw MLE's
 bootstrap error (bench_families' ``--mle-error``: 5 multinomial refits, the cell's seed; up to
-``--raw-error-max-n`` qubits with ``--table``), so the
-cell is judged by bench_families' two rules.
+``--raw-error-max-n`` qubits with ``--table``), so the cell is judged by bench_families' two
+rules.
 
 ``--replica R`` (R > 0) scans the same cells on independent datasets and trainings (seeds
 drawn from the cell's name and R), each replica in its own ``--cache-dir``: how far a cell's
@@ -105,7 +105,8 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
                            for r in states[: len(bl.BLEND_WEIGHTS) - 1]]
     q = rec.report["quantum"]
     exact = rec.report["headline"]["quantum_fidelity"].get("exact")
-    out = {"key": key, "replica": replica, "seed": seed, "family": cell[0], "noise": cell[1], "n": cell[2], "shots": cell[3],
+    out = {"key": key, "replica": replica, "seed": seed, "family": cell[0], "noise": cell[1],
+           "n": cell[2], "shots": cell[3],
            "state": bf.FAMILIES[cell[0]]["state"],
            "exact": exact if exact is not None else q.get("exact_fidelity"),
            "raw_f": bf.report_raw_fidelity(q, data, cell[2], bf._k_of(  # noqa: SLF001
@@ -154,8 +155,9 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
         r["raw_f"] = bf.raw_mle_fidelity(freq, frame, n, shots, psi) if dense else None
     max_n = RAW_ERROR_MAX_N if raw_error_max_n is None else raw_error_max_n
     if n <= max_n and r["raw_f"] is not None and r.get("raw_err") is None:
+        seed = r.get("seed") or bf.cell_seed(r["key"])
         r["raw_err"] = bf.raw_mle_bootstrap(freq, frame, n, shots, psi, b=RAW_ERROR_B,
-                                            seed=r.get("seed") or bf.cell_seed(r["key"]))["mle_err"]
+                                            seed=seed)["mle_err"]
     (d / "blend.json").write_text(json.dumps(r, indent=1))
     return r
 

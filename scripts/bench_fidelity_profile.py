@@ -111,6 +111,7 @@ def profile(data: Path, grid: np.ndarray, exact: float | None) -> dict:
     import torch
 
     from qtomo.data.hdf5 import open_dataset
+    from qtomo.errors import InputValueError
     from qtomo.povm.born import outcome_index
     from qtomo.reconstruction import metrics as mt
 
@@ -118,14 +119,23 @@ def profile(data: Path, grid: np.ndarray, exact: float | None) -> dict:
     with open_dataset(data) as ds:
         n, k, frame = ds.n_qubits, ds.K, ds.frame
         counts = np.bincount(outcome_index(ds.outcomes(0, ds.shots), k), minlength=k**n)
-        psi = np.asarray(ds.target_array("psi"), dtype=np.complex128)
+        psi = ds.target_array("psi")
         noise = float(ds.target.get("noise") or 0.0)
-    if exact is None:
+    if psi is None or np.asarray(psi).size != 2**n:
+        raise InputValueError(f"{data}: the dataset holds no target state vector |psi>")
+    psi = np.asarray(psi, dtype=np.complex128)
+    basis = dicke_basis(n)
+    if abs(np.linalg.norm(basis.T @ psi) - np.linalg.norm(psi)) > 1e-8:
+        raise InputValueError(f"{data}: the target is not permutation-symmetric (GHZ, W are); "
+                              "the symmetric family cannot hold its state")
+    if exact is None and noise == 0:
+        exact = 1.0  # the shots came from |psi> itself
+    elif exact is None:
         exact = float(mt.physical_fidelity(mt.target_state(psi, noise), mt.target_state(psi)))
     fam = SymmetricFamily(counts.astype(np.float64), np.asarray(frame.at(0).elements), n, psi)
     # start from the target itself (its Dicke amplitudes) behind a little noise
     x0 = torch.zeros(2 * n + 2)
-    amp = dicke_basis(n).T @ psi
+    amp = basis.T @ psi
     x0[: n + 1], x0[n + 1:] = torch.tensor(amp.real), torch.tensor(amp.imag)
     x_mle, q_mle, nll_mle, f_mle, p_mle = fam.fit(x0, torch.tensor([math.log(0.02 / 0.98)]))
     rows = []
@@ -163,8 +173,14 @@ def main(argv: list[str] | None = None) -> int:
         if not data.exists():
             print(f"error: {data} does not exist", file=sys.stderr)
             return 2
-        r = profile(data, grid, args.exact)
-        ci = ", ".join("n/a" if v is None else f"{v:.3f}" for v in r["ci95"])
+        from qtomo.errors import QtomoError
+
+        try:
+            r = profile(data, grid, args.exact)
+        except QtomoError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        ci = ", ".join("n/a" if v is None else f"{v:.4f}" for v in r["ci95"])
         print(f"{data}: N = {r['n']}, {r['shots']} shots; MLE F = {r['mle_f']:.4f} "
               f"(p = {r['mle_p']:.4f}); 95% LR interval [{ci}]; exact {r['exact']:.4f}, "
               f"its drop 2 dlogL = {r['exact_drop']:.2f}")
