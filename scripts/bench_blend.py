@@ -23,9 +23,11 @@ drawn from the cell's name and R), each replica in its own ``--cache-dir``: how 
 figures move with the shots alone.
 
 ``--table`` prints the Markdown table of every cell in the cache (or of the cells named) with
-both rules, completing cells recorded by an older version of this script first without
-reconstructing (:func:`complete_cell`: the raw MLE fitted as bench_families does), and the
-weight of every cell re-derived by the current rule from its recorded validation likelihoods:
+both rules, the direct estimate from all the shots with its standard error and the training
+time (the run's model card; not a timing measurement when scans shared the CPU), completing
+cells recorded by an older version of this script first without reconstructing
+(:func:`complete_cell`: the raw MLE fitted as bench_families does), and the weight of every
+cell re-derived by the current rule from its recorded validation likelihoods:
 
     python scripts/bench_blend.py --cache-dir out/bench_blend --table
 """
@@ -96,14 +98,20 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
         rec = reconstruct(data, run, ReconstructConfig())
     finally:
         bl.mle.refit_like = refit
-    model = rec.report["quantum"]["model"]
+    q = rec.report["quantum"]
+    if "model" not in q:  # K^N > 2^22 (GHZ Pauli-6 at N = 10): no dense state to scan
+        out = {"key": key, "replica": replica, "seed": seed, "weights": [],
+               "fidelity_at_weight": [], "candidates": [], "model_fidelity": None,
+               "chosen_weight": None, "anchor": None, "dense_note": q.get("dense"),
+               "train_seconds": summary.get("train_seconds")}
+        return complete_cell(cell, out, d)
+    model = q["model"]
     blend = model.get("blend") or {}
     with open_dataset(data) as ds:
         psi = mt.target_state(ds.target_array("psi"))
     table_only = (model.get("mle_table_only") or model["mle"])["fidelity"]
     fids = [table_only] + [mt.physical_fidelity(r, psi)
                            for r in states[: len(bl.BLEND_WEIGHTS) - 1]]
-    q = rec.report["quantum"]
     exact = rec.report["headline"]["quantum_fidelity"].get("exact")
     out = {"key": key, "replica": replica, "seed": seed, "family": cell[0], "noise": cell[1],
            "n": cell[2], "shots": cell[3],
@@ -143,13 +151,21 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
     cfg = json.loads((d / "run" / "config.json").read_text())
     params = r.get("params") or bl.family_parameters(
         n, {"rank": 1, "depolarizing": noise})
-    anchor = r.get("anchor")  # a record without the split-half e_f keeps its own anchor
-    if r.get("raw_infidelity") is not None:
-        anchor = bl.anchor_weight(bl.MODEL_INFIDELITY_FLOOR, r["raw_infidelity"])
-    i = bl.rule_weight(np.array([c[1] for c in r["candidates"]]),
-                       np.array([c[2] for c in r["candidates"]]), anchor)
-    r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor, params=params,
-             model_fidelity=r["fidelity_at_weight"][i], validation_shots=cfg["val_shots"])
+    r.update(params=params, validation_shots=cfg["val_shots"])
+    if r["candidates"]:  # a dense cell: the weight by the current rule
+        anchor = r.get("anchor")  # a record without the split-half e_f keeps its own anchor
+        if r.get("raw_infidelity") is not None:
+            anchor = bl.anchor_weight(bl.MODEL_INFIDELITY_FLOOR, r["raw_infidelity"])
+        i = bl.rule_weight(np.array([c[1] for c in r["candidates"]]),
+                           np.array([c[2] for c in r["candidates"]]), anchor)
+        r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor,
+                 model_fidelity=r["fidelity_at_weight"][i])
+    if r.get("train_seconds") is None:  # a run trained by an earlier scan: its model card
+        card = json.loads((d / "run" / "model_card.json").read_text())
+        r["train_seconds"] = card["results"].get("train_seconds")
+    if "direct_f" not in r:
+        direct = _direct_estimate(d / "data.h5", psi)
+        r["direct_f"], r["direct_se"] = direct.value, direct.stderr
     if "raw_f" not in r:
         dense = n <= dm.MAX_RHO_QUBITS and freq.size <= dm.MAX_TABLE_ENTRIES
         r["raw_f"] = bf.raw_mle_fidelity(freq, frame, n, shots, psi) if dense else None
@@ -162,6 +178,16 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
     return r
 
 
+def _direct_estimate(data: Path, psi: Any) -> Any:
+    """The direct estimate of <psi|rho|psi> from every shot of the dataset, with its standard
+    error (what ``qtomo reconstruct`` reports beside the model)."""
+    from qtomo.data.hdf5 import open_dataset
+    from qtomo.reconstruction import metrics as mt
+
+    with open_dataset(data) as ds:
+        return mt.direct_fidelity(ds.outcomes(), ds.frame, psi)
+
+
 #: The raw MLE's bootstrap error (bench_families --mle-error) up to this N, from B refits.
 RAW_ERROR_MAX_N = 6
 RAW_ERROR_B = 5
@@ -171,7 +197,8 @@ _FRAC = {0.0: "0", 0.25: "1/4", 0.5: "1/2", 0.75: "3/4", 1.0: "1"}
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of scanned cells with bench_families' rules, and the pass counts."""
     lines = ["| cell | exact | F at w = 0 / 1/4 / 1/2 / 3/4 / 1 | anchor | chosen w, F "
-             "| raw-MLE F +- err | rule 1 | rule 2 |", "|---|---|---|---|---|---|---|---|"]
+             "| raw-MLE F +- err | direct F +- se | rule 1 | rule 2 | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     n1 = p1 = n2 = p2 = 0
     for r in rows:
         j = bf.judge({"exact": r["exact"], "model_f": r["model_fidelity"], "raw_f": r["raw_f"],
@@ -183,11 +210,16 @@ def table(rows: list[dict[str, Any]]) -> str:
         name = (f"{r['family']}{noise}"
                 f", N = {r['n']}" + ("" if r["shots"] == 20_000 else f", {r['shots']:,} shots"))
         err = "n/a" if r.get("raw_err") is None else f"{r['raw_err']:.5f}"
-        fids = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
-        lines.append(f"| {name} | {r['exact']:.5f} | {fids} | {r['anchor']:.2f} "
-                     f"| {_FRAC[r['chosen_weight']]}, {r['model_fidelity']:.5f} "
-                     f"| {bf._f(r['raw_f'])} +- {err} | {bf._pf(j['rule1'])} "  # noqa: SLF001
-                     f"| {bf._pf(j['rule2'], False)} |")  # noqa: SLF001
+        direct = f"{bf._f(r.get('direct_f'))} +- {bf._f(r.get('direct_se'))}"  # noqa: SLF001
+        fids = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"]) or "n/a (no dense state)"
+        chosen = ("n/a" if r["chosen_weight"] is None
+                  else f"{_FRAC[r['chosen_weight']]}, {r['model_fidelity']:.5f}")
+        lines.append(f"| {name} | {r['exact']:.5f} | {fids} "
+                     f"| {bf._f(r['anchor'], '.2f')} | {chosen} "  # noqa: SLF001
+                     f"| {bf._f(r['raw_f'])} +- {err} "  # noqa: SLF001
+                     f"| {direct} "
+                     f"| {bf._pf(j['rule1'])} | {bf._pf(j['rule2'], False)} "  # noqa: SLF001
+                     f"| {bf._f(r.get('train_seconds'), '.1f')} |")  # noqa: SLF001
     lines.append(f"\nrule 1 holds in {p1} of {n1} cells, rule 2 in {p2} of {n2}")
     return "\n".join(lines)
 

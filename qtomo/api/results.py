@@ -355,7 +355,10 @@ class Reconstruction:
 
     @property
     def summary(self) -> dict[str, Any]:
-        """The headline numbers (the JSON of ``qtomo reconstruct --json``)."""
+        """The headline numbers (the JSON of ``qtomo reconstruct --json``); ``reference`` names
+        the stored target's values: "exact" (simulated shots) or "target" (lab data)."""
+        from qtomo.reports.formatting import reference_label
+
         report, files = self.report, self.files
         h = report["headline"]
         qf = h["quantum_fidelity"]
@@ -396,6 +399,7 @@ class Reconstruction:
             "energy": en.get("value"),
             "energy_stderr": en.get("stderr"),
             "energy_exact": en.get("exact"),
+            "reference": reference_label(report),
             "mode": report["mode"],
             "n_qubits": report["provenance"]["dataset"]["n_qubits"],
             "report": files.get("report.html"),

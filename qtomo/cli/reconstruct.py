@@ -147,7 +147,8 @@ def _print(s: dict) -> None:
         click.echo(f"classical fidelity {c}, KL {kl} nats"
                    + (" (exact sums over all outcome strings)" if exact else ""))
     if s["energy"] is not None:
-        click.echo(f"energy {f(s['energy'], s['energy_stderr'])} (exact {f(s['energy_exact'])})")
+        click.echo(f"energy {f(s['energy'], s['energy_stderr'])} "
+                   f"({s['reference']} {f(s['energy_exact'])})")
     if s["consistent"] is not None:
         verdict = ("consistent with the data" if s["consistent"] else
                    "INCONSISTENT with the data (" + ", ".join(s["consistency_failed"])

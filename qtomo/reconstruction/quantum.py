@@ -153,6 +153,12 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     return qs
 
 
+#: Why a report on lab data has no exact fidelity.
+LAB_TARGET_NOTE = ("none: lab data (qtomo import); the target is the state the lab meant to "
+                   "prepare, not the state it measured, whose <psi|rho|psi> the headline and "
+                   "the direct estimate estimate")
+
+
 def _target_states(qs: QuantumStates, inp: DatasetInputs, mps: Any) -> None:
     """The target's density matrices and the exact value of the headline fidelity."""
     psi, noise, n = inp.psi, inp.noise, inp.n
@@ -162,6 +168,10 @@ def _target_states(qs: QuantumStates, inp: DatasetInputs, mps: Any) -> None:
         qs.rhos["target"] = np.outer(ideal, ideal.conj())
         if sigma is not None:
             qs.rhos["target_noisy"] = sigma
+    if inp.target.get("origin") == "lab":  # shots of the lab's state, not of the target
+        if ideal is not None or mps is not None:
+            qs.section["exact_fidelity_note"] = LAB_TARGET_NOTE
+        return
     if ideal is not None:
         qs.section["exact_fidelity"] = (
             1.0 if sigma is None else mt.physical_fidelity(sigma, ideal) if n <= dm.MAX_RHO_QUBITS

@@ -58,6 +58,14 @@ def esc(x: Any) -> str:
     return html.escape(str(x))
 
 
+def reference_label(r: dict[str, Any]) -> str:
+    """What the report calls the stored target's values: "exact" where the shots were drawn
+    from it (``qtomo simulate``), "target" for lab data (``qtomo import``), whose stored target
+    is the state the lab meant to prepare, not the state it measured."""
+    t = ((r.get("provenance") or {}).get("dataset") or {}).get("target") or {}
+    return "target" if t.get("origin") == "lab" else "exact"
+
+
 def deviation(e: dict[str, Any] | None, exact: Any) -> str:
     """Deviation from the exact value in standard errors."""
     if not e or exact is None or e.get("value") is None:
@@ -95,4 +103,4 @@ def table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
 
 
 __all__ = ["ci", "deviation", "esc", "figure", "jsonable", "num", "p_value", "pm", "purity",
-           "table", "z_score"]
+           "reference_label", "table", "z_score"]

@@ -22,6 +22,7 @@ from qtomo.reports.formatting import (
     num,
     pm,
     purity,
+    reference_label,
     table,
 )
 from qtomo.reports.html_checks import (
@@ -75,16 +76,17 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
     r = jsonable(report)
     title = f"qtomo report: {(r.get('quantum') or {}).get('target', 'state')}"
     srcs = [s for s in ("model", "direct") if s in r["observables"]["n_samples"]]
+    ref = reference_label(r)
     parts = [
         *_header(r, title),
-        *_headline(r),
+        *_headline(r, ref),
         consistency_section(r),
         readout_section(r),
         bootstrap_section(r),
         *_fidelities(r, pngs),
-        *_figures(pngs),
-        *_observables(r, srcs),
-        *_subsystems(r, srcs),
+        *_figures(pngs, ref),
+        *_observables(r, srcs, ref),
+        *_subsystems(r, srcs, ref),
         *_provenance(r),
     ]
     body = "\n".join(p for p in parts if p)
@@ -111,7 +113,7 @@ def _header(r: dict[str, Any], title: str) -> list[str]:
     return parts
 
 
-def _headline(r: dict[str, Any]) -> list[str]:
+def _headline(r: dict[str, Any], ref: str) -> list[str]:
     """The headline table: quantum fidelity, purity, energy, classical fidelity and KL."""
     h = r["headline"]
     qf = h["quantum_fidelity"]
@@ -141,7 +143,7 @@ def _headline(r: dict[str, Any]) -> list[str]:
                                                  if e.get("error_bar") else ""),
                          esc(e.get("convention"))])
     return ["<h2>Headline</h2>",
-            table(["quantity", "value &plusmn; 1 s.e.", "95% interval / exact", "source",
+            table(["quantity", "value &plusmn; 1 s.e.", f"95% interval / {ref}", "source",
                    "convention"], rows, "headline")]
 
 
@@ -196,24 +198,27 @@ def _state_row(src: str, kind: str, sec: dict[str, Any]) -> list[str]:
     ]
 
 
-def _figures(pngs: dict[str, bytes | None]) -> list[str]:
+def _figures(pngs: dict[str, bytes | None], ref: str) -> list[str]:
     """Training curves, <Z_0 Z_r>, <X_i> and the learning curve."""
     parts = ["<h2>Figures</h2>"]
     for key, alt in (("training", "training curves (metrics.csv)"),
-                     ("zz", "<Z_0 Z_r> against r: estimates +- 1 s.e. and exact values"),
-                     ("x", "per-site <X_i>: estimates +- 1 s.e. and exact values"),
+                     ("zz", f"<Z_0 Z_r> against r: estimates +- 1 s.e. and {ref} values"),
+                     ("x", f"per-site <X_i>: estimates +- 1 s.e. and {ref} values"),
                      ("learning_curve", "learning curve: headline fidelity +- 1 s.e. over "
                       "members against training shots, and the shots needed for --precision")):
         parts.append(figure(pngs.get(key), alt))
     return parts
 
 
-def _observables(r: dict[str, Any], srcs: list[str]) -> list[str]:
-    """Scalars beside their exact values, agreement with exact, one- and two-point tables."""
+def _observables(r: dict[str, Any], srcs: list[str], ref: str) -> list[str]:
+    """Scalars beside their exact (lab data: target) values, agreement with them, one- and
+    two-point tables."""
     obs = r["observables"]
     parts = ["<h2>Observables</h2>",
              f'<p class="note">{esc(obs["convention"])}. Strings: '
              + ", ".join(f"{s} {obs['n_samples'][s]}" for s in srcs) + ".</p>"]
+    if obs.get("exact_note"):
+        parts.append(f'<p class="note">{esc(obs["exact_note"])}.</p>')
     srows = []
     for name, e in obs["scalars"].items():
         row = [esc(name)]
@@ -223,18 +228,18 @@ def _observables(r: dict[str, Any], srcs: list[str]) -> list[str]:
         srows.append(row)
     head = ["observable"]
     for s in srcs:
-        head += [f"{s} &plusmn; s.e.", f"{s} &minus; exact [s.e.]"]
-    head.append("exact")
+        head += [f"{s} &plusmn; s.e.", f"{s} &minus; {ref} [s.e.]"]
+    head.append(ref)
     parts.append(table(head, srows))
-    parts.append(_agreement(obs, srcs))
+    parts.append(_agreement(obs, srcs, ref))
     n = r["provenance"]["dataset"]["n_qubits"]
-    parts.append(_single_site(obs, srcs, n))
+    parts.append(_single_site(obs, srcs, n, ref))
     if n > 1:
-        parts.append(_zz(obs, srcs, n))
+        parts.append(_zz(obs, srcs, n, ref))
     return parts
 
 
-def _agreement(obs: dict[str, Any], srcs: list[str]) -> str:
+def _agreement(obs: dict[str, Any], srcs: list[str], ref: str) -> str:
     ag = obs.get("agreement_with_exact") or {}
     arows = []
     for s in srcs:
@@ -245,12 +250,12 @@ def _agreement(obs: dict[str, Any], srcs: list[str]) -> str:
                           + (f" ({cnt[0]}/{cnt[1]})" if cnt else ""), num(a.get("zz0r_rmse"))])
     if not arows:
         return ""
-    return table(["source", "within 3 s.e. of exact (all &lang;Z<sub>i</sub>Z<sub>j"
+    return table(["source", f"within 3 s.e. of {ref} (all &lang;Z<sub>i</sub>Z<sub>j"
                   "</sub>&rang;, &lang;X<sub>i</sub>&rang;)",
                   "RMSE of &lang;Z<sub>0</sub>Z<sub>r</sub>&rang;"], arows)
 
 
-def _single_site(obs: dict[str, Any], srcs: list[str], n: int) -> str:
+def _single_site(obs: dict[str, Any], srcs: list[str], n: int, ref: str) -> str:
     rows = []
     for i in range(n):
         row = [str(i)]
@@ -262,11 +267,11 @@ def _single_site(obs: dict[str, Any], srcs: list[str], n: int) -> str:
         rows.append(row)
     head = ["site"]
     for p in ("X", "Y", "Z"):
-        head += [f"&lang;{p}&rang; {s}" for s in srcs] + [f"&lang;{p}&rang; exact"]
+        head += [f"&lang;{p}&rang; {s}" for s in srcs] + [f"&lang;{p}&rang; {ref}"]
     return "<h3>Single-site expectations</h3>" + table(head, rows)
 
 
-def _zz(obs: dict[str, Any], srcs: list[str], n: int) -> str:
+def _zz(obs: dict[str, Any], srcs: list[str], n: int, ref: str) -> str:
     rows = []
     zz = obs["two_point"]["ZZ"]
     for d in range(1, n):
@@ -276,13 +281,13 @@ def _zz(obs: dict[str, Any], srcs: list[str], n: int) -> str:
         row.append(num(zz["exact"][0][d], 4))
         rows.append(row)
     return ("<h3>&lang;Z<sub>0</sub> Z<sub>r</sub>&rang;</h3>"
-            + table(["r"] + [f"{s} &plusmn; s.e." for s in srcs] + ["exact"], rows)
+            + table(["r"] + [f"{s} &plusmn; s.e." for s in srcs] + [ref], rows)
             + '<p class="note">All two-point functions &lang;P<sub>i</sub> P<sub>j'
             "</sub>&rang; (P = X, Y, Z) with standard errors are in report.json "
             "(observables.two_point).</p>")
 
 
-def _subsystems(r: dict[str, Any], srcs: list[str]) -> list[str]:
+def _subsystems(r: dict[str, Any], srcs: list[str], ref: str) -> list[str]:
     """Renyi-2 entropies of the subsystems and the reduced density matrix."""
     parts = []
     subs = r.get("subsystems") or []
@@ -300,7 +305,7 @@ def _subsystems(r: dict[str, Any], srcs: list[str]) -> list[str]:
         parts.append("<h2>Renyi-2 entropies of subsystems [bits]</h2>")
         parts.append(f'<p class="note">{esc(r["conventions"]["renyi2"])}</p>')
         parts.append(table(["qubits"] + [f"{s} &plusmn; s.e." for s in srcs]
-                           + ["model MLE state", "exact"], rows))
+                           + ["model MLE state", ref], rows))
     rdm = r.get("reduced_density_matrix") or {}
     if rdm:
         rows = []
@@ -312,7 +317,7 @@ def _subsystems(r: dict[str, Any], srcs: list[str]) -> list[str]:
         parts.append(f"<h3>Reduced density matrix of qubits {esc(rdm.get('sites'))}</h3>")
         parts.append(f'<p class="note">{esc(rdm.get("convention"))}</p>')
         parts.append(table(["source", "purity", "smallest eigenvalue",
-                            "fidelity (projected) to exact"], rows))
+                            f"fidelity (projected) to {ref}"], rows))
     return parts
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from qtomo.reports import figures as figs
+from qtomo.reports.formatting import reference_label
 
 
 def make_figures(rec: Any) -> dict[str, bytes | None]:
@@ -28,10 +29,11 @@ def make_figures(rec: Any) -> dict[str, bytes | None]:
     out["training"] = figs.training_curves(fd.get("training_curves"))
     obs = fd.get("observables") or {}
     n = int(fd.get("n_qubits", 0))
+    ref = reference_label(rec.report)
     if n > 1 and obs:
-        out["zz"] = figs.correlation_vs_distance(_zz_series(obs), "Z")
+        out["zz"] = figs.correlation_vs_distance(_zz_series(obs, ref), "Z")
     if obs:
-        out["x"] = figs.site_expectations(_x_series(obs), "X")
+        out["x"] = figs.site_expectations(_x_series(obs, ref), "X")
     out["learning_curve"] = figs.learning_curve(fd.get("learning_curve"))
     name = fd.get("headline_rho")
     if name and name in rec.rhos:
@@ -47,8 +49,9 @@ def make_figures(rec: Any) -> dict[str, bytes | None]:
     return out
 
 
-def _zz_series(obs: dict[str, Any]) -> dict[str, Any]:
-    """<Z_0 Z_r> of the model, the shots (value, stderr) and the exact values."""
+def _zz_series(obs: dict[str, Any], ref: str) -> dict[str, Any]:
+    """<Z_0 Z_r> of the model, the shots (value, stderr) and the exact (lab data: target)
+    values, under the name ``ref``."""
     series: dict[str, Any] = {}
     for name in ("model", "direct"):
         s = obs.get(name)
@@ -57,12 +60,13 @@ def _zz_series(obs: dict[str, Any]) -> dict[str, Any]:
             series[name] = (v[0, 1:], e[0, 1:])
     ex = obs.get("exact")
     if ex is not None:
-        series["exact"] = ex.two_point["Z"][0][0, 1:]
+        series[ref] = ex.two_point["Z"][0][0, 1:]
     return series
 
 
-def _x_series(obs: dict[str, Any]) -> dict[str, Any]:
-    """<X_i> of the model, the shots (value, stderr) and the exact values."""
+def _x_series(obs: dict[str, Any], ref: str) -> dict[str, Any]:
+    """<X_i> of the model, the shots (value, stderr) and the exact (lab data: target) values,
+    under the name ``ref``."""
     series: dict[str, Any] = {}
     for name in ("model", "direct"):
         s = obs.get(name)
@@ -70,7 +74,7 @@ def _x_series(obs: dict[str, Any]) -> dict[str, Any]:
             series[name] = s.single["X"]
     ex = obs.get("exact")
     if ex is not None:
-        series["exact"] = ex.single["X"][0]
+        series[ref] = ex.single["X"][0]
     return series
 
 

@@ -85,6 +85,7 @@ def test_results_objects(pair):
     # fidelities, the headline state as a qutip.Qobj, observables as a table
     assert rec.fidelity["value"] == rec.summary["quantum_fidelity"]
     assert rec.fidelities["headline"] == rec.fidelity["value"] and rec.fidelities["exact"] == 1.0
+    assert rec.summary["reference"] == "exact"  # simulated shots: drawn from the target
     rho = rec.rho
     assert rho.dims == [[2, 2, 2], [2, 2, 2]] and abs(rho.tr() - 1) < 1e-12
     table = rec.observables

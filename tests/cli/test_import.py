@@ -83,4 +83,12 @@ def test_shipped_ghz_example_from_csv_to_report(tmp_path):
     rep = json.loads((tmp_path / "report" / "report.json").read_text())
     lo, hi = rep["headline"]["quantum_fidelity"]["ci95"]
     assert lo <= exact <= hi and hi - lo == pytest.approx(2 * 1.96 * se)
-    assert (tmp_path / "report" / "report.html").stat().st_size > 10_000
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert len(html) > 10_000
+    # lab shots were not drawn from the target: no "exact" fidelity, target values named so
+    assert "exact" not in rep["headline"]["quantum_fidelity"]
+    assert "exact_fidelity" not in rep["quantum"]
+    assert rep["quantum"]["exact_fidelity_note"].startswith("none: lab data")
+    assert "meant to prepare" in rep["observables"]["exact_note"]
+    assert s["reference"] == "target" and "direct &minus; target [s.e.]" in html
+    assert "&minus; exact" not in html
