@@ -160,9 +160,8 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
                            np.array([c[2] for c in r["candidates"]]), anchor)
         r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor,
                  model_fidelity=r["fidelity_at_weight"][i])
-    if r.get("train_seconds") is None:  # a run trained by an earlier scan: its model card
-        card = json.loads((d / "run" / "model_card.json").read_text())
-        r["train_seconds"] = card["results"].get("train_seconds")
+    if r.get("train_seconds") is None:  # a run trained by an earlier scan
+        r["train_seconds"] = _train_seconds(d / "run")
     if "direct_f" not in r:
         direct = _direct_estimate(d / "data.h5", psi)
         r["direct_f"], r["direct_se"] = direct.value, direct.stderr
@@ -176,6 +175,21 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
                                             seed=seed)["mle_err"]
     (d / "blend.json").write_text(json.dumps(r, indent=1))
     return r
+
+
+def _train_seconds(run: Path) -> float | None:
+    """The run's training time: its model card, else the last epoch's elapsed time in
+    metrics.csv (a run written before model cards), else None."""
+    import csv
+
+    card = run / "model_card.json"
+    if card.exists():
+        return json.loads(card.read_text())["results"].get("train_seconds")
+    if (run / "metrics.csv").exists():
+        with open(run / "metrics.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        return float(rows[-1]["elapsed_seconds"]) if rows else None
+    return None
 
 
 def _direct_estimate(data: Path, psi: Any) -> Any:

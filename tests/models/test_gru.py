@@ -108,8 +108,9 @@ def test_training_defaults_follow_the_data():
     # augmented small data: the plateau schedule still stops the run, the annealed end is kept
     assert ghz_small["lr_schedule"] == "plateau" and ghz_small["keep"] == "last"
     assert ghz_small["patience"] == 3 and ghz_small["epochs"] >= 50
-    plain = default_config("gru", 4, 20_000, 6)
-    assert plain["lr_schedule"] == "plateau" and plain.get("keep", "best") == "best"
+    plain = default_config("gru", 4, 20_000, 6)  # without a symmetry group too
+    assert plain["lr_schedule"] == "plateau" and plain["keep"] == "last"
+    assert default_config("gru", 4, 100_000, 6).get("keep", "best") == "best"
     assert default_config("gru", 4, 100_000, 6, symmetry="permutation").get(
         "keep", "best") == "best"
     # large N: the epoch cost grows with N, a cosine schedule run to its end
