@@ -295,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("name at least one cell, or --table")
     for cell in args.cells:
         r = scan_cell(cell, args.cache_dir, args.replica)
+        if r["model_fidelity"] is None:
+            print(f"{r['key']}: {r.get('dense_note')}; direct {r['direct_f']:.5f} +- "
+                  f"{r['direct_se']:.5f}", flush=True)
+            continue
         f = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
         print(f"{r['key']}: F at w = 0 .. 1: {f}; chosen w = {r['chosen_weight']} "
               f"(anchor {r['anchor']:.3f}), F = {r['model_fidelity']:.5f}",

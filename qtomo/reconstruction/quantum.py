@@ -123,8 +123,9 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     _target_states(qs, inp, mps)
     n, K = inp.n, inp.K  # noqa: N806
     if not qs.dense:
-        qs.section["dense"] = (f"no dense density matrix: N = {n} > {cfg.max_rho_qubits} or "
-                               f"K^N = {K}^{n} > {dm.MAX_TABLE_ENTRIES}")
+        qs.section["dense"] = "no dense density matrix: " + (
+            f"N = {n} > {cfg.max_rho_qubits}" if n > cfg.max_rho_qubits
+            else f"K^N = {K}^{n} outcome strings > {dm.MAX_TABLE_ENTRIES}")
     if qs.dense and model is not None:
         _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
                       tallies.coverage)
