@@ -156,8 +156,8 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
 
 #: Why a report on lab data has no exact fidelity.
 LAB_TARGET_NOTE = ("none: lab data (qtomo import); the target is the state the lab meant to "
-                   "prepare, not the state it measured, whose <psi|rho|psi> the headline and "
-                   "the direct estimate estimate")
+                   "prepare, not the state it measured; the headline and the direct estimate "
+                   "are estimates of <psi|rho_lab|psi> for the measured state")
 
 
 def _target_states(qs: QuantumStates, inp: DatasetInputs, mps: Any) -> None:
