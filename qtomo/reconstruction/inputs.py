@@ -65,6 +65,12 @@ class DatasetInputs:
     ideal_frame: Any = None
     design: Any = None
 
+    @property
+    def lab(self) -> bool:
+        """Lab data (``qtomo import``): the shots come from the state the lab measured, not
+        from the stored target, which is only the state it meant to prepare."""
+        return self.target.get("origin") == "lab"
+
 
 def read_dataset(ds: Any, cfg: ReconstructConfig) -> DatasetInputs:
     """The dataset's target and the user's strings and subsystems, checked.

@@ -169,7 +169,7 @@ def _target_states(qs: QuantumStates, inp: DatasetInputs, mps: Any) -> None:
         qs.rhos["target"] = np.outer(ideal, ideal.conj())
         if sigma is not None:
             qs.rhos["target_noisy"] = sigma
-    if inp.target.get("origin") == "lab":  # shots of the lab's state, not of the target
+    if inp.lab:  # shots of the lab's state, not of the target
         if ideal is not None or mps is not None:
             qs.section["exact_fidelity_note"] = LAB_TARGET_NOTE
         return

@@ -132,7 +132,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     est = model_estimates(model, inp, cfg, terms, stage)
     observables = observables_section(inp.n, refs.observables, tallies.direct, est.observables,
                                       inp.strings)
-    if inp.target.get("origin") == "lab":
+    if inp.lab:
         observables["exact_note"] = ("lab data: the 'exact' values are the stored target's, "
                                      "the state the lab meant to prepare, not the measured one")
     qs = quantum_states(ds, inp, cfg, model, est.samples, refs.mps, tallies, plan, stage,
