@@ -154,10 +154,12 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
     r.update(params=params, validation_shots=cfg["val_shots"])
     if r["candidates"]:  # a dense cell: the weight by the current rule
         anchor = r.get("anchor")  # a record without the split-half e_f keeps its own anchor
+        excess = np.array([c[1] for c in r["candidates"]])
+        stderr = np.array([c[2] for c in r["candidates"]])
         if r.get("raw_infidelity") is not None:
-            anchor = bl.anchor_weight(bl.MODEL_INFIDELITY_FLOOR, r["raw_infidelity"])
-        i = bl.rule_weight(np.array([c[1] for c in r["candidates"]]),
-                           np.array([c[2] for c in r["candidates"]]), anchor)
+            anchor = bl.weight_anchor(excess, stderr, bl.anchor_weight(
+                bl.MODEL_INFIDELITY_FLOOR, r["raw_infidelity"]))
+        i = bl.rule_weight(excess, stderr, anchor)
         r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor,
                  model_fidelity=r["fidelity_at_weight"][i])
     if r.get("train_seconds") is None:  # a run trained by an earlier scan

@@ -21,9 +21,11 @@ Each case runs, in its own folder under ``--work`` (default ``out/bench_foreign`
     qtomo reconstruct run --data data.h5 --out report --json
 
 and prints the exact value; the headline with its standard error, 95% interval and source;
-the model's MLE state and the raw-frequency MLE state (the report's own fits); the direct
-estimate; |error| of the headline and of the raw MLE; whether the interval covers the exact
-value; and the training time.
+the model's MLE state and the raw-frequency MLE state (the report's own fits), the raw MLE's
+bootstrap error (``RAW_ERROR_B`` multinomial refits, as bench_families' ``--mle-error``); the
+direct estimate; |error| of the headline and of the raw MLE; whether the interval covers the
+exact value; bench_families' rule 1 (the headline's error at most the raw MLE's plus that
+bootstrap error); and the training time.
 
     python scripts/bench_foreign.py                       # every case, 20,000 shots each
     python scripts/bench_foreign.py --cases dicke5,haar4 --shots 50000
@@ -193,9 +195,27 @@ def run_case(name: str, work: Path, shots: int, seed: int) -> dict[str, Any]:
             "source": str(hf.get("source", "")).split(":")[0],
             "model_mle": ((q.get("model") or {}).get("mle") or {}).get("fidelity"),
             "raw_mle": ((q.get("data") or {}).get("mle") or {}).get("fidelity"),
+            "raw_err": raw_mle_error(d, shots, seed),
             "direct": (q.get("direct_estimate") or {}).get("value"),
             "direct_se": (q.get("direct_estimate") or {}).get("stderr"),
             "consistent": rep.get("consistent"), "train_seconds": card.get("train_seconds")}
+
+
+#: Multinomial refits for the raw MLE's bootstrap error (bench_families' ``--mle-error``).
+RAW_ERROR_B = 5
+
+
+def raw_mle_error(d: Path, shots: int, seed: int) -> float | None:
+    """The raw MLE fidelity's bootstrap error of a case (cached in raw_error.json)."""
+    f = d / "raw_error.json"
+    if not f.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_families as bf
+
+        freq, frame, n, psi = bf._data_arrays(d / "data.h5")  # noqa: SLF001
+        got = bf.raw_mle_bootstrap(freq, frame, n, shots, psi, b=RAW_ERROR_B, seed=seed)
+        f.write_text(json.dumps({"raw_err": got["mle_err"], "b": RAW_ERROR_B}))
+    return json.loads(f.read_text())["raw_err"]
 
 
 def _f(v: Any, spec: str = ".4f") -> str:
@@ -209,10 +229,12 @@ def row(r: dict[str, Any]) -> str:
     tol = 1e-12  # the exact value of a pure state is 1 up to rounding
     covers = "n/a" if not ci else ("yes" if ci[0] - tol <= r["exact"] <= ci[1] + tol else "NO")
     ci_s = "n/a" if not ci else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
+    rule1 = ("n/a" if err is None or raw_err is None else
+             "PASS" if err <= raw_err + (r["raw_err"] or 0.0) else "FAIL")
     return (f"| {r['case']} | {r['n']} | {r['exact']:.4f} | {_f(r['headline'])} +- "
             f"{_f(r['stderr'])} {ci_s} ({r['source']}) | {covers} | {_f(r['model_mle'])} "
-            f"| {_f(r['raw_mle'])} | {_f(r['direct'])} +- {_f(r['direct_se'])} "
-            f"| {_f(err)} | {_f(raw_err)} | {r['consistent']} "
+            f"| {_f(r['raw_mle'])} +- {_f(r['raw_err'])} | {_f(r['direct'])} +- "
+            f"{_f(r['direct_se'])} | {_f(err)} | {_f(raw_err)} | {rule1} | {r['consistent']} "
             f"| {_f(r['train_seconds'], '.1f')} |")
 
 
@@ -234,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_foreign.py: error: {problem}", file=sys.stderr)
         return 2
     print("| case | N | exact | headline +- s.e. [95%] (source) | covers | model MLE "
-          "| raw MLE | direct +- s.e. | headline error | raw-MLE error | consistent "
-          "| train s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+          "| raw MLE +- err | direct +- s.e. | headline error | raw-MLE error | rule 1 "
+          "| consistent | train s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for name in cases:
         try:
             print(row(run_case(name, args.work, args.shots, args.seed)), flush=True)

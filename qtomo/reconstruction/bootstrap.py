@@ -140,7 +140,8 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
 
     ``ctx`` holds what the main reconstruction used: psi, noise, ideal (target vector),
     frame, strings, tfim, subsystems, dense (bool), mle_fit (the main MLE fit, or None), blend
-    (the main MLE state's weight of the training frequencies and the run's shots, or None).
+    (the main MLE state's weight of the training frequencies and the run's shots, or None),
+    run_shots (the run's shots, :class:`~qtomo.reconstruction.blend.RunShots`, or None).
     ``full=False`` computes only the fidelities (learning curve). ``member`` is the member's
     entry of members.json (its resample, for the blend).
     """
@@ -168,10 +169,9 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
                 # a member's table is close to the main model's: start from the main model's
                 # MLE state, in its family (its rank; its depolarizing strength searched
                 # again): a few iterations instead of a fit from scratch
-                init = ctx.get("mle_init")
-                rho = mle.refit_like(fit, frame, n, ctx["mle_fit"],
-                                     init=rho_proj if init is None else init,
-                                     max_iter=MEMBER_MLE_ITERATIONS).rho
+                init = rho_proj if ctx.get("mle_init") is None else ctx["mle_init"]
+                rho = mle.refit_like(fit, frame, n, _member_family(ctx, member, init),
+                                     init=init, max_iter=MEMBER_MLE_ITERATIONS).rho
             else:
                 rho = rho_proj
             out["quantum_fidelity"] = mt.physical_fidelity(rho, ctx["ideal"])
@@ -199,19 +199,37 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     return out
 
 
+def _member_counts(shots: Any, member: dict[str, Any]) -> np.ndarray:
+    """Counts per dataset row of the member's resample of the run's training shots."""
+    from dataclasses import fields
+
+    from qtomo.training.members import MemberSpec, member_weights
+
+    spec = MemberSpec(**{f.name: member[f.name] for f in fields(MemberSpec)})
+    return member_weights(spec, shots.train_rows, shots.index.size)
+
+
 def _member_blend(table: np.ndarray, blend: tuple[float, Any], member: dict[str, Any]
                   ) -> np.ndarray:
     """The member's table mixed with the frequencies of its own resample of the training
     shots, at the main MLE state's weight (:mod:`qtomo.reconstruction.blend`)."""
-    from dataclasses import fields
-
     from qtomo.reconstruction.blend import blend_table
-    from qtomo.training.members import MemberSpec, member_weights
 
     weight, shots = blend
-    spec = MemberSpec(**{f.name: member[f.name] for f in fields(MemberSpec)})
-    counts = member_weights(spec, shots.train_rows, shots.index.size)
-    return blend_table(table, weight, shots, counts)
+    return blend_table(table, weight, shots, _member_counts(shots, member))
+
+
+def _member_family(ctx: dict[str, Any], member: dict[str, Any] | None, init: Any
+                   ) -> dict[str, Any]:
+    """The main MLE fit's family for a member: where the shots set the depolarizing strength
+    (:mod:`qtomo.reconstruction.shots_noise`), the strength of the member's own resample."""
+    from qtomo.reconstruction.shots_noise import member_depolarizing
+
+    fit, shots = ctx["mle_fit"], ctx.get("run_shots")
+    if shots is None or member is None:
+        return fit
+    freq = shots.frequencies(_member_counts(shots, member))
+    return member_depolarizing(freq, ctx["frame"], shots.n, fit, init, MEMBER_MLE_ITERATIONS)
 
 
 def _load_members(run_dir: Path, info: dict[str, Any], kind: str) -> list[tuple[dict, Any]]:

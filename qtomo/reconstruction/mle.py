@@ -276,12 +276,26 @@ def has_noise(fit: dict[str, Any]) -> bool:
     return float(fit.get("depolarizing") or 0.0) > 0
 
 
+#: ``fit["depolarizing_from"]`` of a fit whose depolarizing strength was measured on the shots
+#: (:mod:`qtomo.reconstruction.shots_noise`), not fitted to the table: refits keep it.
+NOISE_FROM_SHOTS = "shots"
+
+
+def noise_fixed(fit: dict[str, Any]) -> bool:
+    """Whether a fit's depolarizing strength is the shots' own, held fixed in its refits."""
+    return has_noise(fit) and fit.get("depolarizing_from") == NOISE_FROM_SHOTS
+
+
 def refit_like(probs: FloatArray, frame: AnyFrame, n: int, fit: dict[str, Any], *,
                init: ComplexArray | None = None, max_iter: int = 400) -> MLEResult:
     """Fit ``probs`` in the family of an earlier fit (its :meth:`MLEResult.info`): the same
     rank, and the depolarizing strength searched again where that fit had one (a resample's
-    spread then holds the strength's uncertainty too)."""
+    spread then holds the strength's uncertainty too), or held at its value where the shots
+    measured it (:func:`noise_fixed`; a member passes the strength of its own resample)."""
     rank = int(fit["rank"])
+    if noise_fixed(fit):
+        return fit_mle(probs, frame, n, rank=rank, init=init, max_iter=max_iter,
+                       depolarizing=float(fit["depolarizing"]))
     if has_noise(fit):
         return fit_mle_noisy(probs, frame, n, rank=rank, init=init, max_iter=max_iter,
                              p_start=float(fit["depolarizing"]))
@@ -442,6 +456,6 @@ def fit_mle_auto(
     return best
 
 
-__all__ = ["NOISE_FIT_MAX_QUBITS", "NOISE_MAX", "NOISE_PENALTY", "MLEResult",
+__all__ = ["NOISE_FIT_MAX_QUBITS", "NOISE_FROM_SHOTS", "NOISE_MAX", "NOISE_PENALTY", "MLEResult",
            "fit_mle", "fit_mle_auto", "fit_mle_noisy", "has_noise", "minimize_factor",
-           "mle_parameter_count", "refit_like", "shots_log_p", "shots_nll", "start_factor"]
+           "mle_parameter_count", "noise_fixed", "refit_like", "shots_log_p", "shots_nll", "start_factor"]

@@ -230,6 +230,7 @@ def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,
         "mle_init": qs.rhos.get("model_mle"),
         "design_fit": _design_fit(qs, inp),
         "blend": (qs.blend_weight, qs.run_shots) if qs.blend_weight > 0 else None,
+        "run_shots": qs.run_shots,
         "val_fraction": (run.info or {}).get("train_config", {}).get("val_fraction"),
     }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
 

@@ -86,7 +86,8 @@ def _weight_rule(got):
 def test_rule_weight_takes_the_kept_weight_nearest_the_anchor():
     """Equal likelihoods: the grid point nearest the anchor (the larger of two equally near);
     weights more than REJECT_STDERRS standard errors worse are passed over however near the
-    anchor; the anchor is e_m / (e_m + e_f), and the family's parameter count
+    anchor; the anchor is e_m / (e_m + e_f), or 1 where the model's table alone is ruled
+    out, and the family's parameter count
     P = 2 d r - r^2 - 1 (+1 with noise) is what the report gives beside it."""
     zero, se = np.zeros(5), np.full(5, 1e-3)
     assert blend.rule_weight(zero, se, 0.3) == 1
@@ -99,6 +100,12 @@ def test_rule_weight_takes_the_kept_weight_nearest_the_anchor():
     assert blend.rule_weight(excess, se, 0.0) == 3  # the best is always kept
     assert blend.family_parameters(3, {"rank": 1}) == 2 * 8 - 2
     assert blend.family_parameters(3, {"rank": 2, "depolarizing": 0.05}) == 2 * 8 * 2 - 4 - 1 + 1
+    # the model's table alone ruled out: the anchor is 1, the largest weight kept is taken
+    excess = np.array([2.0, 0.5, 0.0, 0.2, 1.6]) * blend.REJECT_STDERRS * 1e-3
+    assert blend.weight_anchor(excess, se, 0.2) == 1.0
+    assert blend.rule_weight(excess, se, blend.weight_anchor(excess, se, 0.2)) == 3
+    kept = np.array([1.0, 0.5, 0.0, 0.2, 1.6]) * blend.REJECT_STDERRS * 1e-3
+    assert blend.weight_anchor(kept, se, 0.2) == 0.2
     assert blend.anchor_weight(3e-3, 3e-3) == pytest.approx(0.5)
     assert blend.anchor_weight(3e-3, 1e-3) == pytest.approx(0.75)
     assert blend.anchor_weight(3e-3, 0.0) == 1.0

@@ -190,9 +190,10 @@ def test_wrong_model_is_flagged_and_the_headline_falls_back(ghz4_noisy):
     exact_mix = float(np.real(ghz.conj() @ depolarize(rho, 0.05) @ ghz))  # what the model says
     hf = r["headline"]["quantum_fidelity"]
     # the model's MLE state is its table's best approximation in the family the shots choose
-    # (here rank 1 behind fitted depolarizing noise, which the true GHZ shots prefer to the
-    # rank-2 mixture): it need not be the mixture itself, but it lacks most of the coherence
-    assert sc["z"] < -10 and exact_mix - 0.01 < sc["model"] < hf["exact"] - 0.15
+    # (here rank 1 behind the depolarizing strength the true GHZ shots measure, 0.05, where the
+    # table alone asks for 0.10 to hide the missing coherence): it need not be the mixture
+    # itself, but it lacks a good part of the coherence, far beyond the 3 s.e. of the flag
+    assert sc["z"] < -6 and exact_mix - 0.01 < sc["model"] < hf["exact"] - 0.1
     d = r["quantum"]["direct_estimate"]
     # the state is also rejected against the raw-frequency MLE (N <= 6), and the fallback is
     # that MLE with its bootstrap error bar, which is smaller than the direct estimate's
