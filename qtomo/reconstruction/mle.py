@@ -36,14 +36,8 @@ import numpy as np
 from qtomo.errors import InputValueError
 from qtomo.povm.born import outcome_index
 from qtomo.povm.frames import AnyFrame, site_operators
-from qtomo.reconstruction.density import (
-    check_table_size,
-    hermitian_part,
-    partial_trace,
-    product_table,
-    project_to_physical,
-    weighted_operator,
-)
+from qtomo.reconstruction.density import (check_table_size, hermitian_part, partial_trace,
+                                          product_table, project_to_physical, weighted_operator)
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: The depolarizing family is tried up to this many qubits, the largest dense N (one joint fit
@@ -276,8 +270,7 @@ def has_noise(fit: dict[str, Any]) -> bool:
     return float(fit.get("depolarizing") or 0.0) > 0
 
 
-#: ``fit["depolarizing_from"]`` of a fit whose depolarizing strength was measured on the shots
-#: (:mod:`qtomo.reconstruction.shots_noise`), not fitted to the table: refits keep it.
+#: ``depolarizing_from`` of a fit whose strength the shots set (:mod:`.shots_noise`).
 NOISE_FROM_SHOTS = "shots"
 
 
@@ -292,14 +285,9 @@ def refit_like(probs: FloatArray, frame: AnyFrame, n: int, fit: dict[str, Any], 
     rank, and the depolarizing strength searched again where that fit had one (a resample's
     spread then holds the strength's uncertainty too), or held at its value where the shots
     measured it (:func:`noise_fixed`; a member passes the strength of its own resample)."""
-    rank = int(fit["rank"])
-    if noise_fixed(fit):
-        return fit_mle(probs, frame, n, rank=rank, init=init, max_iter=max_iter,
-                       depolarizing=float(fit["depolarizing"]))
-    if has_noise(fit):
-        return fit_mle_noisy(probs, frame, n, rank=rank, init=init, max_iter=max_iter,
-                             p_start=float(fit["depolarizing"]))
-    return fit_mle(probs, frame, n, rank=rank, init=init, max_iter=max_iter)
+    p, search = float(fit.get("depolarizing") or 0.0), has_noise(fit) and not noise_fixed(fit)
+    return fit_mle(probs, frame, n, rank=int(fit["rank"]), init=init, max_iter=max_iter,
+                   depolarizing=p, fit_depolarizing=search)
 
 
 def minimize_factor(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], a0: ComplexArray,
@@ -456,6 +444,7 @@ def fit_mle_auto(
     return best
 
 
-__all__ = ["NOISE_FIT_MAX_QUBITS", "NOISE_FROM_SHOTS", "NOISE_MAX", "NOISE_PENALTY", "MLEResult",
-           "fit_mle", "fit_mle_auto", "fit_mle_noisy", "has_noise", "minimize_factor",
-           "mle_parameter_count", "noise_fixed", "refit_like", "shots_log_p", "shots_nll", "start_factor"]
+__all__ = ["NOISE_FIT_MAX_QUBITS", "NOISE_FROM_SHOTS", "NOISE_MAX", "NOISE_PENALTY",
+           "MLEResult", "fit_mle", "fit_mle_auto", "fit_mle_noisy", "has_noise",
+           "minimize_factor", "mle_parameter_count", "noise_fixed", "refit_like", "shots_log_p",
+           "shots_nll", "start_factor"]
