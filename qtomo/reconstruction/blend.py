@@ -267,7 +267,8 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
     weight :func:`rule_weight` picks (module doc).
 
     Returns ``weight``, ``rho`` (the chosen state), ``best_weight`` (the lowest NLL),
-    ``anchor`` (:func:`weight_anchor`), ``raw_infidelity`` (the split-half e_f), ``restarted`` (whether the table's own
+    ``anchor`` (:func:`weight_anchor`), ``raw_infidelity`` (the split-half e_f),
+    ``restarted`` (whether the table's own
     fit, started again from the w = 1/4 state, reached a lower KL: then ``table_rho`` and
     ``table_kl`` are that state and its KL), ``candidates`` (w, validation NLL per shot, its
     excess over the best with that excess's standard error (the paired per-shot difference),
@@ -301,9 +302,9 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
         stderr.append(float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0)
     stage("model's MLE state: the training shots' own scatter (two halves)")
     eps_raw = split_half_infidelity(shots, frame, n, fit, init=rhos[-1])
-    anchor = weight_anchor(np.array(excess), np.array(stderr),
-                           anchor_weight(MODEL_INFIDELITY_FLOOR, eps_raw))
-    chosen = rule_weight(np.array(excess), np.array(stderr), anchor)
+    ex, se = np.array(excess), np.array(stderr)
+    anchor = weight_anchor(ex, se, anchor_weight(MODEL_INFIDELITY_FLOOR, eps_raw))
+    chosen = rule_weight(ex, se, anchor)
     candidates = [{"weight": w, "validation_nll_per_shot": float(nll[i]),
                    "excess_over_best": excess[i], "excess_stderr": stderr[i],
                    "ruled_out": ruled_out(excess[i], stderr[i])}

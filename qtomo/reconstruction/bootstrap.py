@@ -168,7 +168,8 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
             if ctx.get("mle_fit") is not None:
                 # a member's table is close to the main model's: start from the main model's
                 # MLE state, in its family (its rank; its depolarizing strength searched
-                # again): a few iterations instead of a fit from scratch
+                # again, or the member's shots' own where the shots set the main one): a few
+                # iterations instead of a fit from scratch
                 init = rho_proj if ctx.get("mle_init") is None else ctx["mle_init"]
                 rho = mle.refit_like(fit, frame, n, _member_family(ctx, member, init),
                                      init=init, max_iter=MEMBER_MLE_ITERATIONS).rho
@@ -223,10 +224,11 @@ def _member_family(ctx: dict[str, Any], member: dict[str, Any] | None, init: Any
                    ) -> dict[str, Any]:
     """The main MLE fit's family for a member: where the shots set the depolarizing strength
     (:mod:`qtomo.reconstruction.shots_noise`), the strength of the member's own resample."""
+    from qtomo.reconstruction import mle
     from qtomo.reconstruction.shots_noise import member_depolarizing
 
     fit, shots = ctx["mle_fit"], ctx.get("run_shots")
-    if shots is None or member is None:
+    if shots is None or member is None or not mle.noise_fixed(fit):
         return fit
     freq = shots.frequencies(_member_counts(shots, member))
     return member_depolarizing(freq, ctx["frame"], shots.n, fit, init, MEMBER_MLE_ITERATIONS)
