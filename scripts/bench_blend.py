@@ -5,8 +5,10 @@ training defaults, no members) this trains the GRU once (or reuses the run in
 ``--cache-dir``), reconstructs with ``ReconstructConfig()`` and records the fidelity of the
 state fitted to (1 - w) Q + w f_train at every w of ``qtomo.reconstruction.blend.BLEND_WEIGHTS``
 (the refits ``choose_weight`` makes, captured as they happen), the weight the current rule
-chose, its anchor, and each weight's validation-NLL excess over the best with its standard
-error -- so that any weight rule can be judged on the same runs.
+chose, its anchor with the scatters and the distance it rests on, each weight's validation-NLL
+excess over the best with its standard error -- so that any weight rule can be judged on the
+same runs -- and the reported state (the chosen weight's, refitted with the validation shots
+folded back in).
 
     python scripts/bench_blend.py tfim-h0.5:0:8:20000 cluster:0:8:20000
     python scripts/bench_blend.py --cache-dir out/bench_blend ghz-pauli4:0:10:20000
@@ -27,7 +29,9 @@ both rules, the direct estimate from all the shots with its standard error and t
 time (the run's model card; not a timing measurement when scans shared the CPU), completing
 cells recorded by an older version of this script first without reconstructing
 (:func:`complete_cell`: the raw MLE fitted as bench_families does), and the weight of every
-cell re-derived by the current rule from its recorded validation likelihoods:
+cell scanned by this version re-derived by the current rule from its recorded validation
+likelihoods, scatters and distance (a cell scanned by an older version keeps its recorded
+weight and state, marked "(old)"):
 
     python scripts/bench_blend.py --cache-dir out/bench_blend --table
 """
@@ -123,6 +127,9 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
            "weights": list(bl.BLEND_WEIGHTS), "fidelity_at_weight": fids,
            "chosen_weight": blend.get("weight"), "anchor": blend.get("anchor"),
            "raw_infidelity": blend.get("raw_infidelity"),
+           "model_infidelity": blend.get("model_infidelity"),
+           "distance": blend.get("distance"), "scan_version": SCAN_VERSION,
+           "folded_fidelity": model["mle"]["fidelity"],
            "params": bl.family_parameters(cell[2], model["mle_fit"]),
            "validation_shots": blend.get("validation_shots"),
            "candidates": [(c["weight"], c["excess_over_best"], c["excess_stderr"])
@@ -152,16 +159,18 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
     params = r.get("params") or bl.family_parameters(
         n, {"rank": 1, "depolarizing": noise})
     r.update(params=params, validation_shots=cfg["val_shots"])
-    if r["candidates"]:  # a dense cell: the weight by the current rule
-        anchor = r.get("anchor")  # a record without the split-half e_f keeps its own anchor
+    if r["candidates"] and r.get("scan_version", 1) >= SCAN_VERSION:
+        # a dense cell scanned by this version: the weight by the current rule; the state
+        # with the validation shots folded back in is known at the weight the scan chose,
+        # elsewhere the training shots' state stands in (``train_only``)
         excess = np.array([c[1] for c in r["candidates"]])
         stderr = np.array([c[2] for c in r["candidates"]])
-        if r.get("raw_infidelity") is not None:
-            anchor = bl.weight_anchor(excess, stderr, bl.anchor_weight(
-                bl.MODEL_INFIDELITY_FLOOR, r["raw_infidelity"]))
+        anchor = bl.weight_anchor(excess, stderr, bl.anchor_weight(
+            r["model_infidelity"], r["raw_infidelity"], r["distance"]))
         i = bl.rule_weight(excess, stderr, anchor)
-        r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor,
-                 model_fidelity=r["fidelity_at_weight"][i])
+        same = bl.BLEND_WEIGHTS[i] == r["chosen_weight"]
+        r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor, train_only=not same,
+                 model_fidelity=r["folded_fidelity"] if same else r["fidelity_at_weight"][i])
     if r.get("train_seconds") is None:  # a run trained by an earlier scan
         r["train_seconds"] = _train_seconds(d / "run")
     if "direct_f" not in r:
@@ -204,6 +213,9 @@ def _direct_estimate(data: Path, psi: Any) -> Any:
         return mt.direct_fidelity(ds.outcomes(), ds.frame, psi)
 
 
+#: Version of a cell record: 2 records the anchor's distance and the state with the
+#: validation shots folded back in; a record of version 1 keeps the weight and state it had.
+SCAN_VERSION = 2
 #: The raw MLE's bootstrap error (bench_families --mle-error) up to this N, from B refits.
 RAW_ERROR_MAX_N = 6
 RAW_ERROR_B = 5
@@ -228,15 +240,20 @@ def table(rows: list[dict[str, Any]]) -> str:
         err = "n/a" if r.get("raw_err") is None else f"{r['raw_err']:.5f}"
         direct = f"{bf._f(r.get('direct_f'))} +- {bf._f(r.get('direct_se'))}"  # noqa: SLF001
         fids = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"]) or "n/a (no dense state)"
+        mark = "" if r.get("scan_version", 1) >= SCAN_VERSION and not r.get("train_only") \
+            else " (old)"
         chosen = ("n/a" if r["chosen_weight"] is None
-                  else f"{_FRAC[r['chosen_weight']]}, {r['model_fidelity']:.5f}")
+                  else f"{_FRAC[r['chosen_weight']]}, {r['model_fidelity']:.5f}{mark}")
         lines.append(f"| {name} | {r['exact']:.5f} | {fids} "
                      f"| {bf._f(r['anchor'], '.2f')} | {chosen} "  # noqa: SLF001
                      f"| {bf._f(r['raw_f'])} +- {err} "  # noqa: SLF001
                      f"| {direct} "
                      f"| {bf._pf(j['rule1'])} | {bf._pf(j['rule2'], False)} "  # noqa: SLF001
                      f"| {bf._f(r.get('train_seconds'), '.1f')} |")  # noqa: SLF001
-    lines.append(f"\nrule 1 holds in {p1} of {n1} cells, rule 2 in {p2} of {n2}")
+    lines.append(f"\nrule 1 holds in {p1} of {n1} cells, rule 2 in {p2} of {n2}; '(old)': "
+                 "the state of the training shots alone at the weight of an earlier rule "
+                 "(a cell scanned before scan version "
+                 f"{SCAN_VERSION}, or re-weighted without a refit)")
     return "\n".join(lines)
 
 

@@ -13,7 +13,8 @@ Kinds::
     ghz4   noisy GHZ N=4, Pauli-6, 20,000 shots, noise 0.05
     tfim6  TFIM N=6 (J=h=1, open), Pauli-4, 20,000 shots
 
-Results are cached per (kind, seed) as JSON in --cache-dir, so an interrupted run continues.
+Results are cached per (kind, seed) as JSON in --cache-dir, so an interrupted run continues;
+``--keep-runs`` also keeps every dataset and run (in CACHE_DIR/work).
 
     python scripts/bench_coverage.py                    # 20 seeds of both kinds (slow)
     python scripts/bench_coverage.py --kinds ghz4 --seeds 2
@@ -46,7 +47,8 @@ def _train_config(data: Path, seed: int, bootstrap: int) -> Any:
     return dataset_config(data, "gru", bootstrap=bootstrap, seed=seed)
 
 
-def one(kind: str, seed: int, work: Path, *, plain_too: bool) -> dict[str, Any]:
+def one(kind: str, seed: int, work: Path, *, plain_too: bool, keep: bool = False
+        ) -> dict[str, Any]:
     from qtomo.data.simulate import SimulateConfig, simulate
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.training import run_training
@@ -89,7 +91,8 @@ def one(kind: str, seed: int, work: Path, *, plain_too: bool) -> dict[str, Any]:
         "direct_covered": bool(de.get("ci95") and exact is not None
                                and de["ci95"][0] <= exact <= de["ci95"][1]),
     })
-    shutil.rmtree(d, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(d, ignore_errors=True)
     return out
 
 
@@ -99,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=20, help="datasets per kind [20]")
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--cache-dir", type=Path, default=Path("bench_coverage_cache"))
+    ap.add_argument("--keep-runs", action="store_true",
+                    help="keep each dataset and run in CACHE_DIR/work (for scans of the "
+                    "reconstruction on the same runs)")
     args = ap.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     for k in kinds:
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             f = args.cache_dir / f"{kind}_s{seed}.json"
             r = json.loads(f.read_text()) if f.exists() else {}
             if r.get("format") != CACHE_FORMAT:
-                r = one(kind, seed, work, plain_too=i == 0)
+                r = one(kind, seed, work, plain_too=i == 0, keep=args.keep_runs)
                 f.write_text(json.dumps(r, indent=1) + "\n")
             rows.append(r)
             print(f"{kind} seed {seed}: headline {r['headline_value']} ci95 {r['ci95']} "

@@ -94,6 +94,7 @@ to choose w on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,12 +122,23 @@ RESTART_KL_GAIN = 1e-7
 SPLIT_SEED = 20261206
 
 
-def anchor_weight(eps_model: float, eps_raw: float) -> float:
-    """The anchor w_0 = eps_m / (eps_m + eps_f): the weight minimising (1 - w)^2 eps_m +
-    w^2 eps_f, the summed infidelities of two independent estimators (module doc)."""
-    if eps_model + eps_raw <= 0:
-        return 1.0
-    return float(eps_model) / (float(eps_model) + float(eps_raw))
+def anchor_weight(eps_model: float, eps_raw: float, distance: float | None = None) -> float:
+    """The anchor: the weight minimising the expected infidelity of the mixture of two
+    estimators with infidelities A = eps_m and B = eps_f (module doc),
+
+        (1 - w)^2 A + w^2 B + 2 w (1 - w) C,   w_0 = (A - C) / (A + B - 2 C),
+
+    C the overlap of their errors (infidelities read as squared distances), taken from the
+    infidelity ``distance`` d = A + B - 2 C between the two states and kept within
+    [0, sqrt(A B)]: C = 0 (w_0 = A / (A + B), independent errors) without a distance or when
+    the states lie farther apart than the two errors allow. Clipped to [0, 1]."""
+    a, b = float(eps_model), float(eps_raw)
+    c = 0.0 if distance is None else min(max(0.5 * (a + b - float(distance)), 0.0),
+                                         float(np.sqrt(a * b)))
+    den = a + b - 2.0 * c
+    if den <= 0:
+        return 0.5 if a == b else float(a > b)
+    return min(max((a - c) / den, 0.0), 1.0)
 
 
 def table_kl(rho: np.ndarray, table: np.ndarray, frame: Any) -> float:
@@ -163,6 +175,13 @@ def ruled_out(excess: float, stderr: float) -> bool:
     """Whether the validation shots rule a weight out: its NLL excess over the best weight's is
     more than ``REJECT_STDERRS`` standard errors (the best itself never is)."""
     return excess > 0 and excess > REJECT_STDERRS * stderr
+
+
+def model_infidelity(scatter: dict[str, Any] | None) -> float:
+    """e_m, the model state's infidelity in the anchor: ``MODEL_INFIDELITY_FLOOR`` (the
+    network's bias), plus the state's scatter over the run's bootstrap members where it has
+    them (``scatter["spread"]``, :mod:`qtomo.reconstruction.model_spread`)."""
+    return MODEL_INFIDELITY_FLOOR + (float(scatter["spread"]) if scatter else 0.0)
 
 
 def weight_anchor(excess: np.ndarray, stderr: np.ndarray, anchor: float) -> float:
@@ -215,16 +234,18 @@ class RunShots:
 
         return symmetrize_table(table, self.K, self.n, self.symmetry)
 
-    def counts(self, weights: np.ndarray | None = None) -> np.ndarray:
-        """The training shots' counts per outcome (``weights``: counts per dataset row)."""
-        rows = self.train_rows
+    def counts(self, weights: np.ndarray | None = None, every: bool = False) -> np.ndarray:
+        """The training shots' counts per outcome (``weights``: counts per dataset row;
+        ``every``: of all the shots, the validation shots too)."""
+        rows = np.arange(self.index.size) if every else self.train_rows
         w = None if weights is None else np.asarray(weights, dtype=np.float64)[rows]
         return np.bincount(self.index[rows], weights=w, minlength=self.size)
 
-    def frequencies(self, weights: np.ndarray | None = None) -> np.ndarray:
-        """The training shots' frequency table (``weights``: counts per dataset row), averaged
-        over the run's symmetry group (:meth:`symmetrize`)."""
-        counts = self.counts(weights)
+    def frequencies(self, weights: np.ndarray | None = None, every: bool = False
+                    ) -> np.ndarray:
+        """The training shots' frequency table (``weights``, ``every``: as :meth:`counts`),
+        averaged over the run's symmetry group (:meth:`symmetrize`)."""
+        counts = self.counts(weights, every)
         return self.symmetrize(counts / max(float(counts.sum()), 1.0))
 
 
@@ -262,12 +283,19 @@ def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,  # noqa: N803
 
 
 def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
-                  fit: dict[str, Any], frame: Any, n: int, stage: Stage) -> dict[str, Any]:
+                  fit: dict[str, Any], frame: Any, n: int, stage: Stage,
+                  spread: Callable[[np.ndarray], dict[str, Any] | None] | None = None
+                  ) -> dict[str, Any]:
     """Fit T_w for every w in BLEND_WEIGHTS, score it on the validation shots, and keep the
-    weight :func:`rule_weight` picks (module doc).
+    weight :func:`rule_weight` picks (module doc). ``spread(rho_0)``: the scatter of the
+    table's state over the run's bootstrap members
+    (:func:`~qtomo.reconstruction.model_spread.member_spread`), or None.
 
-    Returns ``weight``, ``rho`` (the chosen state), ``best_weight`` (the lowest NLL),
+    Returns ``weight``, ``rho`` (the chosen state, refitted with the validation shots folded
+    back into the frequencies: :func:`blend_table`), ``rho_train`` (the chosen state of the
+    training frequencies alone), ``best_weight`` (the lowest NLL),
     ``anchor`` (:func:`weight_anchor`), ``raw_infidelity`` (the split-half e_f),
+    ``model_infidelity`` (e_m) with ``model_spread`` (:func:`model_infidelity`),
     ``restarted`` (whether the table's own
     fit, started again from the w = 1/4 state, reached a lower KL: then ``table_rho`` and
     ``table_kl`` are that state and its KL), ``candidates`` (w, validation NLL per shot, its
@@ -302,47 +330,62 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
         stderr.append(float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0)
     stage("model's MLE state: the training shots' own scatter (two halves)")
     eps_raw = split_half_infidelity(shots, frame, n, fit, init=rhos[-1])
+    scatter = spread(rhos[0]) if spread is not None else None
+    eps_model = model_infidelity(scatter)
     ex, se = np.array(excess), np.array(stderr)
-    anchor = weight_anchor(ex, se, anchor_weight(MODEL_INFIDELITY_FLOOR, eps_raw))
+    distance = max(0.0, 1.0 - physical_fidelity(rhos[0], rhos[-1]))
+    anchor = weight_anchor(ex, se, anchor_weight(eps_model, eps_raw, distance))
     chosen = rule_weight(ex, se, anchor)
+    rho = rhos[chosen]
+    if chosen > 0:  # the weight is chosen: the validation shots join the frequencies
+        rho = mle.refit_like(blend_table(table, BLEND_WEIGHTS[chosen], shots), frame, n, fit,
+                             init=rho).rho
     candidates = [{"weight": w, "validation_nll_per_shot": float(nll[i]),
                    "excess_over_best": excess[i], "excess_stderr": stderr[i],
                    "ruled_out": ruled_out(excess[i], stderr[i])}
                   for i, w in enumerate(BLEND_WEIGHTS)]
-    return {"weight": BLEND_WEIGHTS[chosen], "rho": rhos[chosen],
+    return {"weight": BLEND_WEIGHTS[chosen], "rho": rho, "rho_train": rhos[chosen],
             "best_weight": BLEND_WEIGHTS[best], "anchor": anchor,
-            "raw_infidelity": eps_raw, "restarted": restarted,
+            "raw_infidelity": eps_raw, "model_infidelity": eps_model, "distance": distance,
+            "model_spread": scatter, "restarted": restarted,
             "table_rho": rhos[0], "table_kl": float(again.kl) if restarted else None,
             "candidates": candidates, "validation_shots": int(val.size)}
 
 
 def blend_table(table: np.ndarray, weight: float, shots: RunShots,
                 row_weights: np.ndarray | None = None) -> np.ndarray:
-    """(1 - w) table + w f, f the training frequencies (of a member's resample with
-    ``row_weights``)."""
+    """(1 - w) table + w f, f the frequencies of all the shots, the validation shots folded
+    back in once the weight is chosen (of a member's resample with ``row_weights``)."""
     if weight == 0:
         return table
-    return (1.0 - weight) * table + weight * shots.frequencies(row_weights)
+    return (1.0 - weight) * table + weight * shots.frequencies(row_weights, every=True)
 
 
 def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | None,
-                      stage: Stage, index: np.ndarray | None = None) -> None:
-    """Refit the model's MLE state to the model's table mixed with its training frequencies,
-    the weight chosen by :func:`choose_weight` (:mod:`qtomo.reconstruction.blend`)."""
+                      stage: Stage, index: np.ndarray | None = None,
+                      run_dir: Any = None) -> None:
+    """Refit the model's MLE state to the model's table mixed with the shots' frequencies,
+    the weight chosen by :func:`choose_weight` (:mod:`qtomo.reconstruction.blend`); the
+    bootstrap members of ``run_dir`` size the model's own error."""
     sec = qs.section["model"]
     if "mle" not in sec or qs.model_fit_table is not None or qs.model_table is None:
         return  # no MLE state, or a conditional model fitted on an unbalanced design
+    from qtomo.reconstruction.model_spread import member_spread
     from qtomo.reconstruction.quantum import state_entry
 
     shots = run_shots(ds, run_info, inp.K, index)
     if shots is None:
         return
-    got = choose_weight(qs.model_table, shots, qs.rhos["model_mle"], sec["mle_fit"],
-                        inp.frame, inp.n, stage)
+    fit = sec["mle_fit"]
+    got = choose_weight(qs.model_table, shots, qs.rhos["model_mle"], fit, inp.frame, inp.n,
+                        stage, lambda rho0: member_spread(run_dir, fit, inp.frame, inp.n,
+                                                          shots, rho0, stage))
     qs.run_shots, qs.blend_weight = shots, float(got["weight"])
     sec["blend"] = {
         "weight": got["weight"], "best_weight": got["best_weight"],
         "anchor": got["anchor"], "raw_infidelity": got["raw_infidelity"],
+        "model_infidelity": got["model_infidelity"], "model_spread": got["model_spread"],
+        "distance": got["distance"],
         "candidates": got["candidates"], "validation_shots": got["validation_shots"],
         "method": ("the model's MLE state is fitted to (1 - w) Q + w f_train in its family "
                    "(rank, noise), Q the model's table, f_train the frequencies of the model's "
@@ -350,9 +393,11 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
                    f"{REJECT_STDERRS:g} standard errors of the best, w is the one nearest the "
                    "anchor w_0 = e_m / (e_m + e_f): e_f the infidelity of the training shots' "
                    "own MLE, measured as a quarter of the infidelity between the MLEs of two "
-                   f"random halves, e_m = {MODEL_INFIDELITY_FLOOR:g} the model's floor; "
-                   "the anchor is 1 when the validation shots rule out the model's table "
-                   "alone (w = 0)"),
+                   f"random halves, e_m = {MODEL_INFIDELITY_FLOOR:g} (the model's floor) "
+                   "plus the mean infidelity of the bootstrap members' states to the "
+                   "model's where the run has members; the anchor is 1 when the validation "
+                   "shots rule out the model's table alone (w = 0); the chosen state is "
+                   "then refitted with the validation shots folded into the frequencies"),
     }
     if got["restarted"]:  # the table's own state, from a better start
         sec["mle_fit"] = {**sec["mle_fit"], "kl_to_table": got["table_kl"],
@@ -367,5 +412,5 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
 
 __all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "MODEL_INFIDELITY_FLOOR", "REJECT_STDERRS",
            "RESTART_KL_GAIN", "RunShots", "anchor_weight", "blend_model_state", "blend_table",
-           "choose_weight", "family_parameters", "rule_weight", "ruled_out", "run_shots",
-           "run_symmetry", "split_half_infidelity", "table_kl", "weight_anchor"]
+           "choose_weight", "family_parameters", "model_infidelity", "rule_weight", "ruled_out",
+           "run_shots", "run_symmetry", "split_half_infidelity", "table_kl", "weight_anchor"]

@@ -151,6 +151,7 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     from qtomo.reconstruction import metrics as mt
     from qtomo.reconstruction.observables import PauliAccumulator
     from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
+    from qtomo.reconstruction.model_spread import member_blend, member_family
 
     n, frame = ds.n_qubits, ctx["frame"]
     out: dict[str, Any] = {}
@@ -163,7 +164,7 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
             if ctx.get("design_fit") is not None and getattr(model, "conditional", False):
                 fit = ctx["design_fit"](table)  # as the main model (design_weights)
             if ctx.get("blend") is not None and member is not None:  # as the main model
-                fit = _member_blend(fit, ctx["blend"], member)
+                fit = member_blend(fit, ctx["blend"], member)
             rho_proj = dm.project_to_physical(rho_from_probabilities(fit, frame, n))
             if ctx.get("mle_fit") is not None:
                 # a member's table is close to the main model's: start from the main model's
@@ -171,7 +172,7 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
                 # again, or the member's shots' own where the shots set the main one): a few
                 # iterations instead of a fit from scratch
                 init = rho_proj if ctx.get("mle_init") is None else ctx["mle_init"]
-                rho = mle.refit_like(fit, frame, n, _member_family(ctx, member, init),
+                rho = mle.refit_like(fit, frame, n, member_family(ctx, member, init),
                                      init=init, max_iter=MEMBER_MLE_ITERATIONS).rho
             else:
                 rho = rho_proj
@@ -200,41 +201,8 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     return out
 
 
-def _member_counts(shots: Any, member: dict[str, Any]) -> np.ndarray:
-    """Counts per dataset row of the member's resample of the run's training shots."""
-    from dataclasses import fields
-
-    from qtomo.training.members import MemberSpec, member_weights
-
-    spec = MemberSpec(**{f.name: member[f.name] for f in fields(MemberSpec)})
-    return member_weights(spec, shots.train_rows, shots.index.size)
-
-
-def _member_blend(table: np.ndarray, blend: tuple[float, Any], member: dict[str, Any]
-                  ) -> np.ndarray:
-    """The member's table mixed with the frequencies of its own resample of the training
-    shots, at the main MLE state's weight (:mod:`qtomo.reconstruction.blend`)."""
-    from qtomo.reconstruction.blend import blend_table
-
-    weight, shots = blend
-    return blend_table(table, weight, shots, _member_counts(shots, member))
-
-
-def _member_family(ctx: dict[str, Any], member: dict[str, Any] | None, init: Any
-                   ) -> dict[str, Any]:
-    """The main MLE fit's family for a member: where the shots set the depolarizing strength
-    (:mod:`qtomo.reconstruction.shots_noise`), the strength of the member's own resample."""
-    from qtomo.reconstruction import mle
-    from qtomo.reconstruction.shots_noise import member_depolarizing
-
-    fit, shots = ctx["mle_fit"], ctx.get("run_shots")
-    if shots is None or member is None or not mle.noise_fixed(fit):
-        return fit
-    freq = shots.frequencies(_member_counts(shots, member))
-    return member_depolarizing(freq, ctx["frame"], shots.n, fit, init, MEMBER_MLE_ITERATIONS)
-
-
-def _load_members(run_dir: Path, info: dict[str, Any], kind: str) -> list[tuple[dict, Any]]:
+def load_members(run_dir: Path, info: dict[str, Any], kind: str) -> list[tuple[dict, Any]]:
+    """The run's members of ``kind`` (bootstrap or learning_curve): (entry, model) pairs."""
     from qtomo.training.checkpoint import load_run
 
     out = []
@@ -258,7 +226,7 @@ def attach_bootstrap(report: dict[str, Any], figures: dict[str, Any], ds: Any,
     rd = Path(run_dir)  # type: ignore[arg-type]
     section: dict[str, Any] = {"method": __doc__.split("\n\n")[1].replace("\n", " ")
                                if __doc__ else "", "member_samples": samples}
-    boot = _load_members(rd, info, "bootstrap")
+    boot = load_members(rd, info, "bootstrap")
     if len(boot) >= 2:
         if stage:
             stage(f"error bars from {len(boot)} bootstrap members")
@@ -267,7 +235,7 @@ def attach_bootstrap(report: dict[str, Any], figures: dict[str, Any], ds: Any,
                 for i, (e, m) in enumerate(boot)]
         section["bootstrap_members"] = len(boot)
         section["figures"] = _apply(report, vals, len(boot))
-    lc = _load_members(rd, info, "learning_curve")
+    lc = load_members(rd, info, "learning_curve")
     if lc:
         if stage:
             stage(f"learning curve from {len(lc)} members")

@@ -87,7 +87,8 @@ def dense_ok(inp: DatasetInputs, cfg: ReconstructConfig) -> bool:
 def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
                    samples: np.ndarray | None, mps: Any, tallies: ShotTallies,
                    plan: DirectFidelityPlan, stage: Stage,
-                   run_info: dict[str, Any] | None = None) -> QuantumStates:
+                   run_info: dict[str, Any] | None = None, run_dir: Any = None
+                   ) -> QuantumStates:
     """The quantum-state stage: target, dense states, direct estimate and headline.
 
     Parameters
@@ -107,6 +108,8 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     stage : Stage
     run_info : dict, optional
         The run's record (its train/validation split for the blended MLE state).
+    run_dir : path, optional
+        The run's directory (its bootstrap members size the model's error in the blend).
 
     Returns
     -------
@@ -133,7 +136,7 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
         from qtomo.reconstruction.shots_noise import noise_from_shots
 
         noise_from_shots(qs, inp, tallies.freq, ds.shots, stage, run_symmetry(run_info))
-        blend_model_state(qs, ds, inp, run_info, stage, tallies.index)
+        blend_model_state(qs, ds, inp, run_info, stage, tallies.index, run_dir)
     if qs.dense:
         _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
     qs.direct_fidelity = direct_fidelity(tallies, stage)

@@ -136,7 +136,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         observables["exact_note"] = ("lab data: the 'exact' values are the stored target's, "
                                      "the state the lab meant to prepare, not the measured one")
     qs = quantum_states(ds, inp, cfg, model, est.samples, refs.mps, tallies, plan, stage,
-                        run_info=run.info)
+                        run_info=run.info, run_dir=run_dir)
     check = check_model(ds, inp, cfg, model, est, tallies, qs, observables, selection, stage)
     classical = None
     if model is not None:
