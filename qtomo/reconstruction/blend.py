@@ -22,10 +22,13 @@ chosen for the model's table. The weight is chosen in two steps (:func:`rule_wei
    shots of a badly trained model already show to be worse).
    Where n << K^N the frequencies only add noise and every w > 0 loses by tens of standard
    errors; where the model is short of the bulk of the distribution, w = 0 loses.
-2. **Among the weights left, the one nearest the anchor** w_0 = e_m / (e_m + e_f)
-   (:func:`anchor_weight`): the weight that minimises (1 - w)^2 e_m + w^2 e_f, the summed
-   squared errors of two independent estimators with infidelities e_m (the model's state) and
-   e_f (the MLE of the training shots in the same family).
+2. **Among the weights left, the one nearest the anchor** w_0 (:func:`anchor_weight`): the
+   weight that minimises the expected infidelity (1 - w)^2 e_m + w^2 e_f + 2 w (1 - w) c of
+   the mixture of two estimators with infidelities e_m (the model's state) and e_f (the MLE
+   of the training shots in the same family), infidelities read as squared distances, c the
+   overlap of their errors: w_0 = (e_m - c) / (e_m + e_f - 2 c). The overlap is read from
+   the infidelity d between the two states, d = e_m + e_f - 2 c, kept within
+   [0, sqrt(e_m e_f)]; with no overlap (d >= e_m + e_f) w_0 = e_m / (e_m + e_f).
 
 Why the anchor decides the rest. The network underlearns the many-body coherences of a state
 (the |0...0><1...1| term of GHZ is a product of N small interference factors), and those carry
@@ -44,16 +47,29 @@ two estimators' own errors can, and both are measured on the run's shots:
   0.1). An asymptotic kappa P / n (P real parameters of the family) misses it tenfold where
   the Pauli-4 frequencies are sparse (the demo's TFIM N = 10 at 90,000 shots: anchor 0.31
   and 0.9885, against 0.9959 from the model alone).
-* e_m, the model's, is taken at its floor, ``MODEL_INFIDELITY_FLOOR`` = 0.003 (the GRU's
-  coherences at N = 4-8 are not better than a few 1e-3: 0.0008 and 0.0019 on GHZ-4/6 Pauli-6
-  at 100,000 shots, 0.0045 on GHZ-8 Pauli-6 at 20,000). Estimating it from the distance d
-  between the two states (e_m ~ d - e_f) was tried and dropped: the model is trained on the
+* e_m, the model's, is its floor ``MODEL_INFIDELITY_FLOOR`` = 0.003, the network's bias (the
+  GRU's coherences at N = 4-8 are not better than a few 1e-3: 0.0008 and 0.0019 on GHZ-4/6
+  Pauli-6 at 100,000 shots, 0.0045 on GHZ-8 Pauli-6 at 20,000), plus, where the run has
+  bootstrap members (``qtomo train`` trains 10 by default up to N = 6), the mean infidelity
+  of their states to the model's (:mod:`qtomo.reconstruction.model_spread`): the part of the
+  model's error that comes from its finite training shots, which the floor cannot know
+  (a Haar-random 4-qubit state from 4,500 training shots: the model's state 0.9918, its
+  members' scatter 0.0059).
+* Why the overlap. A model trained on few shots per outcome string follows their noise as
+  the frequencies do, and the two states then lie close together while both are far from the
+  state measured (the same Haar-random state: 0.9918 and 0.9980, yet only d = 0.0048 apart,
+  below e_m + e_f = 0.0133). Mixing two estimates whose errors point the same way gains
+  little; the weight goes to the one with the smaller error (there w_0 = 0.97 instead of
+  e_m / (e_m + e_f) = 0.67; the chosen w = 1 gives 0.9977, the raw MLE's 0.9977 +- 0.0011,
+  where the floor alone gave the anchor 0.41, w = 1/2 and 0.9962). The distance does not size
+  e_m alone: estimating e_m as d - e_f was tried and dropped: the model is trained on the
   same shots and follows part of their noise, so d understates its error, and where the
   frequencies are sparse the halves share the MLE's bias, e_f is understated (TFIM N = 10,
   20,000 shots: 0.084 against the true 0.125) and d - e_f overstates the model's error
-  (0.041 against 0.015), which moved TFIM-10 from 0.985 (w = 0) to 0.967 (w = 1/4). Where
-  the model is worse than its floor and the validation shots cannot show it, the anchor
-  leans on the model more than it should (W-6, Pauli-4, 100,000 shots, raw frequencies:
+  (0.041 against 0.015), which moved TFIM-10 from 0.985 (w = 0) to 0.967 (w = 1/4); there
+  d > e_m + e_f, no overlap, and the anchor is the independent one. Where a run without
+  members has a model worse than its floor and the validation shots cannot show it, the
+  anchor leans on the model more than it should (W-6, Pauli-4, 100,000 shots, raw frequencies:
   e_m 0.008, anchor 0.40, w = 1/2, 0.99467 against the raw MLE's 0.99585 +- 0.00102; the
   frequencies averaged over the permutations below give e_f 0.0010 and 0.99717 at w = 3/4).
 
@@ -69,6 +85,14 @@ a 5-qubit Dicke state (Pauli-6 lab shots, 20,000) from 0.99531 to 0.99803 (raw M
 
 w = 0 is the model alone, w = 1 the standard tomography of the training shots.
 
+**All the shots in the reported state.** The validation shots choose the weight and are then
+folded back into the frequencies: the reported state is fitted to (1 - w) Q + w f_all, f_all
+the frequencies of every shot (:func:`blend_table`), so that at w = 1 it is the raw MLE of
+all the shots, not of the 90% the model was trained on (a 5-qubit Dicke state from 5,000
+Pauli-6 lab shots: 0.9930 from the training shots, 0.9943 from all, the raw MLE's
+0.9943 +- 0.0009). The anchor's e_f, d and the validation likelihoods stay those of the
+training shots, on which the weights are compared.
+
 A run trained under a symmetry group (``symmetry_used``: GHZ's site permutations, the open
 chain's reflection, the ring's dihedral group; :mod:`qtomo.training.symmetry`) blends the
 frequencies averaged over that group (:meth:`RunShots.frequencies`), the distribution its
@@ -83,8 +107,9 @@ kept (``restarted`` in the report; TFIM h = 0.5, N = 8, 20,000 shots: F 0.887 fr
 start, 0.985 from the second).
 
 Bootstrap and learning-curve members use the same w, with the frequencies of their own
-resample of the training shots (:func:`qtomo.training.members.member_weights`), so their
-spread is that of the blended estimator.
+resample of the shots (:func:`qtomo.reconstruction.model_spread.member_counts`: the training
+resample they were trained on, and a resample of the validation shots), so their spread is
+that of the blended estimator.
 
 Only dense reconstructions of random-basis or balanced designs with a run on disk blend: an
 unbalanced fixed design fits a conditional model on the design's settings

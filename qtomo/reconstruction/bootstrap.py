@@ -140,7 +140,7 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
 
     ``ctx`` holds what the main reconstruction used: psi, noise, ideal (target vector),
     frame, strings, tfim, subsystems, dense (bool), mle_fit (the main MLE fit, or None), blend
-    (the main MLE state's weight of the training frequencies and the run's shots, or None),
+    (the main MLE state's weight of the shots' frequencies and the run's shots, or None),
     run_shots (the run's shots, :class:`~qtomo.reconstruction.blend.RunShots`, or None).
     ``full=False`` computes only the fidelities (learning curve). ``member`` is the member's
     entry of members.json (its resample, for the blend).

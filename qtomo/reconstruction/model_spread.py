@@ -20,7 +20,8 @@ as the frequencies do, and the two states lie close together while both are far 
 state measured (a Haar-random 4-qubit state, 4,500 training shots in Pauli-6: the model's state
 0.9918 and the frequencies' MLE 0.9980 lie only 0.0048 apart). Their distance cannot tell which
 is better; the members can: s = 0.0059 there, above the frequencies' split-half e_f = 0.0044,
-so the anchor moves from 0.41 to 0.67 and the frequencies carry the weight they should.
+so the anchor moves from 0.41 to 0.97 (the two errors' overlap, read from their distance,
+weighs in too) and the frequencies carry the weight they should.
 """
 
 from __future__ import annotations

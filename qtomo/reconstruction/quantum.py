@@ -57,7 +57,7 @@ class QuantumStates:
     run_shots : RunShots or None
         The run's training and validation shots (:mod:`~qtomo.reconstruction.blend`).
     blend_weight : float
-        Weight of the training frequencies in the table of the model's MLE state.
+        Weight of the shots' frequencies in the table of the model's MLE state.
     direct_fidelity : Estimate or None
         The direct estimate from the shots.
     headline_fidelity : dict
@@ -357,8 +357,8 @@ def headline_fidelity(quantum: dict[str, Any], direct: Estimate | None) -> dict[
                 table = "model's outcome table" if src == "model" else label
                 w = (sec.get("blend") or {}).get("weight") if kind == "mle" else None
                 if w:
-                    table += (f" mixed with its training shots' frequencies (weight {w:g}, "
-                              "chosen by the validation shots and the two estimates' scatter)")
+                    table += (f" mixed with the frequencies of all its shots (weight {w:g}, "
+                              "chosen by the validation shots and the two estimates' errors)")
                 return {"value": e["fidelity"], "stderr": None, **exact,
                         "source": f"{src}: {what} {table} (point estimate, no error bar)",
                         "convention": conv}

@@ -200,7 +200,7 @@ def _refit_headline(head: dict[str, Any], ds: Any, inp: Any, qs: Any, other: Any
             from qtomo.reconstruction.blend import blend_table
 
             table = blend_table(table, qs.blend_weight, qs.run_shots)
-            label += f" mixed with the training frequencies (weight {qs.blend_weight:g})"
+            label += f" mixed with the frequencies of all the shots (weight {qs.blend_weight:g})"
     elif qs.freq is not None and "direct" not in src:
         table, label = qs.freq, "raw shot frequencies"
     if table is None or inp.n > REFIT_MAX_QUBITS or qs.ideal is None:

@@ -188,7 +188,7 @@ def _state_row(src: str, kind: str, sec: dict[str, Any]) -> list[str]:
     label = f"{src}: {kind}" + (f" (rank {rank})" if rank else "")
     blend = sec.get("blend") if kind == "mle" else None
     if blend and blend.get("weight"):
-        label += f", weight {blend['weight']:g} on the training shots' frequencies"
+        label += f", weight {blend['weight']:g} on the shots' frequencies"
     if kind == "mle_table_only":
         label = f"{src}: mle of the model's table alone (weight 0)"
     return [

@@ -312,7 +312,7 @@ def test_reconstruct_reports_the_weight_and_the_members_use_it(ghz_run, monkeypa
                                                   + b["model_spread"]["spread"])
     assert b["distance"] >= 0
     if b["weight"] > 0:
-        assert "mle_table_only" in m and "training shots" in rep["headline"]["quantum_fidelity"][
+        assert "mle_table_only" in m and "frequencies of all its shots" in rep["headline"]["quantum_fidelity"][
             "source"] + rep["headline"]["quantum_fidelity"].get("model_source", "")
     lo, hi = m["mle"]["fidelity_ci95"]
     assert lo <= m["mle"]["fidelity"] <= hi and m["mle"]["fidelity_stderr"] > 0
