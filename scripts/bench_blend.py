@@ -168,8 +168,10 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
         anchor = bl.weight_anchor(excess, stderr, bl.anchor_weight(
             r["model_infidelity"], r["raw_infidelity"], r["distance"]))
         i = bl.rule_weight(excess, stderr, anchor)
-        same = bl.BLEND_WEIGHTS[i] == r["chosen_weight"]
-        r.update(chosen_weight=bl.BLEND_WEIGHTS[i], anchor=anchor, train_only=not same,
+        w = bl.settle_weight(excess, stderr, anchor)
+        same = abs(w - r["chosen_weight"]) < 1e-12
+        r.update(chosen_weight=w if same else bl.BLEND_WEIGHTS[i], anchor=anchor,
+                 train_only=not same,
                  model_fidelity=r["folded_fidelity"] if same else r["fidelity_at_weight"][i])
     if r.get("train_seconds") is None:  # a run trained by an earlier scan
         r["train_seconds"] = _train_seconds(d / "run")
@@ -243,7 +245,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         mark = "" if r.get("scan_version", 1) >= SCAN_VERSION and not r.get("train_only") \
             else " (old)"
         chosen = ("n/a" if r["chosen_weight"] is None
-                  else f"{_FRAC[r['chosen_weight']]}, {r['model_fidelity']:.5f}{mark}")
+                  else f"{_FRAC.get(r['chosen_weight'], format(r['chosen_weight'], '.3f'))}, "
+                  f"{r['model_fidelity']:.5f}{mark}")
         lines.append(f"| {name} | {r['exact']:.5f} | {fids} "
                      f"| {bf._f(r['anchor'], '.2f')} | {chosen} "  # noqa: SLF001
                      f"| {bf._f(r['raw_f'])} +- {err} "  # noqa: SLF001

@@ -14,7 +14,9 @@ Kinds::
     tfim6  TFIM N=6 (J=h=1, open), Pauli-4, 20,000 shots
 
 Results are cached per (kind, seed) as JSON in --cache-dir, so an interrupted run continues;
-``--keep-runs`` also keeps every dataset and run (in CACHE_DIR/work).
+``--keep-runs`` also keeps every dataset and run (in CACHE_DIR/work), and
+``--reconstruct-again`` then reconstructs those again with the current code, without training
+(the training figures are carried over from each record).
 
     python scripts/bench_coverage.py                    # 20 seeds of both kinds (slow)
     python scripts/bench_coverage.py --kinds ghz4 --seeds 2
@@ -47,26 +49,32 @@ def _train_config(data: Path, seed: int, bootstrap: int) -> Any:
     return dataset_config(data, "gru", bootstrap=bootstrap, seed=seed)
 
 
-def one(kind: str, seed: int, work: Path, *, plain_too: bool, keep: bool = False
-        ) -> dict[str, Any]:
+def one(kind: str, seed: int, work: Path, *, plain_too: bool, keep: bool = False,
+        kept: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One dataset: simulate, train, reconstruct; with ``kept`` (its earlier record, whose
+    dataset and run were kept) only reconstruct again, carrying the training figures over."""
     from qtomo.data.simulate import SimulateConfig, simulate
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.training import run_training
 
     d = work / f"{kind}_s{seed}"
-    shutil.rmtree(d, ignore_errors=True)
-    d.mkdir(parents=True)
     data = d / "data.h5"
-    simulate(SimulateConfig(**KINDS[kind], seed=seed), data)
     out: dict[str, Any] = {"kind": kind, "seed": seed}
-    if plain_too:
+    if kept is not None:
+        out.update({k: kept[k] for k in ("plain_seconds", "bootstrap_seconds",
+                                         "members_cost_ratio") if k in kept})
+    else:
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        simulate(SimulateConfig(**KINDS[kind], seed=seed), data)
+        if plain_too:
+            t = time.perf_counter()
+            run_training(data, d / "plain", _train_config(data, seed, 0), progress=False)
+            out["plain_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
-        run_training(data, d / "plain", _train_config(data, seed, 0), progress=False)
-        out["plain_seconds"] = time.perf_counter() - t
-    t = time.perf_counter()
-    s = run_training(data, d / "run", _train_config(data, seed, BOOTSTRAP), progress=False)
-    out["bootstrap_seconds"] = time.perf_counter() - t
-    out["members_cost_ratio"] = s["members"]["bootstrap_cost_ratio"]
+        s = run_training(data, d / "run", _train_config(data, seed, BOOTSTRAP), progress=False)
+        out["bootstrap_seconds"] = time.perf_counter() - t
+        out["members_cost_ratio"] = s["members"]["bootstrap_cost_ratio"]
     rep = reconstruct(data, d / "run", ReconstructConfig(seed=seed)).report
     qf = rep["headline"]["quantum_fidelity"]
     de = rep["quantum"].get("direct_estimate") or {}
@@ -105,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-runs", action="store_true",
                     help="keep each dataset and run in CACHE_DIR/work (for scans of the "
                     "reconstruction on the same runs)")
+    ap.add_argument("--reconstruct-again", action="store_true",
+                    help="reconstruct every dataset whose run was kept (--keep-runs) again "
+                    "with the current code, without training; the training figures are "
+                    "carried over from its record")
     args = ap.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     for k in kinds:
@@ -119,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
             f = args.cache_dir / f"{kind}_s{seed}.json"
             r = json.loads(f.read_text()) if f.exists() else {}
-            if r.get("format") != CACHE_FORMAT:
-                r = one(kind, seed, work, plain_too=i == 0, keep=args.keep_runs)
+            again = (args.reconstruct_again and r.get("format") == CACHE_FORMAT
+                     and (work / f"{kind}_s{seed}" / "run" / "members.json").exists())
+            if r.get("format") != CACHE_FORMAT or again:
+                r = one(kind, seed, work, plain_too=i == 0, keep=args.keep_runs or again,
+                        kept=r if again else None)
                 f.write_text(json.dumps(r, indent=1) + "\n")
             rows.append(r)
             print(f"{kind} seed {seed}: headline {r['headline_value']} ci95 {r['ci95']} "

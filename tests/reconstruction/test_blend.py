@@ -84,7 +84,12 @@ def _weight_rule(got):
                                   > blend.REJECT_STDERRS * x["excess_stderr"])
     kept = [x["weight"] for x in c if not x["ruled_out"]]
     assert got["best_weight"] in kept
-    assert got["weight"] == min(kept, key=lambda w: (abs(w - got["anchor"]), -w))
+    a = got["anchor"]
+    nearest = min(kept, key=lambda w: (abs(w - a), -w))
+    around = {max(w for w in blend.BLEND_WEIGHTS if w <= a), min(w for w in blend.BLEND_WEIGHTS
+                                                                 if w >= a)}
+    # the anchor itself between two kept grid weights, else the nearest kept one
+    assert got["weight"] == (a if around <= set(kept) else nearest)
     best = [x for x in c if x["weight"] == got["best_weight"]][0]
     assert best["excess_over_best"] == 0 and best["excess_stderr"] == 0
 
@@ -110,6 +115,10 @@ def test_rule_weight_takes_the_kept_weight_nearest_the_anchor():
     excess = np.array([2.0, 0.5, 0.0, 0.2, 1.6]) * blend.REJECT_STDERRS * 1e-3
     assert blend.weight_anchor(excess, se, 0.2) == 1.0
     assert blend.rule_weight(excess, se, blend.weight_anchor(excess, se, 0.2)) == 3
+    # the weight used: the anchor between two kept grid weights, else the nearest kept one
+    assert blend.settle_weight(excess, se, 0.6) == 0.6  # 1/2 and 3/4 kept
+    assert blend.settle_weight(excess, se, 0.1) == 0.25  # 0 is ruled out
+    assert blend.settle_weight(excess, se, 0.9) == 0.75  # 1 is ruled out
     kept = np.array([1.0, 0.5, 0.0, 0.2, 1.6]) * blend.REJECT_STDERRS * 1e-3
     assert blend.weight_anchor(kept, se, 0.2) == 0.2
     assert blend.anchor_weight(3e-3, 3e-3) == pytest.approx(0.5)
