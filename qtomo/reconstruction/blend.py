@@ -57,14 +57,14 @@ two estimators' own errors can, and both are measured on the run's shots:
   of their states to the model's (:mod:`qtomo.reconstruction.model_spread`): the part of the
   model's error that comes from its finite training shots, which the floor cannot know
   (a Haar-random 4-qubit state from 4,500 training shots: the model's state 0.9918, its
-  members' scatter 0.0059).
+  members' scatter 0.0048).
 * Why the overlap. A model trained on few shots per outcome string follows their noise as
   the frequencies do, and the two states then lie close together while both are far from the
   state measured (the same Haar-random state: 0.9918 and 0.9980, yet only d = 0.0048 apart,
   below e_m + e_f = 0.0133). Mixing two estimates whose errors point the same way gains
-  little; the weight goes to the one with the smaller error (there w_0 = 0.97 instead of
-  e_m / (e_m + e_f) = 0.67; the chosen w = 1 gives 0.9977, the raw MLE's 0.9977 +- 0.0011,
-  where the floor alone gave the anchor 0.41, w = 1/2 and 0.9962). The distance does not size
+  little; the weight goes to the one with the smaller error (there w_0 = 0.86 instead of
+  e_m / (e_m + e_f) = 0.64; w = 0.86 gives 0.9974, the raw MLE's 0.9977 +- 0.0011, where
+  the floor alone gave the anchor 0.41, w = 1/2 and 0.9962). The distance does not size
   e_m alone: estimating e_m as d - e_f was tried and dropped: the model is trained on the
   same shots and follows part of their noise, so d understates its error, and where the
   frequencies are sparse the halves share the MLE's bias, e_f is understated (TFIM N = 10,
