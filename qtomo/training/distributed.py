@@ -62,10 +62,22 @@ def init_distributed(device: str) -> DistInfo:
 
 
 def shutdown_distributed() -> None:
-    """Tear down the process group that :func:`init_distributed` created, if any."""
+    """Tear down the process group that :func:`init_distributed` created, if any.
+
+    The ranks first wait for each other (rank 0 may still be writing the run's files), and
+    the DistributedDataParallel wrappers left in reference cycles are collected while the
+    group is alive: a rank that tore its group down while its peer still held the
+    connection, or that left the group to the interpreter's exit, was seen to abort
+    (gloo, "terminate called without an active exception", about 1 run in 25 on a loaded
+    2-core machine).
+    """
+    import gc
+
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
 
 

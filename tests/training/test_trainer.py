@@ -176,7 +176,11 @@ def test_two_process_ddp(tiny_h5, tmp_path):
         os.killpg(p.pid, signal.SIGKILL)  # the launcher and both workers
         p.communicate()
         raise
-    assert p.returncode == 0, stderr[-2000:]
+    # the launcher's own traceback ends stderr; a worker's cause (a Python traceback, or a
+    # C++ "terminate called ...") comes before it
+    causes = [ln for ln in stderr.splitlines()
+              if "terminate" in ln or "what()" in ln or "Error" in ln or "error" in ln]
+    assert p.returncode == 0, "\n".join(causes[:20]) + "\n...\n" + stderr[-1500:]
     lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     assert len(lines) == 1  # only rank 0 prints
     s = json.loads(lines[0])
