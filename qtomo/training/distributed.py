@@ -66,10 +66,10 @@ def shutdown_distributed() -> None:
 
     The ranks first wait for each other (rank 0 may still be writing the run's files), and
     the DistributedDataParallel wrappers left in reference cycles are collected while the
-    group is alive: a rank that tore its group down while its peer still held the
-    connection, or that left the group to the interpreter's exit, was seen to abort
-    (gloo, "terminate called without an active exception", about 1 run in 25 on a loaded
-    2-core machine).
+    group is alive. Without these steps (rank 1 tearing down while rank 0 still wrote files,
+    the wrappers left to the interpreter's exit) a rank was seen to abort at teardown (gloo,
+    "terminate called without an active exception", 1 run in 27 on a loaded 2-core
+    machine).
     """
     import gc
 
