@@ -7,7 +7,7 @@ complex128 ``(2^N, 2^N)`` array, so these functions are meant for ``N <= 10``
 (:data:`MAX_RHO_QUBITS`). Tensor products over qubits are contracted one qubit at a time; no
 ``K^N x K^N`` or ``4^N x 4^N`` matrix is ever built.
 
-* :func:`probability_table` -- Q(a) of a model for all ``K^N`` strings (batched ``log_prob``).
+* :func:`probability_table` -- Q(a) of a model for all ``K^N`` strings.
 * :func:`frequency_table` -- raw shot frequencies.
 * :func:`qtomo.povm.born.rho_from_probabilities` -- Born-rule inversion (linear, may be
   unphysical); :func:`project_to_physical` -- the closest physical state in Frobenius norm
@@ -138,7 +138,8 @@ def frequency_table(outcomes: Outcomes, K: int) -> FloatArray:  # noqa: N803
 def probability_table(model: Any, *, batch: int = 1 << 16) -> tuple[FloatArray, dict[str, Any]]:
     """The model's Q(a) for all ``K^N`` strings, float64, with a note on how it was obtained.
 
-    Uses the model's ``log_prob`` (batched over :func:`all_outcomes`). A table from an
+    Uses the model's ``log_prob_table`` where it has one (the GRU walks the tree of prefixes),
+    else its ``log_prob`` (batched over :func:`all_outcomes`). A table from an
     estimated likelihood (``exact_log_prob`` False) is renormalised and says so; a model
     without a likelihood raises :class:`InputValueError` (use :func:`frequency_table` of its
     samples instead).
@@ -158,17 +159,20 @@ def probability_table(model: Any, *, batch: int = 1 << 16) -> tuple[FloatArray, 
             f"model {getattr(model, 'name', '?')!r} has no likelihood; build the table from its "
             "samples instead"
         )
-    a = all_outcomes(n, K)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            lq = np.concatenate([
-                model.log_prob(torch.from_numpy(a[s : s + batch])).cpu().numpy()
-                for s in range(0, len(a), batch)
-            ]).astype(np.float64)
-    finally:
-        model.train(was_training)
+    if hasattr(model, "log_prob_table"):  # autoregressive: one step per prefix
+        lq = model.log_prob_table().cpu().numpy().astype(np.float64)
+    else:
+        a = all_outcomes(n, K)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                lq = np.concatenate([
+                    model.log_prob(torch.from_numpy(a[s : s + batch])).cpu().numpy()
+                    for s in range(0, len(a), batch)
+                ]).astype(np.float64)
+        finally:
+            model.train(was_training)
     q = np.exp(lq)
     total = float(q.sum())
     exact = bool(getattr(model, "exact_log_prob", False))

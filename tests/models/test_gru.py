@@ -168,3 +168,22 @@ def test_init_from_povm_starts_channel_zero_at_the_coherence_factor():
     assert np.allclose(np.exp(1j * theta[:4]), el / np.abs(el), atol=1e-6)
     with pytest.raises(InputValueError):
         m.init_from_povm(np.zeros((4, 2, 2)))
+
+
+@pytest.mark.parametrize("kw, K, max_nodes", [
+    ({"hidden": 8, "layers": 1, "positional": False}, 4, 1 << 17),
+    ({"hidden": 16, "layers": 2, "phase": 3, "phase_site": True}, 6, 7),
+    ({"hidden": 8, "layers": 2, "phase": 2, "likelihood": "conditional"}, 6, 50),
+])
+def test_prefix_tree_table_equals_log_prob_of_every_string(kw, K, max_nodes):
+    """The table walked prefix by prefix (in chunks of at most max_nodes prefixes) is the
+    teacher-forced log Q of every string, in the order of all_outcomes, and sums to 1."""
+    torch.manual_seed(3)
+    m = build_model("gru", 5, K, **kw)
+    with torch.no_grad():
+        ref = m.log_prob(torch.from_numpy(all_outcomes(5, K)).long()).numpy()
+    table = m.log_prob_table(max_nodes=max_nodes).numpy()
+    assert table.dtype == np.float64 and table.shape == (K**5,)
+    assert np.abs(table - ref).max() < 1e-5
+    assert abs(np.exp(table).sum() - 1.0) < 1e-5
+    assert m.training  # the model's mode is restored
