@@ -109,6 +109,70 @@ def weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> Complex
     return t.reshape([2] * (2 * n)).transpose(perm).reshape(2**n, 2**n)
 
 
+# --- the same contractions in the real Pauli basis (Hermitian operators) -------------------------
+#: Pauli matrices I, X, Y, Z.
+_PAULIS = np.array([[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]],
+                   dtype=np.complex128)
+
+
+def born_table(rho: ComplexArray, ops: ComplexArray) -> FloatArray:
+    """``Tr[rho O(a_0) (x) ... (x) O(a_{N-1})]`` for Hermitian ``rho`` and ``ops``: the real part
+    of :func:`product_table`, computed in the real Pauli basis.
+
+    ``rho`` is expanded once in Pauli strings, ``c_P = Tr[rho P]`` (4^N real numbers), and
+    each qubit's operators enter as the real K x 4 matrix ``Tr[O(k) P] / 2``, so that the
+    steps that grow the table to K^N entries run in real arithmetic (Pauli-6 at N = 10, 6^10
+    entries: about four times faster than the complex contraction, half the memory).
+    """
+    rho = np.asarray(rho, dtype=np.complex128)
+    n = _n_of(rho.shape[0])
+    per_site = _per_site(ops, n)
+    perm = [leg for j in range(n) for leg in (j, n + j)]
+    t = rho.reshape([2] * (2 * n)).transpose(perm).reshape(-1)
+    # c_P = sum_{ij} rho_ij P_ji: the row (i j) of P^T per Pauli
+    to_pauli = _PAULIS.transpose(0, 2, 1).reshape(4, 4)
+    c = _site_products(np.broadcast_to(to_pauli, (n, 4, 4)), t).real.copy()
+    return _site_products(_real_coefficients(per_site), c)
+
+
+def hermitian_weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> ComplexArray:
+    """:func:`weighted_operator` for real ``weights`` and Hermitian ``ops``, in the real Pauli
+    basis (the adjoint of :func:`born_table`)."""
+    w = np.asarray(weights, dtype=np.float64)
+    per_site = _per_site(ops, n)
+    K = per_site.shape[1]  # noqa: N806
+    if w.size != K**n:
+        raise InputValueError(f"weight table has {w.size} entries, expected K^N = {K}^{n}")
+    # r_P = sum_a w(a) prod_j Tr[O(a_j) P_j] / 2, then sum_P r_P P_0 (x) ... (x) P_{N-1}
+    r = _site_products(np.ascontiguousarray(_real_coefficients(per_site).transpose(0, 2, 1)),
+                       w.reshape(-1))
+    from_pauli = _PAULIS.reshape(4, 4).T  # (i j), P
+    t = _site_products(np.broadcast_to(from_pauli, (n, 4, 4)), r.astype(np.complex128))
+    perm = [2 * j for j in range(n)] + [2 * j + 1 for j in range(n)]
+    return t.reshape([2] * (2 * n)).transpose(perm).reshape(2**n, 2**n)
+
+
+def _real_coefficients(per_site: ComplexArray) -> FloatArray:
+    """``Tr[O(k) P] / 2`` (n, K, 4), real for Hermitian operators (checked)."""
+    if not np.allclose(per_site, per_site.conj().transpose(0, 1, 3, 2), atol=1e-12):
+        raise InputValueError("the real Pauli-basis contraction needs Hermitian operators")
+    e = 0.5 * np.einsum("nkij,pji->nkp", per_site, _PAULIS)
+    return np.ascontiguousarray(e.real)
+
+
+def _site_products(mats: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``(mats[0] (x) ... (x) mats[n-1]) x`` for per-qubit matrices (n, out, in) and a vector
+    of in^n entries (qubit 0 slowest), one qubit at a time: each step maps the leading axis
+    and rolls it to the back."""
+    n, _, d_in = mats.shape
+    t = x.reshape(d_in, -1)
+    for j in range(n):
+        t = (mats[j] @ t).T
+        if j < n - 1:
+            t = t.reshape(d_in, -1)
+    return t.reshape(-1)
+
+
 def _per_site(ops: ComplexArray, n: int) -> ComplexArray:
     """Operators (K, 2, 2) repeated, or (N, K, 2, 2) checked, as (n, K, 2, 2) complex128."""
     o = np.asarray(ops, dtype=np.complex128)
@@ -321,9 +385,11 @@ __all__ = [
     "MAX_TABLE_ENTRIES",
     "PHYSICAL_TOLERANCE",
     "DensityMatrixSummary",
+    "born_table",
     "check_table_size",
     "frequency_table",
     "hermitian_part",
+    "hermitian_weighted_operator",
     "partial_trace",
     "probability_table",
     "product_table",

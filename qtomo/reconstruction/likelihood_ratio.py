@@ -112,7 +112,7 @@ class LikelihoodRatio:
 def _loglik(freq: np.ndarray, rho: np.ndarray, frame: AnyFrame) -> float:
     """``sum_a f(a) log p_rho(a)`` (per shot)."""
     n = int(round(np.log2(rho.shape[0])))
-    p = np.maximum(dm.product_table(rho, site_operators(frame, n)).real, 1e-300)
+    p = np.maximum(dm.born_table(rho, site_operators(frame, n)), 1e-300)
     m = freq > 0
     return float(np.dot(freq[m], np.log(p[m])))
 

@@ -36,8 +36,9 @@ import numpy as np
 from qtomo.errors import InputValueError
 from qtomo.povm.born import outcome_index
 from qtomo.povm.frames import AnyFrame, site_operators
-from qtomo.reconstruction.density import (check_table_size, hermitian_part, partial_trace,
-                                          product_table, project_to_physical, weighted_operator)
+from qtomo.reconstruction.density import (born_table, check_table_size, hermitian_part,
+                                          hermitian_weighted_operator, partial_trace,
+                                          project_to_physical)
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: The depolarizing family is tried up to this many qubits, the largest dense N (one joint fit
@@ -138,9 +139,9 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
             return 1e300, np.zeros_like(x)
         m = _noisy_site_operators(frame, n, noise) if fit_noise else fixed
         rho = a @ a.conj().T
-        q = np.maximum(product_table(rho, m).real, 1e-300)
+        q = np.maximum(born_table(rho, m), 1e-300)
         f = -float(np.sum(p[pos] * np.log(q[pos]))) + np.log(t)
-        rop = weighted_operator(np.where(pos, p / q, 0.0), m, n)
+        rop = hermitian_weighted_operator(np.where(pos, p / q, 0.0), m, n)
         g = -(rop @ a) + a / t  # dL/dA^*
         history.append(f + const)
         grad = [2.0 * g.real.ravel(), 2.0 * g.imag.ravel()]
@@ -231,7 +232,7 @@ def fit_mle(
                                        extra=bounds)
     if fit_depolarizing:
         noise = float(fitted)
-    q = product_table(sigma, _noisy_site_operators(frame, n, noise)).real
+    q = born_table(sigma, _noisy_site_operators(frame, n, noise))
     if noise > 0:
         from qtomo.states.noise import depolarize
 
@@ -328,7 +329,7 @@ def mle_parameter_count(n: int, rank: int) -> int:
 
 def shots_log_p(rho: ComplexArray, frame: AnyFrame, n: int, index: np.ndarray) -> np.ndarray:
     """log p_rho(a) of every shot, the shots given by their flat outcome indices ``index``."""
-    q = np.maximum(product_table(rho, site_operators(frame, n)).real, 1e-300)
+    q = np.maximum(born_table(rho, site_operators(frame, n)), 1e-300)
     return np.log(q[index])
 
 

@@ -12,7 +12,9 @@ from qtomo.errors import InputValueError
 from qtomo.povm.born import born_probabilities, rho_from_probabilities
 from qtomo.povm.frames import get_frame, pauli6
 from qtomo.reconstruction.density import (
+    born_table,
     frequency_table,
+    hermitian_weighted_operator,
     partial_trace,
     probability_table,
     product_table,
@@ -347,3 +349,25 @@ def test_the_shots_strength_is_held_in_refits_and_measured_per_member():
     got = member_depolarizing(freq, f, 4, {**fixed, "depolarizing": 0.02}, rho0, 150)
     assert got["depolarizing"] == pytest.approx(0.05, abs=0.01) and got["rank"] == 1
     assert member_depolarizing(freq, f, 4, searched, rho0, 150) is searched
+
+
+@pytest.mark.parametrize("frame_name", ["pauli4", "tetra", "pauli6"])
+def test_real_pauli_basis_contractions_equal_the_complex_ones(frame_name):
+    """born_table is the real part of product_table, and hermitian_weighted_operator is
+    weighted_operator, for POVM elements, depolarized elements and duals; a non-Hermitian
+    operator is refused."""
+    from qtomo.povm.frames import site_operators
+
+    rng = np.random.default_rng(7)
+    f = get_frame(frame_name)
+    n = 4
+    a = rng.normal(size=(2**n, 3)) + 1j * rng.normal(size=(2**n, 3))
+    rho = a @ a.conj().T
+    w = rng.normal(size=f.K**n)
+    for ops in (f.elements, site_operators(f.depolarized(0.1), n),
+                site_operators(f, n, "duals")):
+        assert np.allclose(born_table(rho, ops), product_table(rho, ops).real, atol=1e-11)
+        assert np.allclose(hermitian_weighted_operator(w, ops, n),
+                           weighted_operator(w, ops, n), atol=1e-11)
+    with pytest.raises(InputValueError, match="Hermitian"):
+        born_table(rho, np.array([[[0, 1], [0, 0]], [[1, 0], [0, 1]]], dtype=complex))
