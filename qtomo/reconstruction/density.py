@@ -32,22 +32,34 @@ from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: Largest N for which dense density matrices are built.
 MAX_RHO_QUBITS = 10
-#: Largest full outcome table (K^N entries) evaluated string by string.
-MAX_TABLE_ENTRIES = 1 << 22
+#: Largest full outcome table (K^N entries): Pauli-6 at N = 10 (6^10, 484 MB in float64; a Born
+#: table or R operator of it takes about a second in the real Pauli basis).
+MAX_TABLE_ENTRIES = 6**10
+#: Largest table of a model whose log Q is evaluated string by string (a model without
+#: ``log_prob_table``: N K^N network steps, 5 s per 65,536 strings for the default GRU).
+MAX_STRINGWISE_TABLE_ENTRIES = 1 << 22
 
 
-def check_table_size(n: int, K: int, what: str = "this computation") -> None:  # noqa: N803
+def check_table_size(n: int, K: int, what: str = "this computation",  # noqa: N803
+                     limit: int = MAX_TABLE_ENTRIES) -> None:
     """Raise :class:`InputValueError` when N or K^N is too large for dense tables."""
     if n > MAX_RHO_QUBITS:
         raise InputValueError(
             f"{what} needs a dense density matrix, possible up to {MAX_RHO_QUBITS} qubits; "
             f"the data has {n}"
         )
-    if K**n > MAX_TABLE_ENTRIES:
+    if K**n > limit:
         raise InputValueError(
             f"{what} sums over all K^N = {K}^{n} outcome strings, more than "
-            f"{MAX_TABLE_ENTRIES}; use fewer qubits or a 4-outcome POVM"
+            f"{limit}; use fewer qubits or a 4-outcome POVM"
         )
+
+
+def model_table_limit(model: Any) -> int:
+    """Largest K^N whose full table of ``model`` is computed: :data:`MAX_TABLE_ENTRIES` for a
+    model that walks its prefixes (``log_prob_table``), else
+    :data:`MAX_STRINGWISE_TABLE_ENTRIES`."""
+    return MAX_TABLE_ENTRIES if hasattr(model, "log_prob_table") else MAX_STRINGWISE_TABLE_ENTRIES
 
 
 # --- the two contractions -----------------------------------------------------------------------
@@ -217,7 +229,7 @@ def probability_table(model: Any, *, batch: int = 1 << 16) -> tuple[FloatArray, 
     import torch
 
     n, K = int(model.n_qubits), int(model.K)  # noqa: N806
-    check_table_size(n, K, "the model's outcome table")
+    check_table_size(n, K, "the model's outcome table", model_table_limit(model))
     if not getattr(model, "has_likelihood", False):
         raise InputValueError(
             f"model {getattr(model, 'name', '?')!r} has no likelihood; build the table from its "
@@ -382,6 +394,7 @@ def partial_trace(rho: ComplexArray, keep: list[int] | tuple[int, ...]) -> Compl
 
 __all__ = [
     "MAX_RHO_QUBITS",
+    "MAX_STRINGWISE_TABLE_ENTRIES",
     "MAX_TABLE_ENTRIES",
     "PHYSICAL_TOLERANCE",
     "DensityMatrixSummary",
@@ -390,6 +403,7 @@ __all__ = [
     "frequency_table",
     "hermitian_part",
     "hermitian_weighted_operator",
+    "model_table_limit",
     "partial_trace",
     "probability_table",
     "product_table",

@@ -30,9 +30,9 @@ from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.density import (
     MAX_RHO_QUBITS,
     MAX_TABLE_ENTRIES,
+    born_table,
     hermitian_part,
     partial_trace,
-    product_table,
 )
 from qtomo.states.noise import depolarize
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
@@ -138,7 +138,7 @@ def direct_fidelity_values(outcomes: Outcomes, frame: AnyFrame, psi: ComplexArra
     v = v / np.linalg.norm(v)
     duals = _noisy_site_duals(frame, n, noise)
     if K**n <= MAX_TABLE_ENTRIES and n <= MAX_RHO_QUBITS:
-        table = product_table(np.outer(v, v.conj()), duals).real
+        table = born_table(np.outer(v, v.conj()), duals)
         return table[outcome_index(a, K)]
     out = np.empty(len(a))
     for s in range(0, len(a), chunk):
@@ -209,7 +209,7 @@ def target_born_table(psi: ComplexArray, frame: AnyFrame, noise: float = 0.0) ->
     f = frame.depolarized(noise) if noise and noise > 0 else frame
     v = np.asarray(psi, dtype=np.complex128)
     n = int(round(np.log2(v.size)))
-    p = np.clip(product_table(np.outer(v, v.conj()), site_operators(f, n)).real, 0.0, None)
+    p = np.clip(born_table(np.outer(v, v.conj()), site_operators(f, n)), 0.0, None)
     return p / p.sum()
 
 

@@ -128,7 +128,10 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
     """
     d = 2**n
     pos = p > 0
-    const = float(np.sum(p[pos] * np.log(p[pos])))
+    # a model's table is positive everywhere: no masking of its K^N entries then
+    every = bool(pos.all())
+    p_pos = p if every else p[pos]
+    const = float(np.dot(p_pos, np.log(p_pos)))
     fixed = _noisy_site_operators(frame, n, depolarizing)
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -140,8 +143,13 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
         m = _noisy_site_operators(frame, n, noise) if fit_noise else fixed
         rho = a @ a.conj().T
         q = np.maximum(born_table(rho, m), 1e-300)
-        f = -float(np.sum(p[pos] * np.log(q[pos]))) + np.log(t)
-        rop = hermitian_weighted_operator(np.where(pos, p / q, 0.0), m, n)
+        if every:
+            f = -float(np.dot(p, np.log(q))) + np.log(t)
+            ratio = np.divide(p, q, out=q)  # q is not needed again
+        else:
+            f = -float(np.dot(p_pos, np.log(q[pos]))) + np.log(t)
+            ratio = np.where(pos, p / q, 0.0)
+        rop = hermitian_weighted_operator(ratio, m, n)
         g = -(rop @ a) + a / t  # dL/dA^*
         history.append(f + const)
         grad = [2.0 * g.real.ravel(), 2.0 * g.imag.ravel()]

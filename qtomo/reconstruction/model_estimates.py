@@ -112,7 +112,9 @@ def classical_metrics(model: Any, ds: Any, psi: Any, noise: float, frame: Any,
     n, K = ds.n_qubits, ds.K  # noqa: N806
     conv = {"classical_fidelity": CONVENTIONS["classical_fidelity"],
             "kl_divergence": CONVENTIONS["kl_divergence"]}
-    small = psi is not None and K**n <= dm.MAX_TABLE_ENTRIES and n <= dm.MAX_RHO_QUBITS
+    small = (psi is not None and n <= dm.MAX_RHO_QUBITS
+             and K**n <= (dm.MAX_TABLE_ENTRIES if model_table is not None
+                          else dm.model_table_limit(model)))
     if small:
         p_table = mt.target_born_table(psi, frame, noise)
         if model_table is None:

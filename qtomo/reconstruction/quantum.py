@@ -52,6 +52,8 @@ class QuantumStates:
         The target vector and, with noise, the state the shots came from.
     dense : bool
         Whether dense density matrices were built.
+    model_dense : bool
+        Whether the model's were (its full table is computed: ``density.model_table_limit``).
     model_table, freq : ndarray or None
         The model's outcome table and the raw frequencies (dense only).
     run_shots : RunShots or None
@@ -69,6 +71,7 @@ class QuantumStates:
     ideal: Any = None
     sigma: Any = None
     dense: bool = False
+    model_dense: bool = False
     model_table: np.ndarray | None = None
     model_fit_table: np.ndarray | None = None
     design_coverage: Any = None
@@ -129,7 +132,14 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
         qs.section["dense"] = "no dense density matrix: " + (
             f"N = {n} > {cfg.max_rho_qubits}" if n > cfg.max_rho_qubits
             else f"K^N = {K}^{n} outcome strings > {dm.MAX_TABLE_ENTRIES}")
-    if qs.dense and model is not None:
+    qs.model_dense = (qs.dense and model is not None
+                      and K**n <= dm.model_table_limit(model))
+    if qs.dense and model is not None and not qs.model_dense:
+        qs.section["model_dense"] = (
+            f"no dense states of the model: {getattr(model, 'name', 'the model')!r} evaluates "
+            f"its table string by string, and K^N = {K}^{n} is more than "
+            f"{dm.MAX_STRINGWISE_TABLE_ENTRIES} strings (the GRU walks its prefixes instead)")
+    if qs.model_dense:
         _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
                       tallies.coverage)
         from qtomo.reconstruction.blend import blend_model_state, run_symmetry

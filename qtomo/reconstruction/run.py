@@ -225,7 +225,7 @@ def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,
     attach_bootstrap(report, figures, ds, run_dir, {
         "psi": inp.psi, "noise": inp.noise, "ideal": qs.ideal, "frame": inp.frame,
         "strings": inp.strings, "tfim": inp.tfim, "subsystems": inp.subsystems,
-        "dense": qs.dense,
+        "dense": qs.model_dense,
         "mle_fit": (qs.section.get("model") or {}).get("mle_fit"),
         "mle_init": qs.rhos.get("model_mle"),
         "design_fit": _design_fit(qs, inp),

@@ -184,9 +184,16 @@ def test_table_size_limit():
 
     with pytest.raises(InputValueError, match="up to 10 qubits"):
         check_table_size(11, 4)
+    from qtomo.models.registry import build_model
+    from qtomo.reconstruction.density import MAX_STRINGWISE_TABLE_ENTRIES, model_table_limit
+
+    check_table_size(10, 6)  # Pauli-6 at N = 10 is the largest dense table
     with pytest.raises(InputValueError, match="K\\^N"):
-        check_table_size(10, 6)
+        check_table_size(10, 6, limit=MAX_STRINGWISE_TABLE_ENTRIES)
     check_table_size(10, 4)
+    # a model evaluated string by string keeps the smaller limit; the GRU walks its prefixes
+    assert model_table_limit(build_model("gru", 3, 4, hidden=8, layers=1)) >= 6**10
+    assert model_table_limit(TableModel(np.full(64, 1 / 64), 3, 4)) == MAX_STRINGWISE_TABLE_ENTRIES
     # qutip fidelity convention is the square root: sanity of the interop
     assert qutip.fidelity(qutip.basis(2, 0), qutip.basis(2, 0)) == pytest.approx(1.0)
 
