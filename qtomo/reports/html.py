@@ -171,6 +171,8 @@ def _fidelities(r: dict[str, Any], pngs: dict[str, bytes | None]) -> list[str]:
                             "smallest eigenvalue", "trace", "from"], frows))
     elif q.get("dense"):
         parts.append(f'<p class="note">{esc(q["dense"])}</p>')
+    if q.get("model_dense"):
+        parts.append(f'<p class="note">{esc(q["model_dense"])}</p>')
     parts.append(figure(pngs.get("rho"), "density-matrix cityscape of the headline state"))
     return parts
 

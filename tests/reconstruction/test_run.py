@@ -157,3 +157,21 @@ def test_bad_inputs(tfim4, ghz3_noisy):
     with pytest.raises(InputValueError, match="--mle-rank"):
         ReconstructConfig(mle_rank=0).validate()
     assert ReconstructConfig().validate().samples == 100_000  # the CLI's documented default
+
+
+def test_a_model_evaluated_string_by_string_keeps_its_table_limit(tfim4, monkeypatch):
+    """Above the string-by-string limit a model without a prefix-tree table builds no dense
+    states (the report says why) while the raw frequencies still do; the headline is then
+    not the model's."""
+    from qtomo.reconstruction import density as dm
+
+    monkeypatch.setattr(dm, "MAX_STRINGWISE_TABLE_ENTRIES", 4**4 - 1)
+    rec = reconstruct(tfim4, None, ReconstructConfig(samples=2000, seed=3),
+                      model=_exact_model(tfim4))
+    q = rec.report["quantum"]
+    assert "model" not in q and "data" in q
+    assert "string by string" in q["model_dense"] and "4^4" in q["model_dense"]
+    assert "model" not in rec.report["headline"]["quantum_fidelity"]["source"]
+    from qtomo.reports.html import render_html
+
+    assert "string by string" in render_html(rec.report, {})
