@@ -103,7 +103,7 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
     finally:
         bl.mle.refit_like = refit
     q = rec.report["quantum"]
-    if "model" not in q:  # K^N > 2^22 (GHZ Pauli-6 at N = 10): no dense state to scan
+    if "model" not in q:  # no dense model state to scan (a model evaluated string by string)
         out = {"key": key, "replica": replica, "seed": seed, "weights": [],
                "fidelity_at_weight": [], "candidates": [], "model_fidelity": None,
                "chosen_weight": None, "anchor": None, "dense_note": q.get("dense"),

@@ -45,9 +45,10 @@ as wrong as one below it):
 2. ``d_model <= d_raw / 2`` at N = 8 and 10 with 20,000 shots for TFIM, GHZ and cluster
    (``-`` elsewhere).
 
-``ratio`` is ``d_model / d_raw``. A cell with K^N > 2^22 outcome strings (GHZ Pauli-6 at
-N = 10) has no dense density matrix in ``reconstruct``: model and raw-MLE F are ``n/a`` there
-and only the direct estimate is shown.
+``ratio`` is ``d_model / d_raw``. GHZ Pauli-6 at N = 10 (6^10 outcome strings, the largest
+dense table of ``reconstruct``) takes about half an hour per cell to reconstruct on 2 cores; a
+cell without a dense density matrix shows model and raw-MLE F as ``n/a`` and only the direct
+estimate.
 
 One JSON per cell in ``--cache-dir`` (default ``out/bench_families``): an interrupted run
 continues where it stopped, and ``--table`` prints the Markdown table from the cache alone.
