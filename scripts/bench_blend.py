@@ -34,6 +34,12 @@ likelihoods, scatters and distance (a cell scanned by an older version keeps its
 weight and state, marked "(old)"):
 
     python scripts/bench_blend.py --cache-dir out/bench_blend --table
+
+A noisy cell also records each state's fidelity F(rho, sigma) to the noisy state sigma the shots
+came from, and the raw MLE's (with its bootstrap error up to ``--raw-error-max-n``); ``--table``
+then prints a second table that judges the noisy cells by those: the rules read as the issue
+words them ("the model's MLE fidelity", "the model's infidelity"), exact value 1, beside the
+first table's reading (the error of <psi|rho|psi> against <psi|sigma|psi>).
 """
 
 from __future__ import annotations
@@ -113,9 +119,15 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
     blend = model.get("blend") or {}
     with open_dataset(data) as ds:
         psi = mt.target_state(ds.target_array("psi"))
-    table_only = (model.get("mle_table_only") or model["mle"])["fidelity"]
-    fids = [table_only] + [mt.physical_fidelity(r, psi)
-                           for r in states[: len(bl.BLEND_WEIGHTS) - 1]]
+    first = model.get("mle_table_only") or model["mle"]
+    fids = [first["fidelity"]] + [mt.physical_fidelity(r, psi)
+                                  for r in states[: len(bl.BLEND_WEIGHTS) - 1]]
+    sigma = {}
+    if cell[1] > 0:  # each state's fidelity to the noisy state the shots came from
+        noisy = rec.rhos["target_noisy"]
+        sigma = {"fidelity_to_noisy_at_weight": [first["fidelity_to_noisy_state"]] + [
+                     mt.physical_fidelity(r, noisy) for r in states[: len(bl.BLEND_WEIGHTS) - 1]],
+                 "folded_fidelity_to_noisy": model["mle"]["fidelity_to_noisy_state"]}
     exact = rec.report["headline"]["quantum_fidelity"].get("exact")
     out = {"key": key, "replica": replica, "seed": seed, "family": cell[0], "noise": cell[1],
            "n": cell[2], "shots": cell[3],
@@ -134,7 +146,7 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
            "validation_shots": blend.get("validation_shots"),
            "candidates": [(c["weight"], c["excess_over_best"], c["excess_stderr"])
                           for c in blend.get("candidates", [])],
-           "model_fidelity": model["mle"]["fidelity"]}
+           "model_fidelity": model["mle"]["fidelity"], **sigma}
     return complete_cell(cell, out, d)  # adds the raw MLE's error and writes blend.json
 
 
@@ -173,19 +185,33 @@ def complete_cell(cell: tuple[str, float, int, int], r: dict[str, Any], d: Path,
         r.update(chosen_weight=w if same else bl.BLEND_WEIGHTS[i], anchor=anchor,
                  train_only=not same,
                  model_fidelity=r["folded_fidelity"] if same else r["fidelity_at_weight"][i])
+        if "folded_fidelity_to_noisy" in r:
+            r["model_fidelity_to_noisy"] = (r["folded_fidelity_to_noisy"] if same
+                                            else r["fidelity_to_noisy_at_weight"][i])
     if r.get("train_seconds") is None:  # a run trained by an earlier scan
         r["train_seconds"] = _train_seconds(d / "run")
     if "direct_f" not in r:
         direct = _direct_estimate(d / "data.h5", psi)
         r["direct_f"], r["direct_se"] = direct.value, direct.stderr
-    if "raw_f" not in r:
-        dense = n <= dm.MAX_RHO_QUBITS and freq.size <= dm.MAX_TABLE_ENTRIES
-        r["raw_f"] = bf.raw_mle_fidelity(freq, frame, n, shots, psi) if dense else None
+    dense = n <= dm.MAX_RHO_QUBITS and freq.size <= dm.MAX_TABLE_ENTRIES
+    # the raw MLE's fidelity to the noisy state sigma, where the scan recorded the model's
+    sigma = (mt.target_state(psi, noise)
+             if noise > 0 and dense and "folded_fidelity_to_noisy" in r else None)
+    if "raw_f" not in r or (sigma is not None and "raw_f_to_noisy" not in r):
+        rho = bf.raw_mle_state(freq, frame, n, shots) if dense else None
+        if "raw_f" not in r:
+            r["raw_f"] = None if rho is None else float(mt.physical_fidelity(rho, ideal))
+        if sigma is not None:
+            r["raw_f_to_noisy"] = float(mt.physical_fidelity(rho, sigma))
     max_n = RAW_ERROR_MAX_N if raw_error_max_n is None else raw_error_max_n
-    if n <= max_n and r["raw_f"] is not None and r.get("raw_err") is None:
+    if n <= max_n and r["raw_f"] is not None and (
+            r.get("raw_err") is None or (sigma is not None and r.get("raw_err_to_noisy") is None)):
         seed = r.get("seed") or bf.cell_seed(r["key"])
-        r["raw_err"] = bf.raw_mle_bootstrap(freq, frame, n, shots, psi, b=RAW_ERROR_B,
-                                            seed=seed)["mle_err"]
+        boot = bf.raw_mle_bootstrap(freq, frame, n, shots, psi, b=RAW_ERROR_B, seed=seed,
+                                    sigma=sigma)
+        r["raw_err"] = r.get("raw_err") or boot["mle_err"]
+        if sigma is not None:
+            r["raw_err_to_noisy"] = boot["mle_err_sigma"]
     (d / "blend.json").write_text(json.dumps(r, indent=1))
     return r
 
@@ -257,6 +283,34 @@ def table(rows: list[dict[str, Any]]) -> str:
                  "the state of the training shots alone at the weight of an earlier rule "
                  "(a cell scanned before scan version "
                  f"{SCAN_VERSION}, or re-weighted without a refit)")
+    noisy = [r for r in rows if r["noise"] and r.get("model_fidelity_to_noisy") is not None]
+    if noisy:
+        lines.append("\n" + noisy_table(noisy))
+    return "\n".join(lines)
+
+
+def noisy_table(rows: list[dict[str, Any]]) -> str:
+    """The noisy cells judged on each state's fidelity F(rho, sigma) to the state sigma the
+    shots came from (exact value 1): the rules as the issue words them, "the model's MLE
+    fidelity" and "the model's infidelity" of the state itself, beside the table above, which
+    judges the error of <psi|rho|psi> against <psi|sigma|psi>."""
+    lines = ["| noisy cell | model F(rho, sigma) | raw-MLE F(rho, sigma) +- err | rule 1 "
+             "| rule 2 |", "|---|---|---|---|---|"]
+    n1 = p1 = n2 = p2 = 0
+    for r in rows:
+        j = bf.judge({"exact": 1.0, "model_f": r["model_fidelity_to_noisy"],
+                      "raw_f": r.get("raw_f_to_noisy"), "mle_err": r.get("raw_err_to_noisy"),
+                      "state": r["state"], "n": r["n"], "shots": r["shots"]})
+        n1, p1 = n1 + (j["rule1"] is not None), p1 + bool(j["rule1"])
+        n2, p2 = n2 + (j["rule2"] is not None), p2 + bool(j["rule2"])
+        name = (f"{r['family']} p = {r['noise']:g}, N = {r['n']}"
+                + ("" if r["shots"] == 20_000 else f", {r['shots']:,} shots"))
+        err = bf._f(r.get("raw_err_to_noisy"))  # noqa: SLF001
+        lines.append(f"| {name} | {r['model_fidelity_to_noisy']:.5f} "
+                     f"| {bf._f(r.get('raw_f_to_noisy'))} +- {err} "  # noqa: SLF001
+                     f"| {bf._pf(j['rule1'])} | {bf._pf(j['rule2'], False)} |")  # noqa: SLF001
+    lines.append(f"\nfidelity to the noisy state: rule 1 holds in {p1} of {n1} cells, rule 2 "
+                 f"in {p2} of {n2}")
     return "\n".join(lines)
 
 

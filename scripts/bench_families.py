@@ -137,29 +137,44 @@ def _data_arrays(data: Path) -> tuple[Any, Any, int, Any]:
 
 def raw_mle_fidelity(freq: Any, frame: Any, n: int, n_shots: int, psi: Any) -> float:
     """Squared fidelity <psi|rho|psi> of the raw-frequency MLE state, fitted as reconstruct does."""
+    from qtomo.reconstruction import metrics as mt
+
+    return float(mt.physical_fidelity(raw_mle_state(freq, frame, n, n_shots), mt.target_state(psi)))
+
+
+def raw_mle_state(freq: Any, frame: Any, n: int, n_shots: int) -> Any:
+    """The raw-frequency MLE state, fitted as reconstruct does."""
     from qtomo.povm.born import rho_from_probabilities
     from qtomo.reconstruction import density as dm
     from qtomo.reconstruction import mle
-    from qtomo.reconstruction import metrics as mt
 
     init = dm.project_to_physical(rho_from_probabilities(freq, frame, n))
-    res = mle.fit_mle_auto(freq, frame, n, n_shots=n_shots, init=init)
-    return float(mt.physical_fidelity(res.rho, mt.target_state(psi)))
+    return mle.fit_mle_auto(freq, frame, n, n_shots=n_shots, init=init).rho
 
 
 def raw_mle_bootstrap(freq: Any, frame: Any, n: int, n_shots: int, psi: Any, *, b: int,
-                      seed: int) -> dict[str, Any]:
-    """Std (ddof 1) of the raw-MLE fidelity over ``b`` multinomial resamples of ``freq``."""
+                      seed: int, sigma: Any = None) -> dict[str, Any]:
+    """Std (ddof 1) of the raw-MLE fidelity over ``b`` multinomial resamples of ``freq``; with
+    ``sigma`` (the noisy state the shots came from) also that of its fidelity to sigma."""
     import numpy as np
+
+    from qtomo.reconstruction import metrics as mt
 
     rng = np.random.default_rng([seed, 0xB007])
     t = time.perf_counter()
-    fids = []
+    fids, fids_sigma = [], []
+    ideal = mt.target_state(psi)
     for _ in range(b):
         counts = rng.multinomial(n_shots, freq / freq.sum())
-        fids.append(raw_mle_fidelity(counts / n_shots, frame, n, n_shots, psi))
-    return {"mle_err": float(np.std(fids, ddof=1)) if b > 1 else None, "mle_err_b": b,
-            "mle_err_fidelities": fids, "mle_err_seconds": time.perf_counter() - t}
+        rho = raw_mle_state(counts / n_shots, frame, n, n_shots)
+        fids.append(float(mt.physical_fidelity(rho, ideal)))
+        if sigma is not None:
+            fids_sigma.append(float(mt.physical_fidelity(rho, sigma)))
+    out = {"mle_err": float(np.std(fids, ddof=1)) if b > 1 else None, "mle_err_b": b,
+           "mle_err_fidelities": fids, "mle_err_seconds": time.perf_counter() - t}
+    if sigma is not None:
+        out["mle_err_sigma"] = float(np.std(fids_sigma, ddof=1)) if b > 1 else None
+    return out
 
 
 def report_raw_fidelity(q: dict[str, Any], data: Path, n: int, K: int,  # noqa: N803
