@@ -62,6 +62,15 @@ def model_table_limit(model: Any) -> int:
     return MAX_TABLE_ENTRIES if hasattr(model, "log_prob_table") else MAX_STRINGWISE_TABLE_ENTRIES
 
 
+def model_table_note(model: Any, n: int, K: int) -> str | None:  # noqa: N803
+    """Why the full table of ``model`` over K^N strings is not computed (None when it is)."""
+    if K**n <= model_table_limit(model):
+        return None
+    return (f"no dense states of the model: {getattr(model, 'name', 'the model')!r} evaluates "
+            f"its table string by string, and K^N = {K}^{n} is more than "
+            f"{MAX_STRINGWISE_TABLE_ENTRIES} strings (the GRU walks its prefixes instead)")
+
+
 # --- the two contractions -----------------------------------------------------------------------
 def product_table(rho: ComplexArray, ops: ComplexArray) -> ComplexArray:
     """``Tr[rho O(a_0) (x) ... (x) O(a_{N-1})]`` for every outcome string ``a``.
@@ -404,6 +413,7 @@ __all__ = [
     "hermitian_part",
     "hermitian_weighted_operator",
     "model_table_limit",
+    "model_table_note",
     "partial_trace",
     "probability_table",
     "product_table",

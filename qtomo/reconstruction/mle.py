@@ -39,6 +39,7 @@ from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.density import (born_table, check_table_size, hermitian_part,
                                           hermitian_weighted_operator, partial_trace,
                                           project_to_physical)
+from qtomo.states.noise import depolarize
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: The depolarizing family is tried up to this many qubits, the largest dense N (one joint fit
@@ -128,8 +129,7 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
     """
     d = 2**n
     pos = p > 0
-    # a model's table is positive everywhere: no masking of its K^N entries then
-    every = bool(pos.all())
+    every = bool(pos.all())  # a model's table is positive everywhere: no masking then
     p_pos = p if every else p[pos]
     const = float(np.dot(p_pos, np.log(p_pos)))
     fixed = _noisy_site_operators(frame, n, depolarizing)
@@ -143,12 +143,8 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
         m = _noisy_site_operators(frame, n, noise) if fit_noise else fixed
         rho = a @ a.conj().T
         q = np.maximum(born_table(rho, m), 1e-300)
-        if every:
-            f = -float(np.dot(p, np.log(q))) + np.log(t)
-            ratio = np.divide(p, q, out=q)  # q is not needed again
-        else:
-            f = -float(np.dot(p_pos, np.log(q[pos]))) + np.log(t)
-            ratio = np.where(pos, p / q, 0.0)
+        f = -float(np.dot(p_pos, np.log(q if every else q[pos]))) + np.log(t)
+        ratio = np.divide(p, q, out=q) if every else np.where(pos, p / q, 0.0)  # q not needed
         rop = hermitian_weighted_operator(ratio, m, n)
         g = -(rop @ a) + a / t  # dL/dA^*
         history.append(f + const)
@@ -199,7 +195,7 @@ def fit_mle(
 
     The gradient is ``dL/dA^* = R A - A / Tr[A A^+]`` with
     ``R = sum_a P(a) / Tr[A A^+ M(a)] M(a)`` (the operator of the ``R rho R`` algorithm);
-    Born tables and ``R`` are contracted qubit by qubit.
+    Born tables and ``R`` are contracted qubit by qubit, in the real Pauli basis.
 
     Parameters
     ----------
@@ -241,12 +237,7 @@ def fit_mle(
     if fit_depolarizing:
         noise = float(fitted)
     q = born_table(sigma, _noisy_site_operators(frame, n, noise))
-    if noise > 0:
-        from qtomo.states.noise import depolarize
-
-        rho = depolarize(sigma, noise)
-    else:
-        rho = sigma
+    rho = depolarize(sigma, noise) if noise > 0 else sigma
     return MLEResult(rho=rho, rank=r, kl=_kl(p, q), iterations=nit, converged=ok,
                      history=history, depolarizing=noise)
 
@@ -453,7 +444,7 @@ def fit_mle_auto(
     return best
 
 
-__all__ = ["NOISE_FIT_MAX_QUBITS", "NOISE_FROM_SHOTS", "NOISE_MAX", "NOISE_PENALTY",
-           "MLEResult", "fit_mle", "fit_mle_auto", "fit_mle_noisy", "has_noise",
-           "minimize_factor", "mle_parameter_count", "noise_fixed", "refit_like", "shots_log_p",
-           "shots_nll", "start_factor"]
+__all__ = ["NOISE_FIT_MAX_QUBITS", "NOISE_FROM_SHOTS", "NOISE_MAX", "NOISE_PENALTY", "MLEResult",
+           "fit_mle", "fit_mle_auto", "fit_mle_noisy", "has_noise", "minimize_factor",
+           "mle_parameter_count", "noise_fixed", "refit_like", "shots_log_p", "shots_nll",
+           "start_factor"]

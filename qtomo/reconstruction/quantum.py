@@ -21,22 +21,13 @@ from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import mle
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import metrics as mt
-from qtomo.reconstruction.config import (
-    DATA_MLE_MAX_QUBITS,
-    DATA_MLE_WITH_MODEL_MAX_QUBITS,
-    SCORE_SHOTS,
-    ReconstructConfig,
-    Stage,
-)
+from qtomo.reconstruction.config import (DATA_MLE_MAX_QUBITS, DATA_MLE_WITH_MODEL_MAX_QUBITS,
+                                          SCORE_SHOTS, ReconstructConfig, Stage)
 from qtomo.reconstruction.inputs import DatasetInputs, target_label
 from qtomo.reconstruction.schema import CONVENTIONS, estimate_entry
 from qtomo.reconstruction.design_weights import balanced, design_table
-from qtomo.reconstruction.shots import (
-    DirectFidelityPlan,
-    ShotTallies,
-    design_note,
-    direct_fidelity,
-)
+from qtomo.reconstruction.shots import (DirectFidelityPlan, ShotTallies, design_note,
+                                         direct_fidelity)
 
 @dataclass
 class QuantumStates:
@@ -132,13 +123,10 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
         qs.section["dense"] = "no dense density matrix: " + (
             f"N = {n} > {cfg.max_rho_qubits}" if n > cfg.max_rho_qubits
             else f"K^N = {K}^{n} outcome strings > {dm.MAX_TABLE_ENTRIES}")
-    qs.model_dense = (qs.dense and model is not None
-                      and K**n <= dm.model_table_limit(model))
-    if qs.dense and model is not None and not qs.model_dense:
-        qs.section["model_dense"] = (
-            f"no dense states of the model: {getattr(model, 'name', 'the model')!r} evaluates "
-            f"its table string by string, and K^N = {K}^{n} is more than "
-            f"{dm.MAX_STRINGWISE_TABLE_ENTRIES} strings (the GRU walks its prefixes instead)")
+    why = dm.model_table_note(model, n, K) if qs.dense and model is not None else None
+    if why is not None:
+        qs.section["model_dense"] = why
+    qs.model_dense = qs.dense and model is not None and why is None
     if qs.model_dense:
         _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
                       tallies.coverage)
