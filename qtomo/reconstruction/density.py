@@ -94,16 +94,10 @@ def product_table(rho: ComplexArray, ops: ComplexArray) -> ComplexArray:
     per_site = _per_site(ops, n)
     K = per_site.shape[1]  # noqa: N806
     # interleave ket and bra legs: (i_0 j_0)(i_1 j_1)...; the current qubit's pair leads
-    perm = [leg for j in range(n) for leg in (j, n + j)]
-    t = rho.reshape([2] * (2 * n)).transpose(perm).reshape(4, -1)
+    t = _interleaved(rho, n)
     # e[k, (i j)] = O(k)[j, i], so that sum_{ij} e[k, (i j)] rho[(i j), ...] = Tr_j[rho O(k)]
     e = np.ascontiguousarray(per_site.transpose(0, 1, 3, 2).reshape(n, K, 4))
-    for j in range(n):
-        # (i_j j_j) rest, outcomes so far -> a_j rest; then roll a_j to the back
-        t = (e[j] @ t).reshape(K, -1).T
-        if j < n - 1:
-            t = t.reshape(4, -1)
-    return t.reshape(-1)
+    return _site_products(e, t)
 
 
 def weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> ComplexArray:
@@ -121,13 +115,8 @@ def weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> Complex
     # f[(i j), k] = O(k)[i, j]; every step turns the leading outcome axis a_j into the
     # (ket, bra) pair of qubit j and rolls it to the back: a_0..a_{N-1} -> (i_0 j_0)..
     f = np.ascontiguousarray(per_site.reshape(n, K, 4).transpose(0, 2, 1))
-    t = w.astype(np.complex128).reshape(K, -1)
-    for j in range(n):
-        t = (f[j] @ t).T  # rest, (i_j j_j)
-        if j < n - 1:
-            t = t.reshape(K, -1)
-    perm = [2 * j for j in range(n)] + [2 * j + 1 for j in range(n)]
-    return t.reshape([2] * (2 * n)).transpose(perm).reshape(2**n, 2**n)
+    t = _site_products(f, w.astype(np.complex128).reshape(-1))
+    return _from_interleaved(t, n)
 
 
 # --- the same contractions in the real Pauli basis (Hermitian operators) -------------------------
@@ -148,8 +137,7 @@ def born_table(rho: ComplexArray, ops: ComplexArray) -> FloatArray:
     rho = np.asarray(rho, dtype=np.complex128)
     n = _n_of(rho.shape[0])
     per_site = _per_site(ops, n)
-    perm = [leg for j in range(n) for leg in (j, n + j)]
-    t = rho.reshape([2] * (2 * n)).transpose(perm).reshape(-1)
+    t = _interleaved(rho, n)
     # c_P = sum_{ij} rho_ij P_ji: the row (i j) of P^T per Pauli
     to_pauli = _PAULIS.transpose(0, 2, 1).reshape(4, 4)
     c = _site_products(np.broadcast_to(to_pauli, (n, 4, 4)), t).real.copy()
@@ -169,8 +157,7 @@ def hermitian_weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) 
                        w.reshape(-1))
     from_pauli = _PAULIS.reshape(4, 4).T  # (i j), P
     t = _site_products(np.broadcast_to(from_pauli, (n, 4, 4)), r.astype(np.complex128))
-    perm = [2 * j for j in range(n)] + [2 * j + 1 for j in range(n)]
-    return t.reshape([2] * (2 * n)).transpose(perm).reshape(2**n, 2**n)
+    return _from_interleaved(t, n)
 
 
 def _real_coefficients(per_site: ComplexArray) -> FloatArray:
@@ -192,6 +179,18 @@ def _site_products(mats: np.ndarray, x: np.ndarray) -> np.ndarray:
         if j < n - 1:
             t = t.reshape(d_in, -1)
     return t.reshape(-1)
+
+
+def _interleaved(rho: ComplexArray, n: int) -> ComplexArray:
+    """``rho`` (2^N, 2^N) as a vector, ket and bra legs interleaved: (i_0 j_0)(i_1 j_1)..."""
+    perm = [leg for j in range(n) for leg in (j, n + j)]
+    return rho.reshape([2] * (2 * n)).transpose(perm).reshape(-1)
+
+
+def _from_interleaved(t: ComplexArray, n: int) -> ComplexArray:
+    """The inverse of :func:`_interleaved`."""
+    perm = [2 * j for j in range(n)] + [2 * j + 1 for j in range(n)]
+    return t.reshape([2] * (2 * n)).transpose(perm).reshape(2**n, 2**n)
 
 
 def _per_site(ops: ComplexArray, n: int) -> ComplexArray:
