@@ -46,7 +46,8 @@ as wrong as one below it):
    (``-`` elsewhere).
 
 ``ratio`` is ``d_model / d_raw``. GHZ Pauli-6 at N = 10 (6^10 outcome strings, the largest
-dense table of ``reconstruct``) takes about half an hour per cell to reconstruct on 2 cores; a
+dense table of ``reconstruct``) takes 30 CPU minutes or more per cell to reconstruct (a noisy
+cell did not finish in 77); a
 cell without a dense density matrix shows model and raw-MLE F as ``n/a`` and only the direct
 estimate.
 
