@@ -28,6 +28,7 @@ import numpy as np
 from qtomo.errors import ComputationError, InputValueError
 from qtomo.povm.born import all_outcomes, outcome_index
 from qtomo.povm.frames import AnyFrame, site_operators
+from qtomo.reconstruction.site_products import from_interleaved, interleaved, site_products
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: Largest N for which dense density matrices are built.
@@ -94,10 +95,10 @@ def product_table(rho: ComplexArray, ops: ComplexArray) -> ComplexArray:
     per_site = _per_site(ops, n)
     K = per_site.shape[1]  # noqa: N806
     # interleave ket and bra legs: (i_0 j_0)(i_1 j_1)...; the current qubit's pair leads
-    t = _interleaved(rho, n)
+    t = interleaved(rho, n)
     # e[k, (i j)] = O(k)[j, i], so that sum_{ij} e[k, (i j)] rho[(i j), ...] = Tr_j[rho O(k)]
     e = np.ascontiguousarray(per_site.transpose(0, 1, 3, 2).reshape(n, K, 4))
-    return _site_products(e, t)
+    return site_products(e, t)
 
 
 def weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> ComplexArray:
@@ -115,8 +116,8 @@ def weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> Complex
     # f[(i j), k] = O(k)[i, j]; every step turns the leading outcome axis a_j into the
     # (ket, bra) pair of qubit j and rolls it to the back: a_0..a_{N-1} -> (i_0 j_0)..
     f = np.ascontiguousarray(per_site.reshape(n, K, 4).transpose(0, 2, 1))
-    t = _site_products(f, w.astype(np.complex128).reshape(-1))
-    return _from_interleaved(t, n)
+    t = site_products(f, w.astype(np.complex128).reshape(-1))
+    return from_interleaved(t, n)
 
 
 # --- the same contractions in the real Pauli basis (Hermitian operators) -------------------------
@@ -125,7 +126,8 @@ _PAULIS = np.array([[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1
                    dtype=np.complex128)
 
 
-def born_table(rho: ComplexArray, ops: ComplexArray) -> FloatArray:
+def born_table(rho: ComplexArray, ops: ComplexArray, out: FloatArray | None = None
+               ) -> FloatArray:
     """``Tr[rho O(a_0) (x) ... (x) O(a_{N-1})]`` for Hermitian ``rho`` and ``ops``: the real part
     of :func:`product_table`, computed in the real Pauli basis.
 
@@ -133,15 +135,16 @@ def born_table(rho: ComplexArray, ops: ComplexArray) -> FloatArray:
     each qubit's operators enter as the real K x 4 matrix ``Tr[O(k) P] / 2``, so that the
     steps that grow the table to K^N entries run in real arithmetic (Pauli-6 at N = 10, 6^10
     entries: about four times faster than the complex contraction, half the memory).
+    ``out`` (float64, K^N) receives the table if given.
     """
     rho = np.asarray(rho, dtype=np.complex128)
     n = _n_of(rho.shape[0])
     per_site = _per_site(ops, n)
-    t = _interleaved(rho, n)
+    t = interleaved(rho, n)
     # c_P = sum_{ij} rho_ij P_ji: the row (i j) of P^T per Pauli
     to_pauli = _PAULIS.transpose(0, 2, 1).reshape(4, 4)
-    c = _site_products(np.broadcast_to(to_pauli, (n, 4, 4)), t).real.copy()
-    return _site_products(_real_coefficients(per_site), c)
+    c = site_products(np.broadcast_to(to_pauli, (n, 4, 4)), t).real.copy()
+    return site_products(_real_coefficients(per_site), c, out=out)
 
 
 def hermitian_weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> ComplexArray:
@@ -153,11 +156,11 @@ def hermitian_weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) 
     if w.size != K**n:
         raise InputValueError(f"weight table has {w.size} entries, expected K^N = {K}^{n}")
     # r_P = sum_a w(a) prod_j Tr[O(a_j) P_j] / 2, then sum_P r_P P_0 (x) ... (x) P_{N-1}
-    r = _site_products(np.ascontiguousarray(_real_coefficients(per_site).transpose(0, 2, 1)),
+    r = site_products(np.ascontiguousarray(_real_coefficients(per_site).transpose(0, 2, 1)),
                        w.reshape(-1))
     from_pauli = _PAULIS.reshape(4, 4).T  # (i j), P
-    t = _site_products(np.broadcast_to(from_pauli, (n, 4, 4)), r.astype(np.complex128))
-    return _from_interleaved(t, n)
+    t = site_products(np.broadcast_to(from_pauli, (n, 4, 4)), r.astype(np.complex128))
+    return from_interleaved(t, n)
 
 
 def _real_coefficients(per_site: ComplexArray) -> FloatArray:
@@ -166,31 +169,6 @@ def _real_coefficients(per_site: ComplexArray) -> FloatArray:
         raise InputValueError("the real Pauli-basis contraction needs Hermitian operators")
     e = 0.5 * np.einsum("nkij,pji->nkp", per_site, _PAULIS)
     return np.ascontiguousarray(e.real)
-
-
-def _site_products(mats: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``(mats[0] (x) ... (x) mats[n-1]) x`` for per-qubit matrices (n, out, in) and a vector
-    of in^n entries (qubit 0 slowest), one qubit at a time: each step maps the leading axis
-    and rolls it to the back."""
-    n, _, d_in = mats.shape
-    t = x.reshape(d_in, -1)
-    for j in range(n):
-        t = (mats[j] @ t).T
-        if j < n - 1:
-            t = t.reshape(d_in, -1)
-    return t.reshape(-1)
-
-
-def _interleaved(rho: ComplexArray, n: int) -> ComplexArray:
-    """``rho`` (2^N, 2^N) as a vector, ket and bra legs interleaved: (i_0 j_0)(i_1 j_1)..."""
-    perm = [leg for j in range(n) for leg in (j, n + j)]
-    return rho.reshape([2] * (2 * n)).transpose(perm).reshape(-1)
-
-
-def _from_interleaved(t: ComplexArray, n: int) -> ComplexArray:
-    """The inverse of :func:`_interleaved`."""
-    perm = [2 * j for j in range(n)] + [2 * j + 1 for j in range(n)]
-    return t.reshape([2] * (2 * n)).transpose(perm).reshape(2**n, 2**n)
 
 
 def _per_site(ops: ComplexArray, n: int) -> ComplexArray:

@@ -13,16 +13,14 @@ is, and a rank-r fit to scarce shots can only hold it pure (rank 1: the fidelity
 far too high) or spread shot noise over many eigenvalues (high rank: far too low). On 20,000
 Pauli-4 shots of a GHZ-6 state with local depolarizing noise p = 0.05 (exact fidelity 0.797)
 the raw-frequency MLE gives 0.970 at rank 1 (the AIC's choice), 0.775 at rank 2 and 0.641 at
-rank 4 and above. ``E_p(A A^+ / Tr)``, with ``E_p`` the local depolarizing channel of
-:mod:`qtomo.states.noise` on every qubit, adds one parameter that holds all of that noise; it
-is fitted in the Heisenberg picture, ``Tr[E_p(sigma) M(a)] = Tr[sigma M_p(a)]`` with the
-depolarized POVM of :meth:`qtomo.povm.frames.Frame.depolarized`, jointly with ``A`` (p one
-bounded parameter of the same L-BFGS-B descent), and taken only where the shots ask for it by a
-likelihood-ratio margin (``NOISE_PENALTY``), so that shots of a pure state keep p = 0.
+rank 4 and above. ``E_p(A A^+ / Tr)``, ``E_p`` the local depolarizing channel on every qubit,
+adds one parameter that holds all of that noise, fitted in the Heisenberg picture
+(``Tr[E_p(sigma) M(a)] = Tr[sigma M_p(a)]``, :meth:`qtomo.povm.frames.Frame.depolarized`)
+jointly with ``A`` and taken only where the shots ask for it by a likelihood-ratio margin
+(``NOISE_PENALTY``), so that shots of a pure state keep p = 0.
 
-The Born tables and the ``R`` operator are the qubit-by-qubit contractions of
-:mod:`qtomo.reconstruction.density`; the POVM may differ from qubit to qubit
-(:class:`qtomo.povm.frames.LocalFrames`, e.g. readout errors).
+The Born tables and ``R`` are the contractions of :mod:`qtomo.reconstruction.density`, their
+tables reused across a fit's evaluations; the POVM may differ from qubit to qubit (readout).
 """
 
 from __future__ import annotations
@@ -39,6 +37,7 @@ from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.density import (born_table, check_table_size, hermitian_part,
                                           hermitian_weighted_operator, partial_trace,
                                           project_to_physical)
+from qtomo.reconstruction.site_products import reused_buffers
 from qtomo.states.noise import depolarize
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
@@ -99,9 +98,8 @@ def start_factor(init: ComplexArray, r: int) -> ComplexArray:
     w, v = np.linalg.eigh(hermitian_part(init))
     order = np.argsort(w)[::-1][:r]
     lam = np.clip(w[order], 0.0, None)
-    # keep a little weight on every column so that no direction starts dead, and move the
-    # start off special states (a pure GHZ state gives exactly zero probability to outcomes
-    # that a noisy table holds, which would make the first gradient infinite)
+    # keep a little weight on every column (no direction starts dead), and move the start off
+    # special states (pure GHZ gives zero probability to outcomes a noisy table holds)
     lam = lam + 1e-3 * max(lam.max(), 1e-12)
     a0 = v[:, order] * np.sqrt(lam)[None, :]
     kick = np.random.default_rng(0).normal(size=(d, r, 2)) @ np.array([1.0, 1j])
@@ -133,6 +131,7 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
     p_pos = p if every else p[pos]
     const = float(np.dot(p_pos, np.log(p_pos)))
     fixed = _noisy_site_operators(frame, n, depolarizing)
+    q_buf, w_buf = np.empty_like(p), np.empty_like(p)  # kept from one evaluation to the next
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         noise = float(x[-1]) if fit_noise else depolarizing
@@ -142,9 +141,10 @@ def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[flo
             return 1e300, np.zeros_like(x)
         m = _noisy_site_operators(frame, n, noise) if fit_noise else fixed
         rho = a @ a.conj().T
-        q = np.maximum(born_table(rho, m), 1e-300)
-        f = -float(np.dot(p_pos, np.log(q if every else q[pos]))) + np.log(t)
-        ratio = np.divide(p, q, out=q) if every else np.where(pos, p / q, 0.0)  # q not needed
+        q = np.maximum(born_table(rho, m, out=q_buf), 1e-300, out=q_buf)
+        log_q = np.log(q, out=w_buf) if every else np.log(q[pos])
+        f = -float(np.dot(p_pos, log_q)) + np.log(t)
+        ratio = np.divide(p, q, out=w_buf)  # P / q: 0 where P is
         rop = hermitian_weighted_operator(ratio, m, n)
         g = -(rop @ a) + a / t  # dL/dA^*
         history.append(f + const)
@@ -292,8 +292,8 @@ def refit_like(probs: FloatArray, frame: AnyFrame, n: int, fit: dict[str, Any], 
 
 def minimize_factor(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], a0: ComplexArray,
                     *, max_iter: int, tol: float) -> tuple[ComplexArray, int, bool]:
-    """L-BFGS over the factor A (d, r) of rho = A A^+ / Tr from ``a0``; ``fun`` maps the real
-    parameters [Re A, Im A] to (objective, gradient). Returns (rho, iterations, converged)."""
+    """L-BFGS over A (d, r) of rho = A A^+ / Tr from ``a0``, ``fun`` mapping [Re A, Im A] to
+    (objective, gradient). Returns (rho, iterations, converged)."""
     rho, nit, ok, _ = _minimize(fun, a0, max_iter=max_iter, tol=tol)
     return rho, nit, ok
 
@@ -311,9 +311,9 @@ def _minimize(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], a0: Complex
     if extra is not None:
         x0 = np.append(x0, extra[0])
         bounds = [(None, None)] * (2 * d * r) + [(extra[1], extra[2])]
-    res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": int(max_iter), "ftol": tol, "gtol": 1e-9,
-                            "maxcor": 20})
+    opts = {"maxiter": int(max_iter), "ftol": tol, "gtol": 1e-9, "maxcor": 20}
+    with reused_buffers():  # the contractions' intermediate tables, kept across evaluations
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
     a = _unpack(res.x, d, r)
     rho = a @ a.conj().T
     value = None if extra is None else float(res.x[-1])

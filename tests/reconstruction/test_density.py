@@ -378,3 +378,30 @@ def test_real_pauli_basis_contractions_equal_the_complex_ones(frame_name):
                            weighted_operator(w, ops, n), atol=1e-11)
     with pytest.raises(InputValueError, match="Hermitian"):
         born_table(rho, np.array([[[0, 1], [0, 0]], [[1, 0], [0, 1]]], dtype=complex))
+
+
+def test_reused_buffers_change_no_result_and_leave_no_alias():
+    """Inside reused_buffers the contractions give the same tables and operators as outside,
+    for tables of different sizes and dtypes in turn (the buffers grow), a result handed back
+    is never overwritten by the next call, and ``out`` receives the table."""
+    from qtomo.povm.frames import site_operators
+    from qtomo.reconstruction.site_products import reused_buffers
+
+    rng = np.random.default_rng(11)
+    cases = []
+    for name, n in (("pauli4", 3), ("pauli6", 4), ("tetra", 2)):
+        a = rng.normal(size=(2**n, 2)) + 1j * rng.normal(size=(2**n, 2))
+        ops = site_operators(get_frame(name), n)
+        w = rng.normal(size=get_frame(name).K ** n)
+        cases.append((a @ a.conj().T, ops, w, n))
+    plain = [(born_table(r, o), hermitian_weighted_operator(w, o, n), product_table(r, o))
+             for r, o, w, n in cases]
+    with reused_buffers():
+        kept = [(born_table(r, o), hermitian_weighted_operator(w, o, n), product_table(r, o))
+                for r, o, w, n in cases]
+        out = np.full(cases[1][2].size, np.nan)
+        assert born_table(cases[1][0], cases[1][1], out=out) is not None
+    for got, want in zip(kept, plain):
+        for g, x in zip(got, want):
+            assert np.array_equal(g, x)
+    assert np.array_equal(out, plain[1][0])
