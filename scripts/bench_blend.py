@@ -291,27 +291,14 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def noisy_table(rows: list[dict[str, Any]]) -> str:
     """The noisy cells judged on each state's fidelity F(rho, sigma) to the state sigma the
-    shots came from (exact value 1): the rules as the issue words them, "the model's MLE
-    fidelity" and "the model's infidelity" of the state itself, beside the table above, which
-    judges the error of <psi|rho|psi> against <psi|sigma|psi>."""
-    lines = ["| noisy cell | model F(rho, sigma) | raw-MLE F(rho, sigma) +- err | rule 1 "
-             "| rule 2 |", "|---|---|---|---|---|"]
-    n1 = p1 = n2 = p2 = 0
-    for r in rows:
-        j = bf.judge({"exact": 1.0, "model_f": r["model_fidelity_to_noisy"],
-                      "raw_f": r.get("raw_f_to_noisy"), "mle_err": r.get("raw_err_to_noisy"),
-                      "state": r["state"], "n": r["n"], "shots": r["shots"]})
-        n1, p1 = n1 + (j["rule1"] is not None), p1 + bool(j["rule1"])
-        n2, p2 = n2 + (j["rule2"] is not None), p2 + bool(j["rule2"])
-        name = (f"{r['family']} p = {r['noise']:g}, N = {r['n']}"
-                + ("" if r["shots"] == 20_000 else f", {r['shots']:,} shots"))
-        err = bf._f(r.get("raw_err_to_noisy"))  # noqa: SLF001
-        lines.append(f"| {name} | {r['model_fidelity_to_noisy']:.5f} "
-                     f"| {bf._f(r.get('raw_f_to_noisy'))} +- {err} "  # noqa: SLF001
-                     f"| {bf._pf(j['rule1'])} | {bf._pf(j['rule2'], False)} |")  # noqa: SLF001
-    lines.append(f"\nfidelity to the noisy state: rule 1 holds in {p1} of {n1} cells, rule 2 "
-                 f"in {p2} of {n2}")
-    return "\n".join(lines)
+    shots came from (bench_families' ``state_table``), beside the table above, which judges the
+    error of <psi|rho|psi> against <psi|sigma|psi>."""
+    return bf.state_table([
+        {"name": f"{r['family']} p = {r['noise']:g}, N = {r['n']}"
+                 + ("" if r["shots"] == 20_000 else f", {r['shots']:,} shots"),
+         "model_f_to_noisy": r["model_fidelity_to_noisy"],
+         "raw_f_to_noisy": r.get("raw_f_to_noisy"), "mle_err_sigma": r.get("raw_err_to_noisy"),
+         "state": r["state"], "n": r["n"], "shots": r["shots"]} for r in rows])
 
 
 def _cached_cells(cache: Path) -> list[tuple[str, float, int, int]]:
