@@ -85,7 +85,7 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
               help="Also train B bootstrap members (GRU only) on multinomial resamples of the "
               "training shots, side by side in one stacked model, warm started from the main "
               "model: each is a normal run in OUT/members/, and 'qtomo reconstruct' then gives "
-              "every headline figure a standard error and a 95%% interval. Costs about "
+              "every headline figure a standard error and a 95% interval. Costs about "
               "1 + 0.24 B main runs (B=10: about 3.4)  [GRU up to 6 qubits: 10, else 0; 0: "
               "none].")
 @click.option("--learning-curve", is_flag=True, default=None,
