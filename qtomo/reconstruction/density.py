@@ -157,7 +157,7 @@ def hermitian_weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) 
         raise InputValueError(f"weight table has {w.size} entries, expected K^N = {K}^{n}")
     # r_P = sum_a w(a) prod_j Tr[O(a_j) P_j] / 2, then sum_P r_P P_0 (x) ... (x) P_{N-1}
     r = site_products(np.ascontiguousarray(_real_coefficients(per_site).transpose(0, 2, 1)),
-                       w.reshape(-1))
+                      w.reshape(-1))
     from_pauli = _PAULIS.reshape(4, 4).T  # (i j), P
     t = site_products(np.broadcast_to(from_pauli, (n, 4, 4)), r.astype(np.complex128))
     return from_interleaved(t, n)
