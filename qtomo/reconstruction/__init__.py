@@ -4,6 +4,8 @@ standard errors, fidelities and entropies (see :func:`qtomo.reconstruction.run.r
 Modules: :mod:`~qtomo.reconstruction.density` (inversion, projection, maximum likelihood),
 :mod:`~qtomo.reconstruction.observables` (Pauli estimators and exact references),
 :mod:`~qtomo.reconstruction.metrics` (quantum/classical fidelity, direct estimate, Renyi-2),
+:mod:`~qtomo.reconstruction.symmetric_mle` (maximum likelihood among permutation-symmetric
+states behind local noise: the true family of GHZ and W shots, for benchmarks),
 :mod:`~qtomo.reconstruction.run` (the whole pipeline behind ``qtomo reconstruct``; its stages
 are in :mod:`~qtomo.reconstruction.inputs`, :mod:`~qtomo.reconstruction.shots`,
 :mod:`~qtomo.reconstruction.model_estimates`, :mod:`~qtomo.reconstruction.quantum`,
