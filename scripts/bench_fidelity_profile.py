@@ -30,19 +30,13 @@ import numpy as np
 CHI2_1_95 = 3.841
 
 
-def dicke_basis(n: int) -> np.ndarray:
-    """(2^N, N + 1) orthonormal Dicke states |D_k> (k ones), big-endian bit order."""
-    b = np.zeros((2**n, n + 1))
-    for i in range(2**n):
-        b[i, bin(i).count("1")] = 1.0
-    return b / np.sqrt(b.sum(axis=0))
-
-
 class SymmetricFamily:
     """rho(c, p) on N qubits under one single-qubit POVM frame, with its shots' counts."""
 
     def __init__(self, counts: np.ndarray, elements: np.ndarray, n: int, psi: np.ndarray):
         import torch
+
+        from qtomo.reconstruction.symmetric_mle import dicke_basis
 
         self.torch, self.n = torch, n
         self.b = torch.tensor(dicke_basis(n), dtype=torch.complex128)
@@ -114,6 +108,7 @@ def profile(data: Path, grid: np.ndarray, exact: float | None) -> dict:
     from qtomo.errors import InputValueError
     from qtomo.povm.born import outcome_index
     from qtomo.reconstruction import metrics as mt
+    from qtomo.reconstruction.symmetric_mle import dicke_basis, is_symmetric
 
     torch.set_default_dtype(torch.float64)
     with open_dataset(data) as ds:
@@ -125,7 +120,7 @@ def profile(data: Path, grid: np.ndarray, exact: float | None) -> dict:
         raise InputValueError(f"{data}: the dataset holds no target state vector |psi>")
     psi = np.asarray(psi, dtype=np.complex128)
     basis = dicke_basis(n)
-    if abs(np.linalg.norm(basis.T @ psi) - np.linalg.norm(psi)) > 1e-8:
+    if not is_symmetric(psi):
         raise InputValueError(f"{data}: the target is not permutation-symmetric (GHZ, W are); "
                               "the symmetric family cannot hold its state")
     if exact is None and noise == 0:
