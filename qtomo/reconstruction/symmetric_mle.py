@@ -77,8 +77,10 @@ def fit_symmetric_mle(probs: FloatArray, frame: AnyFrame, n: int, *,
     """
     p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
     check_table_size(n, frame.K, "maximum-likelihood fitting")
-    if p.size != frame.K**n or not p.sum() > 0:
+    if p.size != frame.K**n:
         raise InputValueError(f"table has {p.size} entries, expected K^N = {frame.K}^{n}")
+    if not p.sum() > 0:
+        raise InputValueError("the table holds no probability (all entries zero)")
     p = p / p.sum()
     if starts is None:
         from qtomo.povm.born import rho_from_probabilities

@@ -76,3 +76,5 @@ def test_on_shots_the_fit_is_at_least_as_likely_as_the_state_they_came_from():
 def test_a_bad_table_is_refused():
     with pytest.raises(InputValueError):
         fit_symmetric_mle(np.ones(10), get_frame("pauli4"), 2)
+    with pytest.raises(InputValueError, match="no probability"):
+        fit_symmetric_mle(np.zeros(16), get_frame("pauli4"), 2)
