@@ -5,9 +5,9 @@ The family
     rho(c, p) = E_p( |phi><phi| / <phi|phi> ),   |phi> = sum_k c_k |D_k>,
 
 |D_k> the N + 1 Dicke states (k ones, equal weights) and E_p the depolarizing channel of
-strength p on every qubit, has 2N + 3 real parameters (N + 1 complex amplitudes, one of them
-a free norm and one a free phase, and p) instead of the 2 * 4^N of a full-rank state or the
-2^(N+1) + 1 of :func:`qtomo.reconstruction.mle.fit_mle_noisy` at rank 1. It holds every pure
+strength p on every qubit, is fitted over 2N + 3 real numbers (the N + 1 complex amplitudes,
+whose norm and overall phase leave the state as it is, and p) instead of the 2 * 4^N of a
+full-rank state or the 2^(N+1) + 1 of :func:`qtomo.reconstruction.mle.fit_mle_noisy` at rank 1. It holds every pure
 permutation-symmetric state (GHZ, W, Dicke) with local depolarizing noise, so for shots of
 such a state it is the true family: its maximum-likelihood state shows how far the shots
 themselves fix a figure when the estimator is told everything about the state but the
@@ -18,10 +18,10 @@ target error from one where an estimator does.
 The fit is :func:`qtomo.reconstruction.mle.fit_mle`'s L-BFGS-B objective (Born tables and its
 gradient by the qubit-by-qubit contractions, p in [0, ``NOISE_MAX``]) composed with the
 linear map c -> A = B c, B the real (2^N, N + 1) matrix of Dicke states, so the gradient in c
-is B^T times the gradient in A. The likelihood of this family can hold local optima (a noisy
-GHZ-8 Pauli-4 table: F 0.098 from the projected linear inversion, 0.702 with a higher
-likelihood from the maximally mixed start); the fit runs from several starts and keeps the
-highest likelihood.
+is B^T times the gradient in A. The likelihood of this family can hold local optima (on one
+noisy GHZ-8 Pauli-4 table, a trial fit with L-BFGS's default memory of 10 ended at F 0.098
+from the projected linear inversion and at 0.702, with a higher likelihood, from the maximally
+mixed state); the fit runs from several starts and keeps the highest likelihood.
 """
 
 from __future__ import annotations
