@@ -74,6 +74,7 @@ from qtomo.reconstruction.consistency_terms import (
     consistency_terms,
 )
 from qtomo.reconstruction.observables import VectorMoments
+from qtomo.reconstruction.physical_checks import PhysicalCheck
 
 #: Level of the chi-square test and of the Bonferroni-corrected largest-|z| test.
 ALPHA = 1e-3
@@ -118,6 +119,8 @@ class ConsistencyResult:
         Each :class:`ScalarPair` with its ``z`` and ``flagged``.
     failed : list of str
         The tests that rejected.
+    physical : list of dict
+        The physical checks (:class:`PhysicalCheck`), each with ``flagged`` and its figures.
     reason : str
         One or two sentences for people.
     """
@@ -139,6 +142,7 @@ class ConsistencyResult:
     alpha: float = ALPHA
     z_scalar: float = Z_SCALAR
     likelihood_ratio: dict[str, Any] | None = None
+    physical: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able block for ``report["consistency"]``."""
@@ -147,7 +151,8 @@ class ConsistencyResult:
         n_sc = len(self.scalars)
         bound = (2 * self.alpha if self.statistic is not None else 0.0) \
             + n_sc * float(2 * stats.norm.sf(self.z_scalar)) \
-            + (float(self.likelihood_ratio["threshold"]) if self.likelihood_ratio else 0.0)
+            + (float(self.likelihood_ratio["threshold"]) if self.likelihood_ratio else 0.0) \
+            + sum(_physical_level(c) for c in self.physical)
         return {
             "consistent": self.consistent,
             "statistic": self.statistic,
@@ -162,6 +167,7 @@ class ConsistencyResult:
             "scalars": self.scalars,
             "failed": self.failed,
             "likelihood_ratio": self.likelihood_ratio,
+            "physical": self.physical,
             "reason": self.reason,
             "observables": self.selection,
             "thresholds": {"chi2_p": self.alpha, "max_abs_z_bonferroni_p": self.alpha,
@@ -181,6 +187,15 @@ class ConsistencyResult:
                 "trained on these shots is correlated with them, which makes the check "
                 "conservative"),
         }
+
+
+def _physical_level(check: Mapping[str, Any]) -> float:
+    """False-alarm level of one physical check (one-sided z, or its Bonferroni alpha)."""
+    from scipy import stats
+
+    if "alpha" in check:
+        return float(check["alpha"])
+    return float(stats.norm.sf(check.get("threshold_z", Z_SCALAR)))
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -210,6 +225,7 @@ def check_consistency(
     n_worst: int = N_WORST,
     selection: str = "",
     likelihood_ratio: Any | None = None,
+    physical: Sequence[PhysicalCheck] = (),
 ) -> ConsistencyResult:
     """Compare a model's estimates with the direct ones from the shots.
 
@@ -233,6 +249,10 @@ def check_consistency(
     likelihood_ratio : LikelihoodRatio or None
         The model's MLE state against the raw-frequency MLE state on the shots
         (:mod:`qtomo.reconstruction.likelihood_ratio`); rejects when its p-value < its level.
+    physical : sequence of PhysicalCheck
+        The model's physical checks (:mod:`qtomo.reconstruction.physical_checks`: the
+        variational bound, the range of its Pauli expectations, its held-out NLL against the
+        run's best checkpoint); any flagged one rejects.
 
     Returns
     -------
@@ -250,6 +270,10 @@ def check_consistency(
         if likelihood_ratio.rejected:
             failed.append("likelihood_ratio")
         (bad if likelihood_ratio.rejected else good).append(likelihood_ratio.sentence())
+    for pc in physical:
+        if pc.flagged:
+            failed.append(pc.name)
+        (bad if pc.flagged else good).append(pc.sentence)
     sc_out: list[dict[str, Any]] = []
     for sp in scalars:
         entry, sentence = _scalar_test(sp, z_scalar)
@@ -264,6 +288,7 @@ def check_consistency(
         scalars=sc_out, failed=failed, reason=_reason(bad, good, not failed),
         selection=selection, alpha=alpha, z_scalar=z_scalar,
         likelihood_ratio=likelihood_ratio.as_dict() if likelihood_ratio is not None else None,
+        physical=[pc.as_dict() for pc in physical],
     )
 
 

@@ -21,6 +21,7 @@ from qtomo.reconstruction.config import ReconstructConfig, Stage
 from qtomo.reconstruction.design_weights import balanced
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.model_estimates import ModelEstimates
+from qtomo.reconstruction.physical_checks import physical_checks
 from qtomo.reconstruction.quantum import QuantumStates, fallback_fidelity, raw_mle_bootstrap
 from qtomo.reconstruction.shots import ShotTallies
 
@@ -43,7 +44,8 @@ class ModelCheck:
 
 def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
                 est: ModelEstimates, tallies: ShotTallies, qs: QuantumStates,
-                observables: dict[str, Any], selection: str, stage: Stage) -> ModelCheck:
+                observables: dict[str, Any], selection: str, stage: Stage,
+                run_info: dict[str, Any] | None = None) -> ModelCheck:
     """Compare the model's figures with the direct estimates from the shots.
 
     Parameters
@@ -63,6 +65,9 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
     selection : str
         How the consistency vector's observables were chosen.
     stage : Stage
+    run_info : dict or None
+        The model's run (its ``model_card_results``: the held-out comparison of the kept
+        checkpoint with the run's best).
 
     Returns
     -------
@@ -93,8 +98,10 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
                      f"({tallies.coverage.describe()}), so their shot averages are biased"
                      + ("; no likelihood-ratio test: the design is not informationally "
                         "complete" if incomplete else ""))
+    physical = physical_checks(observables["scalars"].get("energy"), inp.target.get("energy"),
+                               est.observables, (run_info or {}).get("model_card_results"))
     result = cs.check_consistency(model_vec, direct_vec, [x for x in pairs if x is not None],
-                                  selection=selection, likelihood_ratio=lr)
+                                  selection=selection, likelihood_ratio=lr, physical=physical)
     headline = qs.headline_fidelity
     if not result.consistent:
         headline = cs.fallback(

@@ -137,7 +137,8 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
                                      "the state the lab meant to prepare, not the measured one")
     qs = quantum_states(ds, inp, cfg, model, est.samples, refs.mps, tallies, plan, stage,
                         run_info=run.info, run_dir=run_dir)
-    check = check_model(ds, inp, cfg, model, est, tallies, qs, observables, selection, stage)
+    check = check_model(ds, inp, cfg, model, est, tallies, qs, observables, selection, stage,
+                        run_info=run.info)
     classical = None
     if model is not None:
         stage("classical fidelity and KL")

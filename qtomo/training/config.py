@@ -33,8 +33,6 @@ BOOTSTRAP_MAX_QUBITS = 6
 #: (exact 0.8591); the lab GHZ-4 import (200,000 shots): 0.8595 (exact 0.8591).
 SMALL_NETWORK_MAX_QUBITS = 4
 SMALL_HIDDEN = 64
-#: Training defaults for at most 20,000 shots augmented by a symmetry group.
-SYMMETRIC_SMALL_DATA: dict[str, Any] = {"epochs": 60, "patience": 0, "keep": "last"}
 
 
 @dataclass(frozen=True)
@@ -209,9 +207,7 @@ def _opt(name: str) -> str:
     return name.replace("_", "-")
 
 
-def default_config(
-    model: str, n_qubits: int, shots: int, K: int, *, symmetry: str = "none"  # noqa: N803
-) -> dict[str, Any]:
+def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
     """Defaults adapted to the dataset, as a dict of :class:`TrainConfig` fields.
 
     The recipe (measured on TFIM and GHZ data, see ``scripts/bench_train.py``):
@@ -249,19 +245,6 @@ def default_config(
     if model == "gru" and n_qubits <= BOOTSTRAP_MAX_QUBITS:
         # the headline is the model's dense maximum-likelihood state: give it an error bar
         out["bootstrap"] = DEFAULT_BOOTSTRAP
-    if shots <= 20_000 and out.get("lr_schedule") == "plateau":
-        # small data makes a noisy stopping signal of its few validation shots, and the
-        # coherences the fidelity needs are learned after the validation NLL has turned:
-        # keep the final model. The run still stops on the validation NLL, and the last
-        # model is the annealed one (its rate halved after every epoch without progress).
-        # GHZ-6, Pauli-6, 20,000 shots (permutation-augmented): exact KL 0.0133 (best,
-        # epoch 5) -> 0.0048 (last, epoch 20), the bench_families cell's MLE state 0.9911 ->
-        # 0.9970; three Bell pairs behind p = 0.02 from lab-style shots (no symmetry,
-        # scripts/bench_foreign.py): the model's own state 0.847 (best, epoch 3) -> 0.894
-        out["keep"] = "last"
-    elif symmetry != "none" and shots <= 20_000:
-        # augmented small data overfits slowly: a fixed cosine schedule runs to its end
-        out.update(SYMMETRIC_SMALL_DATA)
     return out
 
 
@@ -269,17 +252,14 @@ def dataset_config(data: Any, model: str = "gru", *, symmetry: str | None = None
                    hparams: dict[str, Any] | None = None, **settings: Any) -> TrainConfig:
     """The :class:`TrainConfig` that ``qtomo train DATA --model MODEL`` builds.
 
-    The dataset-adapted defaults (:func:`default_config`, with the symmetry group the dataset
-    declares unless ``symmetry`` names one), the model's own hparams filtered to those it
-    takes, then ``hparams`` and the explicit ``settings`` (TrainConfig fields) on top.
+    The dataset-adapted defaults (:func:`default_config`), the model's own hparams filtered
+    to those it takes, then ``hparams`` and the explicit ``settings`` (TrainConfig fields) on top.
     """
     from qtomo.data.hdf5 import open_dataset
     from qtomo.models.registry import model_hparam_names
-    from qtomo.training.symmetry import resolve_symmetry
 
     with open_dataset(data) as ds:
-        group = resolve_symmetry(symmetry or "auto", ds.target)
-        defaults = default_config(model, ds.n_qubits, ds.shots, ds.K, symmetry=group)
+        defaults = default_config(model, ds.n_qubits, ds.shots, ds.K)
         design = getattr(getattr(ds, "design", None), "kind", "random")
     allowed = model_hparam_names(model)
     hp = {k: v for k, v in defaults.pop("hparams").items() if k in allowed}

@@ -79,9 +79,23 @@ def run_config(trainer: Trainer) -> dict[str, Any]:
     }
 
 
-def run_summary(trainer: Trainer, scores: dict[str, float]) -> dict[str, Any]:
-    """The summary of a finished :meth:`Trainer.fit` (``scores``: the kept model's)."""
+def run_summary(trainer: Trainer, scores: dict[str, float],
+                gap: dict[str, float] | None = None) -> dict[str, Any]:
+    """The summary of a finished :meth:`Trainer.fit` (``scores``: the kept model's).
+
+    ``kept_epoch`` is the epoch of the model in ``best.pt``; ``best_epoch`` and ``val_nll``
+    are those of the lowest validation NLL; ``best_epoch_scores`` holds that epoch's row of
+    the history (its F_c and KL where the dataset stores exact log P) and
+    ``best_classical_fidelity_epoch`` the epoch with the highest F_c on the evaluation shots
+    (an oracle, for benchmarks); ``heldout_gap`` compares the kept model with the lowest-NLL
+    one per validation shot (None when they are the same model).
+    """
     t = trainer
+    kept_epoch = t.epoch if t.cfg.keep == "last" else t.best_epoch
+    by_epoch = {int(r["epoch"]): r for r in t.history}
+    best_row = by_epoch.get(t.best_epoch, {})
+    fc = [(r.get("classical_fidelity", math.nan), int(r["epoch"])) for r in t.history]
+    fc = [x for x in fc if x[0] == x[0]]
     return {
         "classical_fidelity": scores["classical_fidelity"],
         "kl_divergence": scores["kl_divergence"],
@@ -93,6 +107,13 @@ def run_summary(trainer: Trainer, scores: dict[str, float]) -> dict[str, Any]:
         "kl_divergence_se": scores["kl_divergence_se"],
         "eval_nll": scores["eval_nll"],
         "best_epoch": t.best_epoch,
+        "kept_epoch": kept_epoch,
+        "keep": t.cfg.keep,
+        "best_epoch_scores": {k: best_row.get(k) for k in
+                              ("val_nll", "classical_fidelity", "kl_divergence")},
+        "best_classical_fidelity": max(fc)[0] if fc else None,
+        "best_classical_fidelity_epoch": max(fc)[1] if fc else None,
+        "heldout_gap": gap,
         "steps": t.step,
         "stopped": t.stopped,
         "symmetry": t.symmetry,

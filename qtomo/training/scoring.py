@@ -48,6 +48,31 @@ def mean_nll(model: DensityEstimator, a: np.ndarray, device: torch.device,
 
 
 @torch.no_grad()
+def heldout_gap(kept: DensityEstimator, best: DensityEstimator, a: np.ndarray,
+                device: torch.device, dist_info: DistInfo) -> dict[str, float]:
+    """Per-shot held-out NLL of ``kept`` minus that of ``best`` on the strings ``a``.
+
+    Returns ``{"gap", "gap_se", "n"}``: the mean difference (nats per string; > 0 when the
+    kept model is worse) and the standard error of that mean from the per-shot differences
+    (a paired comparison: both models see the same shots, so the shot-to-shot variation of
+    the NLL itself cancels), summed over ranks. NaN without validation shots.
+    """
+    kept.eval()
+    best.eval()
+    s1 = s2 = 0.0
+    for s in range(0, len(a), SCORE_CHUNK):
+        x = torch.from_numpy(np.ascontiguousarray(a[s : s + SCORE_CHUNK])).to(device).long()
+        d = (kept(x).double() - best(x).double()).cpu().numpy()
+        s1, s2 = s1 + float(d.sum()), s2 + float((d * d).sum())
+    n, s1, s2 = all_reduce([float(len(a)), s1, s2], device, dist_info)
+    if n < 2:
+        return {"gap": math.nan, "gap_se": math.nan, "n": n}
+    mu = s1 / n
+    var = max(0.0, (s2 - n * mu * mu) / (n - 1))
+    return {"gap": mu, "gap_se": math.sqrt(var / n), "n": n}
+
+
+@torch.no_grad()
 def eval_scores(model: DensityEstimator, eval_a: np.ndarray, eval_lp: np.ndarray,
                 device: torch.device, dist_info: DistInfo) -> dict[str, float]:
     """NLL, classical fidelity and KL(P||Q) with standard errors on the evaluation shots
@@ -79,4 +104,4 @@ def eval_scores(model: DensityEstimator, eval_a: np.ndarray, eval_lp: np.ndarray
             "kl_divergence": -dm, "kl_divergence_se": dse}
 
 
-__all__ = ["SCORE_KEYS", "eval_scores", "mean_nll", "nan_scores", "sum_nll"]
+__all__ = ["SCORE_KEYS", "eval_scores", "heldout_gap", "mean_nll", "nan_scores", "sum_nll"]

@@ -27,6 +27,7 @@ in :mod:`qtomo.training.session`) are importable from here too.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import sys
@@ -62,7 +63,7 @@ from qtomo.training.schedule import (
     lr_lambda,
     no_room_for_step,
 )
-from qtomo.training.scoring import eval_scores, mean_nll, nan_scores
+from qtomo.training.scoring import eval_scores, heldout_gap, mean_nll, nan_scores
 from qtomo.training.symmetry import augment, augmentation_rng, resolve_symmetry
 
 _all_reduce = all_reduce  # the name members.py and older code use
@@ -246,26 +247,36 @@ class Trainer:
         nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
 
     def _track_best(self, val_nll: float) -> bool:
-        """Update the best model and the patience counter after an epoch; True if improved."""
-        # progress: a lower validation NLL (plateau schedule: lower by PLATEAU_MIN_DELTA of it)
+        """Update the lowest-validation-NLL model and the patience counter after an epoch;
+        True when the kept model changed (``best.pt`` is rewritten).
+
+        Progress is always judged against the lowest validation NLL so far (the plateau
+        schedule asks it to be lower by ``PLATEAU_MIN_DELTA`` of it), whatever is kept: the
+        schedule anneals, but only the held-out data decide when the run stops. The kept model
+        is the lowest-NLL one (``keep=best``) or the latest (``keep=last``, the user's choice).
+        """
         plateau = self.cfg.lr_schedule == "plateau"
         margin = PLATEAU_MIN_DELTA * abs(self.best_val) if plateau and math.isfinite(
             self.best_val) else 0.0
         progress = val_nll < self.best_val - margin
-        improved = val_nll < self.best_val or (math.isnan(val_nll) and self.epoch == 1)
-        if math.isnan(val_nll) or self.cfg.keep == "last":  # the latest model is kept
-            improved = True
-        if improved:
+        lower = val_nll < self.best_val or math.isnan(val_nll)  # NaN: no validation shots
+        if lower:
             self.best_val, self.best_epoch = val_nll, self.epoch
             self.best_state = {k: v.detach().cpu().clone()
                                for k, v in self.scored_model.state_dict().items()}
-        if progress or (improved and not plateau):
+        if progress or (lower and not plateau):
             self.bad_epochs = 0
         else:
             self.bad_epochs += 1
             if plateau:
                 self.lr_reductions += 1
-        return improved
+        return lower or self.cfg.keep == "last"
+
+    def _kept_state(self) -> dict[str, torch.Tensor] | None:
+        """The weights ``best.pt`` holds: the lowest validation NLL, or the latest."""
+        if self.cfg.keep == "last":
+            return {k: v.detach().cpu().clone() for k, v in self.scored_model.state_dict().items()}
+        return self.best_state
 
     def _show(self) -> bool:
         if not self.dist.is_main:
@@ -392,21 +403,35 @@ class Trainer:
         ck = self.checkpoint()
         if improved:
             best = dict(ck)
-            best["model"] = {**self.scored_model.state(), "state_dict": self.best_state}
+            best["model"] = {**self.scored_model.state(), "state_dict": self._kept_state()}
             save_checkpoint(self.run_dir / "best.pt", best)
         save_checkpoint(self.run_dir / "last.pt", ck)
         write_metrics_csv(self.run_dir / "metrics.csv", self.history)
 
     # -- results -------------------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
-        """Load the best weights into the scored model, score them, write the model card."""
+        """Load the kept weights into the scored model, score them, write the model card.
+
+        With ``keep=last`` the kept (latest) model is also compared with the lowest-NLL one
+        on the validation shots, per shot (``heldout_gap``, see :func:`heldout_gap`).
+        """
         m = self.scored_model
-        if self.best_state is not None:
+        gap = None
+        if self.cfg.keep == "last" and self.best_state is not None:
+            gap = self._heldout_gap(m)
+        elif self.best_state is not None:
             m.load_state_dict(self.best_state)
-        summary = rundir.run_summary(self, self.score(m))
+        summary = rundir.run_summary(self, self.score(m), gap)
         if self.run_dir is not None and self.dist.is_main:
             write_json(self.run_dir / "model_card.json", self.model_card(summary))
         return summary
+
+    def _heldout_gap(self, kept: DensityEstimator) -> dict[str, float]:
+        """Mean and standard error of the per-shot validation NLL of ``kept`` minus that of
+        the lowest-NLL model (whose weights are loaded into a copy)."""
+        best = copy.deepcopy(kept)
+        best.load_state_dict(self.best_state)
+        return heldout_gap(kept, best, self.val, self.device, self.dist)
 
     def model_card(self, summary: dict[str, Any]) -> dict[str, Any]:
         return rundir.model_card(self, summary)
