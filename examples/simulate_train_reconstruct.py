@@ -6,7 +6,8 @@ convention, F = <psi|rho|psi>), the density matrix as a qutip.Qobj and the obser
 
     python examples/simulate_train_reconstruct.py [--out DIR] [--epochs 3]
 
-Larger settings (``--n-qubits 10 --shots 100000 --epochs 30``) give the figures of the README.
+Larger settings (``--n-qubits 10 --shots 100000 --epochs 30``) come closer to the demo's case
+(``bash scripts/demo.sh``).
 """
 
 from __future__ import annotations

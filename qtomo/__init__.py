@@ -1,7 +1,7 @@
 """qtomo: quantum state tomography with generative models.
 
 Conventions (qubit order, POVM outcome order, fidelity convention) are fixed in the
-project's physics reference and repeated in each module's docstrings.
+project's conventions page, docs/conventions.md, and repeated in each module's docstrings.
 
 The public API (:mod:`qtomo.api`) is loaded on first use, so ``import qtomo`` stays light::
 

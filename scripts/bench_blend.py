@@ -53,6 +53,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_families as bf  # noqa: E402
+import benchlib  # noqa: E402
 
 
 def parse_cell(spec: str) -> tuple[str, float, int, int]:
@@ -358,14 +359,26 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("name at least one cell, or --table")
     for cell in args.cells:
         r = scan_cell(cell, args.cache_dir, args.replica)
+        case = r["key"] + (f" replica {args.replica}" if args.replica else "")
+        info = {"exact": r["exact"], "seed": r["seed"]}
         if r["model_fidelity"] is None:
             print(f"{r['key']}: {r.get('dense_note')}; direct {r['direct_f']:.5f} +- "
                   f"{r['direct_se']:.5f}", flush=True)
+            benchlib.record("blend", case, "direct_fidelity", r["direct_f"],
+                            stderr=r["direct_se"], extra=info)
             continue
         f = " / ".join(f"{x:.5f}" for x in r["fidelity_at_weight"])
         print(f"{r['key']}: F at w = 0 .. 1: {f}; chosen w = {r['chosen_weight']} "
               f"(anchor {r['anchor']:.3f}), F = {r['model_fidelity']:.5f}",
               flush=True)
+        info.update(fidelity_at_weight=r["fidelity_at_weight"], anchor=r["anchor"],
+                    raw_mle_fidelity=r["raw_f"], raw_mle_error=r.get("raw_err"))
+        benchlib.write_records("blend", [
+            {"case": case, "metric": "model_fidelity", "value": r["model_fidelity"],
+             "extra": info},
+            {"case": case, "metric": "chosen_weight", "value": r["chosen_weight"], "extra": info},
+            {"case": case, "metric": "direct_fidelity", "value": r["direct_f"],
+             "stderr": r["direct_se"], "extra": info}])
     return 0
 
 

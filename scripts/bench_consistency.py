@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchlib
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
 from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.training.config import dataset_config
@@ -60,6 +61,12 @@ def main() -> None:
             r = one(work, sim, 1234, epochs=1, bootstrap=0)
             print(json.dumps(r))
             print("flagged" if not r["consistent"] else "NOT flagged")
+            case, info = "ghz4 undertrained (1 epoch)", {"source": r["source"], "seed": 1234}
+            benchlib.write_records("consistency", [
+                {"case": case, "metric": "flagged", "value": not r["consistent"], "extra": info},
+                {"case": case, "metric": "p_value", "value": r["p_value"], "extra": info},
+                {"case": case, "metric": "headline_fidelity", "value": r["headline"],
+                 "extra": info}])
             return
         flagged = 0
         for s in range(args.first_seed, args.first_seed + args.seeds):
@@ -67,8 +74,13 @@ def main() -> None:
             r = one(work, sim, s, bootstrap=0)
             flagged += not r["consistent"]
             print(json.dumps(r), flush=True)
+            benchlib.record("consistency", f"tfim10 seed {s}", "p_value", r["p_value"],
+                            extra={k: r[k] for k in ("consistent", "headline", "epochs")})
         print(f"flagged {flagged} of {args.seeds} well-trained TFIM N=10 runs "
               f"(target: at most {args.seeds // 20})")
+        last = args.first_seed + args.seeds - 1
+        benchlib.record("consistency", f"tfim10 seeds {args.first_seed}-{last}", "flagged_runs",
+                        flagged, extra={"seeds": args.seeds, "target": args.seeds // 20})
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

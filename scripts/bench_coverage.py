@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import benchlib
+
 KINDS: dict[str, dict[str, Any]] = {
     "ghz4": {"state": "ghz", "n_qubits": 4, "povm": "pauli6", "noise": 0.05, "shots": 20_000},
     "tfim6": {"state": "tfim", "n_qubits": 6, "povm": "pauli4", "shots": 20_000},
@@ -171,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{t['model_median_width']:>11.5f} {t['direct_median_width']:>12.5f} "
               f"{t['direct_coverage']:>10.2f} {t['cost_ratio_first']:>9.2f} "
               f"{t['cost_ratio_members_json']:>9.2f}")
+        last = args.first_seed + args.seeds - 1
+        benchlib.write_records("coverage", [
+            {"case": f"{t['kind']} seeds {args.first_seed}-{last}", "metric": key,
+             "value": t[key], "extra": {"datasets": t["datasets"], "bootstrap": BOOTSTRAP,
+                                        "model_headlines": t["model_headlines"]}}
+            for key in ("coverage", "median_width", "model_coverage", "model_median_width",
+                        "direct_coverage", "direct_median_width", "cost_ratio_first",
+                        "cost_ratio_members_json")])
     print("\ncoverage/width: the headline fidelity's 95% interval (the model's bootstrap interval, "
           "B=10, or the direct one where the consistency check made the headline fall back; "
           "'model hl' counts model headlines); model cov/width: the model's bootstrap interval "

@@ -19,6 +19,7 @@ import logging
 import os
 import time
 
+import benchlib
 import numpy as np
 
 from qtomo.states.dmrg import dmrg_tfim
@@ -93,9 +94,16 @@ def main() -> None:
         f"# cpu count {os.cpu_count()}, chi_max {args.chi}, cutoff {args.cutoff:g}, "
         f"tol {args.tol:g}"
     )
+    settings = {"chi": args.chi, "cutoff": args.cutoff, "tol": args.tol}
+    rows: list[dict] = []
     for n in args.sizes:
         q = run_qtomo(n, args.chi, args.cutoff, args.tol)
         print(json.dumps(q))
+        info = {**settings, "sweeps": q["sweeps"], "max_bond": q["max_bond"]}
+        rows += [{"case": f"TFIM N={n}", "metric": key, "value": q[key], "unit": unit,
+                  "extra": info}
+                 for key, unit in (("wall_s", "s"), ("rel_energy_error", ""),
+                                   ("max_x_error", ""), ("max_zz_error", ""))]
         if not args.no_tenpy:
             t = run_tenpy(n, args.chi, args.cutoff, args.tol)
             if t is None:
@@ -106,6 +114,12 @@ def main() -> None:
                 f"# N={n}: qtomo {q['wall_s']:.2f} s, TeNPy {t['wall_s']:.2f} s, "
                 f"ratio qtomo/TeNPy = {q['wall_s'] / t['wall_s']:.2f}"
             )
+            tinfo = {**settings, "code": t["code"]}
+            rows += [{"case": f"TFIM N={n}", "metric": "tenpy_wall_s", "value": t["wall_s"],
+                      "unit": "s", "extra": tinfo},
+                     {"case": f"TFIM N={n}", "metric": "ratio_qtomo_over_tenpy",
+                      "value": q["wall_s"] / t["wall_s"], "extra": tinfo}]
+    benchlib.write_records("dmrg", rows)  # after every timing (it imports torch)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import math
 import sys
 from pathlib import Path
 
+import benchlib
 import numpy as np
 
 CHI2_1_95 = 3.841
@@ -182,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         print("  F       2 dlogL   p")
         for f, d, p in r["rows"]:
             print(f"  {f:.4f}  {d:8.2f}  {p:.4f}")
+        info = {"n": r["n"], "shots": r["shots"], "exact": r["exact"], "mle_p": r["mle_p"],
+                "grid": args.grid}
+        benchlib.write_records("fidelity_profile", [
+            {"case": str(data), "metric": key, "value": value, "extra": info}
+            for key, value in (("mle_fidelity", r["mle_f"]), ("ci95_low", r["ci95"][0]),
+                               ("ci95_high", r["ci95"][1]), ("exact_drop", r["exact_drop"]))])
     return 0
 
 

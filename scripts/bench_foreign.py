@@ -47,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import benchlib
 import numpy as np
 
 I2 = np.eye(2, dtype=complex)
@@ -176,7 +177,8 @@ def qtomo(*args: Any) -> str:
 def run_case(name: str, work: Path, shots: int, seed: int) -> dict[str, Any]:
     d = work / name
     rep_file = d / "report" / "report.json"
-    if not rep_file.exists():
+    fresh = not rep_file.exists()
+    if fresh:
         shutil.rmtree(d, ignore_errors=True)
         write_case(name, d, shots, seed)
         qtomo("import", d / "shots.csv", "--target", d / "target.npy", "--out", d / "data.h5")
@@ -198,7 +200,8 @@ def run_case(name: str, work: Path, shots: int, seed: int) -> dict[str, Any]:
             "raw_err": raw_mle_error(d, shots, seed),
             "direct": (q.get("direct_estimate") or {}).get("value"),
             "direct_se": (q.get("direct_estimate") or {}).get("stderr"),
-            "consistent": rep.get("consistent"), "train_seconds": card.get("train_seconds")}
+            "consistent": rep.get("consistent"), "train_seconds": card.get("train_seconds"),
+            "fresh": fresh}
 
 
 #: Multinomial refits for the raw MLE's bootstrap error (bench_families' ``--mle-error``).
@@ -238,6 +241,24 @@ def row(r: dict[str, Any]) -> str:
             f"| {_f(r['train_seconds'], '.1f')} |")
 
 
+def record(r: dict[str, Any], shots: int, seed: int) -> None:
+    """A case's row as benchmark records (``scripts/benchlib.py``); a report read back from
+    an earlier run says so (``reused_report``)."""
+    info = {"exact": r["exact"], "ci95": r["ci95"], "source": r["source"],
+            "consistent": r["consistent"], "raw_mle_error": r["raw_err"],
+            "reused_report": not r["fresh"]}
+    case = f"{r['case']}, {shots} shots, seed {seed}"
+    benchlib.write_records("foreign", [
+        {"case": case, "metric": "headline_fidelity", "value": r["headline"],
+         "stderr": r["stderr"], "extra": info},
+        {"case": case, "metric": "model_mle_fidelity", "value": r["model_mle"], "extra": info},
+        {"case": case, "metric": "raw_mle_fidelity", "value": r["raw_mle"], "extra": info},
+        {"case": case, "metric": "direct_fidelity", "value": r["direct"],
+         "stderr": r["direct_se"], "extra": info},
+        {"case": case, "metric": "train_s", "value": r["train_seconds"], "unit": "s",
+         "extra": info}])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default=",".join(CASES),
@@ -261,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for name in cases:
         try:
-            print(row(run_case(name, args.work, args.shots, args.seed)), flush=True)
+            r = run_case(name, args.work, args.shots, args.seed)
+            print(row(r), flush=True)
+            record(r, args.shots, args.seed)
         except (RuntimeError, OSError, ValueError, KeyError) as e:
             print(f"bench_foreign.py: case {name}: {e}", file=sys.stderr)
             return 1

@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import benchlib
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,6 +310,20 @@ def table(results: dict[str, Any], rows: list[str], cells: list[str]) -> str:
     return "\n".join(lines + ["", legend] + (["", *notes] if notes else []))
 
 
+def record(key: str, e: dict[str, Any]) -> None:
+    """A freshly computed cell of the table as benchmark records (``scripts/benchlib.py``):
+    the figures its row shows, with the label (``~`` estimate, ``h`` histogram) kept."""
+    info = {k: e[k] for k in ("label", "scored_on", "n_parameters", "epochs", "active_units",
+                              "latent", "fc_hist") if k in e}
+    names = (("fc", "classical_fidelity", "", "fc_se"), ("kl", "kl_divergence", "nats", "kl_se"),
+             ("err_zz01", "abs_error_zz01", "", None), ("err_x2", "abs_error_x2", "", None),
+             ("fq", "quantum_fidelity_inversion", "", None),
+             ("train_seconds", "train_s", "s", None))
+    benchlib.write_records("models", [
+        {"case": key, "metric": metric, "value": e[k], "stderr": e.get(se) if se else None,
+         "unit": unit, "extra": info} for k, metric, unit, se in names if k in e])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS + REFERENCES),
@@ -375,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                 tmp.replace(cache)
                 print(f"[bench] {key}: " + json.dumps(
                     {k: v for k, v in e.items() if k not in ("hparams",)}), file=sys.stderr)
+                if "error" not in e:
+                    record(key, e)
     all_rows = [r for r in MODELS + REFERENCES if any(f"{c}/{r}" in results for c in cells)]
     print(table(results, all_rows, cells))
     return 0

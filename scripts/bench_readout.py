@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchlib
+
 ROOT = Path(__file__).resolve().parents[1]
 QTOMO = [sys.executable, "-m", "qtomo.cli.main"]
 
@@ -71,6 +73,12 @@ def line(label: str, rec: dict, exact: float, tol: float | None = None) -> str:
             f"95% {ci_txt}{ok}{unc_txt}\n    source: {rec['quantum_fidelity_source']}")
 
 
+def record(case: str, metric: str, value: object, stderr: object = None, **extra: object
+           ) -> None:
+    """One printed figure as a benchmark record (``scripts/benchlib.py``)."""
+    benchlib.record("readout", case, metric, value, stderr=stderr, extra=extra)
+
+
 def case_ghz4(work: Path) -> None:
     src = ROOT / "data" / "ghz4_counts.json"
     exact = json.loads(src.read_text())["comment"]["exact_fidelity_to_ghz"]
@@ -87,6 +95,15 @@ def case_ghz4(work: Path) -> None:
           f"{rec['direct_fidelity_uncorrected']:.4f}; calibration s.e. "
           f"{rec['calibration_stderr']:.4f} (in the error bars)")
     print(line("without a model", direct, exact, 0.005))
+    record("ghz4", "headline_fidelity", rec["quantum_fidelity"], rec["quantum_fidelity_stderr"],
+           exact=exact, ci95=rec.get("quantum_fidelity_ci95"),
+           source=rec["quantum_fidelity_source"])
+    record("ghz4", "direct_fidelity", rec["direct_fidelity"], rec["direct_fidelity_stderr"],
+           exact=exact, calibration_stderr=rec["calibration_stderr"])
+    record("ghz4", "direct_fidelity_uncorrected", rec["direct_fidelity_uncorrected"],
+           exact=exact)
+    record("ghz4", "headline_fidelity_without_model", direct["quantum_fidelity"],
+           direct["quantum_fidelity_stderr"], exact=exact)
 
 
 def case_ghz6(work: Path, seed: int = 61) -> None:
@@ -105,11 +122,19 @@ def case_ghz6(work: Path, seed: int = 61) -> None:
         print(f"    model's own state (before any fallback): {rec['quantum_fidelity_model']}; "
               f"direct: {rec['direct_fidelity']} (none on an incomplete design); reconstruct "
               f"{rec['_seconds']} s")
+        case, key = f"ghz6 design seed {seed}", "conditional" if not args else "joint"
+        record(case, f"{key}_headline_fidelity", rec["quantum_fidelity"],
+               rec["quantum_fidelity_stderr"], exact=exact,
+               ci95=rec.get("quantum_fidelity_ci95"), source=rec["quantum_fidelity_source"])
+        record(case, f"{key}_model_fidelity", rec["quantum_fidelity_model"], exact=exact)
         if rec.get("fidelity_range") is not None:
             lo, hi = rec["fidelity_range"]
             print(f"    fidelities the shots allow (95%, all states): [{lo:.4f}, {hi:.4f}], "
                   f"covers exact: {lo <= exact <= hi}; determined by the design: "
                   f"{rec['fidelity_determined']}")
+            for end, v in (("low", lo), ("high", hi)):
+                record(case, f"{key}_fidelity_range_{end}", v, exact=exact,
+                       determined=rec["fidelity_determined"])
 
 
 def case_tfim8(work: Path) -> None:
@@ -125,6 +150,9 @@ def case_tfim8(work: Path) -> None:
     print(f"  model fidelity {f:.4f} (target >= 0.98: {'yes' if f >= 0.98 else 'NO'}); "
           f"direct {rec['direct_fidelity']:.4f} +- {rec['direct_fidelity_stderr']:.4f}, "
           f"uncorrected {rec['direct_fidelity_uncorrected']:.4f}")
+    record("tfim8", "model_fidelity", f, train_s=t["_seconds"])
+    record("tfim8", "direct_fidelity", rec["direct_fidelity"], rec["direct_fidelity_stderr"])
+    record("tfim8", "direct_fidelity_uncorrected", rec["direct_fidelity_uncorrected"])
 
 
 CASES = {"ghz4": case_ghz4, "ghz6": case_ghz6, "tfim8": case_tfim8}

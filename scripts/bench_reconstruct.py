@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+import benchlib
+
 TARGETS = {4: 0.995, 6: 0.99, 8: 0.96, 10: 0.95}
 CELLS = ("tfim4", "tfim6", "tfim8", "tfim10", "tfim50")
 
@@ -126,6 +128,24 @@ def cell_tfim50(work: Path, args: argparse.Namespace) -> dict:
     return out
 
 
+def record(r: dict) -> None:
+    """The figures a cell printed, as benchmark records (``scripts/benchlib.py``)."""
+    info = {k: r[k] for k in ("train_seconds", "epochs", "pass", "target", "samples",
+                              "model_mle_rank") if k in r}
+    if r["cell"] == "tfim50":
+        keys = ("model_within_3se", "direct_within_3se", "model_zz0r_rmse", "direct_zz0r_rmse")
+        info["model_within_3se_count"] = r["model_within_3se_count"]
+        rows = [{"case": r["cell"], "metric": k, "value": r[k], "extra": info} for k in keys]
+    else:
+        keys = ("model_mle_fidelity", "model_projected_fidelity", "baseline_fidelity")
+        rows = [{"case": r["cell"], "metric": k, "value": r[k], "extra": info} for k in keys]
+        rows.append({"case": r["cell"], "metric": "direct_fidelity", "value": r["direct_fidelity"],
+                     "stderr": r["direct_fidelity_stderr"], "extra": info})
+    rows.append({"case": r["cell"], "metric": "train_s", "value": r["train_seconds"], "unit": "s",
+                 "extra": info})
+    benchlib.write_records("reconstruct", rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default=",".join(CELLS), help=f"cells, from {', '.join(CELLS)}")
@@ -167,6 +187,7 @@ def main() -> None:
                   f"training {r['train_seconds']:.0f} s -> {'PASS' if r['pass'] else 'MISS'}",
                   flush=True)
         results.append(r)
+        record(r)
     print(json.dumps({"bench": "reconstruct", "results": results}))
 
 

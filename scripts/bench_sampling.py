@@ -20,6 +20,7 @@ import json
 import os
 import time
 
+import benchlib
 import numpy as np
 
 from qtomo.povm.frames import get_frame
@@ -61,27 +62,31 @@ def main() -> None:
     exact = float(np.diag(tfim_zz_matrix(args.n, 1, 1), 1).mean()) * (1 - args.noise) ** 2
     e0 = tfim_ground_energy(args.n, 1.0, 1.0)
     print(f"# cpu count {os.cpu_count()}")
-    print(
-        json.dumps(
-            {
-                "n": args.n,
-                "povm": frame.name,
-                "cutoff": args.cutoff,
-                "max_bond": mps.max_bond,
-                "rel_energy_error": abs(res.energy - e0) / abs(e0),
-                "dmrg_s": round(t_dmrg, 2),
-                "shots": args.shots,
-                "sample_s": round(t_sample, 2),
-                "sample_shots_per_s": round(args.shots / t_sample),
-                "logp_shots": m,
-                "logp_s": round(t_logp, 2),
-                "logp_shots_per_s": round(m / t_logp),
-                "mean_log_p": float(lp.mean()),
-                "zz_nn_estimate": round(est, 4),
-                "zz_nn_exact": round(exact, 4),
-            }
-        )
-    )
+    result = {
+        "n": args.n,
+        "povm": frame.name,
+        "cutoff": args.cutoff,
+        "max_bond": mps.max_bond,
+        "rel_energy_error": abs(res.energy - e0) / abs(e0),
+        "dmrg_s": round(t_dmrg, 2),
+        "shots": args.shots,
+        "sample_s": round(t_sample, 2),
+        "sample_shots_per_s": round(args.shots / t_sample),
+        "logp_shots": m,
+        "logp_s": round(t_logp, 2),
+        "logp_shots_per_s": round(m / t_logp),
+        "mean_log_p": float(lp.mean()),
+        "zz_nn_estimate": round(est, 4),
+        "zz_nn_exact": round(exact, 4),
+    }
+    print(json.dumps(result))
+    case = f"TFIM N={args.n} {frame.name}"
+    info = {k: result[k] for k in ("shots", "logp_shots", "cutoff", "max_bond", "zz_nn_estimate",
+                                   "zz_nn_exact")}
+    benchlib.write_records("sampling", [
+        {"case": case, "metric": key, "value": result[key], "unit": unit, "extra": info}
+        for key, unit in (("sample_shots_per_s", "shots/s"), ("sample_s", "s"),
+                     ("logp_shots_per_s", "shots/s"), ("dmrg_s", "s"), ("rel_energy_error", ""))])
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchlib
+
 CASES = [
     ("TFIM N=10 pauli4 100k (target < 10 s)", ["--n-qubits", "10", "--h", "1", "--shots", "100000"]),
     ("TFIM N=12 pauli4 100k", ["--n-qubits", "12", "--h", "1", "--shots", "100000"]),
@@ -28,6 +30,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     qtomo = Path(sys.executable).with_name("qtomo")
+    rows = []
     with tempfile.TemporaryDirectory() as d:
         for label, extra in CASES:
             times = []
@@ -38,6 +41,12 @@ def main() -> None:
                                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 times.append(time.perf_counter() - t0)
             print(f"{label:45s} best {min(times):6.2f} s   median {sorted(times)[len(times)//2]:6.2f} s")
+            case, info = label.split(" (")[0], {"repeat": args.repeat, "args": extra}
+            rows += [{"case": case, "metric": "wall_s_best", "value": min(times), "unit": "s",
+                      "extra": info},
+                     {"case": case, "metric": "wall_s_median", "unit": "s", "extra": info,
+                      "value": sorted(times)[len(times)//2]}]
+    benchlib.write_records("simulate", rows)  # after the timings (it imports torch)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchlib
 import numpy as np
 import torch
 from torch import nn
@@ -202,6 +203,35 @@ def verdict(name: str, r: dict) -> str:
     return ("PASS " if ok else "MISS ") + ", ".join(parts)
 
 
+def record(sec: str, r: dict) -> None:
+    """The figures a section printed, as benchmark records (``scripts/benchlib.py``)."""
+    if sec == "throughput":
+        info = {"precision": r["precision"], "threads": r["threads"], "n": 50, "K": 4,
+                "layers": 3, "hidden": 100, "batch": 1000}
+        keys = (("qtomo_shots_per_s", "shots/s"), ("loop_float64_shots_per_s", "shots/s"),
+                ("speedup_vs_loop", ""), ("qtomo_fp32_shots_per_s", "shots/s"),
+                ("speedup_fp32_vs_loop", ""), ("achieved_gflops", "GFLOP/s"),
+                ("fraction_of_fp32_gemm", ""), ("gemm_fp32_gflops", "GFLOP/s"),
+                ("gemm_bf16_gflops", "GFLOP/s"))
+        benchlib.write_records("train", [{"case": sec, "metric": k, "value": r[k], "unit": u,
+                                          "extra": info} for k, u in keys])
+        return
+    info = {"epochs": r["epochs"], "best_epoch": r["best_epoch"], "stopped": r["stopped"],
+            "command": r["command"], "verdict": verdict(sec, r)}
+    rows = [{"case": sec, "metric": "classical_fidelity", "value": r["classical_fidelity"],
+             "stderr": r["classical_fidelity_se"], "extra": info},
+            {"case": sec, "metric": "kl_divergence", "value": r["kl_divergence"],
+             "stderr": r["kl_divergence_se"], "unit": "nats", "extra": info},
+            {"case": sec, "metric": "train_s", "value": r["train_seconds"], "unit": "s",
+             "extra": info}]
+    if "exact_classical_fidelity" in r:
+        rows += [{"case": sec, "metric": "classical_fidelity_exact",
+                  "value": r["exact_classical_fidelity"], "extra": info},
+                 {"case": sec, "metric": "kl_divergence_exact", "value": r["exact_kl_divergence"],
+                  "unit": "nats", "extra": info}]
+    benchlib.write_records("train", rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS))
@@ -240,6 +270,7 @@ def main() -> None:
                               exact=False)
             print(f"[ghz40] {verdict(sec, r)}", flush=True)
         results[sec] = r
+        record(sec, r)
     print(json.dumps(results, default=str))
 
 

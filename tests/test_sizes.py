@@ -1,5 +1,5 @@
 """A newcomer can read every module: none over 450 lines, no function over 80 (the note in
-the README names any exception, and this list must then name it too)."""
+docs/design-notes.md names any exception, and this list must then name it too)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "qtomo"
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 80
-#: Functions kept whole on purpose (README, "Layers"): none at present.
+#: Functions kept whole on purpose (docs/design-notes.md, "Where things live"): none at present.
 EXCEPTIONS: frozenset[str] = frozenset()
 
 

@@ -13,7 +13,7 @@ numbers are the same either way. Options are explicit keyword arguments with the
 defaults; bad values raise :class:`qtomo.errors.QtomoError` subclasses with a one-line message
 (the CLI maps them to its exit codes).
 
-Conventions (PHYSICS.md): outcome strings are uint8 ``(shots, N)`` with column j = qubit j;
+Conventions (docs/conventions.md): outcome strings are uint8 ``(shots, N)`` with column j = qubit j;
 state vectors are big-endian (qubit 0 most significant) and density matrices have qubit 0 as
 the leftmost tensor factor; quantum fidelities use the squared convention
 ``F = <psi|rho|psi>`` (QuTiP's ``fidelity`` returns its square root); KL divergences and

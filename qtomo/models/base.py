@@ -1,8 +1,9 @@
 """The interface every generative model of outcome strings implements.
 
-A :class:`DensityEstimator` is a distribution Q(a) over outcome strings ``a`` of N qubits with
-K outcomes each (PHYSICS.md): ``a`` has shape ``(batch, N)``, integer values ``0..K-1``, and
-column j is qubit j. Models have no ``fit``: :class:`qtomo.training.Trainer` drives them all.
+A :class:`DensityEstimator` is a distribution Q(a) over outcome strings ``a`` of N qubits with K
+outcomes each (docs/conventions.md, "Qubits and bit order"): ``a`` has shape ``(batch, N)``,
+integer values ``0..K-1``, and column j is qubit j. Models have no ``fit``:
+:class:`qtomo.training.Trainer` drives them all.
 
 Public methods validate their inputs and then call private ``_impl`` methods that compute:
 

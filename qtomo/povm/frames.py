@@ -1,6 +1,6 @@
 """Single-qubit informationally complete POVMs (frames) and their dual operators.
 
-Conventions (binding, see the project's physics reference):
+Conventions (binding, see docs/conventions.md, "POVMs and outcome order"):
 
 * ``|0>`` is the +1 eigenstate of Z; operators act on the basis ``(|0>, |1>)``.
 * ``pauli4`` (K=4): M(0)=|0><0|/3, M(1)=|+><+|/3, M(2)=|+i><+i|/3, M(3)=I-M(0)-M(1)-M(2).

@@ -5,7 +5,7 @@ that direct estimate; when they disagree beyond their joint statistical error th
 so and its headline falls back to the direct (or raw-frequency) figure. A model never silently
 headlines a number its own data contradict.
 
-What is compared (PHYSICS.md, "Observables"):
+What is compared (docs/conventions.md, "Observables"):
 
 * **The vector of one- and two-point functions.** For a list of Pauli strings O_1 .. O_d the
   per-string vector ``v(a) = (Q_O1(a), ..., Q_Od(a))``, ``Q_O(a) = prod_j Tr[O_j D(a_j)]``, is

@@ -54,8 +54,8 @@ def fidelity_pair(
 ) -> ScalarPair | None:
     """The headline quantum fidelity of a model against the direct fidelity estimate.
 
-    Both are the squared fidelity ``<psi|rho|psi>`` to the ideal target (PHYSICS.md,
-    "Metrics"): the headline of the model's state, and the unbiased mean of
+    Both are the squared fidelity ``<psi|rho|psi>`` to the ideal target (docs/conventions.md,
+    "Fidelities and metrics"): the headline of the model's state, and the unbiased mean of
     ``Q(a) = <psi|D(a_0) x ... x D(a_N-1)|psi>`` over the measured shots.
 
     Parameters

@@ -1,7 +1,7 @@
 """Density matrices from outcome distributions: inversion, physical projection, maximum likelihood.
 
-Conventions (PHYSICS.md): qubit 0 is the leftmost tensor factor and the most significant bit of
-a big-endian index; outcome tables are indexed in the order of
+Conventions (docs/conventions.md, "Qubits and bit order"): qubit 0 is the leftmost tensor factor
+and the most significant bit of a big-endian index; outcome tables are indexed in the order of
 :func:`qtomo.povm.born.all_outcomes` (qubit 0 slowest). Every density matrix here is a dense
 complex128 ``(2^N, 2^N)`` array, so these functions are meant for ``N <= 10``
 (:data:`MAX_RHO_QUBITS`). Tensor products over qubits are contracted one qubit at a time; no

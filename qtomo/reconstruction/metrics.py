@@ -1,6 +1,6 @@
 """Quantum and classical metrics of a reconstruction against the dataset's target.
 
-Conventions (PHYSICS.md, "Metrics"):
+Conventions (docs/conventions.md, "Fidelities and metrics"):
 
 * **Quantum fidelity, squared convention** (as Qiskit): pure target ``|psi>``:
   ``F = <psi|rho|psi>``; mixed target ``sigma``: ``F = (Tr sqrt(sqrt(sigma) rho sqrt(sigma)))^2``.

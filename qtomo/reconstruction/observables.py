@@ -1,6 +1,6 @@
 """Pauli observables with standard errors from outcome strings, and their exact values.
 
-Estimator (PHYSICS.md, "Observables"): for a Pauli string O the per-shot value is
+Estimator (docs/conventions.md, "Observables"): for a Pauli string O the per-shot value is
 ``Q_O(a) = prod_j Tr[O_j D(a_j)]`` with the frame's duals D, and ``<O> ~ mean_a Q_O(a)``, an
 unbiased estimate whose standard error is ``std(Q_O) / sqrt(n)``. Over the measured shots this
 is the *direct* estimator (a classical shadow); over strings sampled from a trained model it is

@@ -1,10 +1,10 @@
 """State-vector builders of further target families: W, cluster, random product, random MPS.
 
-Conventions (as everywhere in qtomo, see ``PHYSICS.md``): a state vector of ``N`` qubits has
-shape ``(2^N,)`` and is big-endian, qubit 0 being the most significant bit
-(``np.kron(q0, np.kron(q1, ...))``); ``|0>`` is the +1 eigenstate of Z. Every builder returns a
-normalised vector and refuses ``N > FAMILY_MAX_QUBITS`` (the largest state vector a dataset
-file stores, :data:`qtomo.states.statevector.MAX_PSI_QUBITS`).
+Conventions (as everywhere in qtomo, see docs/conventions.md, "Qubits and bit order"): a state
+vector of ``N`` qubits has shape ``(2^N,)`` and is big-endian, qubit 0 being the most significant
+bit (``np.kron(q0, np.kron(q1, ...))``); ``|0>`` is the +1 eigenstate of Z. Every builder returns a
+normalised vector and refuses ``N > FAMILY_MAX_QUBITS`` (the largest state vector a dataset file
+stores, :data:`qtomo.states.statevector.MAX_PSI_QUBITS`).
 
 The random families are reproducible: the same ``seed`` gives the same state. Their random
 stream is ``np.random.default_rng([seed, tag])`` with a family tag, so it is independent of the

@@ -1,9 +1,9 @@
 """Single-qubit Pauli matrices and Pauli strings: the one definition every layer uses.
 
-Conventions (PHYSICS.md): operators act on the basis ``(|0>, |1>)`` with ``|0>`` the +1
-eigenstate of Z. A Pauli string on N qubits is a mapping ``{site: letter}`` with letters
-``X``, ``Y``, ``Z`` (identity sites left out); site j is qubit j (column j of every outcome
-array, site j of every MPS).
+Conventions (docs/conventions.md, "Qubits and bit order"): operators act on the basis
+``(|0>, |1>)`` with ``|0>`` the +1 eigenstate of Z. A Pauli string on N qubits is a mapping
+``{site: letter}`` with letters ``X``, ``Y``, ``Z`` (identity sites left out); site j is qubit j
+(column j of every outcome array, site j of every MPS).
 
 This module sits in the lowest physics layer (:mod:`qtomo.states`) so that states, POVM frames
 and the reconstruction all share it.

@@ -1,9 +1,10 @@
 """Exact Pauli expectations of dense state vectors: the one implementation qtomo uses.
 
-Conventions (PHYSICS.md): a state vector of N qubits has shape ``(2^N,)`` and is big-endian,
-qubit 0 being the most significant bit (``np.kron(q0, np.kron(q1, ...))``); ``|0>`` is the +1
-eigenstate of Z. Every function takes a normalised vector (real or complex) and returns real
-float64 expectations ``<psi|P|psi>`` of Hermitian Pauli strings.
+Conventions (docs/conventions.md, "Qubits and bit order"): a state vector of N qubits has shape
+``(2^N,)`` and is big-endian, qubit 0 being the most significant bit
+(``np.kron(q0, np.kron(q1, ...))``); ``|0>`` is the +1 eigenstate of Z. Every function takes a
+normalised vector (real or complex) and returns real float64 expectations ``<psi|P|psi>`` of
+Hermitian Pauli strings.
 
 Cost: one pass over the ``2^N`` amplitudes per site (one-site values) or per pair (two-point
 matrices, ``O(N^2 2^N)``); Z correlations use the probabilities only. For the N <= 20 qubits of

@@ -1,10 +1,10 @@
 """The target state of a dataset: one builder for ``qtomo simulate`` and ``qtomo import``.
 
-A :class:`Target` is the pure state a dataset's shots were drawn from (simulation) or that the
-lab meant to prepare (import), with its exact reference observables and the attributes stored
-in the file's ``/target`` group (see :mod:`qtomo.data.schema`). Conventions as everywhere in
-qtomo (PHYSICS.md): qubit j is site j of an MPS and bit ``N-1-j`` of a big-endian state vector
-(qubit 0 most significant); ``|0>`` is the +1 eigenstate of Z.
+A :class:`Target` is the pure state a dataset's shots were drawn from (simulation) or that the lab
+meant to prepare (import), with its exact reference observables and the attributes stored in the
+file's ``/target`` group (see :mod:`qtomo.data.schema`). Conventions as everywhere in qtomo
+(docs/conventions.md, "Qubits and bit order"): qubit j is site j of an MPS and bit ``N-1-j`` of a
+big-endian state vector (qubit 0 most significant); ``|0>`` is the +1 eigenstate of Z.
 
 Representation, and why
 -----------------------

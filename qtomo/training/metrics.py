@@ -1,4 +1,5 @@
-"""Scores of a model Q against the true outcome distribution P (PHYSICS.md, "Metrics").
+"""Scores of a model Q against the true outcome distribution P (docs/conventions.md,
+"Fidelities and metrics").
 
 * Classical fidelity (Bhattacharyya coefficient) F_c = sum_a sqrt(P(a) Q(a)), in [0, 1].
 * KL(P||Q) = sum_a P(a) log(P(a)/Q(a)), natural log (nats).

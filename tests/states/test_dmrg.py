@@ -12,7 +12,7 @@ from qtomo.states.tfim import tfim_ground_state, tfim_hamiltonian
 
 
 def closed_form_energy(n: int) -> float:
-    """E0 at J = h = 1, open chain (PHYSICS.md)."""
+    """E0 at J = h = 1, open chain (docs/conventions.md, "Transverse-field Ising model")."""
     return 1 - 1 / np.sin(np.pi / (2 * (2 * n + 1)))
 
 

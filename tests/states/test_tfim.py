@@ -39,7 +39,7 @@ def test_ed_energy_n12_closed_form():
 
 @pytest.mark.parametrize("J,h", [(1.0, 1.0), (0.7, 1.3), (1.0, 0.4)])
 def test_free_fermion_closed_form_values(J, h):  # noqa: N803
-    # PHYSICS.md lists these at J = h = 1
+    # docs/conventions.md ("Transverse-field Ising model") lists these at J = h = 1
     for n, e in ((10, -12.381490), (50, -63.301189), (100, -126.961877)):
         assert abs(tfim_ground_energy(n, 1.0, 1.0) - e) < 1e-6
     # and the bidiagonal form agrees with dense diagonalization at other couplings
