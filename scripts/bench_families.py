@@ -29,6 +29,16 @@ Families (POVM Pauli-4 unless named; noise 0 unless a GHZ family)::
 
 Aliases: ``ghz`` (the three GHZ families), ``tfim`` (the three TFIM fields), ``all``.
 
+Training defaults (``--split tuning|validation|extra``): the named cells of
+``scripts/training_cells.py`` instead of the grid. Defaults are chosen on the tuning cells
+only; the validation cells (TFIM at N = 20 and 50 with 5,000, 20,000 and 100,000 shots and
+both sign conventions, h = 0.5 and 2 at N = 50, GHZ tetrahedral at N = 20 and 40, W at N = 10,
+a random bond-2 MPS at N = 20) report them: the kept model's F_c beside the best epoch's,
+the consistency verdict and the model's energy against the exact ground energy. Their figures
+go to ``benchmarks/results/bench_families.jsonl``.
+
+    python scripts/bench_families.py --split validation --cache-dir out/bench_cells
+
 Raw-MLE error (``--mle-error``, off by default): a multinomial bootstrap of the frequency
 table -- B (``--mle-error-b``, default 5) resamples of ``shots`` counts from the measured
 frequencies, each refitted with ``fit_mle_auto`` as above; the error is the standard deviation
@@ -470,7 +480,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--redo", action="store_true", help="recompute cells found in the cache")
     ap.add_argument("--keep-work", action="store_true",
                     help="keep each cell's dataset and run directory in CACHE/work")
+    ap.add_argument("--split", choices=("tuning", "validation", "extra"), default=None,
+                    help="run the named training cells of scripts/training_cells.py instead of "
+                    "the grid: tuning (choose defaults), validation (report them), extra")
+    ap.add_argument("--cells", default=None, help="with --split: comma list of cell names")
     args = ap.parse_args(argv)
+    if args.split is not None:
+        import benchlib
+        import training_cells
+
+        rows = training_cells.run_split(
+            args.split, _parse_list(args.cells, str) if args.cells else None,
+            args.cache_dir / args.split, redo=args.redo, table_only=args.table,
+            benchlib=benchlib)
+        print()
+        print(training_cells.table(rows))
+        return 0
 
     fams: list[str] = []
     for f in _parse_list(args.families, str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +21,7 @@ from qtomo.models.registry import build_model
 from qtomo.training import TrainConfig, Trainer, load_run, resume_training, run_training
 from qtomo.training.checkpoint import read_checkpoint
 from qtomo.training.metrics import log_prob_numpy, scores_from_samples
+from qtomo.training.scoring import heldout_gap
 
 FAST = dict(hparams={"hidden": 16, "layers": 1}, batch_size=100, lr=1e-2, warmup_steps=5,
             device="cpu", precision="fp32")
@@ -213,3 +216,37 @@ def test_extension_follows_the_longer_schedule(tiny_h5, tmp_path):
     assert [r["lr"] for r in b[2:]] == pytest.approx([r["lr"] for r in a[2:]], rel=1e-12)
     with pytest.raises(InputValueError, match="not be shortened|shortened"):
         resume_training(tiny_h5, tmp_path / "b", settings={"epochs": 3}, progress=False)
+
+
+def test_kept_model_and_its_heldout_gap(tiny_h5):
+    """keep=best keeps the lowest validation NLL (no gap to report); keep=last keeps the end
+    of an over-fitting run, and the per-shot held-out comparison with the best checkpoint is
+    the mean of the per-shot NLL differences on the validation shots."""
+    with open_dataset(tiny_h5) as ds:
+        # a large constant rate on 2,700 shots with a wide network over-fits within epochs
+        over = dict(epochs=12, patience=0, lr=0.03, lr_schedule="constant",
+                    hparams={"hidden": 64, "layers": 2})
+        torch.manual_seed(0)
+        tr = Trainer(build_model("gru", 4, 4, hidden=64, layers=2), ds, cfg(**over, keep="best"),
+                     None, progress=False)
+        s = tr.fit()
+        assert s["kept_epoch"] == s["best_epoch"] and s["heldout_gap"] is None
+        assert s["val_nll"] == min(r["val_nll"] for r in tr.history)
+        torch.manual_seed(0)
+        tr = Trainer(build_model("gru", 4, 4, hidden=64, layers=2), ds, cfg(**over, keep="last"),
+                     None, progress=False)
+        s = tr.fit()
+        assert s["kept_epoch"] == 12 and s["best_epoch"] == min(
+            tr.history, key=lambda r: r["val_nll"])["epoch"]
+        gap = s["heldout_gap"]
+        last_nll = tr.history[-1]["val_nll"]
+        # the mean per-shot difference is the difference of the two mean NLLs
+        assert gap["gap"] == pytest.approx(last_nll - s["val_nll"], abs=1e-6)
+        assert gap["gap_se"] > 0 and gap["n"] == len(tr.val)
+        best = copy.deepcopy(tr.scored_model)
+        best.load_state_dict(tr.best_state)
+        same = heldout_gap(best, best, tr.val, tr.device, tr.dist)
+        assert same["gap"] == 0 and same["gap_se"] == 0
+        d = (tr.scored_model(torch.from_numpy(np.asarray(tr.val)).long()).double()
+             - best(torch.from_numpy(np.asarray(tr.val)).long()).double()).detach().numpy()
+        assert gap["gap_se"] == pytest.approx(d.std(ddof=1) / math.sqrt(len(d)), rel=1e-6)
