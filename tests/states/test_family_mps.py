@@ -1,11 +1,13 @@
-"""Exact MPS of the W, cluster, random product and random MPS families against the dense
-vectors (N <= 10) and closed-form moments (N = 20, 50)."""
+"""Exact MPS of the W, cluster, random product and random MPS families, and their targets
+above 16 qubits, against the dense vectors (N <= 10) and closed-form moments (N = 20, 50)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from qtomo.data.simulate import SimulateConfig
+from qtomo.errors import InputValueError
 from qtomo.states.families import (
     FAMILIES,
     family_statevector,
@@ -15,6 +17,7 @@ from qtomo.states.families import (
 from qtomo.states.family_mps import cluster_mps, family_mps, product_mps, random_mps, w_mps
 from qtomo.states.mps import MPS
 from qtomo.states.paulis import PAULI
+from qtomo.states.targets import build_target
 
 
 def _fidelity(a: np.ndarray, b: np.ndarray) -> float:
@@ -105,3 +108,53 @@ def test_product_bloch_vectors_at_50():
     off = ~np.eye(n, dtype=bool)
     assert np.allclose(zz[off], np.outer(z, z)[off], atol=1e-13)
 
+
+def _dense_moments(psi: np.ndarray, n: int, pairs: list[tuple[int, int]]) -> tuple:
+    """<X_i>, <Z_i> and <Z_i Z_j> of the listed pairs from a dense big-endian vector."""
+    t = psi.reshape((2,) * n)
+    p = np.abs(t) ** 2
+    x = np.array([2 * np.vdot(np.take(t, 0, axis=i), np.take(t, 1, axis=i)).real
+                  for i in range(n)])
+    z = np.array([p.sum(axis=tuple(k for k in range(n) if k != i)) @ [1, -1] for i in range(n)])
+    zz = []
+    for i, j in pairs:
+        pij = p.sum(axis=tuple(k for k in range(n) if k not in (i, j)))  # (b_i, b_j)
+        zz.append(pij[0, 0] + pij[1, 1] - pij[0, 1] - pij[1, 0])
+    return x, z, np.array(zz)
+
+
+@pytest.mark.parametrize("noise", (0.0, 0.1))
+def test_random_mps_target_at_20(noise):
+    n, seed = 20, 4
+    t = build_target("random-mps", n, seed=seed, noise=noise)
+    assert t.psi is None and t.mps is not None and t.mps.max_bond == 2
+    assert t.attrs["symmetry"] == "none" and t.attrs["boundary"] == "open"
+    assert t.attrs["method"] == "exact"
+    psi = _contract(random_mps_tensors(n, seed, 2))  # the raw draw, independent of the sweep
+    psi = psi / np.linalg.norm(psi)
+    assert _fidelity(t.mps.to_statevector(), psi) > 1 - 1e-12
+    pairs = [(0, 1), (0, 19), (5, 12), (18, 19)]
+    x, z, zz = _dense_moments(psi, n, pairs)
+    assert np.allclose(t.x_exact, x * (1 - noise), atol=1e-12)
+    assert np.allclose([t.zz_exact[i, j] for i, j in pairs], zz * (1 - noise) ** 2, atol=1e-12)
+    assert np.allclose(t.zz_exact, t.zz_exact.T) and np.all(np.diag(t.zz_exact) == 1.0)
+    assert np.allclose(t.mps.z_expectations(), z, atol=1e-12)
+
+
+@pytest.mark.parametrize("family,symmetry,boundary", [
+    ("w", "permutation", "none"), ("cluster", "reflection", "open"),
+    ("product", "none", "none"), ("random-mps", "none", "open")])
+def test_targets_above_16_are_mps(family, symmetry, boundary):
+    for n in (16, 17):
+        t = build_target(family, n, seed=3, noise=0.2)
+        assert (t.psi is None) == (n > 16) and (t.mps is None) == (n <= 16)
+        assert t.attrs["symmetry"] == symmetry and t.attrs["boundary"] == boundary
+        assert t.x_exact.shape == (n,) and t.zz_exact.shape == (n, n)
+    SimulateConfig(state=family, n_qubits=17).validate()
+    # N = 17: the references from the MPS equal those of its dense vector
+    mps = family_mps(family, 17, seed=3)
+    x, _, zz = _dense_moments(mps.to_statevector(), 17, [(0, 16), (3, 4)])
+    assert np.allclose(t.x_exact, x * 0.8, atol=1e-12)
+    assert np.allclose([t.zz_exact[0, 16], t.zz_exact[3, 4]], zz * 0.64, atol=1e-12)
+    with pytest.raises(InputValueError, match="--n-qubits"):
+        SimulateConfig(state=family, n_qubits=0).validate()
