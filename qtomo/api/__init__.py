@@ -56,7 +56,8 @@ def simulate(
         The ``.h5`` file to write (atomically; refused if it exists unless ``overwrite``).
     state : {"tfim", "ghz", "w", "cluster", "product", "random-mps"}
         TFIM ground state of H = -J sum Z_i Z_{i+1} - h sum X_i, GHZ state, or a family state
-        (N <= 16), see :mod:`qtomo.states.targets`.
+        (any N: a state vector up to 16 qubits, an exact MPS above), see
+        :mod:`qtomo.states.targets`.
     n_qubits, J, h, boundary, method, chi, cutoff :
         Size, couplings and ground-state method (``auto``: ED up to 14 qubits, DMRG above,
         with at most ``chi`` states per bond and discarded weight ``cutoff``).

@@ -23,7 +23,8 @@ from qtomo.errors import InputValueError
               help="Target: TFIM ground state, GHZ state (|0..0> + |1..1>)/sqrt(2), W state "
               "(|10..0> + ... + |0..01>)/sqrt(N), 1-D open cluster state (CZ chain on |+>^N), "
               "random product state (Haar qubits from --seed) or random MPS (bond dim. 2, "
-              "open, from --seed). The last four are state vectors: N <= 16.")
+              "open, from --seed). The last four at any N: a state vector up to 16 qubits, "
+              "above an exact MPS (bond dim. 2, 2, 1 and 2).")
 @click.option("--n-qubits", "-n", type=int, default=10, show_default=True, help="Number of qubits N.")
 @click.option("--J", "J", type=float, default=1.0, show_default=True,
               help="TFIM coupling J in H = -J sum Z_i Z_i+1 - h sum X_i.")
@@ -63,11 +64,12 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
         cutoff, log_p, readout_error, out, overwrite, as_json):
     """Simulate a target state and sample informationally complete POVM shots.
 
-    Builds a TFIM ground state (exact diagonalization or DMRG), a GHZ state, or (as a state
-    vector, N <= 16) a W, cluster, seeded random product or seeded random MPS state, optionally with
-    local depolarizing noise, samples --shots training shots and --eval-shots evaluation shots
-    exactly, and writes them with their exact log-probabilities, the POVM and the target's
-    exact observables to a versioned HDF5 dataset. The file appears only when complete.
+    Builds a TFIM ground state (exact diagonalization or DMRG), a GHZ, W, cluster, seeded random
+    product or seeded random MPS state (a state vector up to 16 qubits, an exact MPS above),
+    optionally with local depolarizing noise, samples --shots training shots and --eval-shots
+    evaluation shots exactly, and writes them with their exact log-probabilities, the POVM and
+    the target's exact observables to a versioned HDF5 dataset. The file appears only when
+    complete.
     """
     from tqdm import tqdm
 

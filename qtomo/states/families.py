@@ -4,7 +4,8 @@ Conventions (as everywhere in qtomo, see docs/conventions.md, "Qubits and bit or
 vector of ``N`` qubits has shape ``(2^N,)`` and is big-endian, qubit 0 being the most significant
 bit (``np.kron(q0, np.kron(q1, ...))``); ``|0>`` is the +1 eigenstate of Z. Every builder returns a
 normalised vector and refuses ``N > FAMILY_MAX_QUBITS`` (the largest state vector a dataset file
-stores, :data:`qtomo.states.statevector.MAX_PSI_QUBITS`).
+stores, :data:`qtomo.states.statevector.MAX_PSI_QUBITS`). Above that, the same states are built
+as exact MPS by :mod:`qtomo.states.family_mps` (from the same random draws).
 
 The random families are reproducible: the same ``seed`` gives the same state. Their random
 stream is ``np.random.default_rng([seed, tag])`` with a family tag, so it is independent of the
@@ -19,7 +20,8 @@ from qtomo.errors import InputValueError
 from qtomo.states.statevector import MAX_PSI_QUBITS
 from qtomo.typing import ComplexArray, FloatArray
 
-#: Largest number of qubits of every family here (dense state vectors of 2^N amplitudes).
+#: Largest number of qubits of the dense state vectors here (2^N amplitudes); targets above
+#: it are the MPS of :mod:`qtomo.states.family_mps`.
 FAMILY_MAX_QUBITS = MAX_PSI_QUBITS
 #: Family names as ``qtomo simulate --state`` spells them.
 FAMILIES = ("w", "cluster", "product", "random-mps")
@@ -40,8 +42,8 @@ def check_family_qubits(n: int, family: str = "this state") -> None:
         raise InputValueError(f"the number of qubits must be an integer >= 1, got {n}")
     if n > FAMILY_MAX_QUBITS:
         raise InputValueError(
-            f"--state {family} is built as a dense state vector: at most {FAMILY_MAX_QUBITS} "
-            f"qubits, got {n}; use fewer qubits (or --state ghz / tfim for large N)"
+            f"a dense {family} state vector holds at most {FAMILY_MAX_QUBITS} qubits, got {n}; "
+            "build its MPS (qtomo.states.family_mps.family_mps) for more"
         )
 
 

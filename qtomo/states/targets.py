@@ -14,6 +14,9 @@ A known target is always kept, so that every dataset's fidelity can be computed:
 * ``N > MAX_PSI_QUBITS``: an MPS, never ``psi``.
 
   - GHZ: its exact bond-2 MPS (:func:`qtomo.states.ghz.ghz_mps`), at any N.
+  - W, cluster, random product and random MPS: their exact MPS
+    (:mod:`qtomo.states.family_mps`; bond 2, 2, 1 and 2), at any N, built from the same random
+    draws as the dense vectors of N <= 16; ``x_exact`` and ``zz_exact`` from the MPS.
   - Exact diagonalization (TFIM, N <= 20) and imported state vectors: the vector's MPS by an
     SVD sweep that drops, per bond, only a Schmidt tail of relative weight at most
     ``ROUNDOFF_CUTOFF = 1e-28``, i.e. amplitudes below ~1e-14 of the norm. The MPS then
@@ -41,6 +44,8 @@ from typing import Any
 import numpy as np
 
 from qtomo.errors import InputValueError
+from qtomo.states.families import FAMILY_BOUNDARY, FAMILY_SYMMETRY, family_statevector
+from qtomo.states.family_mps import family_mps
 from qtomo.states.mps import MPS
 from qtomo.states.statevector import MAX_PSI_QUBITS, n_qubits_of, x_and_zz
 from qtomo.states.tfim import BOUNDARIES, ED_MAX_QUBITS, check_tfim_params
@@ -48,7 +53,8 @@ from qtomo.typing import ComplexArray, FloatArray
 
 #: Target states by name (``qtomo simulate --state``).
 STATES = ("tfim", "ghz", "w", "cluster", "product", "random-mps")
-#: States built as dense state vectors by :mod:`qtomo.states.families` (N <= 16).
+#: Family states: dense vectors of :mod:`qtomo.states.families` up to MAX_PSI_QUBITS, exact MPS
+#: of :mod:`qtomo.states.family_mps` above.
 FAMILY_STATES = ("w", "cluster", "product", "random-mps")
 #: Ground-state methods of the TFIM (``auto``: exact diagonalization up to AUTO_ED_MAX qubits).
 METHODS = ("auto", "ed", "dmrg")
@@ -136,10 +142,6 @@ def check_target(state: str, n_qubits: int, *, J: float = 1.0, h: float = 1.0,  
         raise InputValueError(f"--chi must be >= 1, got {chi}")
     if not (np.isfinite(cutoff) and 0.0 <= cutoff < 1.0):
         raise InputValueError(f"--cutoff must lie in [0, 1), got {cutoff}")
-    if state in FAMILY_STATES:
-        from qtomo.states.families import check_family_qubits
-
-        check_family_qubits(n_qubits, state)
     if state == "tfim":
         check_tfim_params(n_qubits, J, h, boundary)
         if method == "ed" and n_qubits > ED_MAX_QUBITS:
@@ -162,8 +164,6 @@ def _base_attrs(state: str, n: int, J: float, h: float, boundary: str,  # noqa: 
             "translation" if boundary == "periodic" else "reflection"),
     }
     if state in FAMILY_STATES:
-        from qtomo.states.families import FAMILY_BOUNDARY, FAMILY_SYMMETRY
-
         attrs["symmetry"] = FAMILY_SYMMETRY[state]
         attrs["boundary"] = FAMILY_BOUNDARY[state]
     if state != "tfim":
@@ -194,7 +194,7 @@ def build_target(
     ----------
     state : {"tfim", "ghz", "w", "cluster", "product", "random-mps"}
     n_qubits : int
-        N >= 1 (the families: N <= 16; exact diagonalization: N <= 20).
+        N >= 1 (exact diagonalization: N <= 20).
     J, h, boundary :
         TFIM couplings of H = -J sum Z_i Z_{i+1} - h sum X_i and its boundary.
     method : {"auto", "ed", "dmrg"}
@@ -226,10 +226,11 @@ def build_target(
         t.x_exact = np.full(n, 1.0 if n == 1 else 0.0)
         t.zz_exact = np.ones((n, n))
     elif state in FAMILY_STATES:
-        from qtomo.states.families import family_statevector
-
         # product / random-mps draw from their own stream of the seed (not the shots' stream)
-        _set_dense(t, family_statevector(state, n, seed))
+        if n <= MAX_PSI_QUBITS:
+            _set_dense(t, family_statevector(state, n, seed))
+        else:
+            _set_mps(t, family_mps(state, n, seed))
     elif how == "ed":
         from qtomo.states.tfim import tfim_ground_state
 
@@ -239,6 +240,16 @@ def build_target(
     else:
         _set_dmrg(t, n, J, h, boundary, chi, cutoff, seed)
     return _with_noise(t, noise)
+
+
+def _set_mps(t: Target, mps: MPS) -> Target:
+    """Store an exact MPS target with its references ``<X_i>`` and ``<Z_i Z_j>`` from the MPS."""
+    t.mps = mps
+    t.x_exact = np.asarray(mps.x_expectations())
+    zz = np.asarray(mps.zz_matrix())
+    np.fill_diagonal(zz, 1.0)  # Z_i^2 = 1 (the sweep gives 1 up to round-off)
+    t.zz_exact = zz
+    return t
 
 
 def _set_dmrg(t: Target, n: int, J: float, h: float, boundary: str,  # noqa: N803

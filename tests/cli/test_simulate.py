@@ -131,12 +131,3 @@ def test_state_families_write_datasets(tmp_path, state, symmetry):
     d = q["direct_estimate"]
     assert abs(d["value"] - exact) < 4 * d["stderr"] + 1e-3
     assert abs(q["data"]["mle"]["fidelity"] - exact) < 0.1
-
-
-@pytest.mark.parametrize("state", ["w", "cluster", "product", "random-mps"])
-def test_state_families_refuse_17_qubits(tmp_path, state):
-    out = tmp_path / "d.h5"
-    r = run("simulate", "--state", state, "-n", "17", "--shots", "10", "--out", str(out))
-    assert r.exit_code == 3, r.output
-    assert "16" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in r.output and not out.exists()

@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pytest
 
-from qtomo.data.simulate import SimulateConfig
 from qtomo.errors import InputValueError
 from qtomo.states.families import (
     FAMILIES,
@@ -137,8 +136,3 @@ def test_build_target(family, symmetry, noise):
     assert np.allclose(np.diag(t.zz_exact), 1.0)
     for i in range(n):
         assert np.isclose(x[i], statevector_expectation(psi, {i: "X"}))
-
-
-def test_simulate_config_refuses_17():
-    with pytest.raises(InputValueError, match="16"):
-        SimulateConfig(state="cluster", n_qubits=17).validate()

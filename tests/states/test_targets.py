@@ -93,7 +93,7 @@ def test_tfim_methods_noise_and_attributes():
     ({"noise": 1.5}, "--noise"),
     ({"J": float("nan")}, "--J"),
     ({"method": "ed", "n_qubits": 21}, "exact diagonalization"),
-    ({"state": "w", "n_qubits": 17}, "16"),
+    ({"state": "w", "n_qubits": 0}, "--n-qubits"),
     ({"boundary": "twisted"}, "--boundary"),
 ])
 def test_bad_values_name_the_option(kwargs, match):
