@@ -82,7 +82,7 @@ def scan_cell(cell: tuple[str, float, int, int], cache: Path, replica: int = 0
     from qtomo.data.simulate import simulate
     from qtomo.reconstruction import metrics as mt
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct
-    from qtomo.training.trainer import run_training
+    from qtomo.training.session import run_training
 
     key = bf.cell_key(*cell)
     seed = replica_seed(key, replica)

@@ -24,7 +24,7 @@ import benchlib
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
 from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.training.config import dataset_config
-from qtomo.training.trainer import run_training
+from qtomo.training.session import run_training
 
 
 def train_like_cli(data: Path, out: Path, seed: int, **over: object) -> dict:

@@ -223,7 +223,7 @@ def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
              max_minutes: float | None, device: str) -> dict[str, Any]:
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.data.simulate import simulate
-    from qtomo.training.trainer import run_training
+    from qtomo.training.session import run_training
 
     key = cell_key(family, noise, n, shots)
     seed = cell_seed(key)

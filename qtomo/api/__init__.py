@@ -188,7 +188,7 @@ def train(
         classical_fidelity and kl_divergence in nats on the evaluation shots, with ``_se``).
     """
     from qtomo.training.config import dataset_config, parse_device
-    from qtomo.training.trainer import resume_training, run_training
+    from qtomo.training.session import resume_training, run_training
 
     data = _path(dataset)
     device = parse_device(device)

@@ -269,6 +269,20 @@ def _check_epochs(have: int | None, stored: int | None) -> None:
         )
 
 
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """One epoch's metrics row as the line printed under the progress bar."""
+    s = (f"epoch {row['epoch']}/{epochs}  train {_fmt(row['train_loss'], '.4f')}  "
+         f"val {_fmt(row['val_nll'], '.4f')}")
+    if not math.isnan(row.get("classical_fidelity", math.nan)):
+        s += (f"  F_c {row['classical_fidelity']:.5f}  KL {row['kl_divergence']:.5f}")
+    return s + f"  ({row['epoch_seconds']:.1f} s)"
+
+
 __all__ = ["METRIC_COLUMNS", "check_fresh_dir", "checked_resume", "checkpoint_dict",
-           "clear_run_files", "model_card", "restore_checkpoint", "run_config", "run_summary",
+           "clear_run_files", "epoch_line", "model_card", "restore_checkpoint", "run_config",
+           "run_summary",
            "write_metrics_csv"]

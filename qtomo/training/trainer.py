@@ -19,9 +19,6 @@ its new length (see :mod:`qtomo.training.schedule`).
 Data parallelism (:mod:`~qtomo.training.distributed`): under ``torchrun`` the model is
 wrapped in DistributedDataParallel, each rank trains on its share of every global batch,
 validation and scores are summed over ranks, and only rank 0 writes files.
-
-:func:`run_training` and :func:`resume_training` (the library entries the CLI calls, defined
-in :mod:`qtomo.training.session`) are importable from here too.
 """
 
 from __future__ import annotations
@@ -51,7 +48,6 @@ from qtomo.training.config import TrainConfig, resolve_device, resolve_precision
 from qtomo.training.data import ShotSplit
 from qtomo.training.distributed import (
     DistInfo,
-    all_reduce,
     init_distributed,
     shutdown_distributed,
     wrap_ddp,
@@ -65,9 +61,6 @@ from qtomo.training.schedule import (
 )
 from qtomo.training.scoring import eval_scores, heldout_gap, mean_nll, nan_scores
 from qtomo.training.symmetry import augment, augmentation_rng, resolve_symmetry
-
-_all_reduce = all_reduce  # the name members.py and older code use
-_lr_lambda = lr_lambda
 
 
 @dataclass
@@ -345,7 +338,7 @@ class Trainer:
         bar.close()
         row = self._end_epoch(e, t0, tally)
         if show:
-            tqdm.write(_epoch_line(row, self.cfg.epochs), file=sys.stderr)
+            tqdm.write(rundir.epoch_line(row, self.cfg.epochs), file=sys.stderr)
         return row
 
     def _train_step(self, net: nn.Module, a: torch.Tensor, extra: Any, t0: float,
@@ -437,28 +430,6 @@ class Trainer:
         return rundir.model_card(self, summary)
 
 
-def _fmt(v: Any, spec: str) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
-
-
-def _epoch_line(row: dict[str, Any], epochs: int) -> str:
-    s = (f"epoch {row['epoch']}/{epochs}  train {_fmt(row['train_loss'], '.4f')}  "
-         f"val {_fmt(row['val_nll'], '.4f')}")
-    if not math.isnan(row.get("classical_fidelity", math.nan)):
-        s += (f"  F_c {row['classical_fidelity']:.5f}  KL {row['kl_divergence']:.5f}")
-    return s + f"  ({row['epoch_seconds']:.1f} s)"
-
-
-def __getattr__(name: str) -> Any:
-    # the library entries live in qtomo.training.session, which imports this module
-    if name in ("run_training", "resume_training"):
-        from qtomo.training import session
-
-        return getattr(session, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# run_training and resume_training are served by __getattr__ (from qtomo.training.session)
 __all__ = [
     "METRIC_COLUMNS",
     "DistInfo",
