@@ -29,10 +29,13 @@ from qtomo.errors import InputValueError
 from qtomo.models.base import DensityEstimator, likelihood_hparams
 from qtomo.models.registry import register
 
-#: Up to this N the GRU trains until its validation NLL stops improving (plateau schedule)
-#: on at most 20,000 shots; on more shots up to PLATEAU_LARGE_DATA_MAX_QUBITS.
-PLATEAU_MAX_QUBITS = 20
+#: On at most this many shots the GRU trains with the plateau schedule, at any N.
+PLATEAU_MAX_SHOTS = 20_000
+#: On more shots, up to this N (an epoch is cheap).
 PLATEAU_LARGE_DATA_MAX_QUBITS = 6
+#: Up to this N (where ``qtomo reconstruct`` builds dense states) the plateau-trained GRU reads
+#: its product channels per site (``phase_site``).
+PHASE_SITE_MAX_QUBITS = 10
 #: Complex product channels of the default GRU (see :class:`GRUModel`).
 DEFAULT_PHASE_CHANNELS = 16
 #: Strings sampled per GRU pass (bounds the memory of very large sample requests).
@@ -43,11 +46,18 @@ _TABLE_NODES = 1 << 17
 
 
 def plateau_regime(n_qubits: int, shots: int) -> bool:
-    """Whether the GRU's defaults train with the plateau schedule (and the per-site channel
-    readout): up to 20,000 shots at N <= PLATEAU_MAX_QUBITS, or any shots at N <=
-    PLATEAU_LARGE_DATA_MAX_QUBITS."""
-    return n_qubits <= PLATEAU_MAX_QUBITS and (
-        shots <= 20_000 or n_qubits <= PLATEAU_LARGE_DATA_MAX_QUBITS)
+    """Whether the GRU's defaults train with the plateau schedule: up to
+    :data:`PLATEAU_MAX_SHOTS` shots at any N, or any shots at N <=
+    :data:`PLATEAU_LARGE_DATA_MAX_QUBITS`."""
+    return shots <= PLATEAU_MAX_SHOTS or n_qubits <= PLATEAU_LARGE_DATA_MAX_QUBITS
+
+
+def phase_site_default(n_qubits: int, shots: int) -> bool:
+    """Whether the default GRU reads its product channels per site: where the plateau schedule
+    trains and N <= :data:`PHASE_SITE_MAX_QUBITS` (the GHZ coherence of the dense states
+    ``qtomo reconstruct`` fits; above, on the tuning cells of ``scripts/training_cells.py``,
+    the per-site readout cost classical fidelity for TFIM and GHZ alike)."""
+    return plateau_regime(n_qubits, shots) and n_qubits <= PHASE_SITE_MAX_QUBITS
 
 
 #: Floor of the per-site interference factor (the smallest conditional ratio it can express).
@@ -96,17 +106,19 @@ class GRUModel(DensityEstimator):
     def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
         """Training settings for the GRU (merged into ``default_config``).
 
-        Up to 20,000 shots and :data:`PLATEAU_MAX_QUBITS` qubits, and on more shots up to
+        Up to :data:`PLATEAU_MAX_SHOTS` shots at any N, and on more shots up to
         :data:`PLATEAU_LARGE_DATA_MAX_QUBITS` qubits (an epoch is cheap): the peak learning
         rate is kept while the validation NLL improves and halved after every epoch that
         brings no progress; training stops after ``patience`` such epochs in a row
-        (``lr_schedule="plateau"``), so the length of the run follows the data, not a fixed
-        epoch count. The epoch cap is a safety net.
+        (``lr_schedule="plateau"``), so the length of the run follows the held-out data, not
+        a fixed epoch count, and the lowest validation NLL is kept. The epoch cap is a safety
+        net. On few shots a fixed schedule either stops before it anneals or over-fits: the
+        held-out NLL has to decide when the rate drops and when the run ends.
 
-        Otherwise (more than 20,000 shots of more qubits, where an epoch costs shots times
-        qubits): a short cosine schedule that runs to its end, which anneals better per
-        epoch than the plateau schedule (TFIM N = 10, 100,000 shots: exact F_c 0.9997 in 5
-        epochs, against 0.9994 in 7 with the plateau); 9 epochs at N = 50. Every run validates, keeps and scores an exponential moving
+        Otherwise (more shots of more qubits, where an epoch costs shots times qubits): a
+        short cosine schedule whose length grows slowly with N, which anneals within a few
+        epochs; the lowest validation NLL is kept (at the end of an annealed schedule that is
+        usually the last epoch). Every run validates, keeps and scores an exponential moving
         average of the weights.
         """
         del K
@@ -116,10 +128,8 @@ class GRUModel(DensityEstimator):
             if 20_000 < shots <= 400_000:
                 out["batch_size"] = 512  # small N: a step costs little more at 512 than at 256
             return out
-        if shots > 20_000:
-            epochs = int(round(float(np.clip(5.0 * (n_qubits / 10.0) ** 0.365, 3, 12))))
-            return {"epochs": epochs, "ema_decay": 0.999}
-        return {"ema_decay": 0.998, "patience": 10}
+        epochs = int(round(float(np.clip(5.0 * (n_qubits / 10.0) ** 0.365, 3, 12))))
+        return {"epochs": epochs, "ema_decay": 0.999}
 
     def __init__(
         self,
@@ -357,4 +367,4 @@ class GRUModel(DensityEstimator):
             self._expand(j + 1, sub, child[s * K : s * K + rep], parts, max_nodes)
 
 
-__all__ = ["GRUModel", "plateau_regime"]
+__all__ = ["GRUModel", "phase_site_default", "plateau_regime"]

@@ -223,14 +223,11 @@ def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, A
         batch, epochs = 1000, 20
     hp: dict[str, Any] = {}
     if model == "gru":
-        from qtomo.models.gru import DEFAULT_PHASE_CHANNELS, plateau_regime
+        from qtomo.models.gru import DEFAULT_PHASE_CHANNELS, phase_site_default
 
-        # the per-site channel readout where the plateau schedule trains (few shots, or few
-        # qubits): GHZ-8 at 20,000 shots 0.852 -> 0.994; on TFIM N = 10 with 100,000 shots
-        # (cosine schedule) it cost exact F_c 0.9989 against 0.9994 without
         hidden = SMALL_HIDDEN if n_qubits <= SMALL_NETWORK_MAX_QUBITS else 100
         hp = {"hidden": hidden, "layers": 2, "phase": DEFAULT_PHASE_CHANNELS,
-              "phase_site": plateau_regime(n_qubits, shots)}
+              "phase_site": phase_site_default(n_qubits, shots)}
     out: dict[str, Any] = {"hparams": hp, "batch_size": batch, "epochs": epochs}
     # a model class may adapt the training defaults to itself (classmethod
     # ``training_defaults(n_qubits, shots, K) -> dict`` of TrainConfig fields)
