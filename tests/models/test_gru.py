@@ -101,6 +101,7 @@ def test_training_defaults_follow_the_data():
     assert at10["lr_schedule"] == "plateau" and at10["patience"] >= 2
     assert at10["epochs"] >= 50  # only a safety cap
     assert at10["hparams"]["phase"] > 0
+    assert default_config("gru", 10, 100_000, 4)["hparams"]["phase"] == 0
     assert default_config("gru", 6, 100_000, 6)["lr_schedule"] == "plateau"
     big10 = default_config("gru", 10, 100_000, 4)
     assert big10["epochs"] == 5 and big10.get("lr_schedule", "cosine") == "cosine"
