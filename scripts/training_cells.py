@@ -37,6 +37,8 @@ TUNING_CELLS: list[dict[str, Any]] = [
     {"name": "tfim40-h1.5-10k", "state": "tfim", "J": 1.0, "h": 1.5, "n": 40, "shots": 10_000},
     {"name": "tfim16-h0.8-50k", "state": "tfim", "J": 1.0, "h": 0.8, "n": 16, "shots": 50_000},
     {"name": "tfim30-h1-60k", "state": "tfim", "J": 1.0, "h": 1.0, "n": 30, "shots": 60_000},
+    {"name": "tfim30-Jm1-60k", "state": "tfim", "J": -1.0, "h": -1.0, "n": 30,
+     "shots": 60_000},
     {"name": "ghz30-tetra-3k", "state": "ghz", "povm": "tetra", "n": 30, "shots": 3_000},
     {"name": "ghz8-pauli6-20k", "state": "ghz", "povm": "pauli6", "n": 8, "shots": 20_000},
     {"name": "tfim8-h1-20k", "state": "tfim", "J": 1.0, "h": 1.0, "n": 8, "shots": 20_000},
