@@ -60,7 +60,7 @@ from qtomo.errors import InputValueError
 @overwrite_option
 @json_option
 @run_command
-def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, method, chi,  # noqa: N803
+def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, method, chi,
         cutoff, log_p, readout_error, out, overwrite, as_json):
     """Simulate a target state and sample informationally complete POVM shots.
 

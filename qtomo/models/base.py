@@ -60,7 +60,7 @@ def conditional_logits(logits: torch.Tensor) -> torch.Tensor:
     return lb.reshape(sh)
 
 
-def likelihood_hparams(likelihood: str, K: int) -> dict[str, Any]:  # noqa: N803
+def likelihood_hparams(likelihood: str, K: int) -> dict[str, Any]:
     """The hparam entry of ``likelihood`` (none for ``joint``: older checkpoints keep theirs);
     a conditional likelihood needs the Pauli-6 encoding (K = 6)."""
     if likelihood not in LIKELIHOODS:
@@ -98,7 +98,7 @@ class DensityEstimator(nn.Module):
     exact_log_prob: ClassVar[bool] = False
     has_likelihood: ClassVar[bool] = False
 
-    def __init__(self, n_qubits: int, K: int, hparams: dict[str, Any]) -> None:  # noqa: N803
+    def __init__(self, n_qubits: int, K: int, hparams: dict[str, Any]) -> None:
         super().__init__()
         if isinstance(n_qubits, bool) or not isinstance(n_qubits, (int, np.integer)) \
                 or n_qubits < 1:

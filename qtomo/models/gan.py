@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -180,7 +180,7 @@ class GANModel(DensityEstimator):
     def __init__(
         self,
         n_qubits: int,
-        K: int,  # noqa: N803
+        K: int,
         *,
         noise: int = 32,
         hidden: int = 256,
@@ -241,7 +241,7 @@ class GANModel(DensityEstimator):
         self._hist: tuple[int, torch.Tensor] | None = None
 
     @classmethod
-    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for this model (merged into ``default_config``).
 
         Large datasets: 50 epochs and a patience of 10 epochs (the histogram validation

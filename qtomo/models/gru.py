@@ -103,7 +103,7 @@ class GRUModel(DensityEstimator):
     has_likelihood = True
 
     @classmethod
-    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for the GRU (merged into ``default_config``).
 
         Up to :data:`PLATEAU_MAX_SHOTS` shots at any N, and on more shots up to
@@ -134,7 +134,7 @@ class GRUModel(DensityEstimator):
     def __init__(
         self,
         n_qubits: int,
-        K: int,  # noqa: N803
+        K: int,
         *,
         hidden: int = 100,
         layers: int = 2,
@@ -354,7 +354,7 @@ class GRUModel(DensityEstimator):
         if j == self.n_qubits - 1:
             parts.append(child)
             return
-        K = self.K  # noqa: N806
+        K = self.K
         batch = logp.shape[0]
         step = max(1, max_nodes // K)  # parents per chunk
         for s in range(0, batch, step):

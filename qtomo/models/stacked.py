@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 
 from qtomo.errors import InputValueError
 from qtomo.models.base import conditional_logits
@@ -131,7 +131,7 @@ class StackedGRU(nn.Module):
     def _logits(self, a: torch.Tensor) -> torch.Tensor:
         """Unnormalised conditionals (M, batch, N, K) under teacher forcing, float32."""
         x, feat = self._inputs(a)
-        M, B, N, H = x.shape  # noqa: N806
+        M, B, N, H = x.shape
         for k in range(self.layers):
             w_ih, w_hh = self._p(f"gru.weight_ih_l{k}"), self._p(f"gru.weight_hh_l{k}")
             b_ih, b_hh = self._p(f"gru.bias_ih_l{k}"), self._p(f"gru.bias_hh_l{k}")

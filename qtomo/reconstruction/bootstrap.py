@@ -104,7 +104,7 @@ def interval(point: Any, members: Any, *, lo: float = -math.inf, hi: float = mat
     }
 
 
-class _quiet:  # noqa: N801 - context manager silencing all-NaN warnings
+class _quiet:  # context manager silencing all-NaN warnings
     def __enter__(self) -> None:
         import warnings
 

@@ -54,7 +54,7 @@ class DatasetInputs:
     """
 
     n: int
-    K: int  # noqa: N815
+    K: int
     frame: Any
     target: dict[str, Any]
     noise: float

@@ -128,7 +128,7 @@ def direct_fidelity_values(outcomes: Outcomes, frame: AnyFrame, psi: ComplexArra
     """
     a = np.asarray(outcomes)
     n = a.shape[1]
-    K = frame.K  # noqa: N806
+    K = frame.K
     if n > MAX_DIRECT_FIDELITY_QUBITS:
         raise InputValueError(
             f"the direct fidelity estimate handles at most {MAX_DIRECT_FIDELITY_QUBITS} "
@@ -254,7 +254,7 @@ def _check_sites(sites: Any, n: int) -> list[int]:
     return s
 
 
-def marginal_counts(outcomes: Outcomes, K: int, sites: list[int]) -> FloatArray:  # noqa: N803
+def marginal_counts(outcomes: Outcomes, K: int, sites: list[int]) -> FloatArray:
     """Counts of the outcome patterns on ``sites`` (K^|A| entries, all_outcomes order)."""
     a = np.asarray(outcomes)[:, sites]
     return np.bincount(outcome_index(a, K), minlength=K ** len(sites)).astype(np.float64)
@@ -306,7 +306,7 @@ def renyi2_from_counts(counts: FloatArray, frame: AnyFrame) -> dict[str, float]:
     n = float(c.sum())
     if n < 3:
         raise InputValueError(f"need at least 3 shots for a Renyi-2 estimate, got {int(n)}")
-    K = frame.K  # noqa: N806
+    K = frame.K
     k = int(round(np.log(c.size) / np.log(K)))
     duals = site_operators(frame, k, "duals")
     gk = np.ones((1, 1))
@@ -377,7 +377,7 @@ def reduced_from_rho(rho: ComplexArray, sites: list[int]) -> ComplexArray:
     return partial_trace(rho, sites)
 
 
-def histogram_table(outcomes: Outcomes, K: int) -> FloatArray:  # noqa: N803
+def histogram_table(outcomes: Outcomes, K: int) -> FloatArray:
     """Relative frequencies over all K^N strings (for models without a likelihood)."""
     a = np.asarray(outcomes)
     n = a.shape[1]

@@ -213,7 +213,7 @@ def fit_mle(
         Fit p in [0, ``p_max``] jointly with ``A`` (L-BFGS-B, p the one bounded parameter).
     """
     p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
-    K = frame.K  # noqa: N806
+    K = frame.K
     check_table_size(n, K, "maximum-likelihood fitting")
     if p.size != K**n:
         raise InputValueError(f"table has {p.size} entries, expected K^N = {K}^{n}")

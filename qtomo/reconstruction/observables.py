@@ -64,7 +64,7 @@ def pauli_name(paulis: Mapping[int, str]) -> str:
 class TFIMSpec:
     """Couplings of H = -J sum_<ij> Z_i Z_j - h sum_i X_i."""
 
-    J: float  # noqa: N815
+    J: float
     h: float
     boundary: str = "open"
 
@@ -84,7 +84,7 @@ def tfim_spec_from_target(target: dict[str, Any]) -> TFIMSpec | None:
     """The TFIM couplings stored with a dataset's target, or None for other targets."""
     if str(target.get("state", "")) != "tfim":
         return None
-    J, h = target.get("J"), target.get("h")  # noqa: N806
+    J, h = target.get("J"), target.get("h")
     if J is None or h is None or not (np.isfinite(J) and np.isfinite(h)):
         return None
     b = str(target.get("boundary", "open"))

@@ -118,7 +118,7 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
                                 "convention": CONVENTIONS["quantum_fidelity"]},
                        dense=dense_ok(inp, cfg))
     _target_states(qs, inp, mps)
-    n, K = inp.n, inp.K  # noqa: N806
+    n, K = inp.n, inp.K
     if not qs.dense:
         qs.section["dense"] = "no dense density matrix: " + (
             f"N = {n} > {cfg.max_rho_qubits}" if n > cfg.max_rho_qubits

@@ -41,7 +41,7 @@ _LANCZOS_BREAKDOWN = 1e-14
 # --- MPO ------------------------------------------------------------------------------------
 
 
-def tfim_mpo(n: int, J: float, h: float, boundary: str = "open") -> list[FloatArray]:  # noqa: N803
+def tfim_mpo(n: int, J: float, h: float, boundary: str = "open") -> list[FloatArray]:
     """MPO of the TFIM: list of ``n`` tensors with legs ``wL wR p p*``.
 
     Open chain: bond dimension 3 with states (0: nothing placed yet, 1: a Z waiting for its

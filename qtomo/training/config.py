@@ -207,7 +207,7 @@ def _opt(name: str) -> str:
     return name.replace("_", "-")
 
 
-def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
     """Defaults adapted to the dataset, as a dict of :class:`TrainConfig` fields.
 
     The recipe (measured on TFIM and GHZ data, see ``scripts/bench_train.py``):
