@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h5py
 import numpy as np
@@ -25,7 +25,6 @@ from qtomo.data.writer import DatasetWriter, check_output_path
 from qtomo.errors import DataFileError
 from qtomo.povm.frames import (
     AnyFrame,
-    Frame,
     FrameError,
     LocalFrames,
     frame_from_elements,
@@ -34,9 +33,6 @@ from qtomo.povm.frames import (
 )
 from qtomo.states.mps import MPS
 from qtomo.typing import FloatArray, Outcomes
-
-if TYPE_CHECKING:
-    from qtomo.states.targets import Target
 
 #: Outcome arrays up to this many entries are range-checked in full when opened; larger ones
 #: are checked block by block as they are read.

@@ -27,7 +27,6 @@ state_dict) that ``torch.load(weights_only=True)`` reads back.
 from __future__ import annotations
 
 import math
-
 from typing import Any, ClassVar
 
 import numpy as np

@@ -130,10 +130,17 @@ import numpy as np
 
 from qtomo.povm.born import born_probabilities, outcome_index
 from qtomo.reconstruction import mle
-from qtomo.reconstruction.blend_rule import (BLEND_WEIGHTS, MODEL_INFIDELITY_FLOOR,
-                                             REJECT_STDERRS, anchor_weight, model_infidelity,
-                                             rule_weight, ruled_out, settle_weight,
-                                             weight_anchor)
+from qtomo.reconstruction.blend_rule import (
+    BLEND_WEIGHTS,
+    MODEL_INFIDELITY_FLOOR,
+    REJECT_STDERRS,
+    anchor_weight,
+    model_infidelity,
+    rule_weight,
+    ruled_out,
+    settle_weight,
+    weight_anchor,
+)
 from qtomo.reconstruction.config import Stage
 from qtomo.reconstruction.metrics import physical_fidelity
 

@@ -147,11 +147,11 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     """
     from qtomo.povm.born import rho_from_probabilities
     from qtomo.reconstruction import density as dm
-    from qtomo.reconstruction import mle
     from qtomo.reconstruction import metrics as mt
-    from qtomo.reconstruction.observables import PauliAccumulator
+    from qtomo.reconstruction import mle
     from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
     from qtomo.reconstruction.model_spread import member_blend, member_family
+    from qtomo.reconstruction.observables import PauliAccumulator
 
     n, frame = ds.n_qubits, ctx["frame"]
     out: dict[str, Any] = {}

@@ -27,7 +27,6 @@ import numpy as np
 
 from qtomo.errors import ComputationError, InputValueError
 from qtomo.povm.born import all_outcomes, outcome_index
-from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.site_products import from_interleaved, interleaved, site_products
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
