@@ -243,7 +243,9 @@ def classical_from_samples(log_q: FloatArray, log_p: FloatArray) -> dict[str, fl
 
 
 # --- subsystems
-def _check_sites(sites: Any, n: int) -> list[int]:
+def check_sites(sites: Any, n: int) -> list[int]:
+    """The qubits of a subsystem as a list, checked: 1..``MAX_SUBSYSTEM_QUBITS`` distinct
+    qubits in 0..n-1 (else InputValueError)."""
     s = [int(x) for x in sites]
     if not 1 <= len(s) <= MAX_SUBSYSTEM_QUBITS:
         raise InputValueError(
@@ -267,7 +269,7 @@ def reduced_density_matrix(outcomes: Outcomes, frame: AnyFrame, sites: Any) -> C
     Qubits appear in the order given (first = most significant).
     """
     a = np.asarray(outcomes)
-    s = _check_sites(sites, a.shape[1])
+    s = check_sites(sites, a.shape[1])
     return rdm_from_counts(marginal_counts(a, frame.K, s), frame.restrict(s))
 
 
@@ -289,7 +291,7 @@ def renyi2_from_shots(outcomes: Outcomes, frame: AnyFrame, sites: Any) -> dict[s
     See :func:`renyi2_from_counts`.
     """
     a = np.asarray(outcomes)
-    s = _check_sites(sites, a.shape[1])
+    s = check_sites(sites, a.shape[1])
     return renyi2_from_counts(marginal_counts(a, frame.K, s), frame.restrict(s))
 
 
@@ -392,6 +394,7 @@ __all__ = [
     "MAX_DIRECT_FIDELITY_MPS_QUBITS",
     "MAX_DIRECT_FIDELITY_QUBITS",
     "MAX_SUBSYSTEM_QUBITS",
+    "check_sites",
     "classical_exact",
     "classical_from_samples",
     "default_subsystems",
