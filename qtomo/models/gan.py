@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -221,7 +222,7 @@ class GANModel(DensityEstimator):
         self.pair_matching = pair_matching
         self.hist_samples = hist_samples
         d = self.n_qubits * self.K
-        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        act = partial(nn.LeakyReLU, 0.2)
         if generator == "mlp":  # z -> all N x K logits at once
             self.generator = mlp([noise] + [hidden] * depth + [d], act=act)
         else:  # (z, one-hots of sites < j, one-hot of j) -> K logits of site j
