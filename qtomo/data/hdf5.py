@@ -205,7 +205,9 @@ class Dataset:
     def target_array(self, name: str) -> np.ndarray | None:
         """A stored target array (``x_exact``, ``zz_exact``, ``psi``), or None."""
         key = f"target/{name}"
-        return self._f[key][()] if key in self._f and isinstance(self._f[key], h5py.Dataset) else None
+        if key in self._f and isinstance(self._f[key], h5py.Dataset):
+            return self._f[key][()]
+        return None
 
     def target_mps(self) -> MPS | None:
         """The stored target MPS, or None."""

@@ -155,7 +155,8 @@ def pauli_operator(paulis: dict[int, str], n: int) -> ComplexArray:
     return op
 
 
-def sample_from_table(probs: FloatArray, n_shots: int, rng: np.random.Generator, n: int, K: int) -> Outcomes:  # noqa: N803,E501
+def sample_from_table(probs: FloatArray, n_shots: int, rng: np.random.Generator, n: int,
+                      K: int) -> Outcomes:
     """Draw outcome strings from a full probability table (reference sampler for small N)."""
     p = np.asarray(probs, dtype=np.float64)
     c = np.cumsum(p)
