@@ -166,12 +166,11 @@ class Dataset:
         if d.size <= _FULL_CHECK_ENTRIES:
             for s in range(0, d.shape[0], 1 << 20):
                 self._check_range(d[s : s + (1 << 20)], f"/{prefix}{name}", s)
-        if lp in g:
-            if g[lp].shape != (d.shape[0],) or g[lp].dtype != np.float64:
-                raise self._fail(
-                    f"/{prefix}{lp} has shape {g[lp].shape} and dtype {g[lp].dtype}, "
-                    f"expected ({d.shape[0]},) float64"
-                )
+        if lp in g and (g[lp].shape != (d.shape[0],) or g[lp].dtype != np.float64):
+            raise self._fail(
+                f"/{prefix}{lp} has shape {g[lp].shape} and dtype {g[lp].dtype}, "
+                f"expected ({d.shape[0]},) float64"
+            )
 
     def _check_range(self, block: np.ndarray, name: str, offset: int) -> None:
         if block.size and int(block.max()) >= self.K:

@@ -335,10 +335,8 @@ def apply_terms(terms: list, theta: np.ndarray) -> np.ndarray:
     out = None
     for op, diag, lx, ryt in terms:
         if diag is not None:
-            if np.all(diag == 1.0):
-                t = theta
-            else:
-                t = theta * diag[None, :, None]  # a (i j) c, diagonal operator
+            # a (i j) c, diagonal operator
+            t = theta if np.all(diag == 1.0) else theta * diag[None, :, None]
         else:
             # O (p, q) . theta (a, q, c)   # [(i j)'] [(i j)], a [(i j)] c -> a (i j)' c
             t = np.matmul(op, theta)
