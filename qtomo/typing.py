@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 import numpy.typing as npt
 
@@ -14,6 +12,6 @@ FloatArray = npt.NDArray[np.float64]
 #: Complex128 array (state vectors, density matrices, POVM elements).
 ComplexArray = npt.NDArray[np.complex128]
 #: Seed or generator accepted by the samplers.
-SeedLike = Union[int, np.random.Generator, None]
+SeedLike = int | np.random.Generator | None
 
 __all__ = ["Outcomes", "FloatArray", "ComplexArray", "SeedLike"]

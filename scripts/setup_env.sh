@@ -20,7 +20,7 @@ if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing torch==2.13.0 (CPU build)" >&2
   pipq torch==2.13.0
 fi
-DEPS="import numpy, qtomo, h5py, qutip, click, tqdm, matplotlib, scipy, pytest, hypothesis, importlinter, mkdocs, material, mkdocstrings_handlers.python, mkdocs_click"
+DEPS="import numpy, qtomo, h5py, qutip, click, tqdm, matplotlib, scipy, pytest, hypothesis, importlinter, ruff, mkdocs, material, mkdocstrings_handlers.python, mkdocs_click"
 if ! "$VPY" -c "$DEPS" >/dev/null 2>&1 || [ setup.cfg -nt .venv/.qtomo-installed ]; then
   echo "setup: installing qtomo and its dependencies into .venv" >&2
   pipq -e ".[test]"

@@ -40,7 +40,7 @@ def _path(x: Dataset | Run | PathLike) -> Path:
 
 
 def simulate(
-    out: PathLike, *, state: str = "tfim", n_qubits: int = 10, J: float = 1.0,  # noqa: N803
+    out: PathLike, *, state: str = "tfim", n_qubits: int = 10, J: float = 1.0,
     h: float = 1.0, boundary: str = "open", povm: str = "pauli4", shots: int = 100_000,
     eval_shots: int = 10_000, noise: float = 0.0, seed: int = 1234, method: str = "auto",
     chi: int = 64, cutoff: float = 1e-10, log_p: str = "all",
@@ -105,9 +105,9 @@ def load(path: PathLike) -> Dataset:
 
 
 def import_shots(
-    source: PathLike, out: PathLike, *, format: str = "auto",  # noqa: A002
+    source: PathLike, out: PathLike, *, format: str = "auto",
     povm: str | None = None, bit_order: str = "q0-first", target: str = "none",
-    J: float = 1.0, h: float = 1.0, boundary: str = "open",  # noqa: N803
+    J: float = 1.0, h: float = 1.0, boundary: str = "open",
     basis_alpha: float = 0.01, seed: int = 1234, calibration: PathLike | None = None,
     readout: PathLike | None = None, overwrite: bool = False,
 ) -> Dataset:

@@ -129,7 +129,7 @@ class Dataset:
             return (f"Dataset({str(self.path)!r}: {self.n_qubits} qubits, {self.shots} shots, "
                     f"POVM {self.povm}, target {t.get('state', 'none')}, design {design}"
                     f"{readout})")
-        except Exception as e:  # noqa: BLE001 - a repr never raises
+        except Exception as e:  # a repr never raises
             return f"Dataset({str(self.path)!r}: unreadable: {e})"
 
     def _repr_html_(self) -> str:

@@ -21,9 +21,11 @@ def cmd(data, as_json):
         emit_json(s)
         return
     t = s["target"]
-    click.echo(f"{s['path']}: schema v{s['schema_version']}, qtomo {s['qtomo_version']}, created {s['created']}")
+    click.echo(f"{s['path']}: schema v{s['schema_version']}, qtomo {s['qtomo_version']}, "
+               f"created {s['created']}")
     click.echo(f"  {s['n_qubits']} qubits, {s['shots']} shots + {s['eval_shots']} eval shots, "
-               f"POVM {s['povm']} (K={s['K']}), log_p_true {'yes' if s['has_log_p_true'] else 'no'}")
+               f"POVM {s['povm']} (K={s['K']}), "
+               f"log_p_true {'yes' if s['has_log_p_true'] else 'no'}")
     if t:
         keys = ("state", "method", "J", "h", "boundary", "noise", "energy", "truncation_error")
         click.echo("  target: " + ", ".join(f"{k}={t[k]}" for k in keys if k in t))

@@ -61,7 +61,7 @@ from qtomo.cli.options import emit_json, finite_float, json_option, overwrite_op
 @overwrite_option
 @json_option
 @run_command
-def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,  # noqa: N803
+def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,
         calibration, readout, out, overwrite, as_json):
     """Import lab data from SOURCE into a qtomo dataset.
 

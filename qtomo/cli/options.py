@@ -44,7 +44,7 @@ def run_command(func: F) -> F:
             raise
         except (click.ClickException, click.exceptions.Abort):
             raise
-        except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
+        except Exception as e:  # last resort: one line, not a traceback
             if os.environ.get("QTOMO_DEBUG"):
                 raise
             fail(f"internal error: {type(e).__name__}: {e} (set QTOMO_DEBUG=1 for a traceback)", 1)

@@ -25,7 +25,8 @@ from qtomo.errors import InputValueError
               "random product state (Haar qubits from --seed) or random MPS (bond dim. 2, "
               "open, from --seed). The last four at any N: a state vector up to 16 qubits, "
               "above an exact MPS (bond dim. 2, 2, 1 and 2).")
-@click.option("--n-qubits", "-n", type=int, default=10, show_default=True, help="Number of qubits N.")
+@click.option("--n-qubits", "-n", type=int, default=10, show_default=True,
+              help="Number of qubits N.")
 @click.option("--J", "J", type=float, default=1.0, show_default=True,
               help="TFIM coupling J in H = -J sum Z_i Z_i+1 - h sum X_i.")
 @click.option("--h", "h", type=float, default=1.0, show_default=True,
@@ -37,7 +38,8 @@ from qtomo.errors import InputValueError
 @click.option("--shots", type=int, default=100_000, show_default=True,
               help="Number of training shots.")
 @click.option("--eval-shots", type=int, default=10_000, show_default=True,
-              help="Fresh shots with exact log P, stored apart for scoring models (never trained on).")
+              help="Fresh shots with exact log P, stored apart for scoring models "
+                   "(never trained on).")
 @click.option("--noise", type=float, default=0.0, show_default=True,
               help="Local depolarizing noise strength p in [0, 1] on every qubit.")
 @seed_option
@@ -60,7 +62,7 @@ from qtomo.errors import InputValueError
 @overwrite_option
 @json_option
 @run_command
-def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, method, chi,  # noqa: N803
+def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, method, chi,
         cutoff, log_p, readout_error, out, overwrite, as_json):
     """Simulate a target state and sample informationally complete POVM shots.
 
@@ -121,7 +123,8 @@ def _print_summary(s: dict) -> None:
     import math
 
     energy = s["energy"]
-    e = "none" if energy is None or (isinstance(energy, float) and math.isnan(energy)) else f"{energy:.10f}"
+    missing = energy is None or (isinstance(energy, float) and math.isnan(energy))
+    e = "none" if missing else f"{energy:.10f}"
     ro = s.get("readout_error")
     readout = f"readout error P(1|0) {ro[0]:g} P(0|1) {ro[1]:g}, " if ro else ""
     click.echo(

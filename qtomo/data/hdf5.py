@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h5py
 import numpy as np
@@ -25,7 +25,6 @@ from qtomo.data.writer import DatasetWriter, check_output_path
 from qtomo.errors import DataFileError
 from qtomo.povm.frames import (
     AnyFrame,
-    Frame,
     FrameError,
     LocalFrames,
     frame_from_elements,
@@ -34,9 +33,6 @@ from qtomo.povm.frames import (
 )
 from qtomo.states.mps import MPS
 from qtomo.typing import FloatArray, Outcomes
-
-if TYPE_CHECKING:
-    from qtomo.states.targets import Target
 
 #: Outcome arrays up to this many entries are range-checked in full when opened; larger ones
 #: are checked block by block as they are read.
@@ -170,12 +166,11 @@ class Dataset:
         if d.size <= _FULL_CHECK_ENTRIES:
             for s in range(0, d.shape[0], 1 << 20):
                 self._check_range(d[s : s + (1 << 20)], f"/{prefix}{name}", s)
-        if lp in g:
-            if g[lp].shape != (d.shape[0],) or g[lp].dtype != np.float64:
-                raise self._fail(
-                    f"/{prefix}{lp} has shape {g[lp].shape} and dtype {g[lp].dtype}, "
-                    f"expected ({d.shape[0]},) float64"
-                )
+        if lp in g and (g[lp].shape != (d.shape[0],) or g[lp].dtype != np.float64):
+            raise self._fail(
+                f"/{prefix}{lp} has shape {g[lp].shape} and dtype {g[lp].dtype}, "
+                f"expected ({d.shape[0]},) float64"
+            )
 
     def _check_range(self, block: np.ndarray, name: str, offset: int) -> None:
         if block.size and int(block.max()) >= self.K:
@@ -209,7 +204,9 @@ class Dataset:
     def target_array(self, name: str) -> np.ndarray | None:
         """A stored target array (``x_exact``, ``zz_exact``, ``psi``), or None."""
         key = f"target/{name}"
-        return self._f[key][()] if key in self._f and isinstance(self._f[key], h5py.Dataset) else None
+        if key in self._f and isinstance(self._f[key], h5py.Dataset):
+            return self._f[key][()]
+        return None
 
     def target_mps(self) -> MPS | None:
         """The stored target MPS, or None."""

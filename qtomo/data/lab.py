@@ -103,7 +103,7 @@ class LabImportConfig:
     povm: str = "pauli6"
     bit_order: str = "q0-first"
     target: str = "none"
-    J: float = 1.0  # noqa: N815
+    J: float = 1.0
     h: float = 1.0
     boundary: str = "open"
     basis_alpha: float = 0.01

@@ -234,7 +234,7 @@ def _pauli_from_ints(p: Path, arr: np.ndarray, bit_order: str) -> LabShots:
     return LabShots(n_qubits=n, bases=out[:, 0, :].copy(), bits=out[:, 1, :].copy())
 
 
-def read_outcomes(path: str | os.PathLike[str], K: int, bit_order: str = "q0-first") -> LabShots:  # noqa: N803
+def read_outcomes(path: str | os.PathLike[str], K: int, bit_order: str = "q0-first") -> LabShots:
     """Read POVM outcome indices ``0..K-1`` from a CSV (header ``outcomes``) or ``.npy``."""
     p = existing_file(path)
     expect = f"an outcome index 0..{K - 1}"

@@ -52,7 +52,7 @@ class SimulateConfig:
 
     state: str = "tfim"
     n_qubits: int = 10
-    J: float = 1.0  # noqa: N815
+    J: float = 1.0
     h: float = 1.0
     boundary: str = "open"
     povm: str = "pauli4"
@@ -124,7 +124,7 @@ class ShotSampler:
         # N > 16: the target's own MPS
         self.frame = frame
         self.n = int(target.attrs["n_qubits"])
-        K = frame.K  # noqa: N806
+        K = frame.K
         self._table: FloatArray | None = None
         self._log_table: FloatArray | None = None
         self._mps = target.mps

@@ -90,7 +90,8 @@ class DatasetWriter:
     # -- context management -------------------------------------------------------------
     def __enter__(self) -> DatasetWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                   dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
         f = h5py.File(self._tmp, "w")

@@ -27,7 +27,6 @@ state_dict) that ``torch.load(weights_only=True)`` reads back.
 from __future__ import annotations
 
 import math
-
 from typing import Any, ClassVar
 
 import numpy as np
@@ -60,7 +59,7 @@ def conditional_logits(logits: torch.Tensor) -> torch.Tensor:
     return lb.reshape(sh)
 
 
-def likelihood_hparams(likelihood: str, K: int) -> dict[str, Any]:  # noqa: N803
+def likelihood_hparams(likelihood: str, K: int) -> dict[str, Any]:
     """The hparam entry of ``likelihood`` (none for ``joint``: older checkpoints keep theirs);
     a conditional likelihood needs the Pauli-6 encoding (K = 6)."""
     if likelihood not in LIKELIHOODS:
@@ -98,7 +97,7 @@ class DensityEstimator(nn.Module):
     exact_log_prob: ClassVar[bool] = False
     has_likelihood: ClassVar[bool] = False
 
-    def __init__(self, n_qubits: int, K: int, hparams: dict[str, Any]) -> None:  # noqa: N803
+    def __init__(self, n_qubits: int, K: int, hparams: dict[str, Any]) -> None:
         super().__init__()
         if isinstance(n_qubits, bool) or not isinstance(n_qubits, (int, np.integer)) \
                 or n_qubits < 1:

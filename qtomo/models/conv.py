@@ -55,7 +55,7 @@ class ConvModel(AutoregressiveEstimator):
     def __init__(
         self,
         n_qubits: int,
-        K: int,  # noqa: N803
+        K: int,
         *,
         channels: int = 64,
         kernel: int = 3,
@@ -98,7 +98,7 @@ class ConvModel(AutoregressiveEstimator):
         return self.head(skip)
 
     @classmethod
-    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for this model (merged into ``default_config``).
 
         Large datasets: 8 epochs, so that the cosine learning-rate schedule runs to its end

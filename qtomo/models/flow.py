@@ -56,7 +56,7 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 def build_flow(
-    kind: str, n_sites: int, K: int, layers: int, hidden: int, depth: int,  # noqa: N803
+    kind: str, n_sites: int, K: int, layers: int, hidden: int, depth: int,
     argmax_features: bool = True, order: str = "chain",
 ) -> Flow:
     """The transform stack of a named variant on D = n_sites * K dimensions.
@@ -129,7 +129,7 @@ class FlowModel(DensityEstimator):
     def __init__(
         self,
         n_qubits: int,
-        K: int,  # noqa: N803
+        K: int,
         *,
         flow: str = "realnvp",
         order: str = "chain",
@@ -174,7 +174,7 @@ class FlowModel(DensityEstimator):
         self.iw_samples, self.train_samples = iw_samples, train_samples
 
     @classmethod
-    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for this model (merged into ``default_config``).
 
         Large datasets: 15 epochs (the cosine learning-rate schedule ends within about

@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -180,7 +181,7 @@ class GANModel(DensityEstimator):
     def __init__(
         self,
         n_qubits: int,
-        K: int,  # noqa: N803
+        K: int,
         *,
         noise: int = 32,
         hidden: int = 256,
@@ -221,7 +222,7 @@ class GANModel(DensityEstimator):
         self.pair_matching = pair_matching
         self.hist_samples = hist_samples
         d = self.n_qubits * self.K
-        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        act = partial(nn.LeakyReLU, 0.2)
         if generator == "mlp":  # z -> all N x K logits at once
             self.generator = mlp([noise] + [hidden] * depth + [d], act=act)
         else:  # (z, one-hots of sites < j, one-hot of j) -> K logits of site j
@@ -241,7 +242,7 @@ class GANModel(DensityEstimator):
         self._hist: tuple[int, torch.Tensor] | None = None
 
     @classmethod
-    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for this model (merged into ``default_config``).
 
         Large datasets: 50 epochs and a patience of 10 epochs (the histogram validation

@@ -103,7 +103,7 @@ class GRUModel(DensityEstimator):
     has_likelihood = True
 
     @classmethod
-    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for the GRU (merged into ``default_config``).
 
         Up to :data:`PLATEAU_MAX_SHOTS` shots at any N, and on more shots up to
@@ -134,7 +134,7 @@ class GRUModel(DensityEstimator):
     def __init__(
         self,
         n_qubits: int,
-        K: int,  # noqa: N803
+        K: int,
         *,
         hidden: int = 100,
         layers: int = 2,
@@ -224,18 +224,20 @@ class GRUModel(DensityEstimator):
             theta = torch.cumsum(tu[..., : self.phase], dim=1)  # batch N-1 P
             logr = torch.cumsum(-nn.functional.softplus(tu[..., self.phase :]), dim=1)
             zero = theta.new_zeros(a.shape[0], 1, self.phase)
-            feat = self._phase_features(torch.cat([zero, theta], 1), torch.cat([zero, logr], 1))
+            feat = self.phase_features(torch.cat([zero, theta], 1), torch.cat([zero, logr], 1))
             x = x + self.phase_in(feat)
         return x, feat
 
     @staticmethod
-    def _site_factor(x: torch.Tensor) -> torch.Tensor:
+    def site_factor(x: torch.Tensor) -> torch.Tensor:
         """log of the interference factor ``1 + x`` (smoothly kept positive): a coherence
         between two branches multiplies a conditional by ``1 + Re(...)``, which can vanish."""
         return torch.log(SITE_FACTOR_FLOOR + nn.functional.softplus(1.0 + x.float(), beta=10.0))
 
     @staticmethod
-    def _phase_features(theta: torch.Tensor, logr: torch.Tensor) -> torch.Tensor:
+    def phase_features(theta: torch.Tensor, logr: torch.Tensor) -> torch.Tensor:
+        """The phase features ``[r cos(theta), r sin(theta)]`` (last axis 2P) of the
+        accumulated phases ``theta`` and log-amplitudes ``logr`` (last axis P)."""
         r = torch.exp(logr)
         return torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=-1)
 
@@ -249,8 +251,8 @@ class GRUModel(DensityEstimator):
                 if h is None:
                     h = x.new_zeros(self.layers, x.shape[0], self.hidden)
                 with torch.autocast(dev, enabled=False):
-                    w = [p.to(dt) for p in self.gru._flat_weights]
-                    out, h = torch._VF.gru(  # the kernel nn.GRU calls, on low-precision copies
+                    w = [p.to(dt) for layer in self.gru.all_weights for p in layer]
+                    out, h = torch.gru(  # the kernel nn.GRU calls, on low-precision copies
                         x.to(dt), h.to(dt), w, True, self.layers, self.gru.dropout,
                         self.training, False, True,
                     )
@@ -265,7 +267,7 @@ class GRUModel(DensityEstimator):
         if feat is not None:
             logits = logits + self.phase_out(feat).float()
             if self.phase_site:
-                logits = logits + self._site_factor(
+                logits = logits + self.site_factor(
                     torch.einsum("bnf,nkf->bnk", feat, self.phase_site_out))
         return logits
 
@@ -315,14 +317,14 @@ class GRUModel(DensityEstimator):
             if j > 0:
                 theta = theta + self.phase_theta[tok]
                 logr = logr - nn.functional.softplus(self.phase_u[tok])
-            feat = self._phase_features(theta, logr)
+            feat = self.phase_features(theta, logr)
             x = x + self.phase_in(feat)
         y, h = self._run_gru(x.unsqueeze(1), h)
         logits = self.head(y[:, 0]).float()
         if feat is not None:
             logits = logits + self.phase_out(feat).float()
             if self.phase_site:
-                logits = logits + self._site_factor(feat @ self.phase_site_out[j].T)
+                logits = logits + self.site_factor(feat @ self.phase_site_out[j].T)
         return self._cond(logits), (tok, h, theta, logr)
 
     def log_prob_table(self, *, max_nodes: int = _TABLE_NODES) -> torch.Tensor:
@@ -354,7 +356,7 @@ class GRUModel(DensityEstimator):
         if j == self.n_qubits - 1:
             parts.append(child)
             return
-        K = self.K  # noqa: N806
+        K = self.K
         batch = logp.shape[0]
         step = max(1, max_nodes // K)  # parents per chunk
         for s in range(0, batch, step):

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 
 from qtomo.models.base import DensityEstimator

@@ -78,7 +78,7 @@ def model_hparam_names(name: str) -> list[str]:
     ]
 
 
-def build_model(name: str, n_qubits: int, K: int, **hparams: Any) -> DensityEstimator:  # noqa: N803
+def build_model(name: str, n_qubits: int, K: int, **hparams: Any) -> DensityEstimator:
     """Build the model ``name`` for N qubits and K outcomes.
 
     ``hparams`` are the model's explicit keyword arguments (see :func:`model_hparam_names`);

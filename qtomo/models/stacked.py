@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 
 from qtomo.errors import InputValueError
 from qtomo.models.base import conditional_logits
@@ -122,8 +122,8 @@ class StackedGRU(nn.Module):
             theta = torch.cumsum(self.phase_theta[:, prev], dim=2)  # M batch N-1 P
             logr = torch.cumsum(-F.softplus(self.phase_u[:, prev]), dim=2)
             zero = theta.new_zeros(*theta.shape[:2], 1, theta.shape[-1])
-            feat = GRUModel._phase_features(torch.cat([zero, theta], 2),  # noqa: SLF001
-                                            torch.cat([zero, logr], 2))
+            feat = GRUModel.phase_features(torch.cat([zero, theta], 2),
+                                           torch.cat([zero, logr], 2))
             x = x + torch.einsum("mbnf,mhf->mbnh", feat, self.phase_in__weight) \
                 + self.phase_in__bias[:, None, None]
         return x, feat
@@ -131,7 +131,7 @@ class StackedGRU(nn.Module):
     def _logits(self, a: torch.Tensor) -> torch.Tensor:
         """Unnormalised conditionals (M, batch, N, K) under teacher forcing, float32."""
         x, feat = self._inputs(a)
-        M, B, N, H = x.shape  # noqa: N806
+        M, B, N, H = x.shape
         for k in range(self.layers):
             w_ih, w_hh = self._p(f"gru.weight_ih_l{k}"), self._p(f"gru.weight_hh_l{k}")
             b_ih, b_hh = self._p(f"gru.bias_ih_l{k}"), self._p(f"gru.bias_hh_l{k}")
@@ -157,7 +157,7 @@ class StackedGRU(nn.Module):
             logits = logits + torch.einsum("mbnf,mkf->mbnk", feat, self.phase_out__weight) \
                 + self.phase_out__bias[:, None, None]
             if self._hparams.get("phase_site"):
-                logits = logits + GRUModel._site_factor(  # noqa: SLF001
+                logits = logits + GRUModel.site_factor(
                     torch.einsum("mbnf,mnkf->mbnk", feat, self.phase_site_out))
         if self._hparams.get("likelihood") == "conditional":
             return conditional_logits(logits.float())

@@ -48,7 +48,7 @@ class TransformerModel(AutoregressiveEstimator):
     def __init__(
         self,
         n_qubits: int,
-        K: int,  # noqa: N803
+        K: int,
         *,
         d_model: int = 64,
         heads: int = 4,
@@ -85,7 +85,7 @@ class TransformerModel(AutoregressiveEstimator):
         return self.head(self.ln(x))
 
     @classmethod
-    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for this model (merged into ``default_config``).
 
         Large datasets: 10 epochs, so that the cosine learning-rate schedule runs to its end

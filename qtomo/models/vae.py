@@ -34,7 +34,7 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 
 from qtomo.errors import InputValueError
@@ -90,7 +90,7 @@ class VAEModel(DensityEstimator):
     def __init__(
         self,
         n_qubits: int,
-        K: int,  # noqa: N803
+        K: int,
         *,
         latent: int = 8,
         hidden: int = 128,
@@ -136,7 +136,7 @@ class VAEModel(DensityEstimator):
         self.register_buffer("train_steps", torch.zeros((), dtype=torch.long))
 
     @classmethod
-    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+    def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for this model (merged into ``default_config``).
 
         Large datasets: 15 epochs (the cosine learning-rate schedule ends within about

@@ -28,14 +28,14 @@ def _n_qubits_of(dim: int) -> int:
     return n
 
 
-def all_outcomes(n: int, K: int) -> Outcomes:  # noqa: N803
+def all_outcomes(n: int, K: int) -> Outcomes:
     """All ``K**n`` outcome strings, uint8 ``(K**n, n)``, lexicographic (qubit 0 slowest)."""
     idx = np.arange(K**n)
     digits = (idx[:, None] // (K ** np.arange(n - 1, -1, -1))[None, :]) % K
     return digits.astype(np.uint8)
 
 
-def outcome_index(outcomes: Outcomes, K: int) -> np.ndarray:  # noqa: N803
+def outcome_index(outcomes: Outcomes, K: int) -> np.ndarray:
     """Position of each outcome string in the lexicographic table (int64)."""
     a = np.asarray(outcomes, dtype=np.int64)
     n = a.shape[1]
@@ -89,7 +89,7 @@ def rho_from_probabilities(probs: FloatArray, frame: AnyFrame,
     per-qubit frames (:class:`~qtomo.povm.frames.LocalFrames`) each qubit uses its own duals.
     """
     p = np.asarray(probs, dtype=np.float64)
-    K = frame.K  # noqa: N806
+    K = frame.K
     if n is None:
         n = int(round(np.log(p.size) / np.log(K)))
     if K**n != p.size:
@@ -155,7 +155,8 @@ def pauli_operator(paulis: dict[int, str], n: int) -> ComplexArray:
     return op
 
 
-def sample_from_table(probs: FloatArray, n_shots: int, rng: np.random.Generator, n: int, K: int) -> Outcomes:  # noqa: N803,E501
+def sample_from_table(probs: FloatArray, n_shots: int, rng: np.random.Generator, n: int,
+                      K: int) -> Outcomes:
     """Draw outcome strings from a full probability table (reference sampler for small N)."""
     p = np.asarray(probs, dtype=np.float64)
     c = np.cumsum(p)

@@ -112,7 +112,7 @@ class Frame:
         object.__setattr__(self, "pauli_table", np.ascontiguousarray(table.real))
 
     @property
-    def K(self) -> int:  # noqa: N802 - physics name
+    def K(self) -> int:  # physics name
         """Number of outcomes per qubit."""
         return int(self.elements.shape[0])
 
@@ -229,7 +229,7 @@ class LocalFrames:
         object.__setattr__(self, "frames", fr)
 
     @property
-    def K(self) -> int:  # noqa: N802 - physics name
+    def K(self) -> int:  # physics name
         """Number of outcomes per qubit."""
         return self.frames[0].K
 

@@ -130,10 +130,17 @@ import numpy as np
 
 from qtomo.povm.born import born_probabilities, outcome_index
 from qtomo.reconstruction import mle
-from qtomo.reconstruction.blend_rule import (BLEND_WEIGHTS, MODEL_INFIDELITY_FLOOR,
-                                             REJECT_STDERRS, anchor_weight, model_infidelity,
-                                             rule_weight, ruled_out, settle_weight,
-                                             weight_anchor)
+from qtomo.reconstruction.blend_rule import (
+    BLEND_WEIGHTS,
+    MODEL_INFIDELITY_FLOOR,
+    REJECT_STDERRS,
+    anchor_weight,
+    model_infidelity,
+    rule_weight,
+    ruled_out,
+    settle_weight,
+    weight_anchor,
+)
 from qtomo.reconstruction.config import Stage
 from qtomo.reconstruction.metrics import physical_fidelity
 
@@ -201,7 +208,7 @@ class RunShots:
     train_rows: np.ndarray
     val_rows: np.ndarray
     size: int
-    K: int = 0  # noqa: N815
+    K: int = 0
     n: int = 0
     symmetry: str = "none"
 
@@ -236,7 +243,7 @@ def run_symmetry(run_info: dict[str, Any] | None) -> str:
     return str(((run_info or {}).get("train_config") or {}).get("symmetry_used") or "none")
 
 
-def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,  # noqa: N803
+def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,
               index: np.ndarray | None = None) -> RunShots | None:
     """The run's split of ``ds`` (None without a run config or validation shots, or for a run
     trained on another dataset); ``index`` is the flat outcome index of every shot when the

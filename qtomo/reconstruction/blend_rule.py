@@ -71,7 +71,7 @@ def settle_weight(excess: np.ndarray, stderr: np.ndarray, anchor: float) -> floa
 def rule_weight(excess: np.ndarray, stderr: np.ndarray, anchor: float) -> int:
     """Index into ``BLEND_WEIGHTS`` of the weight nearest ``anchor`` among those the validation
     shots do not rule out (:func:`ruled_out`); of two equally near, the larger."""
-    ok = [i for i, (d, se) in enumerate(zip(excess, stderr)) if not ruled_out(d, se)]
+    ok = [i for i, (d, se) in enumerate(zip(excess, stderr, strict=True)) if not ruled_out(d, se)]
     return min(ok, key=lambda i: (abs(BLEND_WEIGHTS[i] - anchor), -i))
 
 

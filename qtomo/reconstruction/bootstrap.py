@@ -104,7 +104,7 @@ def interval(point: Any, members: Any, *, lo: float = -math.inf, hi: float = mat
     }
 
 
-class _quiet:  # noqa: N801 - context manager silencing all-NaN warnings
+class _quiet:  # context manager silencing all-NaN warnings
     def __enter__(self) -> None:
         import warnings
 
@@ -145,37 +145,16 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     ``full=False`` computes only the fidelities (learning curve). ``member`` is the member's
     entry of members.json (its resample, for the blend).
     """
-    from qtomo.povm.born import rho_from_probabilities
-    from qtomo.reconstruction import density as dm
-    from qtomo.reconstruction import mle
     from qtomo.reconstruction import metrics as mt
-    from qtomo.reconstruction.observables import PauliAccumulator
     from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
-    from qtomo.reconstruction.model_spread import member_blend, member_family
 
     n, frame = ds.n_qubits, ctx["frame"]
     out: dict[str, Any] = {}
     table = None
     rho = None
     if ctx["dense"]:
-        table, _ = dm.probability_table(model)
-        if ctx.get("ideal") is not None:
-            fit = table
-            if ctx.get("design_fit") is not None and getattr(model, "conditional", False):
-                fit = ctx["design_fit"](table)  # as the main model (design_weights)
-            if ctx.get("blend") is not None and member is not None:  # as the main model
-                fit = member_blend(fit, ctx["blend"], member)
-            rho_proj = dm.project_to_physical(rho_from_probabilities(fit, frame, n))
-            if ctx.get("mle_fit") is not None:
-                # a member's table is close to the main model's: start from the main model's
-                # MLE state, in its family (its rank; its depolarizing strength searched
-                # again, or the member's shots' own where the shots set the main one): a few
-                # iterations instead of a fit from scratch
-                init = rho_proj if ctx.get("mle_init") is None else ctx["mle_init"]
-                rho = mle.refit_like(fit, frame, n, member_family(ctx, member, init),
-                                     init=init, max_iter=MEMBER_MLE_ITERATIONS).rho
-            else:
-                rho = rho_proj
+        table, rho = _member_state(model, frame, n, ctx, member)
+        if rho is not None:
             out["quantum_fidelity"] = mt.physical_fidelity(rho, ctx["ideal"])
             out["purity"] = float(np.real(np.vdot(rho, rho)))
     cl = classical_metrics(model, ds, ctx["psi"], ctx["noise"], frame, table, None)
@@ -184,7 +163,50 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
         out["kl_divergence"] = cl["kl_divergence"]["value"]
     if not full:
         return out
-    a = sample_model(model, samples, seed)
+    out.update(_member_shot_figures(sample_model(model, samples, seed), frame, n, ctx, rho))
+    return out
+
+
+def _member_state(model: Any, frame: Any, n: int, ctx: dict[str, Any],
+                  member: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """A member's outcome table and, where the target is known (``ctx["ideal"]``), its state
+    as the main model's was found: the MLE state in the main fit's family, or the projected
+    inversion where the main reconstruction fitted no MLE state (:func:`member_figures`)."""
+    from qtomo.povm.born import rho_from_probabilities
+    from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import mle
+    from qtomo.reconstruction.model_spread import member_blend, member_family
+
+    table, _ = dm.probability_table(model)
+    if ctx.get("ideal") is None:
+        return table, None
+    fit = table
+    if ctx.get("design_fit") is not None and getattr(model, "conditional", False):
+        fit = ctx["design_fit"](table)  # as the main model (design_weights)
+    if ctx.get("blend") is not None and member is not None:  # as the main model
+        fit = member_blend(fit, ctx["blend"], member)
+    rho_proj = dm.project_to_physical(rho_from_probabilities(fit, frame, n))
+    if ctx.get("mle_fit") is None:
+        return table, rho_proj
+    # a member's table is close to the main model's: start from the main model's MLE state,
+    # in its family (its rank; its depolarizing strength searched again, or the member's
+    # shots' own where the shots set the main one): a few iterations instead of a fit from
+    # scratch
+    init = rho_proj if ctx.get("mle_init") is None else ctx["mle_init"]
+    rho = mle.refit_like(fit, frame, n, member_family(ctx, member, init), init=init,
+                         max_iter=MEMBER_MLE_ITERATIONS).rho
+    return table, rho
+
+
+def _member_shot_figures(a: np.ndarray, frame: Any, n: int, ctx: dict[str, Any],
+                         rho: np.ndarray | None) -> dict[str, Any]:
+    """The figures of a member's samples ``a``: Pauli observables, scalars and the Renyi-2
+    entropies of the subsystems (also of ``rho``'s reduced states, when given)."""
+    from qtomo.reconstruction import density as dm
+    from qtomo.reconstruction import metrics as mt
+    from qtomo.reconstruction.observables import PauliAccumulator
+
+    out: dict[str, Any] = {}
     acc = PauliAccumulator(frame, n, strings=ctx["strings"], tfim=ctx["tfim"])
     acc.update(a)
     obs = acc.result("model")

@@ -27,7 +27,6 @@ import numpy as np
 
 from qtomo.errors import ComputationError, InputValueError
 from qtomo.povm.born import all_outcomes, outcome_index
-from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.site_products import from_interleaved, interleaved, site_products
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
@@ -41,7 +40,7 @@ MAX_TABLE_ENTRIES = 6**10
 MAX_STRINGWISE_TABLE_ENTRIES = 1 << 22
 
 
-def check_table_size(n: int, K: int, what: str = "this computation",  # noqa: N803
+def check_table_size(n: int, K: int, what: str = "this computation",
                      limit: int = MAX_TABLE_ENTRIES) -> None:
     """Raise :class:`InputValueError` when N or K^N is too large for dense tables."""
     if n > MAX_RHO_QUBITS:
@@ -63,7 +62,7 @@ def model_table_limit(model: Any) -> int:
     return MAX_TABLE_ENTRIES if hasattr(model, "log_prob_table") else MAX_STRINGWISE_TABLE_ENTRIES
 
 
-def model_table_note(model: Any, n: int, K: int) -> str | None:  # noqa: N803
+def model_table_note(model: Any, n: int, K: int) -> str | None:
     """Why the full table of ``model`` over K^N strings is not computed (None when it is)."""
     if K**n <= model_table_limit(model):
         return None
@@ -93,7 +92,7 @@ def product_table(rho: ComplexArray, ops: ComplexArray) -> ComplexArray:
     ops = np.asarray(ops, dtype=np.complex128)
     n = _n_of(rho.shape[0])
     per_site = _per_site(ops, n)
-    K = per_site.shape[1]  # noqa: N806
+    K = per_site.shape[1]
     # interleave ket and bra legs: (i_0 j_0)(i_1 j_1)...; the current qubit's pair leads
     t = interleaved(rho, n)
     # e[k, (i j)] = O(k)[j, i], so that sum_{ij} e[k, (i j)] rho[(i j), ...] = Tr_j[rho O(k)]
@@ -110,7 +109,7 @@ def weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) -> Complex
     """
     w = np.asarray(weights)
     per_site = _per_site(ops, n)
-    K = per_site.shape[1]  # noqa: N806
+    K = per_site.shape[1]
     if w.size != K**n:
         raise InputValueError(f"weight table has {w.size} entries, expected K^N = {K}^{n}")
     # f[(i j), k] = O(k)[i, j]; every step turns the leading outcome axis a_j into the
@@ -152,7 +151,7 @@ def hermitian_weighted_operator(weights: FloatArray, ops: ComplexArray, n: int) 
     basis (the adjoint of :func:`born_table`)."""
     w = np.asarray(weights, dtype=np.float64)
     per_site = _per_site(ops, n)
-    K = per_site.shape[1]  # noqa: N806
+    K = per_site.shape[1]
     if w.size != K**n:
         raise InputValueError(f"weight table has {w.size} entries, expected K^N = {K}^{n}")
     # r_P = sum_a w(a) prod_j Tr[O(a_j) P_j] / 2, then sum_P r_P P_0 (x) ... (x) P_{N-1}
@@ -189,7 +188,7 @@ def _n_of(dim: int) -> int:
 
 
 # --- tables -------------------------------------------------------------------------------------
-def frequency_table(outcomes: Outcomes, K: int) -> FloatArray:  # noqa: N803
+def frequency_table(outcomes: Outcomes, K: int) -> FloatArray:
     """Relative frequencies of the shots over all ``K^N`` strings (float64, sums to 1)."""
     a = np.asarray(outcomes)
     n = a.shape[1]
@@ -214,7 +213,7 @@ def probability_table(model: Any, *, batch: int = 1 << 16) -> tuple[FloatArray, 
     """
     import torch
 
-    n, K = int(model.n_qubits), int(model.K)  # noqa: N806
+    n, K = int(model.n_qubits), int(model.K)
     check_table_size(n, K, "the model's outcome table", model_table_limit(model))
     if not getattr(model, "has_likelihood", False):
         raise InputValueError(
@@ -352,7 +351,7 @@ def summarize(rho: ComplexArray) -> DensityMatrixSummary:
     )
 
 
-def to_qobj(rho: ComplexArray):  # noqa: ANN201 - qutip.Qobj
+def to_qobj(rho: ComplexArray):  # qutip.Qobj
     """``rho`` as a ``qutip.Qobj`` with qubit dims ``[[2]*N, [2]*N]`` (qubit 0 first)."""
     import qutip
 

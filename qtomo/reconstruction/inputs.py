@@ -54,7 +54,7 @@ class DatasetInputs:
     """
 
     n: int
-    K: int  # noqa: N815
+    K: int
     frame: Any
     target: dict[str, Any]
     noise: float
@@ -95,11 +95,11 @@ def read_dataset(ds: Any, cfg: ReconstructConfig) -> DatasetInputs:
     tfim = tfim_spec_from_target(target)
     subsystems = [list(s) for s in cfg.subsystems] if cfg.subsystems else mt.default_subsystems(n)
     for s in subsystems:
-        mt._check_sites(s, n)  # noqa: SLF001 - same package
+        mt.check_sites(s, n)
     return DatasetInputs(
         n=n, K=ds.K, frame=ds.frame_for(readout_correction=cfg.readout_correction),
-        ideal_frame=ds.frame, design=ds.design, target=target, noise=noise, psi=psi, strings=strings,
-        tfim=tfim, subsystems=subsystems)
+        ideal_frame=ds.frame, design=ds.design, target=target, noise=noise, psi=psi,
+        strings=strings, tfim=tfim, subsystems=subsystems)
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ import numpy as np
 
 from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction import density as dm
-from qtomo.reconstruction import mle
 from qtomo.reconstruction import metrics as mt
+from qtomo.reconstruction import mle
 
 #: Level of the likelihood-ratio test (the consistency check's chi-square level).
 ALPHA = 1e-3

@@ -128,7 +128,7 @@ def direct_fidelity_values(outcomes: Outcomes, frame: AnyFrame, psi: ComplexArra
     """
     a = np.asarray(outcomes)
     n = a.shape[1]
-    K = frame.K  # noqa: N806
+    K = frame.K
     if n > MAX_DIRECT_FIDELITY_QUBITS:
         raise InputValueError(
             f"the direct fidelity estimate handles at most {MAX_DIRECT_FIDELITY_QUBITS} "
@@ -243,7 +243,9 @@ def classical_from_samples(log_q: FloatArray, log_p: FloatArray) -> dict[str, fl
 
 
 # --- subsystems
-def _check_sites(sites: Any, n: int) -> list[int]:
+def check_sites(sites: Any, n: int) -> list[int]:
+    """The qubits of a subsystem as a list, checked: 1..``MAX_SUBSYSTEM_QUBITS`` distinct
+    qubits in 0..n-1 (else InputValueError)."""
     s = [int(x) for x in sites]
     if not 1 <= len(s) <= MAX_SUBSYSTEM_QUBITS:
         raise InputValueError(
@@ -254,7 +256,7 @@ def _check_sites(sites: Any, n: int) -> list[int]:
     return s
 
 
-def marginal_counts(outcomes: Outcomes, K: int, sites: list[int]) -> FloatArray:  # noqa: N803
+def marginal_counts(outcomes: Outcomes, K: int, sites: list[int]) -> FloatArray:
     """Counts of the outcome patterns on ``sites`` (K^|A| entries, all_outcomes order)."""
     a = np.asarray(outcomes)[:, sites]
     return np.bincount(outcome_index(a, K), minlength=K ** len(sites)).astype(np.float64)
@@ -267,7 +269,7 @@ def reduced_density_matrix(outcomes: Outcomes, frame: AnyFrame, sites: Any) -> C
     Qubits appear in the order given (first = most significant).
     """
     a = np.asarray(outcomes)
-    s = _check_sites(sites, a.shape[1])
+    s = check_sites(sites, a.shape[1])
     return rdm_from_counts(marginal_counts(a, frame.K, s), frame.restrict(s))
 
 
@@ -289,7 +291,7 @@ def renyi2_from_shots(outcomes: Outcomes, frame: AnyFrame, sites: Any) -> dict[s
     See :func:`renyi2_from_counts`.
     """
     a = np.asarray(outcomes)
-    s = _check_sites(sites, a.shape[1])
+    s = check_sites(sites, a.shape[1])
     return renyi2_from_counts(marginal_counts(a, frame.K, s), frame.restrict(s))
 
 
@@ -306,7 +308,7 @@ def renyi2_from_counts(counts: FloatArray, frame: AnyFrame) -> dict[str, float]:
     n = float(c.sum())
     if n < 3:
         raise InputValueError(f"need at least 3 shots for a Renyi-2 estimate, got {int(n)}")
-    K = frame.K  # noqa: N806
+    K = frame.K
     k = int(round(np.log(c.size) / np.log(K)))
     duals = site_operators(frame, k, "duals")
     gk = np.ones((1, 1))
@@ -377,7 +379,7 @@ def reduced_from_rho(rho: ComplexArray, sites: list[int]) -> ComplexArray:
     return partial_trace(rho, sites)
 
 
-def histogram_table(outcomes: Outcomes, K: int) -> FloatArray:  # noqa: N803
+def histogram_table(outcomes: Outcomes, K: int) -> FloatArray:
     """Relative frequencies over all K^N strings (for models without a likelihood)."""
     a = np.asarray(outcomes)
     n = a.shape[1]
@@ -392,6 +394,7 @@ __all__ = [
     "MAX_DIRECT_FIDELITY_MPS_QUBITS",
     "MAX_DIRECT_FIDELITY_QUBITS",
     "MAX_SUBSYSTEM_QUBITS",
+    "check_sites",
     "classical_exact",
     "classical_from_samples",
     "default_subsystems",

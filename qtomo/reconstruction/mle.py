@@ -19,8 +19,9 @@ adds one parameter that holds all of that noise, fitted in the Heisenberg pictur
 jointly with ``A`` and taken only where the shots ask for it by a likelihood-ratio margin
 (``NOISE_PENALTY``), so that shots of a pure state keep p = 0.
 
-The Born tables and ``R`` are the contractions of :mod:`qtomo.reconstruction.density`, their
-tables reused across a fit's evaluations; the POVM may differ from qubit to qubit (readout).
+The objective and its gradient live in :mod:`qtomo.reconstruction.mle_objective`: Born tables
+and ``R`` by the contractions of :mod:`qtomo.reconstruction.density`, their tables reused
+across a fit's evaluations; the POVM may differ from qubit to qubit (readout).
 """
 
 from __future__ import annotations
@@ -34,9 +35,18 @@ import numpy as np
 from qtomo.errors import InputValueError
 from qtomo.povm.born import outcome_index
 from qtomo.povm.frames import AnyFrame, site_operators
-from qtomo.reconstruction.density import (born_table, check_table_size, hermitian_part,
-                                          hermitian_weighted_operator, partial_trace,
-                                          project_to_physical)
+from qtomo.reconstruction.density import (
+    born_table,
+    check_table_size,
+    hermitian_part,
+    project_to_physical,
+)
+from qtomo.reconstruction.mle_objective import (
+    kl_divergence,
+    likelihood_objective,
+    noisy_site_operators,
+    unpack_factor,
+)
 from qtomo.reconstruction.site_products import reused_buffers
 from qtomo.states.noise import depolarize
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
@@ -87,11 +97,6 @@ class MLEResult:
                 "rank_candidates": self.candidates}
 
 
-def _kl(p: FloatArray, q: FloatArray) -> float:
-    pos = p > 0
-    return float(np.sum(p[pos] * (np.log(p[pos]) - np.log(np.maximum(q[pos], 1e-300)))))
-
-
 def start_factor(init: ComplexArray, r: int) -> ComplexArray:
     """The starting factor A (d, r): the top r eigenvectors of ``init``, kept off the edge."""
     d = init.shape[0]
@@ -104,71 +109,6 @@ def start_factor(init: ComplexArray, r: int) -> ComplexArray:
     a0 = v[:, order] * np.sqrt(lam)[None, :]
     kick = np.random.default_rng(0).normal(size=(d, r, 2)) @ np.array([1.0, 1j])
     return a0 + 1e-2 * np.linalg.norm(a0) / np.sqrt(d * r) * kick
-
-
-def _unpack(x: np.ndarray, d: int, r: int) -> ComplexArray:
-    """The factor A (d, r) from the real parameters [Re A, Im A, (more)]."""
-    return (x[: d * r] + 1j * x[d * r : 2 * d * r]).reshape(d, r)
-
-
-def _objective(p: FloatArray, frame: AnyFrame, n: int, r: int, history: list[float], *,
-               depolarizing: float = 0.0, fit_noise: bool = False
-               ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-    """-L(E_p(A A^+) / Tr) and its gradient in the real parameters (appends KL to ``history``).
-
-    The parameters are [Re A, Im A], and with ``fit_noise`` the strength p last (else p is
-    ``depolarizing``, fixed). The state is measured in the Heisenberg picture, with the
-    depolarized POVM M_p. Its gradient in p needs no second contraction: with
-    E_p = prod_j (1 + p Delta_j), Delta_j = D_j - 1 and D_j the full depolarization of qubit j,
-    Delta_j^2 = -Delta_j gives dE_p/dp = sum_j Delta_j E_p / (1 - p), so that
-    dL/dp = (sum_j Tr[D_j(R_p) A A^+] - N) / (1 - p), where R_p = sum_a P(a)/q(a) M_p(a) is the
-    operator the gradient in A uses already (``Tr[R_p A A^+] = 1``) and
-    Tr[D_j(X) Y] = Tr[Tr_j X Tr_j Y] / 2.
-    """
-    d = 2**n
-    pos = p > 0
-    every = bool(pos.all())  # a model's table is positive everywhere: no masking then
-    p_pos = p if every else p[pos]
-    const = float(np.dot(p_pos, np.log(p_pos)))
-    fixed = _noisy_site_operators(frame, n, depolarizing)
-    q_buf, w_buf = np.empty_like(p), np.empty_like(p)  # kept from one evaluation to the next
-
-    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        noise = float(x[-1]) if fit_noise else depolarizing
-        a = _unpack(x, d, r)
-        t = float(np.vdot(a, a).real)
-        if not t > 0:
-            return 1e300, np.zeros_like(x)
-        m = _noisy_site_operators(frame, n, noise) if fit_noise else fixed
-        rho = a @ a.conj().T
-        q = np.maximum(born_table(rho, m, out=q_buf), 1e-300, out=q_buf)
-        log_q = np.log(q, out=w_buf) if every else np.log(q[pos])
-        f = -float(np.dot(p_pos, log_q)) + np.log(t)
-        ratio = np.divide(p, q, out=w_buf)  # P / q: 0 where P is
-        rop = hermitian_weighted_operator(ratio, m, n)
-        g = -(rop @ a) + a / t  # dL/dA^*
-        history.append(f + const)
-        grad = [2.0 * g.real.ravel(), 2.0 * g.imag.ravel()]
-        if fit_noise:  # d(-L)/dp
-            dj = _local_depolarization_sum(rop, rho, n)
-            grad.append(np.array([-(dj - n) / (1.0 - noise)]))
-        return f, np.concatenate(grad)
-
-    return fun
-
-
-def _noisy_site_operators(frame: AnyFrame, n: int, noise: float) -> ComplexArray:
-    """Per-qubit POVM elements behind local depolarizing noise of strength ``noise``."""
-    return site_operators(frame.depolarized(noise) if noise > 0 else frame, n)
-
-
-def _local_depolarization_sum(x: ComplexArray, y: ComplexArray, n: int) -> float:
-    """sum_j Tr[D_j(X) Y] = sum_j Tr[Tr_j X Tr_j Y] / 2 for Hermitian X and Y (d, d)."""
-    total = 0.0
-    for j in range(n):
-        rest = [k for k in range(n) if k != j]
-        total += np.vdot(partial_trace(y, rest), partial_trace(x, rest)).real
-    return 0.5 * float(total)
 
 
 def fit_mle(
@@ -213,7 +153,7 @@ def fit_mle(
         Fit p in [0, ``p_max``] jointly with ``A`` (L-BFGS-B, p the one bounded parameter).
     """
     p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
-    K = frame.K  # noqa: N806
+    K = frame.K
     check_table_size(n, K, "maximum-likelihood fitting")
     if p.size != K**n:
         raise InputValueError(f"table has {p.size} entries, expected K^N = {K}^{n}")
@@ -230,15 +170,16 @@ def fit_mle(
     if not 0.0 <= noise <= 1.0:
         raise InputValueError(f"depolarizing strength must lie in [0, 1], got {depolarizing}")
     history: list[float] = []
-    fun = _objective(p, frame, n, r, history, depolarizing=noise, fit_noise=fit_depolarizing)
+    fun = likelihood_objective(p, frame, n, r, history, depolarizing=noise,
+                               fit_noise=fit_depolarizing)
     bounds = (min(noise, p_max), 0.0, p_max) if fit_depolarizing else None
     sigma, nit, ok, fitted = _minimize(fun, start_factor(init, r), max_iter=max_iter, tol=tol,
                                        extra=bounds)
     if fit_depolarizing:
         noise = float(fitted)
-    q = born_table(sigma, _noisy_site_operators(frame, n, noise))
+    q = born_table(sigma, noisy_site_operators(frame, n, noise))
     rho = depolarize(sigma, noise) if noise > 0 else sigma
-    return MLEResult(rho=rho, rank=r, kl=_kl(p, q), iterations=nit, converged=ok,
+    return MLEResult(rho=rho, rank=r, kl=kl_divergence(p, q), iterations=nit, converged=ok,
                      history=history, depolarizing=noise)
 
 
@@ -314,7 +255,7 @@ def _minimize(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], a0: Complex
     opts = {"maxiter": int(max_iter), "ftol": tol, "gtol": 1e-9, "maxcor": 20}
     with reused_buffers():  # the contractions' intermediate tables, kept across evaluations
         res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
-    a = _unpack(res.x, d, r)
+    a = unpack_factor(res.x, d, r)
     rho = a @ a.conj().T
     value = None if extra is None else float(res.x[-1])
     return (hermitian_part(rho / np.trace(rho).real), int(res.nit), bool(res.success), value)

@@ -109,7 +109,7 @@ def classical_metrics(model: Any, ds: Any, psi: Any, noise: float, frame: Any,
         ``classical_fidelity`` and ``kl_divergence`` entries (value, stderr, method,
         convention).
     """
-    n, K = ds.n_qubits, ds.K  # noqa: N806
+    n, K = ds.n_qubits, ds.K
     conv = {"classical_fidelity": CONVENTIONS["classical_fidelity"],
             "kl_divergence": CONVENTIONS["kl_divergence"]}
     small = (psi is not None and n <= dm.MAX_RHO_QUBITS

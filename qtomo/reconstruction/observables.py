@@ -64,7 +64,7 @@ def pauli_name(paulis: Mapping[int, str]) -> str:
 class TFIMSpec:
     """Couplings of H = -J sum_<ij> Z_i Z_j - h sum_i X_i."""
 
-    J: float  # noqa: N815
+    J: float
     h: float
     boundary: str = "open"
 
@@ -84,7 +84,7 @@ def tfim_spec_from_target(target: dict[str, Any]) -> TFIMSpec | None:
     """The TFIM couplings stored with a dataset's target, or None for other targets."""
     if str(target.get("state", "")) != "tfim":
         return None
-    J, h = target.get("J"), target.get("h")  # noqa: N806
+    J, h = target.get("J"), target.get("h")
     if J is None or h is None or not (np.isfinite(J) and np.isfinite(h)):
         return None
     b = str(target.get("boundary", "open"))
@@ -330,56 +330,25 @@ def exact_observables(
     are multiplied by ``(1 - p)^weight`` for the target's depolarizing noise p.
     """
     strings = dict(strings or {})
-    p = float(target.get("noise", 0.0) or 0.0)
-    p = 0.0 if not np.isfinite(p) else p
-    damp = 1.0 - p
+    damp = _noise_damping(target)
     out = ObservableSet(source="exact", n_samples=0)
-    nan1 = np.full(n, np.nan)
     zero1, zero2 = np.zeros(n), np.zeros((n, n))
-
-    def one_site(letter: str) -> FloatArray:
-        if psi is not None:
-            return one_site_expectations(psi, letter) * damp
-        if mps is not None:
-            return np.asarray(mps.local_expectations(PAULI[letter]).real) * damp
-        return nan1.copy()
-
-    def pair(letter: str) -> FloatArray:
-        if psi is not None:
-            m = two_point_matrix(psi, letter)
-        elif mps is not None:
-            m = np.asarray(mps.correlation_matrix(PAULI[letter]).real)
-        else:
-            return np.full((n, n), np.nan)
-        off = ~np.eye(n, dtype=bool)
-        return np.where(off, m * damp**2, 1.0)
-
     for letter in LETTERS:
         if letter == "X" and x_exact is not None:
             vals = np.asarray(x_exact, dtype=np.float64)
         else:
-            vals = one_site(letter)
+            vals = _exact_one_site(letter, n, damp, psi, mps)
         out.single[letter] = (vals, zero1)
         if letter == "Z" and zz_exact is not None:
             mat = np.asarray(zz_exact, dtype=np.float64)
         elif psi is not None or mps is not None:
-            mat = pair(letter)
+            mat = _exact_pair(letter, n, damp, psi, mps)
         else:
             mat = np.full((n, n), np.nan)
         out.two_point[letter] = (mat, zero2)
 
     for name, paulis in strings.items():
-        if psi is not None:
-            v = statevector_expectation(psi, paulis) * damp ** len(paulis)
-        elif mps is not None:
-            v = float(mps.expectation_pauli(paulis)) * damp ** len(paulis)
-        elif len(paulis) == 1 and next(iter(paulis.values())) == "X" and x_exact is not None:
-            v = float(x_exact[next(iter(paulis))])
-        elif len(paulis) == 2 and set(paulis.values()) == {"Z"} and zz_exact is not None:
-            i, j = sorted(paulis)
-            v = float(zz_exact[i, j])
-        else:
-            v = float("nan")
+        v = _exact_string(paulis, damp, psi, mps, x_exact, zz_exact)
         out.scalars[name] = Estimate(v, 0.0, 0)
     x = out.single["X"][0]
     z = out.single["Z"][0]
@@ -390,6 +359,54 @@ def exact_observables(
     if tfim is not None:
         out.scalars["energy"] = Estimate(tfim.energy_from(x, zz), 0.0, 0)
     return out
+
+
+
+def _noise_damping(target: dict[str, Any]) -> float:
+    """``1 - p``, the factor a weight-1 Pauli expectation takes from the target's local
+    depolarizing noise p (none where the target stores no finite ``noise``)."""
+    p = float(target.get("noise", 0.0) or 0.0)
+    p = 0.0 if not np.isfinite(p) else p
+    return 1.0 - p
+
+
+def _exact_one_site(letter: str, n: int, damp: float, psi: ComplexArray | None,
+                    mps: Any) -> FloatArray:
+    """<P_i> of every qubit for the Pauli ``letter``, from ``psi`` or else the MPS, times
+    ``damp``; NaN without either."""
+    if psi is not None:
+        return one_site_expectations(psi, letter) * damp
+    if mps is not None:
+        return np.asarray(mps.local_expectations(PAULI[letter]).real) * damp
+    return np.full(n, np.nan)
+
+
+def _exact_pair(letter: str, n: int, damp: float, psi: ComplexArray | None,
+                mps: Any) -> FloatArray:
+    """<P_i P_j> (n, n) for the Pauli ``letter``, from ``psi`` or else the MPS (one of them is
+    given), times ``damp^2`` off the diagonal; 1 on it."""
+    if psi is not None:
+        m = two_point_matrix(psi, letter)
+    else:
+        m = np.asarray(mps.correlation_matrix(PAULI[letter]).real)
+    off = ~np.eye(n, dtype=bool)
+    return np.where(off, m * damp**2, 1.0)
+
+
+def _exact_string(paulis: dict[int, str], damp: float, psi: ComplexArray | None, mps: Any,
+                  x_exact: FloatArray | None, zz_exact: FloatArray | None) -> float:
+    """The exact value of one Pauli string: from ``psi`` or the MPS times ``damp^weight``,
+    else a stored single X or ZZ value, else NaN."""
+    if psi is not None:
+        return statevector_expectation(psi, paulis) * damp ** len(paulis)
+    if mps is not None:
+        return float(mps.expectation_pauli(paulis)) * damp ** len(paulis)
+    if len(paulis) == 1 and next(iter(paulis.values())) == "X" and x_exact is not None:
+        return float(x_exact[next(iter(paulis))])
+    if len(paulis) == 2 and set(paulis.values()) == {"Z"} and zz_exact is not None:
+        i, j = sorted(paulis)
+        return float(zz_exact[i, j])
+    return float("nan")
 
 
 __all__ = [

@@ -4,9 +4,10 @@ inversion, its physical projection, the maximum-likelihood state), the direct fi
 estimate, and which of them heads the report.
 
 What lives here: :func:`quantum_states` (the stage, giving :class:`QuantumStates`),
-:func:`dense_states` (the three states of one outcome table), :func:`headline_fidelity` and,
-for a model the consistency check rejects, :func:`fallback_fidelity` with the raw-frequency
-MLE's bootstrap (:func:`raw_mle_bootstrap`).
+:func:`dense_states` (the three states of one outcome table) and, for a model the consistency
+check rejects, :func:`fallback_fidelity` with the raw-frequency MLE's bootstrap
+(:func:`raw_mle_bootstrap`). The headline's choice among the states is
+:func:`qtomo.reconstruction.headline.headline_fidelity`.
 """
 
 from __future__ import annotations
@@ -18,16 +19,22 @@ import numpy as np
 
 from qtomo.povm.born import Estimate, rho_from_probabilities
 from qtomo.reconstruction import density as dm
-from qtomo.reconstruction import mle
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import metrics as mt
-from qtomo.reconstruction.config import (DATA_MLE_MAX_QUBITS, DATA_MLE_WITH_MODEL_MAX_QUBITS,
-                                          SCORE_SHOTS, ReconstructConfig, Stage)
+from qtomo.reconstruction import mle
+from qtomo.reconstruction.config import (
+    DATA_MLE_MAX_QUBITS,
+    DATA_MLE_WITH_MODEL_MAX_QUBITS,
+    SCORE_SHOTS,
+    ReconstructConfig,
+    Stage,
+)
+from qtomo.reconstruction.design_weights import balanced, design_table
+from qtomo.reconstruction.headline import headline_fidelity
 from qtomo.reconstruction.inputs import DatasetInputs, target_label
 from qtomo.reconstruction.schema import CONVENTIONS, estimate_entry
-from qtomo.reconstruction.design_weights import balanced, design_table
-from qtomo.reconstruction.shots import (DirectFidelityPlan, ShotTallies, design_note,
-                                         direct_fidelity)
+from qtomo.reconstruction.shots import DirectFidelityPlan, ShotTallies, design_note, direct_fidelity
+
 
 @dataclass
 class QuantumStates:
@@ -118,7 +125,7 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
                                 "convention": CONVENTIONS["quantum_fidelity"]},
                        dense=dense_ok(inp, cfg))
     _target_states(qs, inp, mps)
-    n, K = inp.n, inp.K  # noqa: N806
+    n, K = inp.n, inp.K
     if not qs.dense:
         qs.section["dense"] = "no dense density matrix: " + (
             f"N = {n} > {cfg.max_rho_qubits}" if n > cfg.max_rho_qubits
@@ -328,42 +335,6 @@ def state_entry(name: str, rho: np.ndarray, ideal: Any, sigma: Any) -> dict[str,
     return entry
 
 
-# --- the headline --------------------------------------------------------------------------------
-def headline_fidelity(quantum: dict[str, Any], direct: Estimate | None) -> dict[str, Any]:
-    """The model's MLE state; else the direct estimate from the shots; else the MLE (or
-    projected) state of the raw frequencies. Every one is the squared fidelity to the ideal
-    target |psi>; ``exact`` is <psi|sigma|psi> of the state the shots came from, when known.
-
-    Parameters
-    ----------
-    quantum : dict
-        ``report["quantum"]`` (its ``model`` and ``data`` states).
-    direct : Estimate or None
-        The direct estimate from the shots.
-    """
-    conv = CONVENTIONS["quantum_fidelity"]
-    exact = {"exact": quantum["exact_fidelity"]} if "exact_fidelity" in quantum else {}
-    for src, label in (("model", "model"), ("data", "raw shot frequencies")):
-        sec = quantum.get(src, {})
-        if src == "data" and direct is not None:
-            return {**estimate_entry(direct), **exact, "source": "direct estimate from the "
-                    "measured shots (unbiased)", "convention": CONVENTIONS["direct_fidelity"]}
-        for kind, what in (("mle", "maximum-likelihood physical state fitted to the"),
-                           ("projected", "inversion, projected to a physical state, of the")):
-            e = sec.get(kind)
-            if e and e.get("fidelity") is not None:
-                table = "model's outcome table" if src == "model" else label
-                w = (sec.get("blend") or {}).get("weight") if kind == "mle" else None
-                if w:
-                    table += (f" mixed with the frequencies of all its shots (weight {w:g}, "
-                              "chosen by the validation shots and the two estimates' errors)")
-                return {"value": e["fidelity"], "stderr": None, **exact,
-                        "source": f"{src}: {what} {table} (point estimate, no error bar)",
-                        "convention": conv}
-    return {"value": None, "stderr": None, "source": "not computable (no target state vector "
-            "stored, or N too large)", "convention": conv}
-
-
 def raw_mle_bootstrap(qs: QuantumStates, n_shots: int, frame: Any, n: int, seed: int,
                       stage: Stage) -> dict[str, Any]:
     """The raw-frequency MLE's bootstrap (computed once, kept in the report).
@@ -434,15 +405,5 @@ def fallback_fidelity(qs: QuantumStates, n_shots: int, frame: Any, n: int,
             "convention": CONVENTIONS["quantum_fidelity"]}
 
 
-def headline_rho_name(rhos: dict[str, np.ndarray]) -> str | None:
-    """The density matrix the report draws: the model's MLE or projected state, else the raw
-    frequencies'."""
-    for name in ("model_mle", "model_projected", "data_mle", "data_projected"):
-        if name in rhos:
-            return name
-    return None
-
-
 __all__ = ["QuantumStates", "dense_ok", "dense_states", "ensure_raw_mle", "fallback_fidelity",
-           "headline_fidelity", "headline_rho_name", "quantum_states", "raw_mle_bootstrap",
-           "state_entry"]
+           "quantum_states", "raw_mle_bootstrap", "state_entry"]

@@ -188,8 +188,8 @@ def attach_readout(report: dict[str, Any], ds: Any, inp: Any, cfg: Any, qs: Any,
 def _refit_headline(head: dict[str, Any], ds: Any, inp: Any, qs: Any, other: AnyFrame
                     ) -> tuple[float | None, str | None]:
     """The headline's MLE state refitted with the POVM on the other side of the correction."""
-    from qtomo.reconstruction import mle
     from qtomo.reconstruction import metrics as mt
+    from qtomo.reconstruction import mle
 
     src = str(head.get("source", ""))
     table = None

@@ -33,7 +33,7 @@ function of its own module returning a small dataclass:
 * :mod:`~qtomo.reconstruction.model_estimates` -- the model's samples, observables and
   classical metrics;
 * :mod:`~qtomo.reconstruction.quantum` -- dense and maximum-likelihood states, direct fidelity
-  and the headline fidelity;
+  and the headline fidelity (chosen by :mod:`~qtomo.reconstruction.headline`);
 * :mod:`~qtomo.reconstruction.model_vs_data` -- the consistency check and its fallback;
 * :mod:`~qtomo.reconstruction.subsystems` -- Renyi-2 entropies and the reduced density matrix;
 * :mod:`~qtomo.reconstruction.bootstrap` -- error bars from bootstrap members;
@@ -59,6 +59,7 @@ from qtomo.reconstruction.config import (
     Reconstruction,
     Stage,
 )
+from qtomo.reconstruction.headline import headline_rho_name
 from qtomo.reconstruction.inputs import (
     DatasetInputs,
     ModelRun,
@@ -68,14 +69,14 @@ from qtomo.reconstruction.inputs import (
 )
 from qtomo.reconstruction.model_estimates import classical_metrics, model_estimates
 from qtomo.reconstruction.model_vs_data import check_model
-from qtomo.reconstruction.quantum import QuantumStates, dense_ok, headline_rho_name, quantum_states
+from qtomo.reconstruction.quantum import QuantumStates, dense_ok, quantum_states
+from qtomo.reconstruction.readout import attach_readout
 from qtomo.reconstruction.schema import (
     CONVENTIONS,
     headline_section,
     observables_section,
     report_dict,
 )
-from qtomo.reconstruction.readout import attach_readout
 from qtomo.reconstruction.shots import direct_fidelity_plan, read_shots
 from qtomo.reconstruction.subsystems import subsystem_sections
 

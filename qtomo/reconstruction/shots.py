@@ -149,7 +149,7 @@ def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]
     -------
     ShotTallies
     """
-    n, K = inp.n, inp.K  # noqa: N806
+    n, K = inp.n, inp.K
     stage("observables from the shots")
     acc = PauliAccumulator(inp.frame, n, strings=inp.strings, tfim=inp.tfim, vector=vector_terms)
     sub_counts = {tuple(s): np.zeros(K ** len(s)) for s in inp.subsystems}

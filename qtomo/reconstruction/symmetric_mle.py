@@ -7,18 +7,19 @@ The family
 |D_k> the N + 1 Dicke states (k ones, equal weights) and E_p the depolarizing channel of
 strength p on every qubit, is fitted over 2N + 3 real numbers (the N + 1 complex amplitudes,
 whose norm and overall phase leave the state as it is, and p) instead of the 2 * 4^N of a
-full-rank state or the 2^(N+1) + 1 of :func:`qtomo.reconstruction.mle.fit_mle_noisy` at rank 1. It holds every pure
-permutation-symmetric state (GHZ, W, Dicke) with local depolarizing noise, so for shots of
-such a state it is the true family: its maximum-likelihood state shows how far the shots
-themselves fix a figure when the estimator is told everything about the state but the
+full-rank state or the 2^(N+1) + 1 of :func:`qtomo.reconstruction.mle.fit_mle_noisy` at rank 1.
+It holds every pure permutation-symmetric state (GHZ, W, Dicke) with local depolarizing noise,
+so for shots of such a state it is the true family: its maximum-likelihood state shows how far
+the shots themselves fix a figure when the estimator is told everything about the state but the
 numbers. ``scripts/bench_families.py`` prints its fidelity beside the model's and the
-raw-frequency MLE's for GHZ and W cells, to tell a cell where the shots fall short of a
-target error from one where an estimator does.
+raw-frequency MLE's for GHZ and W cells, to tell a cell where the shots fall short of a target
+error from one where an estimator does.
 
-The fit is :func:`qtomo.reconstruction.mle.fit_mle`'s L-BFGS-B objective (Born tables and its
-gradient by the qubit-by-qubit contractions, p in [0, ``NOISE_MAX``]) composed with the
-linear map c -> A = B c, B the real (2^N, N + 1) matrix of Dicke states, so the gradient in c
-is B^T times the gradient in A. The likelihood of this family can hold local optima (on one
+The fit is :func:`qtomo.reconstruction.mle.fit_mle`'s L-BFGS-B objective
+(:func:`qtomo.reconstruction.mle_objective.likelihood_objective`: Born tables and its
+gradient by the qubit-by-qubit contractions, p in [0, ``NOISE_MAX``]) composed with the linear
+map c -> A = B c, B the real (2^N, N + 1) matrix of Dicke states, so the gradient in c is B^T
+times the gradient in A. The likelihood of this family can hold local optima (on one
 noisy GHZ-8 Pauli-4 table, a trial fit with L-BFGS's default memory of 10 ended at F 0.098
 from the projected linear inversion and at 0.702, with a higher likelihood, from the maximally
 mixed state); the fit runs from several starts and keeps the highest likelihood.
@@ -34,6 +35,11 @@ from qtomo.errors import InputValueError
 from qtomo.povm.frames import AnyFrame
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.density import born_table, check_table_size, project_to_physical
+from qtomo.reconstruction.mle_objective import (
+    kl_divergence,
+    likelihood_objective,
+    noisy_site_operators,
+)
 from qtomo.reconstruction.site_products import reused_buffers
 from qtomo.states.noise import depolarize
 from qtomo.typing import ComplexArray, FloatArray
@@ -108,7 +114,7 @@ def _fit_from(p: FloatArray, frame: AnyFrame, n: int, basis: FloatArray, init: C
 
     d, m = basis.shape
     history: list[float] = []
-    fun = mle._objective(p, frame, n, 1, history, fit_noise=True)  # noqa: SLF001
+    fun = likelihood_objective(p, frame, n, 1, history, fit_noise=True)
 
     def on_amplitudes(x: np.ndarray) -> tuple[float, np.ndarray]:
         a = basis @ (x[:m] + 1j * x[m: 2 * m])
@@ -126,9 +132,9 @@ def _fit_from(p: FloatArray, frame: AnyFrame, n: int, basis: FloatArray, init: C
     phi = basis @ (res.x[:m] + 1j * res.x[m: 2 * m])
     sigma = np.outer(phi, phi.conj()) / np.vdot(phi, phi).real
     noise = float(res.x[-1])
-    q = born_table(sigma, mle._noisy_site_operators(frame, n, noise))  # noqa: SLF001
+    q = born_table(sigma, noisy_site_operators(frame, n, noise))
     rho = depolarize(sigma, noise) if noise > 0 else sigma
-    return mle.MLEResult(rho=rho, rank=1, kl=mle._kl(p, q),  # noqa: SLF001
+    return mle.MLEResult(rho=rho, rank=1, kl=kl_divergence(p, q),
                          iterations=int(res.nit), converged=bool(res.success),
                          history=history, depolarizing=noise)
 

@@ -14,7 +14,7 @@ import numpy as np
 DPI = 110
 
 
-def _plt():  # noqa: ANN202 - pyplot module
+def _plt():  # pyplot module
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -228,7 +228,7 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def _check_floats(J: float, h: float, **tolerances: float) -> None:  # noqa: N803
+def _check_floats(J: float, h: float, **tolerances: float) -> None:
     for name, v in (("J", J), ("h", h)):
         if not np.isfinite(v):
             raise DMRGInputError(f"{name} must be a finite number, got {v}")
@@ -299,8 +299,8 @@ class _Schedule:
 
 
 def _validated(
-    n, J, h, boundary: str, *, chi_max, cutoff, tol, max_sweeps, min_sweeps,  # noqa: ANN001, N803
-    lanczos_tol, lanczos_max_iter,  # noqa: ANN001
+    n, J, h, boundary: str, *, chi_max, cutoff, tol, max_sweeps, min_sweeps,
+    lanczos_tol, lanczos_max_iter,
 ) -> tuple[int, _Schedule]:
     """Check the arguments of :func:`dmrg_tfim`, in the order the errors are reported;
     returns the number of qubits and the sweep plan."""
@@ -371,7 +371,7 @@ def _final_mps(ts: list[np.ndarray]) -> MPS:
 
 def dmrg_tfim(
     n: int,
-    J: float,  # noqa: N803
+    J: float,
     h: float,
     *,
     boundary: str = "open",

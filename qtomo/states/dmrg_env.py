@@ -41,7 +41,7 @@ _LANCZOS_BREAKDOWN = 1e-14
 # --- MPO ------------------------------------------------------------------------------------
 
 
-def tfim_mpo(n: int, J: float, h: float, boundary: str = "open") -> list[FloatArray]:  # noqa: N803
+def tfim_mpo(n: int, J: float, h: float, boundary: str = "open") -> list[FloatArray]:
     """MPO of the TFIM: list of ``n`` tensors with legs ``wL wR p p*``.
 
     Open chain: bond dimension 3 with states (0: nothing placed yet, 1: a Z waiting for its
@@ -335,10 +335,8 @@ def apply_terms(terms: list, theta: np.ndarray) -> np.ndarray:
     out = None
     for op, diag, lx, ryt in terms:
         if diag is not None:
-            if np.all(diag == 1.0):
-                t = theta
-            else:
-                t = theta * diag[None, :, None]  # a (i j) c, diagonal operator
+            # a (i j) c, diagonal operator
+            t = theta if np.all(diag == 1.0) else theta * diag[None, :, None]
         else:
             # O (p, q) . theta (a, q, c)   # [(i j)'] [(i j)], a [(i j)] c -> a (i j)' c
             t = np.matmul(op, theta)

@@ -18,7 +18,7 @@ from qtomo.states.tfim import check_tfim_params
 from qtomo.typing import FloatArray
 
 
-def tfim_ground_energy(n: int, J: float, h: float) -> float:  # noqa: N803
+def tfim_ground_energy(n: int, J: float, h: float) -> float:
     """Exact open-chain ground energy: minus the sum of singular values of the bidiagonal B.
 
     B[i, i] = h, B[i, i+1] = J (N x N). At J = h = 1: E0 = 1 - 1/sin(pi / (2(2N+1))).
@@ -28,7 +28,7 @@ def tfim_ground_energy(n: int, J: float, h: float) -> float:  # noqa: N803
     return float(-np.linalg.svd(b, compute_uv=False).sum())
 
 
-def _majorana_two_point(n: int, J: float, h: float) -> np.ndarray:  # noqa: N803
+def _majorana_two_point(n: int, J: float, h: float) -> np.ndarray:
     """M[k, l] = <g_k g_l> in the ground state (complex, 2N x 2N)."""
     a = np.zeros((2 * n, 2 * n))
     for i in range(n):
@@ -42,7 +42,7 @@ def _majorana_two_point(n: int, J: float, h: float) -> np.ndarray:  # noqa: N803
     return np.eye(2 * n) + sign
 
 
-def tfim_x_expectations(n: int, J: float, h: float) -> FloatArray:  # noqa: N803
+def tfim_x_expectations(n: int, J: float, h: float) -> FloatArray:
     """Exact <X_i>, i = 0..N-1, of the open-chain ground state."""
     check_tfim_params(n, J, h, "open")
     m = _majorana_two_point(n, J, h)
@@ -50,7 +50,7 @@ def tfim_x_expectations(n: int, J: float, h: float) -> FloatArray:  # noqa: N803
     return np.real(-1j * m[2 * i, 2 * i + 1])
 
 
-def tfim_zz_matrix(n: int, J: float, h: float) -> FloatArray:  # noqa: N803
+def tfim_zz_matrix(n: int, J: float, h: float) -> FloatArray:
     """Exact <Z_i Z_j> for all pairs (N x N, ones on the diagonal), open-chain ground state."""
     check_tfim_params(n, J, h, "open")
     m = _majorana_two_point(n, J, h)

@@ -375,7 +375,7 @@ class MPS:
 
     # --- storage --------------------------------------------------------------------------
 
-    def save_to_group(self, group) -> None:  # noqa: ANN001 - h5py.Group
+    def save_to_group(self, group) -> None:  # h5py.Group
         """Write the MPS into an (empty) HDF5 group.
 
         Layout: attrs ``format="qtomo-mps"``, ``version=1``, ``n_qubits``,
@@ -398,7 +398,7 @@ class MPS:
                 sg.create_dataset(f"{j:05d}", data=s)
 
     @classmethod
-    def load_from_group(cls, group) -> MPS:  # noqa: ANN001 - h5py.Group
+    def load_from_group(cls, group) -> MPS:  # h5py.Group
         """Read an MPS written by :meth:`save_to_group`; raises ``DataFileError`` if malformed."""
         try:
             if group.attrs.get("format") != "qtomo-mps":

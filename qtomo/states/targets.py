@@ -121,7 +121,7 @@ def resolved_method(state: str, n_qubits: int, method: str = "auto") -> str:
     return method
 
 
-def check_target(state: str, n_qubits: int, *, J: float = 1.0, h: float = 1.0,  # noqa: N803
+def check_target(state: str, n_qubits: int, *, J: float = 1.0, h: float = 1.0,
                  boundary: str = "open", method: str = "auto", noise: float = 0.0,
                  chi: int = 64, cutoff: float = 1e-10) -> None:
     """Raise :class:`InputValueError` (one line, naming the CLI option) for any bad value."""
@@ -151,7 +151,7 @@ def check_target(state: str, n_qubits: int, *, J: float = 1.0, h: float = 1.0,  
             )
 
 
-def _base_attrs(state: str, n: int, J: float, h: float, boundary: str,  # noqa: N803
+def _base_attrs(state: str, n: int, J: float, h: float, boundary: str,
                 method: str, noise: float, seed: int) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         "state": state, "n_qubits": n, "J": J, "h": h, "boundary": boundary,
@@ -184,7 +184,7 @@ def _set_dense(t: Target, psi: np.ndarray) -> Target:
 
 
 def build_target(
-    state: str = "tfim", n_qubits: int = 10, *, J: float = 1.0, h: float = 1.0,  # noqa: N803
+    state: str = "tfim", n_qubits: int = 10, *, J: float = 1.0, h: float = 1.0,
     boundary: str = "open", method: str = "auto", noise: float = 0.0, seed: int = 1234,
     chi: int = 64, cutoff: float = 1e-10,
 ) -> Target:
@@ -252,7 +252,7 @@ def _set_mps(t: Target, mps: MPS) -> Target:
     return t
 
 
-def _set_dmrg(t: Target, n: int, J: float, h: float, boundary: str,  # noqa: N803
+def _set_dmrg(t: Target, n: int, J: float, h: float, boundary: str,
               chi: int, cutoff: float, seed: int) -> None:
     from qtomo.states.dmrg import dmrg_tfim
 

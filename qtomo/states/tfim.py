@@ -20,7 +20,7 @@ ED_MAX_QUBITS = 20
 BOUNDARIES = ("open", "periodic")
 
 
-def check_tfim_params(n: int, J: float, h: float, boundary: str) -> None:  # noqa: N803
+def check_tfim_params(n: int, J: float, h: float, boundary: str) -> None:
     """Validate TFIM parameters with one-line messages."""
     if n < 1:
         raise InputValueError(f"the number of qubits must be >= 1, got {n}")
@@ -33,7 +33,7 @@ def check_tfim_params(n: int, J: float, h: float, boundary: str) -> None:  # noq
         raise InputValueError("a periodic chain needs at least 3 qubits")
 
 
-def tfim_hamiltonian(n: int, J: float, h: float, boundary: str = "open") -> sp.csr_matrix:  # noqa: N803
+def tfim_hamiltonian(n: int, J: float, h: float, boundary: str = "open") -> sp.csr_matrix:
     """Sparse real TFIM Hamiltonian of ``n`` qubits, shape ``(2^n, 2^n)``."""
     check_tfim_params(n, J, h, boundary)
     dim = 2**n
@@ -78,7 +78,7 @@ class GroundState:
     gap: float
 
 
-def tfim_ground_state(n: int, J: float, h: float, boundary: str = "open") -> GroundState:  # noqa: N803
+def tfim_ground_state(n: int, J: float, h: float, boundary: str = "open") -> GroundState:
     """Ground state by sparse Lanczos (``eigsh``), for ``n <= 20``.
 
     Raises
@@ -92,7 +92,7 @@ def tfim_ground_state(n: int, J: float, h: float, boundary: str = "open") -> Gro
             f"exact diagonalization handles at most {ED_MAX_QUBITS} qubits (2^N memory), got "
             f"{n}; use the DMRG method (--method dmrg, or --method auto)"
         )
-    H = tfim_hamiltonian(n, J, h, boundary)  # noqa: N806
+    H = tfim_hamiltonian(n, J, h, boundary)
     if n <= 6:
         w, v = np.linalg.eigh(H.toarray())
     else:

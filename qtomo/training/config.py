@@ -135,6 +135,18 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Check ranges; raise :class:`InputValueError` naming the option."""
+        self._check_numbers()
+        self._check_choices()
+        if self.max_minutes is not None and (
+            not math.isfinite(self.max_minutes) or self.max_minutes <= 0
+        ):
+            raise InputValueError(f"--max-minutes must be a number > 0, got {self.max_minutes}")
+        if not isinstance(self.hparams, dict):
+            raise InputValueError("model hparams must be a dict")
+        return self
+
+    def _check_numbers(self) -> None:
+        """The integer settings and the real ones, with their ranges."""
         ints = {"epochs": 1, "batch_size": 1, "warmup_steps": 0, "patience": 0,
                 "block_rows": 1, "cache_mb": 0, "val_max_shots": 1}
         for name, lo in ints.items():
@@ -154,6 +166,10 @@ class TrainConfig:
             raise InputValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if self.val_fraction > 0.9:
             raise InputValueError(f"--val-fraction must lie in [0, 0.9], got {self.val_fraction}")
+
+    def _check_choices(self) -> None:
+        """The settings named from a list (schedule, symmetry, keep, precision, device) and the
+        members' (bootstrap, learning curve)."""
         if self.lr_schedule not in SCHEDULES:
             raise InputValueError(
                 f"unknown learning-rate schedule {self.lr_schedule!r}; expected one of "
@@ -177,13 +193,6 @@ class TrainConfig:
                 f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}"
             )
         parse_device(self.device)
-        if self.max_minutes is not None and (
-            not math.isfinite(self.max_minutes) or self.max_minutes <= 0
-        ):
-            raise InputValueError(f"--max-minutes must be a number > 0, got {self.max_minutes}")
-        if not isinstance(self.hparams, dict):
-            raise InputValueError("model hparams must be a dict")
-        return self
 
     def as_dict(self) -> dict[str, Any]:
         """Plain, JSON-able dict of every field."""
@@ -207,7 +216,7 @@ def _opt(name: str) -> str:
     return name.replace("_", "-")
 
 
-def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, Any]:  # noqa: N803
+def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
     """Defaults adapted to the dataset, as a dict of :class:`TrainConfig` fields.
 
     The recipe (measured on TFIM and GHZ data, see ``scripts/bench_train.py``):

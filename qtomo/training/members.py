@@ -154,14 +154,14 @@ class MemberTrainer(Trainer):
         self.weights = np.stack([member_weights(s, idx, dataset.shots) for s in specs])
         self._frac = torch.tensor([s.effective_shots / len(idx) for s in specs],
                                   dtype=torch.float32, device=self.device)
-        M = stack.n_members  # noqa: N806
+        M = stack.n_members
         self.member_val = np.full(M, math.nan)
         self.member_best_val = np.full(M, math.inf)
         self.member_best_epoch = np.zeros(M, dtype=int)
         self.member_bad = np.zeros(M, dtype=int)
 
     # -- the loop's hooks --------------------------------------------------------------------
-    def _batches(self, epoch: int):  # noqa: ANN202 - iterator of (shots, weights)
+    def _batches(self, epoch: int):  # iterator of (shots, weights)
         from qtomo.training.symmetry import augment, augmentation_rng
 
         rng = augmentation_rng(self.cfg.seed, epoch)

@@ -75,7 +75,7 @@ def augment(a: Outcomes, group: str, rng: np.random.Generator) -> Outcomes:
     return np.take_along_axis(a, idx, axis=1)
 
 
-def symmetrize_table(table: np.ndarray, K: int, n: int, group: str) -> np.ndarray:  # noqa: N803
+def symmetrize_table(table: np.ndarray, K: int, n: int, group: str) -> np.ndarray:
     """The average of an outcome table (K^N entries, site 0 the most significant digit) over
     the group's action on the sites: the distribution a model trained with :func:`augment`
     estimates. ``reflection``: the table and its reversed-site copy; ``translation``: the

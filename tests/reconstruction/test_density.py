@@ -243,13 +243,13 @@ def test_mle_auto_keeps_pure_states_noiseless(name):
 
 def test_noise_gradient_matches_finite_differences(rng):
     """The analytic derivative of the MLE objective in the depolarizing strength p (the
-    Delta_j identity of ``mle._objective``) and in A agree with central differences."""
-    from qtomo.reconstruction import mle
+    Delta_j identity of ``likelihood_objective``) and in A agree with central differences."""
+    from qtomo.reconstruction.mle_objective import likelihood_objective
 
     n, r = 3, 2
     f = get_frame("tetra")
     table = born_probabilities(random_density_matrix(n, rng), f).real
-    fun = mle._objective(table / table.sum(), f, n, r, [], fit_noise=True)
+    fun = likelihood_objective(table / table.sum(), f, n, r, [], fit_noise=True)
     x = np.concatenate([rng.normal(size=2 * 2**n * r), [0.13]])
     _, g = fun(x)
     eps = 1e-6

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 
 from qtomo.models.flows.transforms import AffineCoupling, Flow
@@ -50,7 +50,7 @@ class ArgmaxDequantizer(nn.Module):
         Conditional affine couplings after the Gaussian.
     """
 
-    def __init__(self, n_sites: int, K: int, hidden: int = 128, layers: int = 2) -> None:  # noqa: N803
+    def __init__(self, n_sites: int, K: int, hidden: int = 128, layers: int = 2) -> None:
         super().__init__()
         self.n, self.K = n_sites, K
         d = n_sites * K
@@ -86,7 +86,7 @@ class ArgmaxDequantizer(nn.Module):
         return v.reshape(b, -1), log_q - log_det
 
 
-def site_masks(n_sites: int, K: int, layers: int) -> list[torch.Tensor]:  # noqa: N803
+def site_masks(n_sites: int, K: int, layers: int) -> list[torch.Tensor]:
     """Coupling masks over (site, category) dims: even/odd sites, then left/right halves."""
     sites = torch.arange(n_sites)
     patterns = [sites % 2 == 0, sites % 2 == 1, sites < (n_sites + 1) // 2,
@@ -97,7 +97,7 @@ def site_masks(n_sites: int, K: int, layers: int) -> list[torch.Tensor]:  # noqa
     return [patterns[i % 4].repeat_interleave(K) for i in range(layers)]
 
 
-def chain_masks(n_sites: int, K: int) -> list[torch.Tensor]:  # noqa: N803
+def chain_masks(n_sites: int, K: int) -> list[torch.Tensor]:
     """Autoregressive coupling schedule along the chain, in data -> latent order.
 
     Coupling k conditions on sites < k and transforms sites >= k; the list runs k = N-1 .. 0,
