@@ -178,11 +178,13 @@ def render_page(records: Iterable[dict[str, Any]]) -> str:
 
 
 # --- the README block ------------------------------------------------------------------------
-def render_figures(records: Iterable[dict[str, Any]]) -> str:
-    """The lines between the README's markers (without the markers)."""
+def render_figures(records: Iterable[dict[str, Any]],
+                   keys: Iterable[tuple[str, str, str, str]] = HEADLINE) -> str:
+    """The lines between the README's markers (without the markers): one row per key of
+    ``keys`` (benchmark, case, metric, what it is) that has a record."""
     best = latest(records)
     rows, missing = [], []
-    for bench, case, metric, what in HEADLINE:
+    for bench, case, metric, what in keys:
         r = best.get((bench, case, metric))
         if r is None:
             missing.append(f"{bench} / {case} / {metric}")

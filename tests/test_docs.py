@@ -148,8 +148,10 @@ def test_benchlib_records_and_the_renderer(tmp_path: Path, monkeypatch: pytest.M
     assert "`python scripts/bench_train.py --only tfim10`" in page
     assert "No records yet" in page  # the other benchmarks
     assert page == rb.render_page(list(reversed([*records, later])))  # deterministic
-    block = rb.render_figures(records)
-    assert "| `qtomo train` defaults, TFIM N=10, 100,000 shots: exact classical fidelity |" in block
+    keys = [("train", "tfim10", "classical_fidelity_exact", "TFIM N=10: exact F_c"),
+            ("train", "ghz40", "classical_fidelity", "GHZ N=40: F_c")]
+    block = rb.render_figures(records, keys)
+    assert "| TFIM N=10: exact F_c |" in block
     assert "no record yet, left out" in block
     text = f"intro\n{rb.START}\nold\n{rb.END}\nend\n"
     assert rb.replace_block(text, "new") == f"intro\n{rb.START}\nnew\n{rb.END}\nend\n"
