@@ -70,17 +70,20 @@ def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
               help="Shots held out for validation / early stopping  [0.1].")
 @click.option("--patience", type=int, default=None,
               help="Stop after this many epochs without better validation NLL (0: never) "
-              "[adapted to the data: 3 for the GRU's plateau schedule, else 5 or 10; see README].")
+              "[adapted to the data: 3 for the GRU's plateau schedule, else 5; see the docs' "
+              "training guide].")
 @click.option("--weight-decay", type=float, default=None, help="AdamW weight decay  [0].")
 @click.option("--symmetry", type=click.Choice(["auto", "none", "reflection", "translation",
                                                "permutation"]), default=None,
               help="Augment the training shots with qubit permutations that leave the state "
               "invariant (auto: the group the dataset declares; imported lab data: none) [auto].")
 @click.option("--keep", type=click.Choice(["best", "last"]), default=None,
-              help="Model kept and scored: lowest validation NLL, or the end of the schedule "
-              "[adapted to the data].")
+              help="Model kept and scored: lowest validation NLL, or the end of the run "
+              "(reconstruct then checks it against the run's best on the held-out shots) "
+              "[best].")
 @click.option("--max-minutes", type=float, default=None,
-              help="Wall-time budget; on resume it counts earlier sessions too.")
+              help="Wall-time budget; on resume it counts the earlier runs of the same directory "
+              "too.")
 @click.option("--bootstrap", type=int, default=None, metavar="B",
               help="Also train B bootstrap members (GRU only) on multinomial resamples of the "
               "training shots, side by side in one stacked model, warm started from the main "

@@ -95,11 +95,10 @@ class TrainConfig:
         (see :mod:`qtomo.training.symmetry`).
     keep : str
         Which model is kept in ``best.pt`` and scored: ``best`` (lowest validation NLL) or
-        ``last`` (the end of the schedule). With ``last`` an epoch's progress (the plateau
-        schedule and ``patience``) is judged against the previous epoch's validation NLL,
-        not the lowest so far: the run goes on while the validation NLL still falls now and
-        then, its rate halved after every epoch that does not lower it, and stops after
-        ``patience`` epochs in a row that do not.
+        ``last`` (the end of the run). Either way, progress (the plateau schedule and
+        ``patience``) is judged against the lowest validation NLL so far; with ``last`` the
+        summary compares the kept model with the lowest-NLL one per validation shot
+        (``heldout_gap``), which ``qtomo reconstruct`` checks.
     bootstrap : int
         Also train this many bootstrap members (GRU only), each on a multinomial resample
         of the training shots, side by side in one stacked model (0: none; else >= 2); see

@@ -74,7 +74,7 @@ def resume_training(
     """Continue the run in ``run_dir`` from its ``last.pt``, or extend it.
 
     ``settings`` are the settings the user gave explicitly (TrainConfig fields; ``hparams``
-    may be partial): ``device`` and ``max_minutes`` (total wall time, earlier sessions
+    may be partial): ``device`` and ``max_minutes`` (total wall time, earlier runs
     included) replace the stored ones, every other one but ``epochs`` must equal the
     checkpoint's. A checkpoint that is missing, corrupt, or from another dataset or model
     raises a :class:`QtomoError` before anything is written.
