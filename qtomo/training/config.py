@@ -235,8 +235,8 @@ def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, A
 
         hidden = SMALL_HIDDEN if n_qubits <= SMALL_NETWORK_MAX_QUBITS else 100
         # product channels where the plateau schedule trains (few shots, or few qubits); on
-        # many shots of more qubits they cost F_c and time (tuning cell tfim30-h1-60k: F_c
-        # 0.99905 in 163 s with 16 channels, 0.99942 in 139 s without)
+        # many shots of more qubits the tuning cells of scripts/training_cells.py trained
+        # better and faster without them (docs/design-notes.md, "Training defaults")
         phase = DEFAULT_PHASE_CHANNELS if plateau_regime(n_qubits, shots) else 0
         hp = {"hidden": hidden, "layers": 2, "phase": phase,
               "phase_site": phase_site_default(n_qubits, shots)}
