@@ -40,11 +40,13 @@ def _path(x: Dataset | Run | PathLike) -> Path:
 
 
 def simulate(
-    out: PathLike, *, state: str = "tfim", n_qubits: int = 10, J: float = 1.0,
-    h: float = 1.0, boundary: str = "open", povm: str = "pauli4", shots: int = 100_000,
-    eval_shots: int = 10_000, noise: float = 0.0, seed: int = 1234, method: str = "auto",
-    chi: int = 64, cutoff: float = 1e-10, log_p: str = "all",
-    readout_error: tuple[float, float] | None = None, overwrite: bool = False,
+    out: PathLike, *, state: str = "tfim", n_qubits: int | None = None, J: float = 1.0,
+    h: float = 1.0, boundary: str = "open", povm: str | None = None,
+    shots: int | None = None, eval_shots: int = 10_000, noise: float = 0.0, seed: int = 1234,
+    method: str = "auto", chi: int = 64, cutoff: float = 1e-10, log_p: str = "all",
+    readout_error: tuple[float, float] | None = None, design: PathLike | None = None,
+    shots_per_setting: int | None = None, drift: float = 0.0, readout_drift: float = 0.0,
+    calibration_shots: int = 0, overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Dataset:
@@ -59,21 +61,38 @@ def simulate(
         (any N: a state vector up to 16 qubits, an exact MPS above), see
         :mod:`qtomo.states.targets`.
     n_qubits, J, h, boundary, method, chi, cutoff :
-        Size, couplings and ground-state method (``auto``: ED up to 14 qubits, DMRG above,
-        with at most ``chi`` states per bond and discarded weight ``cutoff``).
-    povm : {"pauli4", "tetra", "pauli6"}
-        Single-qubit POVM measured on every qubit (outcome order in :mod:`qtomo.povm.frames`).
+        Size (default: the design file's, else 10), couplings and ground-state method
+        (``auto``: ED up to 14 qubits, DMRG above, with at most ``chi`` states per bond and
+        discarded weight ``cutoff``).
+    povm : {"pauli4", "tetra", "pauli6"}, optional
+        Single-qubit POVM measured on every qubit (outcome order in :mod:`qtomo.povm.frames`);
+        default pauli4, and pauli6 (the only one allowed) with a ``design``.
     shots, eval_shots : int
-        Training shots and fresh evaluation shots (stored apart, never trained on).
+        Training shots (default 100,000; not with a ``design``) and fresh evaluation shots
+        (stored apart, never trained on; random Pauli-6 draws with a ``design``).
     noise : float
         Local depolarizing strength p in [0, 1].
     seed : int
         The same seed gives the same file contents.
     log_p : {"all", "none"}
-        Store the exact natural log P(a) of every shot.
+        Store the exact natural log P(a) of every shot (with a ``design``: log P(bits |
+        setting) of the nominal measurement).
     readout_error : (P10, P01), optional
         Misread every qubit's bit with P(read 1 | 0) = P10 and P(read 0 | 1) = P01 (Pauli-6
         only); stored as the dataset's readout, which :func:`reconstruct` corrects.
+    design : path or "all-pauli", optional
+        A fixed design (:mod:`qtomo.data.design_file`: Pauli settings or any axes), every
+        setting measured exactly its shots; ``"all-pauli"``: the 3^N Pauli settings (N <= 8).
+    shots_per_setting : int, optional
+        Shots of every setting (required for ``"all-pauli"``; else overrides the file's).
+    drift, readout_drift : float
+        A device that drifts between settings (fixed designs, :mod:`qtomo.data.drift`): every
+        axis turned by an angle ~ N(0, drift) radians in every setting; flip probabilities
+        redrawn per setting and qubit with standard deviation ``readout_drift`` (needs
+        ``readout_error``). The stored design, readout and target stay the nominal ones.
+    calibration_shots : int
+        Store the readout a lab would estimate from this many simulated calibration shots of
+        each of |0...0> and |1...1> (needs ``readout_error``; 0: the exact matrices).
     progress, on_stage : callable, optional
         ``progress(k)`` after each block of k shots; ``on_stage(text)`` at each stage.
 
@@ -81,17 +100,22 @@ def simulate(
     -------
     Dataset
         ``summary`` holds the JSON of ``qtomo simulate --json`` (n_qubits, shots, povm,
-        state, method, noise, energy, truncation_error, log_p_true, out, ...).
+        state, method, noise, energy, truncation_error, log_p_true, out, and with a design
+        its summary, drift, readout_drift, calibration_shots, sampler).
     """
     from qtomo.data.simulate import SimulateConfig
     from qtomo.data.simulate import simulate as _simulate
+    from qtomo.data.simulate_design import resolved_defaults
 
+    design_str = None if design is None else str(design)
+    n_qubits, povm, shots = resolved_defaults(design_str, n_qubits, povm, shots)
     cfg = SimulateConfig(
         state=state, n_qubits=n_qubits, J=J, h=h, boundary=boundary, povm=povm, shots=shots,
         eval_shots=eval_shots, noise=noise, seed=seed, method=method, chi=chi, cutoff=cutoff,
         log_p=log_p, readout_error=None if readout_error is None else
-        (float(readout_error[0]), float(readout_error[1])),
-    )
+        (float(readout_error[0]), float(readout_error[1])), design=design_str,
+        shots_per_setting=shots_per_setting, drift=float(drift),
+        readout_drift=float(readout_drift), calibration_shots=int(calibration_shots))
     summary = _simulate(cfg, out, overwrite=overwrite, progress=progress, on_stage=on_stage)
     return Dataset(Path(out), summary)
 

@@ -78,6 +78,13 @@ class Dataset:
         with self.open() as ds:
             return ds.outcomes(start, stop)
 
+    def setting_shots(self) -> tuple[Any, Any]:
+        """A fixed design's shots: every shot's setting index into ``design.settings`` and its
+        bits, ``(int64 (M,), uint8 (M, N))``, axis settings included
+        (:meth:`qtomo.data.hdf5.Dataset.setting_shots`)."""
+        with self.open() as ds:
+            return ds.setting_shots()
+
     @property
     def n_qubits(self) -> int:
         return int(self.info["n_qubits"])

@@ -23,7 +23,9 @@ def cmd(data, as_json):
     t = s["target"]
     click.echo(f"{s['path']}: schema v{s['schema_version']}, qtomo {s['qtomo_version']}, "
                f"created {s['created']}")
-    click.echo(f"  {s['n_qubits']} qubits, {s['shots']} shots + {s['eval_shots']} eval shots, "
+    axis = f" + {s['axis_shots']} shots of axis settings" if s.get("axis_shots") else ""
+    click.echo(f"  {s['n_qubits']} qubits, {s['shots']} shots{axis} + {s['eval_shots']} eval "
+               "shots, "
                f"POVM {s['povm']} (K={s['K']}), "
                f"log_p_true {'yes' if s['has_log_p_true'] else 'no'}")
     if t:

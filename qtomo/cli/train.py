@@ -199,6 +199,8 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"on {s['device']} ({s['precision']}, {s['processes']} process(es))",
         f"run directory    {s['run_dir']}",
     ]
+    if s.get("note"):
+        lines.append(f"note             {s['note']}")
     if s.get("resumed") == "finished":
         lines.append(f"resume           the run had already finished (stopped: {s['stopped']});"
                      " --resume --epochs N, N above its epoch cap, extends it")

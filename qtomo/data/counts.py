@@ -37,6 +37,18 @@ depends only on the counts and the seed, not on the order or layout of the file 
 of the same counts give identical datasets). The design (settings and their shot counts) is
 recorded as :class:`~qtomo.data.design.Design` ``kind="fixed"``.
 
+Settings along any axis
+-----------------------
+In the list layout an entry may give, instead of ``setting``, exactly one of ``paulis``,
+``axes`` ([theta, phi] per qubit, radians) or ``vectors`` (unit [x, y, z] per qubit) beside
+its ``counts``, as a design file does (:mod:`qtomo.data.design_file`); entry k of ``axes`` is
+character k of the outcome strings (reversed with ``q0-last``). The CSV form of such counts
+has the header ``theta_0,phi_0,...,theta_{N-1},phi_{N-1},outcome,count``, whose columns name
+the qubits. Settings along +x, +y, +z only are Pauli settings as above; the others (axis
+settings, listed after the Pauli ones, sorted by their angles) are expanded the same way into
+``axis_index`` and ``axis_bits`` (:class:`~qtomo.data.lab_files.LabShots`), bit 0 the +1
+outcome of n.sigma.
+
 Classical shadows (random design)
 ---------------------------------
 ``.npz`` with integer arrays ``bits`` and ``recipes``, both ``(T, N)`` (PennyLane's
@@ -47,8 +59,6 @@ qubit j (reversed with ``q0-last``). The bases were drawn per shot: design ``ran
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import zipfile
 from pathlib import Path
@@ -56,23 +66,26 @@ from typing import Any
 
 import numpy as np
 
-from qtomo.data.design import Design
+from qtomo.data.design import AXIS_LETTER, Design, axis_label, design_axes
+from qtomo.data.design_file import angle_header, angle_row, csv_header, setting_entry
 from qtomo.data.lab_files import (
+    JsonObject,
     LabShots,
     check_cell,
     existing_file,
     file_error,
+    load_json,
+    parse_count,
     read_csv_rows,
 )
 from qtomo.errors import DataFileError
+from qtomo.povm.axes import letter_angles
 
 _LETTER = {"X": 0, "Y": 1, "Z": 2}
 #: counts table: setting (basis codes, qubit 0 first) -> outcome (bits) -> count
 Table = dict[tuple[int, ...], dict[tuple[int, ...], int]]
-
-
-class JsonObject(list):
-    """A JSON object as its list of (key, value) pairs, so that repeated keys are seen."""
+#: axis settings: angles (theta_0, phi_0, theta_1, ...) -> outcome (bits) -> count
+AxisTable = dict[tuple[float, ...], dict[tuple[int, ...], int]]
 
 
 # --- cells --------------------------------------------------------------------------------------
@@ -119,51 +132,12 @@ def parse_bits(p: Path, where: str, key: Any, n: int, bit_order: str, what: str 
     return tuple(bits[::-1] if bit_order == "q0-last" else bits)
 
 
-def parse_count(p: Path, where: str, v: Any, text: bool = False) -> int:
-    """A count: a non-negative integer (an integral float such as 12.0 is accepted).
-
-    ``text``: ``v`` is a CSV cell to be parsed; in JSON a quoted count is refused.
-    """
-    expect = "expected a non-negative integer"
-    if text and isinstance(v, str):
-        try:
-            v = float(v) if any(c in v for c in ".eEnN") else int(v)
-        except ValueError:
-            raise file_error(p, where, f"count {v!r} is not a number; {expect}") from None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise file_error(p, where, f"count {v!r} is not a number; {expect}")
-    if isinstance(v, float):
-        if not math.isfinite(v) or v != int(v):
-            raise file_error(p, where, f"count {v!r} is not an integer; {expect}")
-        v = int(v)
-    if v < 0:
-        raise file_error(p, where, f"count {v} is negative; {expect}")
-    return int(v)
-
-
 def _show(codes: tuple[int, ...], letters: str, bit_order: str) -> str:
     s = "".join(letters[c] for c in codes)
     return s[::-1] if bit_order == "q0-last" else s
 
 
 # --- JSON ---------------------------------------------------------------------------------------
-def load_json(p: Path) -> Any:
-    """Parse a JSON file; objects come back as :class:`JsonObject`. Errors name line and column."""
-    raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise file_error(p, f"line {line}", "not UTF-8 text; expected a JSON file") from None
-    if not text.strip():
-        raise DataFileError(f"{p}: empty file; expected JSON counts per setting")
-    try:
-        return json.loads(text, object_pairs_hook=JsonObject)
-    except json.JSONDecodeError as e:
-        raise file_error(p, f"line {e.lineno}, column {e.colno}",
-                         f"not valid JSON ({e.msg})") from None
-
-
 def _counts_object(p: Path, where: str, obj: Any, n: int, bit_order: str, what: str
                    ) -> dict[tuple[int, ...], int]:
     if not isinstance(obj, JsonObject):
@@ -180,39 +154,56 @@ def _counts_object(p: Path, where: str, obj: Any, n: int, bit_order: str, what: 
     return out
 
 
-def _json_settings(p: Path, obj: Any, bit_order: str) -> tuple[Table, int]:
-    """Settings mapping or list -> (table, N)."""
-    # (place of the setting string, place of its counts, setting, counts)
+def _json_entries(p: Path, obj: Any) -> list[tuple[str, str, Any, Any]]:
+    """(place of the setting, place of its counts, setting or raw entry, counts or None)."""
     if isinstance(obj, JsonObject):
-        entries = [("", f"setting {s!r}", s, c) for s, c in obj]
-    elif isinstance(obj, list):
-        entries = []
-        for i, e in enumerate(obj):
-            where = f"entry {i}"
-            if not isinstance(e, JsonObject):
-                raise file_error(p, where, f"{type(e).__name__}; expected an object "
-                                 "{\"setting\": ..., \"counts\": {...}}")
-            d = dict(e)
-            if set(d) != {"setting", "counts"} or len(e) != 2:
-                raise file_error(p, where, f"keys {[k for k, _ in e]}; expected exactly "
-                                 "'setting' and 'counts'")
-            entries.append((where, f"entry {i} (setting {d['setting']!r})", d["setting"],
-                            d["counts"]))
-    else:
+        return [("", f"setting {s!r}", s, c) for s, c in obj]
+    if not isinstance(obj, list):
         raise DataFileError(f"{p}: settings are {type(obj).__name__}; expected an object "
                             "{setting: {outcome: count}} or a list of {setting, counts}")
+    entries = []
+    for i, e in enumerate(obj):
+        where = f"entry {i}"
+        keys = [k for k, _ in e] if isinstance(e, JsonObject) else []
+        if sorted(keys) == ["counts", "setting"]:
+            d = dict(e)
+            entries.append((where, f"entry {i} (setting {d['setting']!r})", d["setting"],
+                            d["counts"]))
+        else:  # the design file's layout: paulis, axes or vectors (design_file.setting_entry)
+            entries.append((where, f"entry {i}", e, None))
+    return entries
+
+
+def _json_settings(p: Path, obj: Any, bit_order: str) -> tuple[Table, AxisTable, int]:
+    """Settings mapping or list -> (Pauli table, axis table, N)."""
+    entries = _json_entries(p, obj)
     if not entries:
         raise DataFileError(f"{p}: no settings (no shots); expected counts per setting")
     table: Table = {}
+    axes: AxisTable = {}
     n: int | None = None
     for where, ctx, s, c in entries:
-        codes = parse_setting(p, where, s, n, bit_order)
-        n = len(codes)
-        if codes in table:
+        if c is None:
+            angles, c = setting_entry(p, where, s, "counts", n, bit_order)
+            n = len(angles)
+            key, into = setting_key(angles)
+        else:
+            key = parse_setting(p, where, s, n, bit_order)
+            n, into = len(key), "pauli"
+        target: dict = table if into == "pauli" else axes
+        if key in target:
             raise file_error(p, ctx, "setting given twice; merge its counts into one entry")
-        table[codes] = _counts_object(p, ctx, c, n, bit_order, "outcome")
+        target[key] = _counts_object(p, ctx, c, n, bit_order, "outcome")
     assert n is not None
-    return table, n
+    return table, axes, n
+
+
+def setting_key(angles: np.ndarray) -> tuple[tuple[Any, ...], str]:
+    """``(basis codes, "pauli")`` for a Pauli setting, ``(flattened angles, "axes")`` else."""
+    label = axis_label(angles)
+    if AXIS_LETTER in label:
+        return tuple(float(x) for x in np.asarray(angles).reshape(-1)), "axes"
+    return tuple("XYZ".index(c) for c in label), "pauli"
 
 
 def parse_calibration(p: Path, obj: Any, n: int, bit_order: str
@@ -231,8 +222,8 @@ def parse_calibration(p: Path, obj: Any, n: int, bit_order: str
     return out
 
 
-def read_counts_json(p: Path, bit_order: str) -> tuple[Table, int, Any]:
-    """(table, N, raw calibration entry or None) of a counts JSON file."""
+def read_counts_json(p: Path, bit_order: str) -> tuple[Table, AxisTable, int, Any]:
+    """(Pauli table, axis table, N, raw calibration entry or None) of a counts JSON file."""
     doc = load_json(p)
     calibration = None
     if isinstance(doc, JsonObject) and any(k == "settings" for k, _ in doc):
@@ -248,66 +239,94 @@ def read_counts_json(p: Path, bit_order: str) -> tuple[Table, int, Any]:
         raise file_error(p, "top-level key 'calibration'", "a file with calibration counts "
                          "keeps its counts under 'settings': {\"settings\": {...}, "
                          "\"calibration\": {...}}")
-    table, n = _json_settings(p, doc, bit_order)
-    return table, n, calibration
+    table, axes, n = _json_settings(p, doc, bit_order)
+    return table, axes, n, calibration
 
 
 # --- CSV ----------------------------------------------------------------------------------------
-def read_counts_csv(p: Path, bit_order: str) -> tuple[Table, int]:
-    """(table, N) of a ``setting,outcome,count`` CSV file."""
-    rows, numbers = read_csv_rows(p, ("setting", "outcome", "count"),
+def read_counts_csv(p: Path, bit_order: str) -> tuple[Table, AxisTable, int]:
+    """(Pauli table, axis table, N) of a ``setting,outcome,count`` CSV file, or of one with
+    the header ``theta_0,phi_0,...,theta_{N-1},phi_{N-1},outcome,count`` (the columns name
+    the qubits, whatever ``bit_order``; the outcome string follows it)."""
+    head = csv_header(p)
+    n_ax = (len(head) - 2) // 2
+    by_angles = len(head) >= 4 and head == angle_header(n_ax, ("outcome", "count"))
+    rows, numbers = read_csv_rows(p, head if by_angles else ("setting", "outcome", "count"),
                                   "one line per setting and outcome")
     table: Table = {}
-    seen: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+    axes: AxisTable = {}
+    seen: dict[tuple[tuple[Any, ...], tuple[int, ...]], int] = {}
     n: int | None = None
+    width = len(head) if by_angles else 3
     for row, ln in zip(rows, numbers, strict=True):
         where = f"line {ln}"
-        if len(row) != 3:
-            raise file_error(p, where, f"{len(row)} columns; expected 3 (setting,outcome,count), "
+        if len(row) != width:
+            raise file_error(p, where, f"{len(row)} columns; expected {width} "
+                             f"({','.join(head) if by_angles else 'setting,outcome,count'}), "
                              "e.g. 'XXYZ,0101,12'")
-        for col, cell, expect in (("1 (setting)", row[0], "letters X, Y, Z"),
-                                  ("2 (outcome)", row[1], "digits 0/1"),
-                                  ("3 (count)", row[2], "a non-negative integer")):
+        for col, cell, expect in ((f"{width - 1} (outcome)", row[-2], "digits 0/1"),
+                                  (f"{width} (count)", row[-1], "a non-negative integer")):
             check_cell(p, where, col, cell, expect)
-        codes = parse_setting(p, where, row[0], n, bit_order)
-        n = len(codes)
-        bits = parse_bits(p, where, row[1], n, bit_order)
-        if (codes, bits) in seen:
-            raise file_error(p, where, f"setting {row[0]!r}, outcome {row[1]!r} was already "
-                             f"counted on line {seen[codes, bits]}; merge the two lines")
-        seen[codes, bits] = ln
-        table.setdefault(codes, {})[bits] = parse_count(p, where, row[2], text=True)
+        if by_angles:
+            key, into = setting_key(angle_row(p, where, row, n_ax))
+            n = n_ax
+        else:
+            check_cell(p, where, "1 (setting)", row[0], "letters X, Y, Z")
+            key, into = parse_setting(p, where, row[0], n, bit_order), "pauli"
+            n = len(key)
+        bits = parse_bits(p, where, row[-2], n, bit_order)
+        if (key, bits) in seen:
+            what = f"setting {row[0]!r}" if not by_angles else "the setting of these angles"
+            raise file_error(p, where, f"{what}, outcome {row[-2]!r} was already counted on "
+                             f"line {seen[key, bits]}; merge the two lines")
+        seen[key, bits] = ln
+        target: dict = table if into == "pauli" else axes
+        target.setdefault(key, {})[bits] = parse_count(p, where, row[-1], text=True)
     assert n is not None
-    return table, n
+    return table, axes, n
 
 
 # --- expansion ----------------------------------------------------------------------------------
-def expand_counts(p: Path, table: Table, n: int, seed: int) -> LabShots:
-    """Per-shot rows of a counts table, shuffled (see the module docstring)."""
-    settings = sorted(table)
-    rows_b: list[tuple[int, ...]] = []
+def _expand(tables: list[dict[tuple[int, ...], int]], n: int, rng: np.random.Generator
+            ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Per-shot rows of the settings' counts, shuffled: (setting position (M,), bits (M, N),
+    shots per setting)."""
+    rows_s: list[int] = []
     rows_o: list[tuple[int, ...]] = []
     counts: list[int] = []
-    per_setting = []
-    for s in settings:
-        outs = table[s]
-        per_setting.append(sum(outs.values()))
+    for i, outs in enumerate(tables):
         for o in sorted(outs):
             if outs[o]:
-                rows_b.append(s)
+                rows_s.append(i)
                 rows_o.append(o)
                 counts.append(outs[o])
-    total = sum(counts)
-    if total == 0:
-        raise DataFileError(f"{p}: no shots (every count is 0)")
     c = np.array(counts, dtype=np.int64)
     idx = np.repeat(np.arange(len(c), dtype=np.int32 if len(c) < 2**31 else np.int64), c)
-    np.random.default_rng(seed).shuffle(idx)
-    bases = np.array(rows_b, dtype=np.uint8)[idx]
-    bits = np.array(rows_o, dtype=np.uint8)[idx]
-    design = Design("fixed", tuple(_show(s, "XYZ", "q0-first") for s in settings),
-                    tuple(int(x) for x in per_setting))
-    return LabShots(n_qubits=n, bases=bases, bits=bits, design=design)
+    rng.shuffle(idx)
+    return (np.array(rows_s, dtype=np.int64)[idx],
+            np.array(rows_o, dtype=np.uint8).reshape(-1, n)[idx],
+            [sum(outs.values()) for outs in tables])
+
+
+def expand_counts(p: Path, table: Table, n: int, seed: int, axes: AxisTable | None = None
+                  ) -> LabShots:
+    """Per-shot rows of a counts table, shuffled (see the module docstring); the shots of axis
+    settings (``axes``) go to ``axis_index`` and ``axis_bits``."""
+    rng = np.random.default_rng(seed)
+    settings, axis_keys = sorted(table), sorted(axes or {})
+    pos, bits, per_setting = _expand([table[s] for s in settings], n, rng)
+    pos_a, bits_a, per_axis = _expand([(axes or {})[a] for a in axis_keys], n, rng)
+    if sum(per_setting) + sum(per_axis) == 0:
+        raise DataFileError(f"{p}: no shots (every count is 0)")
+    labels = tuple(_show(s, "XYZ", "q0-first") for s in settings)
+    angles = [letter_angles(s) for s in labels] + [np.reshape(a, (n, 2)) for a in axis_keys]
+    design = Design("fixed", labels + tuple(axis_label(a) for a in angles[len(labels):]),
+                    tuple(int(x) for x in per_setting + per_axis),
+                    design_axes(np.array(angles)) if axis_keys else None)
+    bases = np.array(settings, dtype=np.uint8).reshape(-1, n)[pos]
+    return LabShots(n_qubits=n, bases=bases, bits=bits, design=design,
+                    axis_index=(len(settings) + pos_a) if axis_keys else None,
+                    axis_bits=bits_a if axis_keys else None)
 
 
 def _is_csv(p: Path) -> bool:
@@ -327,12 +346,12 @@ def read_counts(path: str | os.PathLike[str], bit_order: str = "q0-first", seed:
     p = existing_file(path, "counts per setting (JSON or CSV)")
     calibration = None
     if _is_csv(p):
-        table, n = read_counts_csv(p, bit_order)
+        table, axes, n = read_counts_csv(p, bit_order)
     else:
-        table, n, raw_cal = read_counts_json(p, bit_order)
+        table, axes, n, raw_cal = read_counts_json(p, bit_order)
         if raw_cal is not None:
             calibration = parse_calibration(p, raw_cal, n, bit_order)
-    shots = expand_counts(p, table, n, seed)
+    shots = expand_counts(p, table, n, seed, axes)
     shots.calibration = calibration
     return shots
 
@@ -379,6 +398,7 @@ def read_shadow(path: str | os.PathLike[str], bit_order: str = "q0-first") -> La
 
 
 __all__ = [
+    "AxisTable",
     "JsonObject",
     "Table",
     "expand_counts",
@@ -391,4 +411,5 @@ __all__ = [
     "read_counts_csv",
     "read_counts_json",
     "read_shadow",
+    "setting_key",
 ]

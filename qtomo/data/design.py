@@ -4,25 +4,38 @@
 
 * ``kind="random"``: every shot is an independent draw of the POVM; for Pauli data, every
   qubit's basis was drawn afresh for every shot (the per-shot layouts ``pauli-basis`` and
-  ``outcomes``, classical-shadow files, ``qtomo simulate``). No settings list.
-* ``kind="fixed"``: the lab chose a list of settings (one Pauli letter per qubit, e.g.
-  ``"XXYZ"``) and measured each a fixed number of times (counts files). ``settings`` holds
-  them, qubit 0 first, in lexicographic order X < Y < Z; ``shots_per_setting`` their shot
-  counts (a listed setting without shots keeps 0). Each shot's setting can be read back from
-  its Pauli-6 outcome: basis = outcome // 2 per qubit.
+  ``outcomes``, classical-shadow files, ``qtomo simulate`` without ``--design``). No settings.
+* ``kind="fixed"``: the lab chose a list of settings and measured each a fixed number of
+  times (counts files, ``qtomo simulate --design``). ``settings`` holds their labels, qubit 0
+  first: one Pauli letter per qubit (``"XXYZ"``) for a *Pauli setting*; ``shots_per_setting``
+  their shot counts (a listed setting without shots keeps 0). Imported counts list the Pauli
+  settings in lexicographic order X < Y < Z; a simulated design keeps its file's order.
+  Each Pauli shot is stored as a Pauli-6 outcome, from which its setting can be read back:
+  basis = outcome // 2 per qubit.
+* A fixed design may also measure qubits along any Bloch axis (``axes``, angles (theta, phi)
+  of every qubit of every setting; :mod:`qtomo.povm.axes`). A setting with any axis that is
+  not +x, +y or +z is an *axis setting*: its label has the Pauli letter of every qubit measured
+  along a Pauli axis and ``A`` for the others (``"ZAAZ"``). Its shots cannot be Pauli-6
+  outcomes; they are stored apart as (setting index, bits) (``/axis_shots``, see
+  :mod:`qtomo.data.schema`). ``Dataset.setting_shots()`` gives every shot's setting and bits,
+  whichever way it is stored.
 
 :class:`Readout` -- per-qubit readout confusion matrices, ``confusion[q, b, b'] =
 P(read b | prepared b')`` (rows: bit read, columns: bit prepared; each column sums to 1),
 with binomial standard errors when they were estimated from calibration counts. The dataset
 also stores the effective per-qubit POVM they make (``/povm/site_elements``, see
-:mod:`qtomo.data.schema`), which ``qtomo reconstruct`` inverts to correct the readout.
+:mod:`qtomo.data.schema`), which ``qtomo reconstruct`` inverts to correct the readout. The
+same matrices misread the bits of axis settings (bit flips after the projective measurement).
 
 HDF5 layout (both groups optional; files without them read as design ``random`` and no
 readout)::
 
     /design                attrs: kind ("random" | "fixed")
-    /design/settings       |S{N} (S,) ASCII Pauli strings, qubit 0 first (fixed only)
-    /design/shots_per_setting  int64 (S,), summing to the number of shots (fixed only)
+    /design/settings       |S{N} (S,) ASCII labels, qubit 0 first (fixed only)
+    /design/shots_per_setting  int64 (S,); the Pauli settings' sum to the rows of /outcomes,
+                           the axis settings' to the rows of /axis_shots (fixed only)
+    /design/axes           float64 (S, N, 2): (theta, phi) of every qubit of every setting
+                           (only in designs with axis settings)
     /readout               attrs: confusion float64 (N, 2, 2), stderr float64 (N, 2, 2)
                            (NaN: unknown), source ("calibration" | "readout" | "simulate"),
                            source_file,
@@ -39,11 +52,25 @@ from typing import Any
 import h5py
 import numpy as np
 
+from qtomo.errors import InputValueError
+from qtomo.povm.axes import angles_to_vectors, letter_angles, pauli_letters
+from qtomo.typing import FloatArray
+
 DESIGN_KINDS = ("random", "fixed")
 #: Largest flip probability accepted: at 0.5 a readout carries no information about the bit.
 MAX_FLIP = 0.5
 CONVENTION = "confusion[q, b, b'] = P(read b | prepared b'); rows read, columns prepared"
 _LETTERS = frozenset("XYZ")
+#: Label letter of a qubit measured along an axis other than +x, +y, +z.
+AXIS_LETTER = "A"
+#: (theta, phi) per qubit per setting, as nested tuples (hashable, comparable).
+Axes = tuple[tuple[tuple[float, float], ...], ...]
+
+
+def axis_label(angles: FloatArray) -> str:
+    """The label of a setting with angles (N, 2): each qubit's Pauli letter, or ``A``."""
+    vecs = angles_to_vectors(angles)
+    return "".join(pauli_letters(v[None]) or AXIS_LETTER for v in vecs)
 
 
 @dataclass(frozen=True)
@@ -54,18 +81,44 @@ class Design:
     ----------
     kind : ``"random"`` (bases drawn per shot) or ``"fixed"`` (fixed settings)
     settings : tuple of str or None
-        Pauli strings, one letter X/Y/Z per qubit, qubit 0 first (``fixed`` only).
+        Setting labels, one letter per qubit, qubit 0 first (``fixed`` only): X/Y/Z, and ``A``
+        for a qubit of an axis setting measured along another axis.
     shots_per_setting : tuple of int or None
         Shots measured in each setting, in the order of ``settings``.
+    axes : nested tuples (S, N, 2) or None
+        (theta, phi) in radians of every qubit of every setting; None when every setting is a
+        Pauli setting (the letters say it all). See :meth:`angles`.
     """
 
     kind: str = "random"
     settings: tuple[str, ...] | None = None
     shots_per_setting: tuple[int, ...] | None = None
+    axes: Axes | None = None
 
     @property
     def n_settings(self) -> int | None:
         return None if self.settings is None else len(self.settings)
+
+    @property
+    def axis_mask(self) -> np.ndarray:
+        """bool (S,): True for axis settings (some qubit not along +x, +y or +z)."""
+        return np.array([AXIS_LETTER in s for s in self.settings or ()], dtype=bool)
+
+    @property
+    def n_axis_settings(self) -> int:
+        return int(self.axis_mask.sum())
+
+    def angles(self) -> FloatArray:
+        """float64 (S, N, 2): (theta, phi) of every qubit of every setting."""
+        if self.axes is not None:
+            return np.array(self.axes, dtype=np.float64)
+        return np.array([letter_angles(s) for s in self.settings or ()], dtype=np.float64)
+
+    def shot_totals(self) -> tuple[int, int]:
+        """Shots of the Pauli settings and of the axis settings."""
+        counts = np.array(self.shots_per_setting or (), dtype=np.int64)
+        mask = self.axis_mask
+        return int(counts[~mask].sum()), int(counts[mask].sum())
 
     def summary(self) -> dict[str, Any]:
         """Compact JSON-able summary (the settings list itself is left out)."""
@@ -73,6 +126,8 @@ class Design:
         if self.shots_per_setting:
             s = self.shots_per_setting
             out.update(shots_min=min(s), shots_max=max(s), shots_total=sum(s))
+        if self.axes is not None:
+            out.update(n_axis_settings=self.n_axis_settings, axis_shots=self.shot_totals()[1])
         return out
 
     def describe(self) -> str:
@@ -82,7 +137,29 @@ class Design:
         s = self.summary()
         each = (f"{s['shots_min']} shots each" if s["shots_min"] == s["shots_max"]
                 else f"{s['shots_min']}-{s['shots_max']} shots per setting")
-        return f"fixed, {s['n_settings']} settings, {each}"
+        axes = f" ({self.n_axis_settings} along other axes)" if self.n_axis_settings else ""
+        return f"fixed, {s['n_settings']} settings{axes}, {each}"
+
+
+def pauli_part_note(design: Design | None, command: str, does: str) -> str | None:
+    """What ``command`` (which reads Pauli-6 shots only) does with a design's axis settings:
+    None when there are none; a note naming the shots left out; an :class:`InputValueError`
+    when every setting is an axis setting (nothing to read)."""
+    n_axis = 0 if design is None else design.n_axis_settings
+    if design is None or not n_axis:
+        return None
+    pauli, axis = design.shot_totals()
+    head = (f"{command} {does} Pauli settings only; {n_axis} of {design.n_settings} settings "
+            "are along other axes")
+    if not pauli:
+        raise InputValueError(head)
+    return (f"{head}: it uses the {pauli} shots of the {design.n_settings - n_axis} Pauli "
+            f"settings and leaves out the {axis} shots of the axis settings")
+
+
+def design_axes(angles: FloatArray) -> Axes:
+    """Angles (S, N, 2) as the nested tuples of :attr:`Design.axes`."""
+    return tuple(tuple((float(t), float(p)) for t, p in row) for row in np.asarray(angles))
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,10 +263,16 @@ def write_design(f: h5py.File, design: Design) -> None:
         g.create_dataset("settings", data=np.array(design.settings, dtype=f"S{n}"))
         g.create_dataset("shots_per_setting",
                          data=np.array(design.shots_per_setting, dtype=np.int64))
+    if design.axes is not None:
+        g.create_dataset("axes", data=design.angles())
 
 
-def read_design(f: h5py.File, n_qubits: int, shots: int) -> tuple[Design | None, str | None]:
-    """``(design, None)`` or ``(None, problem)``; a file without ``/design`` is ``random``."""
+def read_design(f: h5py.File, n_qubits: int, shots: int, axis_shots: int = 0
+                ) -> tuple[Design | None, str | None]:
+    """``(design, None)`` or ``(None, problem)``; a file without ``/design`` is ``random``.
+
+    ``shots`` and ``axis_shots`` are the rows of ``/outcomes`` and ``/axis_shots``.
+    """
     if "design" not in f:
         return Design("random"), None
     g = f["design"]
@@ -208,16 +291,43 @@ def read_design(f: h5py.File, n_qubits: int, shots: int) -> tuple[Design | None,
         return None, (f"/design/settings {raw.shape} and shots_per_setting {counts.shape} "
                       f"{counts.dtype}; expected two 1-D arrays of one length, integer counts")
     settings = tuple(s.decode() if isinstance(s, bytes) else str(s) for s in raw.tolist())
-    for i, s in enumerate(settings):
-        if len(s) != n_qubits or not set(s) <= _LETTERS:
-            return None, (f"/design/settings[{i}] is {s!r}; expected {n_qubits} letters "
-                          "X, Y or Z")
+    axes, problem = _read_axes(g, settings, n_qubits)
+    if problem:
+        return None, problem
     if counts.size and int(counts.min()) < 0:
         return None, "/design/shots_per_setting holds a negative count"
-    if kind == "fixed" and int(counts.sum()) != shots:
-        return None, (f"/design/shots_per_setting sums to {int(counts.sum())}, but the "
-                      f"dataset holds {shots} shots")
-    return Design(kind, settings, tuple(int(x) for x in counts)), None
+    design = Design(kind, settings, tuple(int(x) for x in counts), axes)
+    pauli, axis = design.shot_totals()
+    if kind == "fixed" and (pauli, axis) != (shots, axis_shots):
+        if not (axis or axis_shots):
+            return None, (f"/design/shots_per_setting sums to {pauli}, but the dataset holds "
+                          f"{shots} shots")
+        return None, (f"/design/shots_per_setting gives {pauli} shots of Pauli settings and "
+                      f"{axis} of axis settings, but the dataset holds {shots} and "
+                      f"{axis_shots}")
+    return design, None
+
+
+def _read_axes(g: h5py.Group, settings: tuple[str, ...], n_qubits: int
+               ) -> tuple[Axes | None, str | None]:
+    """``/design/axes`` checked against the labels: ``(axes or None, problem or None)``."""
+    letters = _LETTERS | {AXIS_LETTER} if "axes" in g else _LETTERS
+    for i, s in enumerate(settings):
+        if len(s) != n_qubits or not set(s) <= letters:
+            return None, (f"/design/settings[{i}] is {s!r}; expected {n_qubits} letters "
+                          f"{', '.join(sorted(letters))}")
+    if "axes" not in g:
+        return None, None
+    a = g["axes"][()]
+    if a.shape != (len(settings), n_qubits, 2) or a.dtype.kind != "f" \
+            or not np.all(np.isfinite(a)):
+        return None, (f"/design/axes has shape {a.shape} and dtype {a.dtype}; expected finite "
+                      f"float64 ({len(settings)}, {n_qubits}, 2)")
+    for i, s in enumerate(settings):
+        if axis_label(a[i]) != s:
+            return None, (f"/design/settings[{i}] is {s!r} but its axes make {axis_label(a[i])!r}"
+                          f" (Pauli letters for +x, +y, +z, {AXIS_LETTER} for other axes)")
+    return design_axes(a), None
 
 
 def write_readout(f: h5py.File, readout: Readout) -> None:
@@ -262,12 +372,17 @@ def read_readout(f: h5py.File, n_qubits: int) -> tuple[Readout | None, str | Non
 
 
 __all__ = [
+    "AXIS_LETTER",
     "CONVENTION",
     "DESIGN_KINDS",
+    "Axes",
     "MAX_FLIP",
     "Design",
     "Readout",
+    "axis_label",
     "confusion_from_flips",
+    "design_axes",
+    "pauli_part_note",
     "confusion_problem",
     "read_design",
     "read_readout",

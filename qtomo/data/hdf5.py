@@ -22,7 +22,7 @@ import numpy as np
 from qtomo.data.design import Design, Readout, read_design, read_readout
 from qtomo.data.schema import READABLE_VERSIONS
 from qtomo.data.writer import DatasetWriter, check_output_path
-from qtomo.errors import DataFileError
+from qtomo.errors import DataFileError, InputValueError
 from qtomo.povm.frames import (
     AnyFrame,
     FrameError,
@@ -56,7 +56,11 @@ class Dataset:
         Target attributes (state, J, h, boundary, method, noise, seed, energy, ...).
     design : Design
         How the bases were chosen: ``kind`` ``random`` (drawn per shot; also every file
-        without ``/design``) or ``fixed`` (with ``settings`` and ``shots_per_setting``).
+        without ``/design``) or ``fixed`` (with ``settings`` and ``shots_per_setting``, and
+        ``axes`` when some settings measure along other axes than X, Y, Z).
+    axis_shots : int
+        Shots of axis settings, stored apart from the Pauli-6 ``outcomes`` (0 for most files);
+        :meth:`setting_shots` gives every shot's setting and bits.
     readout : Readout or None
         Readout confusion matrices with standard errors and source.
     measured_frame : Frame or LocalFrames
@@ -100,7 +104,8 @@ class Dataset:
         except FrameError as e:
             raise self._fail(f"invalid POVM: {e}") from None
         self.K = self.frame.K
-        self._check_shots(f, "outcomes", "log_p_true", "")
+        self.axis_shots = self._check_axis_shots(f)
+        self._check_shots(f, "outcomes", "log_p_true", "", empty_ok=self.axis_shots > 0)
         self.n_qubits = int(f["outcomes"].shape[1])
         self.shots = int(f["outcomes"].shape[0])
         self.has_log_p = "log_p_true" in f
@@ -113,10 +118,11 @@ class Dataset:
             self.eval_shots = 0
         self.config = json.loads(f.attrs.get("config", "{}"))
         self.target = {k: _py(v) for k, v in f["target"].attrs.items()} if "target" in f else {}
-        design, problem = read_design(f, self.n_qubits, self.shots)
+        design, problem = read_design(f, self.n_qubits, self.shots, self.axis_shots)
         if problem or design is None:
             raise self._fail(problem or "unreadable /design")
         self.design: Design = design
+        self._check_axis_settings()
         self.readout: Readout | None
         self.readout, problem = read_readout(f, self.n_qubits)
         if problem:
@@ -155,30 +161,57 @@ class Dataset:
         readout errors, or the ideal one (``readout_correction=False``)."""
         return self.measured_frame if readout_correction else self.frame
 
-    def _check_shots(self, g: h5py.Group, name: str, lp: str, prefix: str) -> None:
+    def _check_shots(self, g: h5py.Group, name: str, lp: str, prefix: str,
+                     empty_ok: bool = False, k: int | None = None) -> None:
         if name not in g:
             raise self._fail(f"missing /{prefix}{name}")
         d = g[name]
-        if d.ndim != 2 or d.shape[0] < 1 or d.shape[1] < 1:
+        if d.ndim != 2 or d.shape[0] < (0 if empty_ok else 1) or d.shape[1] < 1:
             raise self._fail(f"/{prefix}{name} has shape {d.shape}, expected (shots>=1, N>=1)")
         if d.dtype != np.uint8:
             raise self._fail(f"/{prefix}{name} has dtype {d.dtype}, expected uint8")
         if d.size <= _FULL_CHECK_ENTRIES:
             for s in range(0, d.shape[0], 1 << 20):
-                self._check_range(d[s : s + (1 << 20)], f"/{prefix}{name}", s)
+                self._check_range(d[s : s + (1 << 20)], f"/{prefix}{name}", s, k)
         if lp in g and (g[lp].shape != (d.shape[0],) or g[lp].dtype != np.float64):
             raise self._fail(
                 f"/{prefix}{lp} has shape {g[lp].shape} and dtype {g[lp].dtype}, "
                 f"expected ({d.shape[0]},) float64"
             )
 
-    def _check_range(self, block: np.ndarray, name: str, offset: int) -> None:
-        if block.size and int(block.max()) >= self.K:
-            row = offset + int(np.argwhere(block >= self.K)[0, 0])
+    def _check_range(self, block: np.ndarray, name: str, offset: int, k: int | None = None
+                     ) -> None:
+        what = f"the POVM has only K={self.K} outcomes" if k is None else "bits are 0 or 1"
+        k = self.K if k is None else k
+        if block.size and int(block.max()) >= k:
+            row = offset + int(np.argwhere(block >= k)[0, 0])
             raise self._fail(
-                f"{name} row {row} holds outcome {int(block.max())}, but the POVM has only "
-                f"K={self.K} outcomes (0..{self.K - 1})"
+                f"{name} row {row} holds outcome {int(block.max())}, but {what} (0..{k - 1})"
             )
+
+    def _check_axis_shots(self, f: h5py.File) -> int:
+        """Rows of ``/axis_shots`` (bits 0/1, a setting index per row), 0 when absent."""
+        if "axis_shots" not in f:
+            return 0
+        g = f["axis_shots"]
+        self._check_shots(g, "bits", "log_p_true", "axis_shots/", k=2)
+        rows = int(g["bits"].shape[0])
+        idx = g.get("setting_index")
+        if idx is None or idx.shape != (rows,) or idx.dtype.kind not in "iu":
+            raise self._fail(f"/axis_shots/setting_index must be integers ({rows},)")
+        return rows
+
+    def _check_axis_settings(self) -> None:
+        """Every axis shot names an axis setting of the design."""
+        if not self.axis_shots:
+            return
+        if self._f["axis_shots/bits"].shape[1] != self.n_qubits:
+            raise self._fail("/axis_shots/bits has a different qubit count than /outcomes")
+        mask = self.design.axis_mask
+        idx = self._f["axis_shots/setting_index"][()]
+        if idx.min() < 0 or idx.max() >= mask.size or not mask[idx].all():
+            raise self._fail("/axis_shots/setting_index names settings that are not axis "
+                             f"settings of the design (0..{mask.size - 1} with an axis)")
 
     # -- access -------------------------------------------------------------------------------
     def outcomes(self, start: int = 0, stop: int | None = None) -> Outcomes:
@@ -200,6 +233,50 @@ class Dataset:
         if self.eval_shots and "log_p_true" in self._f["eval"]:
             return self._f["eval/log_p_true"][()]
         return None
+
+    def setting_shots(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every shot's setting and bits: ``(setting_index int64 (M,), bits uint8 (M, N))``.
+
+        ``setting_index`` indexes ``design.settings``; bit 0 is the +1 outcome of the setting's
+        axis on that qubit (:mod:`qtomo.povm.axes`). The Pauli settings' shots come first, in
+        file order, read from their Pauli-6 outcomes (setting from outcome // 2, bit from
+        outcome % 2), then the axis settings' shots (``/axis_shots``). M = shots + axis_shots.
+        Fixed designs only (shots in random bases have no settings).
+        """
+        d = self.design
+        if d.kind != "fixed" or d.settings is None:
+            raise InputValueError(f"{self.path}: the shots were measured in bases drawn per "
+                                  "shot (design random); they have no fixed settings")
+        a = self.outcomes()
+        idx_p = np.zeros(len(a), dtype=np.int64)
+        if len(a):
+            if self.K != 6:
+                raise InputValueError(f"{self.path}: fixed-design shots are read from Pauli-6 "
+                                      f"outcomes, but the POVM has K = {self.K}")
+            rows, inverse = np.unique(a // 2, axis=0, return_inverse=True)
+            where = {s: i for i, s in enumerate(d.settings)}
+            labels = ["".join("XYZ"[c] for c in r) for r in rows]
+            missing = [s for s in labels if s not in where]
+            if missing:
+                raise self._fail(f"shots measured in {missing[0]!r}, which is not a setting "
+                                 "of the design")
+            idx_p = np.array([where[s] for s in labels], dtype=np.int64)[inverse.reshape(-1)]
+        bits_p = (a % 2).astype(np.uint8)
+        if not self.axis_shots:
+            return idx_p, bits_p
+        g = self._f["axis_shots"]
+        return (np.concatenate([idx_p, g["setting_index"][()].astype(np.int64)]),
+                np.concatenate([bits_p, g["bits"][()]]))
+
+    def setting_log_p(self) -> FloatArray | None:
+        """Stored log P of every shot, in the order of :meth:`setting_shots` (None: not
+        stored); for fixed designs, log P(bits | setting) (see :mod:`qtomo.data.schema`)."""
+        if not self.has_log_p:
+            return None
+        lp = self._f["log_p_true"][()]
+        if self.axis_shots:
+            lp = np.concatenate([lp, self._f["axis_shots/log_p_true"][()]])
+        return lp
 
     def target_array(self, name: str) -> np.ndarray | None:
         """A stored target array (``x_exact``, ``zz_exact``, ``psi``), or None."""
@@ -236,6 +313,7 @@ class Dataset:
             "n_qubits": self.n_qubits,
             "shots": self.shots,
             "eval_shots": self.eval_shots,
+            **({"axis_shots": self.axis_shots} if self.axis_shots else {}),
             "povm": self.frame.name,
             "K": self.K,
             "has_log_p_true": self.has_log_p,

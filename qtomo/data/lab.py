@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from qtomo.data.basis_check import BasisCheck, check_bases
 from qtomo.data.counts import read_counts, read_shadow
 from qtomo.data.design import Design
 from qtomo.data.lab_files import (
@@ -152,92 +153,6 @@ class LabImportConfig:
 
 
 
-# --- basis statistics ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BasisCheck:
-    """Result of the basis-frequency tests.
-
-    Attributes
-    ----------
-    counts : (N, 3) counts of X, Y, Z per qubit
-    weights : pooled frequencies (q_x, q_y, q_z)
-    p_uniform : chi-square p-value of the pooled counts against 1/3 each
-    p_homogeneous : chi-square p-value of "every qubit has the same basis frequencies"
-    p_independent : chi-square p-value of "neighbouring qubits choose bases independently"
-    uniform : whether the uniform Pauli-6 POVM is kept (p_uniform >= alpha)
-    warnings : messages for the user
-    """
-
-    counts: np.ndarray
-    weights: tuple[float, float, float]
-    p_uniform: float
-    p_homogeneous: float
-    p_independent: float
-    uniform: bool
-    warnings: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["counts"] = self.counts.tolist()
-        d["warnings"] = list(self.warnings)
-        return d
-
-
-def check_bases(bases: np.ndarray, alpha: float = 0.01) -> BasisCheck:
-    """Chi-square tests of the measured bases (codes 0, 1, 2 = X, Y, Z), shape (shots, N)."""
-    from scipy.stats import chi2, chi2_contingency
-
-    b = np.asarray(bases)
-    shots, n = b.shape
-    counts = np.stack([(b == k).sum(0) for k in range(3)], axis=1).astype(np.int64)  # N x 3
-    pooled = counts.sum(0).astype(float)
-    total = pooled.sum()
-    exp = total / 3
-    stat = float(((pooled - exp) ** 2 / exp).sum())
-    p_uniform = float(chi2.sf(stat, 2))
-    weights = tuple(float(x) for x in pooled / total)
-    msgs: list[str] = []
-    p_homog = 1.0
-    if n > 1:
-        table = counts[:, pooled > 0]
-        if table.shape[1] > 1:
-            p_homog = float(chi2_contingency(table)[1])
-    p_indep = 1.0
-    if n > 1 and shots > 1:
-        # pooled 3x3 table of (basis_j, basis_{j+1}) over neighbouring pairs
-        pair = np.zeros((3, 3))
-        for j in range(n - 1):
-            np.add.at(pair, (b[:, j], b[:, j + 1]), 1)
-        keep_r, keep_c = pair.sum(1) > 0, pair.sum(0) > 0
-        sub = pair[np.ix_(keep_r, keep_c)]
-        if sub.shape[0] > 1 and sub.shape[1] > 1:
-            p_indep = float(chi2_contingency(sub)[1])
-    uniform = p_uniform >= alpha
-    if min(weights) == 0.0:
-        missing = ", ".join(x for x, w in zip("XYZ", weights, strict=True) if w == 0)
-        raise InputValueError(
-            f"no shot measured basis {missing}; a POVM without it is not informationally "
-            "complete, so the state cannot be reconstructed from these shots"
-        )
-    if not uniform:
-        msgs.append(
-            f"basis frequencies X {weights[0]:.4f}, Y {weights[1]:.4f}, Z {weights[2]:.4f} differ "
-            f"from 1/3 (chi-square p = {p_uniform:.2g} < {alpha}); using the Pauli-6 POVM "
-            "weighted by the measured frequencies"
-        )
-    if p_homog < alpha:
-        msgs.append(
-            f"basis frequencies differ between qubits (chi-square p = {p_homog:.2g}); qtomo "
-            "uses one POVM for every qubit, built from the pooled frequencies"
-        )
-    if p_indep < alpha:
-        msgs.append(
-            f"bases of neighbouring qubits are correlated (chi-square p = {p_indep:.2g}); the "
-            "product-POVM reading assumes each qubit's basis is drawn independently"
-        )
-    return BasisCheck(counts, weights, p_uniform, p_homog, p_indep, uniform, tuple(msgs))
-
-
 # --- conversion ---------------------------------------------------------------------------------
 def pauli_basis_to_outcomes(bases: np.ndarray, bits: np.ndarray) -> Outcomes:
     """Pauli-6 outcomes ``2 * basis + bit`` (order +x, -x, +y, -y, +z, -z), uint8."""
@@ -269,14 +184,16 @@ def convert(shots: LabShots, cfg: LabImportConfig) -> ImportedShots:
         assert shots.indices is not None
         return ImportedShots(shots.indices, get_frame(cfg.povm), None)
     assert shots.bases is not None and shots.bits is not None
-    check = check_bases(shots.bases, cfg.basis_alpha)
     if shots.design is not None and shots.design.kind == "fixed":
         # chosen settings, not drawn bases: the Pauli-6 POVM with its own 1/3 weights, and
         # the design (stored) tells the models and the direct estimators the rest
+        check = (check_bases(shots.bases, cfg.basis_alpha, require_all=False)
+                 if len(shots.bases) else None)
         out6 = pauli_basis_to_outcomes(shots.bases, shots.bits)
         out = out6 if cfg.povm == "pauli6" else PAULI6_TO_PAULI4[out6]
         return ImportedShots(out, lab_frame(cfg.povm, None),
-                             replace(check, uniform=True, warnings=()))
+                             check and replace(check, uniform=True, warnings=()))
+    check = check_bases(shots.bases, cfg.basis_alpha)
     weights = None if check.uniform else check.weights
     out6 = pauli_basis_to_outcomes(shots.bases, shots.bits)
     frame = lab_frame(cfg.povm, weights)
@@ -330,7 +247,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     """The format of a lab file, from its extension and first bytes.
 
     ``.json`` -> counts, ``.npz`` -> shadow, ``.npy`` -> pauli-basis; a CSV whose header is
-    ``setting,outcome,count`` -> counts, any other CSV -> pauli-basis. Other extensions: JSON
+    ``setting,outcome,count`` (or ``theta_0,phi_0,...,outcome,count``) -> counts, any other
+    CSV -> pauli-basis. Other extensions: JSON
     text -> counts, a zip archive -> shadow, else pauli-basis. ``outcomes`` (digit strings of
     some POVM) is never guessed: pass ``--format outcomes --povm ...``.
     """
@@ -349,7 +267,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     for line in head.decode("utf-8", errors="replace").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             cells = tuple(c.strip().lower() for c in line.split(","))
-            return "counts" if cells == ("setting", "outcome", "count") else "pauli-basis"
+            counts = cells[-2:] == ("outcome", "count") and cells[0] in ("setting", "theta_0")
+            return "counts" if counts else "pauli-basis"
     return "pauli-basis"
 
 
@@ -400,16 +319,21 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
         "readout_source": None if readout is None else str(Path(readout.source_file).resolve()),
         "readout_sha256": None if readout is None else file_sha256(readout.source_file),
     }
+    axis_rows = 0 if shots.axis_index is None else len(shots.axis_index)
     with DatasetWriter(out_path, n_qubits=n, shots=len(conv.outcomes), frame=conv.frame,
-                       with_log_p=False, eval_shots=0, config=config, overwrite=overwrite) as w:
+                       with_log_p=False, eval_shots=0, config=config, overwrite=overwrite,
+                       axis_shots=axis_rows) as w:
         for s in range(0, len(conv.outcomes), 1 << 18):
             w.write_block(s, conv.outcomes[s : s + (1 << 18)])
+        if axis_rows:
+            w.write_axis_block(0, shots.axis_index, shots.axis_bits)
         w.write_target(target)
         w.write_design(design)
         if readout is not None:
             w.write_readout(readout)
     return {
         "out": str(out_path), "n_qubits": n, "shots": int(len(conv.outcomes)),
+        **({"axis_shots": axis_rows} if axis_rows else {}),
         "povm": conv.frame.name, "K": conv.frame.K, "format": cfg.format,
         "target": target.attrs["state"],
         "basis_weights": list(check.weights) if check else None,

@@ -31,10 +31,12 @@ NumPy row, 0-based; JSON setting and key) before any output is written.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,6 +66,8 @@ class LabShots:
     the bases were chosen (None: drawn per shot). ``calibration``: calibration counts found in
     the file itself (a counts JSON's ``calibration`` entry), as
     ``{prepared bits (tuple, qubit 0 first): {read bits (tuple): count}}``, or None.
+    ``axis_index`` (M_a,) and ``axis_bits`` (M_a, N): the shots of a fixed design's axis
+    settings (their setting's index in ``design.settings`` and bits), or None.
     """
 
     n_qubits: int
@@ -72,6 +76,8 @@ class LabShots:
     indices: np.ndarray | None = None
     design: Design | None = None
     calibration: dict[tuple[int, ...], dict[tuple[int, ...], int]] | None = None
+    axis_index: np.ndarray | None = None
+    axis_bits: np.ndarray | None = None
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -125,6 +131,50 @@ def read_csv_rows(path: Path, header: tuple[str, ...], rows_are: str = "one line
     if not rows:
         raise DataFileError(f"{path}: no shots after the header '{want}'")
     return rows, numbers
+
+
+# --- JSON and count cells shared by the counts, calibration and design files ----------------
+class JsonObject(list):
+    """A JSON object as its list of (key, value) pairs, so that repeated keys are seen."""
+
+
+def load_json(p: Path) -> Any:
+    """Parse a JSON file; objects come back as :class:`JsonObject`. Errors name line and column."""
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise file_error(p, f"line {line}", "not UTF-8 text; expected a JSON file") from None
+    if not text.strip():
+        raise DataFileError(f"{p}: empty file; expected JSON counts per setting")
+    try:
+        return json.loads(text, object_pairs_hook=JsonObject)
+    except json.JSONDecodeError as e:
+        raise file_error(p, f"line {e.lineno}, column {e.colno}",
+                         f"not valid JSON ({e.msg})") from None
+
+
+def parse_count(p: Path, where: str, v: Any, text: bool = False) -> int:
+    """A count: a non-negative integer (an integral float such as 12.0 is accepted).
+
+    ``text``: ``v`` is a CSV cell to be parsed; in JSON a quoted count is refused.
+    """
+    expect = "expected a non-negative integer"
+    if text and isinstance(v, str):
+        try:
+            v = float(v) if any(c in v for c in ".eEnN") else int(v)
+        except ValueError:
+            raise file_error(p, where, f"count {v!r} is not a number; {expect}") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise file_error(p, where, f"count {v!r} is not a number; {expect}")
+    if isinstance(v, float):
+        if not math.isfinite(v) or v != int(v):
+            raise file_error(p, where, f"count {v!r} is not an integer; {expect}")
+        v = int(v)
+    if v < 0:
+        raise file_error(p, where, f"count {v} is negative; {expect}")
+    return int(v)
 
 
 def check_cell(path: Path, where: str, col: str, cell: str, expect: str) -> None:
@@ -305,13 +355,16 @@ __all__ = [
     "BASIS_CODE",
     "BIT_CODE",
     "DIGIT_CODE",
+    "JsonObject",
     "LabShots",
     "check_cell",
     "decode_strings",
     "existing_file",
     "file_error",
     "file_sha256",
+    "load_json",
     "load_npy",
+    "parse_count",
     "read_csv_rows",
     "read_outcomes",
     "read_pauli_basis",

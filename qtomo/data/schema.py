@@ -8,7 +8,8 @@ Layout::
                                   complete (bool, written last: False or absent = interrupted)
     /outcomes              uint8 (shots, N), values 0..K-1, chunked, gzip-compressed;
                            column j is qubit j
-    /log_p_true            float64 (shots,), exact natural log P(a) of each shot (optional)
+    /log_p_true            float64 (shots,), exact natural log P(a) of each shot (optional;
+                           for a fixed design log P(bits | setting) of the nominal measurement)
     /eval/outcomes         uint8 (eval_shots, N): fresh shots for scoring, never trained on
     /eval/log_p_true       float64 (eval_shots,) (optional)
     /povm                  attrs: name, K;  /povm/elements complex128 (K, 2, 2): the ideal POVM
@@ -25,12 +26,23 @@ Layout::
     /target/psi            complex128 (2^N,) pure target state vector (N <= 16), big-endian
     /target/mps            MPS of the pure target (N > 16), see qtomo.states.mps
     /design                attrs: kind ("random": bases drawn per shot | "fixed": settings)
-    /design/settings       |S{N} (S,) Pauli strings, qubit 0 first (fixed designs only)
-    /design/shots_per_setting  int64 (S,) shots of each setting, summing to shots
+    /design/settings       |S{N} (S,) setting labels, qubit 0 first (fixed designs only):
+                           Pauli letters, A on a qubit measured along another axis
+    /design/shots_per_setting  int64 (S,) shots of each setting; the Pauli settings' sum
+                           to shots, the axis settings' to the rows of /axis_shots
+    /design/axes           float64 (S, N, 2) (theta, phi) of every qubit of every setting
+                           (designs with axis settings only)
+    /axis_shots/setting_index  int64 (M_a,) each axis-setting shot's setting (optional)
+    /axis_shots/bits       uint8 (M_a, N): its bits, 0 = +1 outcome of n.sigma
+    /axis_shots/log_p_true float64 (M_a,) log P(bits | setting), nominal (optional)
     /readout               attrs: confusion float64 (N, 2, 2) = P(read b | prepared b'),
                                   stderr (N, 2, 2), source, source_file, calibration_shots
                                   (N, 2), applied (True: /povm/site_elements include it)
 
+A fixed design stores the shots of its Pauli settings as Pauli-6 outcomes in ``/outcomes``
+(which every reader of Pauli-6 shots reads unchanged; it may have 0 rows when every setting is
+an axis setting) and those of its axis settings in ``/axis_shots``;
+``Dataset.setting_shots()`` returns every shot's setting and bits.
 ``/design`` and ``/readout`` are optional (files written before them read as design "random"
 and no readout); see :mod:`qtomo.data.design`. Version 1 files (no ``/povm/site_elements``;
 a ``/readout`` there was stored only) still read: their qubits are measured with the ideal POVM,

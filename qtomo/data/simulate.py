@@ -11,7 +11,12 @@ observables (``x_exact``, ``zz_exact``) are those of the measured, noisy state: 
 measurement: the sampler uses the effective POVM M'(s, b) = sum_b' C[b|b'] M(s, b'), so the
 stored log-probabilities are those of the bits as read, and the dataset stores the confusion
 matrices with the per-qubit POVM (:mod:`qtomo.data.schema`); the target stays the prepared
-state.
+state. With ``calibration_shots`` the stored matrices are those a lab would estimate from
+simulated calibration counts (:mod:`qtomo.data.drift`).
+
+A ``design`` (``"all-pauli"`` or a design file, :mod:`qtomo.data.design_file`) measures every
+setting of a fixed design exactly ``shots_per_setting`` times instead, optionally on a device
+that drifts between settings (``drift``, ``readout_drift``): :mod:`qtomo.data.simulate_design`.
 """
 
 from __future__ import annotations
@@ -23,11 +28,18 @@ from typing import Any
 
 import numpy as np
 
-from qtomo.data.design import Readout, confusion_from_flips, confusion_problem
+from qtomo.data.design import confusion_from_flips, confusion_problem
 from qtomo.data.hdf5 import DatasetWriter, check_output_path, iter_blocks
+from qtomo.data.shot_sampler import TABLE_MAX_ENTRIES, ShotSampler
+from qtomo.data.simulate_design import (
+    STREAM_EVAL,
+    STREAM_SHOTS,
+    simulate_fixed,
+    stored_readout,
+    streams,
+)
 from qtomo.errors import InputValueError
-from qtomo.povm.born import born_probabilities, outcome_index, sample_from_table
-from qtomo.povm.frames import POVM_NAMES, Frame, get_frame, with_readout
+from qtomo.povm.frames import POVM_NAMES, get_frame, with_readout
 from qtomo.states.targets import (
     AUTO_ED_MAX,
     FAMILY_STATES,
@@ -38,10 +50,7 @@ from qtomo.states.targets import (
     check_target,
     resolved_method,
 )
-from qtomo.typing import FloatArray, Outcomes
 
-#: Full Born tables are used for sampling up to this many entries (K^N).
-TABLE_MAX_ENTRIES = 1 << 24
 #: Shots sampled per block (bounds memory; one progress-bar step each).
 BLOCK_SHOTS = 50_000
 
@@ -66,6 +75,16 @@ class SimulateConfig:
     log_p: str = "all"
     #: (P(read 1 | 0), P(read 0 | 1)) on every qubit, Pauli-6 only; None: bits read perfectly.
     readout_error: tuple[float, float] | None = None
+    #: A fixed design: ``"all-pauli"`` or the path of a design file (None: bases per shot).
+    design: str | None = None
+    #: Shots of every setting of ``design`` (None: the design file's own).
+    shots_per_setting: int | None = None
+    #: SIGMA (radians) of the random rotation of every axis in every setting (fixed designs).
+    drift: float = 0.0
+    #: SPREAD of the flip probabilities redrawn per setting and qubit (fixed designs).
+    readout_drift: float = 0.0
+    #: Simulated calibration shots per prepared |0...0> and |1...1> (0: the exact readout).
+    calibration_shots: int = 0
 
     def validate(self) -> None:
         """Raise :class:`InputValueError` with one line for any bad value."""
@@ -75,6 +94,7 @@ class SimulateConfig:
             )
         if self.shots < 1:
             raise InputValueError(f"--shots must be >= 1, got {self.shots}")
+        self._validate_device()
         if self.eval_shots < 0:
             raise InputValueError(f"--eval-shots must be >= 0, got {self.eval_shots}")
         if self.log_p not in ("all", "none"):
@@ -89,10 +109,35 @@ class SimulateConfig:
                 raise InputValueError(f"--readout-error {self.readout_error[0]:g},"
                                       f"{self.readout_error[1]:g}: {problem.split(': ', 1)[-1]}")
 
+    def _validate_device(self) -> None:
+        """The options of fixed designs, drift and calibration."""
+        for name, v in (("drift", self.drift), ("readout-drift", self.readout_drift)):
+            if not (np.isfinite(v) and v >= 0):
+                raise InputValueError(f"--{name} must be a finite number >= 0, got {v}")
+        if self.calibration_shots < 0:
+            raise InputValueError(f"--calibration-shots must be >= 0, got "
+                                  f"{self.calibration_shots}")
+        if (self.calibration_shots or self.readout_drift) and self.readout_error is None:
+            what = "--calibration-shots" if self.calibration_shots else "--readout-drift"
+            raise InputValueError(f"{what} needs --readout-error P10,P01 (the nominal readout)")
+        if self.design is None:
+            for name, v in (("drift", self.drift), ("readout-drift", self.readout_drift),
+                            ("shots-per-setting", self.shots_per_setting)):
+                if v:
+                    raise InputValueError(f"--{name} applies to fixed designs; give --design "
+                                          "FILE or --design all-pauli")
+        elif self.povm != "pauli6":
+            raise InputValueError(f"a fixed design is stored as Pauli-6 outcomes (and axis "
+                                  f"settings' bits); --povm must be pauli6, not {self.povm}")
+
+    def flips(self) -> np.ndarray:
+        """Flip probabilities (N, 2) = (P(1|0), P(0|1)) of ``readout_error`` (zeros: none)."""
+        return np.broadcast_to(np.asarray(self.readout_error or (0.0, 0.0), dtype=np.float64),
+                               (self.n_qubits, 2)).copy()
+
     def confusion(self) -> np.ndarray:
         """Per-qubit confusion matrices (N, 2, 2) of ``readout_error``, C[b, b'] = P(b | b')."""
-        flips = np.broadcast_to(self.readout_error or (0.0, 0.0), (self.n_qubits, 2))
-        return confusion_from_flips(flips)
+        return confusion_from_flips(self.flips())
 
     def target_kwargs(self, *, with_seed: bool = True) -> dict[str, Any]:
         """The keyword arguments of :func:`qtomo.states.targets.build_target` (N, state apart)."""
@@ -113,46 +158,6 @@ class SimulateConfig:
         return build_target(self.state, self.n_qubits, **self.target_kwargs())
 
 
-class ShotSampler:
-    """Exact sampler of a pure target measured with a (possibly noisy) frame.
-
-    Uses the full Born table when ``K^N`` is small, the batched MPS sampler otherwise.
-    """
-
-    def __init__(self, target: Target, frame: Frame) -> None:
-        # N <= 16: psi (Born table when K^N is small, else its untruncated MPS, as always);
-        # N > 16: the target's own MPS
-        self.frame = frame
-        self.n = int(target.attrs["n_qubits"])
-        K = frame.K
-        self._table: FloatArray | None = None
-        self._log_table: FloatArray | None = None
-        self._mps = target.mps
-        if target.psi is not None and K**self.n <= TABLE_MAX_ENTRIES:
-            p = np.clip(born_probabilities(target.psi, frame), 0.0, None)
-            self._table = p / p.sum()
-            with np.errstate(divide="ignore"):
-                self._log_table = np.log(self._table)
-        elif self._mps is None:
-            from qtomo.states.mps import MPS
-
-            self._mps = MPS.from_statevector(target.psi)
-
-    def sample(self, n_shots: int, rng: np.random.Generator) -> Outcomes:
-        if self._table is not None:
-            return sample_from_table(self._table, n_shots, rng, self.n, self.frame.K)
-        from qtomo.povm.sampling import sample_mps
-
-        return sample_mps(self._mps, self.frame, n_shots, rng)
-
-    def log_prob(self, outcomes: Outcomes) -> FloatArray:
-        if self._log_table is not None:
-            return self._log_table[outcome_index(outcomes, self.frame.K)]
-        from qtomo.povm.sampling import log_prob_mps
-
-        return log_prob_mps(self._mps, self.frame, outcomes)
-
-
 def simulate(
     cfg: SimulateConfig,
     out: str | Path,
@@ -164,9 +169,13 @@ def simulate(
     """Simulate ``cfg`` and write the dataset to ``out`` atomically; return a summary.
 
     ``progress(k)`` is called after each block of ``k`` shots (training and evaluation);
-    ``on_stage(text)`` announces the stages (target, sampling).
+    ``on_stage(text)`` announces the stages (target, sampling). A ``cfg.design`` makes a
+    fixed-design dataset (:func:`qtomo.data.simulate_design.simulate_fixed`).
     """
     cfg.validate()
+    if cfg.design is not None:
+        return simulate_fixed(cfg, out, overwrite=overwrite, progress=progress,
+                              on_stage=on_stage)
     out = check_output_path(out, overwrite)
     stage = on_stage or (lambda s: None)
     stage("building target state")
@@ -178,16 +187,16 @@ def simulate(
     stage("preparing sampler")
     sampler = ShotSampler(target, frame)
     with_log_p = cfg.log_p == "all"
-    seeds = np.random.SeedSequence(cfg.seed).spawn(2)
+    rngs = streams(cfg.seed)
+    readout = stored_readout(cfg, rngs)
     stage("sampling shots")
     with DatasetWriter(
         out, n_qubits=cfg.n_qubits, shots=cfg.shots, frame=ideal, with_log_p=with_log_p,
         eval_shots=cfg.eval_shots, config={"command": "simulate", **asdict(cfg)},
         overwrite=overwrite,
     ) as w:
-        parts = ((False, cfg.shots, seeds[0]), (True, cfg.eval_shots, seeds[1]))
-        for is_eval, total, seed in parts:
-            rng = np.random.default_rng(seed)
+        parts = ((False, cfg.shots, rngs[STREAM_SHOTS]), (True, cfg.eval_shots, rngs[STREAM_EVAL]))
+        for is_eval, total, rng in parts:
             for start, stop in iter_blocks(total, BLOCK_SHOTS):
                 a = sampler.sample(stop - start, rng)
                 lp = sampler.log_prob(a) if with_log_p else None
@@ -195,9 +204,8 @@ def simulate(
                 if progress:
                     progress(stop - start)
         w.write_target(target)
-        if cfg.readout_error is not None:
-            c = cfg.confusion()
-            w.write_readout(Readout(c, np.zeros_like(c), "simulate", "", None))
+        if readout is not None:
+            w.write_readout(readout)
     return {
         "n_qubits": cfg.n_qubits,
         "shots": cfg.shots,
@@ -207,6 +215,7 @@ def simulate(
         "method": target.attrs["method"],
         "noise": cfg.noise,
         "readout_error": None if cfg.readout_error is None else list(cfg.readout_error),
+        **({"calibration_shots": cfg.calibration_shots} if cfg.calibration_shots else {}),
         "energy": target.energy,
         "truncation_error": target.attrs["truncation_error"],
         "log_p_true": with_log_p,

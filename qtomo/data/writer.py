@@ -63,6 +63,9 @@ class DatasetWriter:
         Full configuration, stored as JSON.
     overwrite : bool
         Replace an existing file.
+    axis_shots : int
+        Shots of axis settings (``/axis_shots``, fixed designs only; 0 for none). ``shots``
+        may then be 0 (a design without Pauli settings).
     """
 
     def __init__(
@@ -76,10 +79,12 @@ class DatasetWriter:
         eval_shots: int,
         config: dict[str, Any],
         overwrite: bool = False,
+        axis_shots: int = 0,
     ) -> None:
         self.path = check_output_path(path, overwrite)
         self.n_qubits = int(n_qubits)
         self.shots = int(shots)
+        self.axis_shots = int(axis_shots)
         self.frame = frame
         self.with_log_p = with_log_p
         self.eval_shots = int(eval_shots)
@@ -107,6 +112,10 @@ class DatasetWriter:
         if self.eval_shots > 0:
             g = f.create_group("eval")
             self._create_shots(g, "outcomes", "log_p_true", self.eval_shots)
+        if self.axis_shots > 0:
+            g = f.create_group("axis_shots")
+            self._create_shots(g, "bits", "log_p_true", self.axis_shots)
+            g.create_dataset("setting_index", shape=(self.axis_shots,), dtype=np.int64)
         pg = f.create_group("povm")
         pg.attrs["name"] = self.frame.name
         pg.attrs["K"] = self.frame.K
@@ -116,7 +125,12 @@ class DatasetWriter:
         return self
 
     def _create_shots(self, g: h5py.Group, name: str, lp_name: str, rows: int) -> None:
-        chunk = (max(1, min(rows, CHUNK_ROWS)), self.n_qubits)
+        if rows == 0:  # no Pauli shots in a design of axis settings only: nothing to chunk
+            g.create_dataset(name, shape=(0, self.n_qubits), dtype=np.uint8)
+            if self.with_log_p:
+                g.create_dataset(lp_name, shape=(0,), dtype=np.float64)
+            return
+        chunk = (min(rows, CHUNK_ROWS), self.n_qubits)
         g.create_dataset(
             name, shape=(rows, self.n_qubits), dtype=np.uint8, chunks=chunk,
             compression="gzip", compression_opts=1,
@@ -154,6 +168,19 @@ class DatasetWriter:
         g = self.file["eval"] if eval else self.file
         stop = start + len(outcomes)
         g["outcomes"][start:stop] = np.asarray(outcomes, dtype=np.uint8)
+        if self.with_log_p:
+            if log_p is None:
+                raise ValueError("this dataset stores log_p_true: pass log_p")
+            g["log_p_true"][start:stop] = np.asarray(log_p, dtype=np.float64)
+
+    def write_axis_block(self, start: int, setting_index: np.ndarray, bits: np.ndarray,
+                         log_p: FloatArray | None = None) -> None:
+        """Write rows ``start .. start+len(bits)`` of the axis-setting shots: each shot's
+        setting (index into the design's settings) and its bits uint8 (rows, N)."""
+        g = self.file["axis_shots"]
+        stop = start + len(bits)
+        g["setting_index"][start:stop] = np.asarray(setting_index, dtype=np.int64)
+        g["bits"][start:stop] = np.asarray(bits, dtype=np.uint8)
         if self.with_log_p:
             if log_p is None:
                 raise ValueError("this dataset stores log_p_true: pass log_p")

@@ -1,4 +1,5 @@
-"""Exact POVM sampling of outcome strings from an MPS (:func:`sample_mps`).
+"""Exact POVM sampling of outcome strings from an MPS (:func:`sample_mps`; :func:`sample_sites`
+with a POVM of its own on every site).
 
 Conventions (shared with :mod:`qtomo.povm.mps_logprob`): outcome strings have shape
 ``(shots, N)``, dtype ``uint8``, qubit 0 in column 0; the MPS is right-canonical (legs
@@ -32,7 +33,7 @@ order, so a seeded run gives the same shots for any ``batch_size``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -89,15 +90,66 @@ def sample_mps(
     if int(n_shots) != n_shots or n_shots < 0:
         raise InputValueError(f"n_shots must be a non-negative integer, got {n_shots}")
     check_batch(batch_size)
-    gen = _as_generator(rng)
     ts = prepare_tensors(mps)
-    n = len(ts)
-    out = np.empty((int(n_shots), n), dtype=np.uint8)
     kernel, threaded = _sampling_kernel(ts, frame.elements)
+    return _run_sampler(kernel, threaded, len(ts), int(n_shots), _as_generator(rng), batch_size,
+                        progress)
+
+
+def sample_sites(
+    ts: list[np.ndarray],
+    site_elements: Sequence[np.ndarray],
+    n_shots: int,
+    rng: np.random.Generator | int | None,
+    *,
+    batch_size: int = DEFAULT_SAMPLE_BATCH,
+    progress: ProgressFn | None = None,
+) -> Outcomes:
+    """Draw exact outcome strings for given site tensors and the POVM elements of each site.
+
+    The per-site counterpart of :func:`sample_mps` (as
+    :func:`~qtomo.povm.mps_logprob.log_prob_sites` is of ``log_prob_mps``): qubit j is measured
+    with ``site_elements[j]`` (any K_j >= 1 elements summing to the identity, e.g. the two
+    elements of a measurement along an axis), always with the rank-1-piece sampler (float64).
+
+    Parameters
+    ----------
+    ts : list of ndarray
+        Normalised right-canonical site tensors (legs ``vL p vR``), e.g. from
+        :func:`~qtomo.povm.mps_batches.prepare_tensors`.
+    site_elements : sequence of ndarray, each (K_j, 2, 2)
+        POVM elements of qubit ``j``.
+    n_shots : int
+    rng : numpy.random.Generator or int seed
+        One uniform per (shot, site), drawn in shot order.
+    batch_size : int
+    progress : callable, optional
+
+    Returns
+    -------
+    ndarray, uint8, shape (n_shots, N)
+    """
+    check_batch(batch_size)
+    pieces = [_pieces(np.asarray(e)) for e in site_elements]
+    if all_real(ts):
+        kernel = partial(_sample_batch_torch, torch_sites(ts),
+                         [_TorchPieces.of(p) for p in pieces])
+        threaded = True
+    else:
+        kernel, threaded = partial(_sample_batch, ts, pieces), False
+    return _run_sampler(kernel, threaded, len(ts), int(n_shots), _as_generator(rng), batch_size,
+                        progress)
+
+
+def _run_sampler(kernel: Callable[[FloatArray], Outcomes], threaded: bool, n: int, n_shots: int,
+                 gen: np.random.Generator, batch_size: int,
+                 progress: ProgressFn | None) -> Outcomes:
+    """Run ``kernel`` over batches of uniforms ``(shots, n)`` drawn in shot order."""
+    out = np.empty((n_shots, n), dtype=np.uint8)
 
     def batches() -> Iterable[tuple[int, int, FloatArray]]:
-        for start in range(0, int(n_shots), batch_size):
-            stop = min(start + batch_size, int(n_shots))
+        for start in range(0, n_shots, batch_size):
+            stop = min(start + batch_size, n_shots)
             yield start, stop, gen.random((stop - start, n))  # drawn in shot order
 
     run_batches(kernel, batches(), out, progress, threaded=threaded)
@@ -121,10 +173,11 @@ def _sampling_kernel(
     if form is not None:
         mats = [_basis_site_matrices(t, form) for t in ts]
         return partial(_sample_batch_bases, mats, form), True
+    n = len(ts)
     if all_real(ts):
         pieces = _TorchPieces.of(_pieces(elements))
-        return partial(_sample_batch_torch, torch_sites(ts), pieces), True
-    return partial(_sample_batch, ts, _pieces(elements)), False
+        return partial(_sample_batch_torch, torch_sites(ts), [pieces] * n), True
+    return partial(_sample_batch, ts, [_pieces(elements)] * n), False
 
 
 # --- general frames: rank-1 pieces ----------------------------------------------------------
@@ -157,15 +210,17 @@ def _pieces(elements: np.ndarray) -> _Pieces:
     return _Pieces(outcome=out, coef=coef, quad=np.ascontiguousarray(quad))
 
 
-def _sample_batch(ts: list[np.ndarray], pcs: _Pieces, u: FloatArray) -> Outcomes:
+def _sample_batch(ts: list[np.ndarray], site_pcs: Sequence[_Pieces], u: FloatArray) -> Outcomes:
+    """A batch of shots for the uniforms ``u`` (shots, N); ``site_pcs[j]`` are site j's pieces."""
     s_n, n = u.shape
     out = np.empty((s_n, n), dtype=np.uint8)
     # left vectors, real/imaginary rows: v[s, reim, vL]
     v = np.zeros((s_n, 2, 1))
     v[:, 0] = 1.0
     rows = np.arange(s_n)
-    last = pcs.coef.shape[0] - 1
     for j, b in enumerate(ts):
+        pcs = site_pcs[j]
+        last = pcs.coef.shape[0] - 1
         cl, _, cr = b.shape
         if np.iscomplexobj(b):
             vc = v[:, 0] + 1j * v[:, 1]
@@ -204,7 +259,8 @@ class _TorchPieces:
                    torch.from_numpy(pcs.coef), torch.from_numpy(pcs.quad))
 
 
-def _sample_batch_torch(ts: list[torch.Tensor], pcs: _TorchPieces, u_np: FloatArray) -> Outcomes:
+def _sample_batch_torch(ts: list[torch.Tensor], site_pcs: Sequence[_TorchPieces],
+                        u_np: FloatArray) -> Outcomes:
     """:func:`_sample_batch` for real site tensors, in torch."""
     u = torch.from_numpy(u_np)
     s_n, n = u.shape
@@ -212,8 +268,9 @@ def _sample_batch_torch(ts: list[torch.Tensor], pcs: _TorchPieces, u_np: FloatAr
     v = torch.zeros((s_n, 2, 1), dtype=torch.float64)
     v[:, 0] = 1.0
     rows = torch.arange(s_n)
-    last = pcs.coef.shape[0] - 1
     for j, b in enumerate(ts):
+        pcs = site_pcs[j]
+        last = pcs.coef.shape[0] - 1
         cl, _, cr = b.shape
         # (s reim, vL) . (vL, p vR) -> (s, reim p, vR)   # x vL, vL p vR
         w = (v.reshape(2 * s_n, cl) @ b.reshape(cl, 2 * cr)).reshape(s_n, 4, cr)

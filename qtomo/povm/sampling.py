@@ -12,9 +12,11 @@ from here):
 
 * :mod:`qtomo.povm.mps_sampler`: :func:`sample_mps`, the rank-1-piece sampler (numpy for
   complex MPS, torch for real ones) and the faster float32 basis-choice sampler of Pauli-4
-  and Pauli-6;
+  and Pauli-6; :func:`sample_sites`, the rank-1-piece sampler with its own POVM per site
+  (a fixed setting's measurement axes, :mod:`qtomo.povm.axes`);
 * :mod:`qtomo.povm.mps_logprob`: :func:`log_prob_mps`, exact log P from a mixed left
-  environment per shot, with kernels that take the POVM elements of every site;
+  environment per shot, and :func:`log_prob_sites`, which takes the POVM elements of every
+  site;
 * :mod:`qtomo.povm.decompositions`: :func:`rank1_pieces` and :func:`basis_form` of a frame's
   elements (state-independent);
 * :mod:`qtomo.povm.mps_batches`: the right-canonical site tensors, the backend choice and the
@@ -29,9 +31,9 @@ order, so a seeded run gives the same shots for any ``batch_size``.
 from __future__ import annotations
 
 from qtomo.povm.decompositions import BasisForm, basis_form, rank1_pieces
-from qtomo.povm.mps_batches import ProgressFn
-from qtomo.povm.mps_logprob import DEFAULT_LOGP_BATCH, log_prob_mps
-from qtomo.povm.mps_sampler import DEFAULT_SAMPLE_BATCH, sample_mps
+from qtomo.povm.mps_batches import ProgressFn, prepare_tensors
+from qtomo.povm.mps_logprob import DEFAULT_LOGP_BATCH, log_prob_mps, log_prob_sites
+from qtomo.povm.mps_sampler import DEFAULT_SAMPLE_BATCH, sample_mps, sample_sites
 
 __all__ = [
     "DEFAULT_LOGP_BATCH",
@@ -40,6 +42,9 @@ __all__ = [
     "ProgressFn",
     "basis_form",
     "log_prob_mps",
+    "log_prob_sites",
+    "prepare_tensors",
     "rank1_pieces",
     "sample_mps",
+    "sample_sites",
 ]

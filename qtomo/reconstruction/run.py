@@ -47,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from qtomo.data.design import pauli_part_note
 from qtomo.reconstruction import consistency as cs
 from qtomo.reconstruction.config import (
     CITYSCAPE_MAX_QUBITS,
@@ -111,6 +112,7 @@ def reconstruct(
     stage = Stage(on_stage)
     ds = open_dataset(data)
     try:
+        pauli_part_note(ds.design, "qtomo reconstruct", "reads")  # nothing to read: refused
         return _reconstruct(ds, run_dir, cfg, stage, model)
     finally:
         ds.close()
@@ -200,13 +202,15 @@ def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
     """What an unbalanced fixed design means for the direct figures and the fidelity."""
     from qtomo.reconstruction.design_weights import UNMEASURED_NOTE, balanced
 
+    axis = pauli_part_note(inp.design, "qtomo reconstruct", "reads")
     cov = tallies.coverage
     if cov is None or balanced(cov):
-        return []
-    notes = [f"fixed design with {cov.describe()}, unevenly: the direct observables and "
-             "Renyi-2 entropies are plain shot averages and biased by the design (the direct "
-             "fidelity is stratified by setting where every setting was measured); the model's "
-             "figures are not, its likelihood conditions on the settings"]
+        return [axis] if axis else []
+    notes = [axis] if axis else []
+    notes += [f"fixed design with {cov.describe()}, unevenly: the direct observables and "
+              "Renyi-2 entropies are plain shot averages and biased by the design (the direct "
+              "fidelity is stratified by setting where every setting was measured); the "
+              "model's figures are not, its likelihood conditions on the settings"]
     w = _unmeasured_weight(tallies, inp)
     if w is not None:
         notes.append(

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from qtomo.data.design import pauli_part_note
 from qtomo.data.hdf5 import Dataset, open_dataset
 from qtomo.models.registry import build_model
 from qtomo.training.checkpoint import model_from_checkpoint, write_json
@@ -48,6 +49,7 @@ def run_training(
     check_members_model(config)
     ds = open_dataset(data)
     try:
+        note = pauli_part_note(ds.design, "qtomo train", "trains on")
         dist_info = init_distributed(config.device)
         out = Path(run_dir)
         check_fresh_dir(out, overwrite)
@@ -58,6 +60,8 @@ def run_training(
         if dist_info.is_main:
             clear_run_files(out)
         summary = _run(trainer, out, dist_info)
+        if note:
+            summary["note"] = note
         return _with_members(trainer, ds, out, summary, progress, keep_existing=False)
     finally:
         ds.close()
@@ -108,6 +112,9 @@ def resume_training(
         summary = _with_members(trainer, ds, out, summary, progress,
                                 keep_existing=finished and not extend)
         summary["resumed"] = "extended" if extend else "finished" if finished else "continued"
+        note = pauli_part_note(ds.design, "qtomo train", "trains on")
+        if note:
+            summary["note"] = note
         return summary
     finally:
         ds.close()
