@@ -7,10 +7,10 @@ import h5py
 import numpy as np
 import pytest
 
-from qtomo.data.design import Design, Readout
+from qtomo.data.design import Design, Readout, design_axes
 from qtomo.data.hdf5 import DatasetWriter, open_dataset
 from qtomo.data.simulate import SimulateConfig, simulate
-from qtomo.errors import DataFileError
+from qtomo.errors import DataFileError, InputValueError
 from qtomo.povm.frames import get_frame, site_operators, with_readout
 
 SETTINGS = ("XXZ", "XYZ", "ZZZ")
@@ -123,4 +123,51 @@ def test_per_qubit_readout_and_version_1_files(tmp_path):
     with h5py.File(path, "r+") as f:
         f["povm"].create_dataset("site_elements", data=np.zeros((3, 6, 2, 2), complex))
     with pytest.raises(DataFileError, match=r"site_elements\[0\] is not a valid POVM"):
+        open_dataset(path)
+
+
+def write_axes(path, n_pauli=2, axis_rows=3):
+    """Two settings, ZZ (Pauli, ``n_pauli`` shots) and an axis setting (``axis_rows`` shots)."""
+    angles = np.array([[[0.0, 0.0], [0.0, 0.0]], [[0.3, 0.1], [np.pi / 2, 0.0]]])
+    d = Design("fixed", ("ZZ", "AX"), (n_pauli, axis_rows), design_axes(angles))
+    with DatasetWriter(path, n_qubits=2, shots=n_pauli, frame=get_frame("pauli6"),
+                       with_log_p=False, eval_shots=0, config={}, axis_shots=axis_rows) as w:
+        if n_pauli:
+            w.write_block(0, np.array([[4, 5]] * n_pauli, np.uint8))  # ZZ, bits 0 1
+        w.write_axis_block(0, np.ones(axis_rows, np.int64), np.array([[1, 0]] * axis_rows))
+        w.write_design(d)
+    return path, d
+
+
+def test_axis_settings_round_trip_and_setting_shots(tmp_path):
+    path, d = write_axes(tmp_path / "a.h5")
+    with open_dataset(path) as ds:
+        assert ds.design == d and ds.axis_shots == 3 and ds.shots == 2
+        assert ds.design.n_axis_settings == 1 and ds.design.shot_totals() == (2, 3)
+        np.testing.assert_array_equal(ds.design.angles()[1], [[0.3, 0.1], [np.pi / 2, 0.0]])
+        idx, bits = ds.setting_shots()
+        np.testing.assert_array_equal(idx, [0, 0, 1, 1, 1])
+        np.testing.assert_array_equal(bits, [[0, 1]] * 2 + [[1, 0]] * 3)
+        assert ds.summary()["axis_shots"] == 3
+    path, _ = write_axes(tmp_path / "b.h5", n_pauli=0)  # axis settings only: no Pauli rows
+    with open_dataset(path) as ds:
+        assert ds.shots == 0 and ds.setting_shots()[0].tolist() == [1, 1, 1]
+    with open_dataset(write(tmp_path / "r.h5")) as ds, \
+            pytest.raises(InputValueError, match="no fixed settings"):
+        ds.setting_shots()
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda f: f["design/axes"].__setitem__((1, 1, 0), 0.2), "its axes make 'AA'"),
+    (lambda f: f["design/axes"].__setitem__((0, 0, 0), np.nan), "expected finite"),
+    (lambda f: f["axis_shots/setting_index"].__setitem__(0, 0), "not axis settings"),
+    (lambda f: f["axis_shots/bits"].__setitem__((0, 0), 2), "bits are 0 or 1"),
+    (lambda f: f["design/shots_per_setting"].__setitem__(1, 4), "4 of axis settings"),
+    (lambda f: f["design"].__delitem__("axes"), "expected 2 letters X, Y, Z"),
+])
+def test_broken_axis_design_is_named(tmp_path, mutate, message):
+    path, _ = write_axes(tmp_path / "a.h5")
+    with h5py.File(path, "r+") as f:
+        mutate(f)
+    with pytest.raises(DataFileError, match=message):
         open_dataset(path)
