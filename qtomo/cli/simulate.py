@@ -6,8 +6,14 @@ import sys
 
 import click
 
-from qtomo.cli.options import emit_json, json_option, overwrite_option, run_command, seed_option
-from qtomo.errors import InputValueError
+from qtomo.cli.options import (
+    emit_json,
+    json_option,
+    overwrite_option,
+    parse_readout_error,
+    run_command,
+    seed_option,
+)
 
 
 @click.command(
@@ -87,7 +93,7 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
                              dynamic_ncols=True))
         bars[0].set_description(text)
 
-    ro = _parse_readout_error(readout_error)
+    ro = parse_readout_error(readout_error)
     try:
         summary = simulate(
             out, state=state, n_qubits=n_qubits, J=J, h=h, boundary=boundary,
@@ -103,20 +109,6 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
         emit_json(summary)
     else:
         _print_summary(summary)
-
-
-def _parse_readout_error(text: str | None) -> tuple[float, float] | None:
-    """``"P10,P01"`` as two floats (one-line error otherwise)."""
-    if text is None:
-        return None
-    parts = text.replace(" ", "").split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        return float(parts[0]), float(parts[1])
-    except ValueError:
-        raise InputValueError(f"--readout-error {text!r}: expected two probabilities "
-                              "P10,P01, e.g. 0.02,0.05") from None
 
 
 def _print_summary(s: dict) -> None:
