@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from qtomo.api import plan as plan_design
 from qtomo.cli.options import (
     emit_json,
     json_option,
@@ -12,7 +13,6 @@ from qtomo.cli.options import (
     run_command,
     seed_option,
 )
-from qtomo.reconstruction.lab_scale.plan import plan_design, write_design
 
 
 @click.command(
@@ -64,11 +64,11 @@ def cmd(state, n_qubits, protocol, precision, shots, J, h, boundary, noise, read
     with 'qtomo simulate --design FILE'; 'qtomo reconstruct' checks the data against the plan.
     The file appears only when complete.
     """
-    spec = plan_design(state.lower(), n_qubits, protocol.lower(), precision=precision,
-                       shots=shots, J=J, h=h, boundary=boundary, noise=noise,
-                       readout_error=parse_readout_error(readout_error), settings=settings,
-                       seed=seed)
-    path = write_design(spec, out, overwrite=overwrite)
+    spec = plan_design(out, state=state.lower(), n_qubits=n_qubits, protocol=protocol.lower(),
+                       precision=precision, shots=shots, J=J, h=h, boundary=boundary,
+                       noise=noise, readout_error=parse_readout_error(readout_error),
+                       settings=settings, seed=seed, overwrite=overwrite)
+    path = out
     plan = spec["plan"]
     shots_each = [s["shots"] for s in spec["settings"]]
     summary = {"out": str(path), "state": state.lower(), "n_qubits": n_qubits,

@@ -236,3 +236,19 @@ def test_layouts_refuse_settings_the_protocol_cannot_use():
     with pytest.raises(InputValueError, match="setting 3 does not measure"):
         stabilizer_fidelity(design_axes(spec), np.arange(5), np.zeros((5, n), dtype=np.uint8),
                             obs)
+
+
+def test_product_values_match_a_direct_product(rng):
+    """Signs, zeros and tables whose sign patterns differ between rows (the slow path)."""
+    n, shots = 5, 50
+    tables = rng.normal(size=(3, n, 2))
+    tables[0, 1, 0] = 0.0  # a zero in one table only
+    tables[2, 3, 1] = -abs(tables[1, 3, 1])
+    bits = rng.integers(0, 2, size=(shots, n)).astype(np.uint8)
+    support = np.array([True, True, False, True, True])
+    got = product_values(bits, tables, support)
+    q = np.flatnonzero(support)
+    want = np.stack([np.prod(t[q, bits[:, q]], axis=1) for t in tables], axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+    same = np.stack([tables[1]] * 3)  # one pattern: the fast path
+    np.testing.assert_allclose(product_values(bits, same, support)[:, 2], want[:, 1], rtol=1e-12)

