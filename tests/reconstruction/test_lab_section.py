@@ -128,3 +128,16 @@ def test_model_side_estimates_match_exact_values_and_the_direct_ones(case):
     shifted = side_by_side(sec, {**got, "value": got["value"] + 1.0,
                                  "energy": got.get("energy", 0.0) - 5.0})
     assert shifted["verdict"] == "inconsistent"
+
+
+def test_data_settings_must_be_the_planned_axes():
+    n = 3
+    _, rho, spec = ghz_case(n)
+    idx, bits = simulated(spec, rho)
+    axes = design_axes(spec)
+    sec = protocol_section(spec, idx, bits, data_axes=axes + 2 * np.pi, n_boot=0)
+    assert np.isfinite(sec["stderr"]) and sec["stderr"] == sec["stderr_analytic"]
+    swapped = axes.copy()
+    swapped[[1, 2]] = swapped[[2, 1]]
+    with pytest.raises(InputValueError, match="setting 1 of the data measures qubit 0"):
+        protocol_section(spec, idx, bits, data_axes=swapped)

@@ -30,6 +30,7 @@ from qtomo.reconstruction.lab_scale.results import (
     Z95_ONE_SIDED,
     ProtocolResult,
     bootstrap_stderr,
+    stderr_or_analytic,
     with_readout,
 )
 from qtomo.reconstruction.lab_scale.shots import (
@@ -151,10 +152,8 @@ def energy_bound(axes: np.ndarray, setting_index: np.ndarray, bits: np.ndarray, 
             w = sm.shots[group] / sm.shots[group].sum()
             var_an += float(np.sum(w**2 * sm.var[group] / sm.shots[group]))
     se_an = float(np.sqrt(var_an))
-    se_h = bootstrap_stderr(None if sm.boot is None else energy_from_means(zs, xs, sm.boot,
-                                                                           sm.shots))
-    if not np.isfinite(se_h):  # no bootstrap: the shot noise alone
-        se_h = se_an
+    se_h = stderr_or_analytic(bootstrap_stderr(
+        None if sm.boot is None else energy_from_means(zs, xs, sm.boot, sm.shots)), se_an)
     gap = e1 - e0
     value = fidelity_bound(energy, e0, e1)
     lower = min(1.0, fidelity_bound(energy + Z95_ONE_SIDED * se_h, e0, e1))

@@ -32,6 +32,7 @@ from qtomo.reconstruction.lab_scale.results import (
     ProtocolResult,
     bootstrap_stderr,
     normal_interval,
+    stderr_or_analytic,
     with_readout,
 )
 from qtomo.reconstruction.lab_scale.shots import (
@@ -174,7 +175,8 @@ def parity_fidelity(axes: np.ndarray, setting_index: np.ndarray, bits: np.ndarra
     est = parity_from_means(layout, sm.point, sm.shots, target_phase)
     boot = None if sm.boot is None else parity_from_means(layout, sm.boot, sm.shots,
                                                           target_phase)
-    se = bootstrap_stderr(None if boot is None else boot["fidelity"])
+    se_an = _analytic_stderr(layout, sm.var, sm.shots, target_phase)
+    se = stderr_or_analytic(bootstrap_stderr(None if boot is None else boot["fidelity"]), se_an)
     value = float(est["fidelity"])
     every = np.ones(layout.n_qubits, dtype=bool)
     zs = np.concatenate([groups[s] for s in layout.z_settings])
@@ -192,9 +194,8 @@ def parity_fidelity(axes: np.ndarray, setting_index: np.ndarray, bits: np.ndarra
         "n_phases": len(layout.xy_settings), "calibration_resampled": calibrated,
     }
     return ProtocolResult(
-        "parity", value, se, _analytic_stderr(layout, sm.var, sm.shots, target_phase),
-        normal_interval(value, se), None, a.shape[0], int(sm.shots.sum()),
-        with_readout(ASSUMPTIONS, readout), details)
+        "parity", value, se, se_an, normal_interval(value, se), None, a.shape[0],
+        int(sm.shots.sum()), with_readout(ASSUMPTIONS, readout), details)
 
 
 __all__ = ["ASSUMPTIONS", "ParityLayout", "parity_fidelity", "parity_from_means",

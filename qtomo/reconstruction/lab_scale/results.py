@@ -96,6 +96,13 @@ def bootstrap_stderr(replicates: np.ndarray | None) -> float:
     return float(r.std(ddof=1)) if r.size > 1 else float("nan")
 
 
+def stderr_or_analytic(boot: float, analytic: float | None) -> float:
+    """The bootstrap standard error, or the analytic one where there are no replicates."""
+    if np.isfinite(boot) or analytic is None:
+        return boot
+    return float(analytic)
+
+
 def _num(x: Any) -> float | None:
     return None if x is None else float(x)
 
@@ -113,4 +120,4 @@ def _plain(o: Any) -> Any:
 
 
 __all__ = ["READOUT_ASSUMPTION", "Z95", "Z95_ONE_SIDED", "ProtocolResult", "bootstrap_stderr",
-           "normal_interval", "with_readout"]
+           "normal_interval", "stderr_or_analytic", "with_readout"]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from qtomo.errors import InputValueError
-from qtomo.reconstruction.lab_scale.axes import axes_from_letters
+from qtomo.reconstruction.lab_scale.axes import AXIS_TOL, axes_from_letters, bloch_vectors
 from qtomo.reconstruction.lab_scale.energy import energy_bound
 from qtomo.reconstruction.lab_scale.parity import parity_fidelity
 from qtomo.reconstruction.lab_scale.plan import DESIGN_FORMAT, PROTOCOL_STATES, PROTOCOLS
@@ -55,10 +55,13 @@ def planned_shots(spec: Mapping[str, Any]) -> np.ndarray:
 
 
 def check_against_plan(spec: Mapping[str, Any], setting_index: np.ndarray,
-                       bits: np.ndarray) -> None:
+                       bits: np.ndarray, data_axes: np.ndarray | None = None) -> None:
     """One-line :class:`InputValueError` unless the shots hold every planned setting with
-    exactly its planned shots (and N qubits)."""
+    exactly its planned shots (and N qubits); with ``data_axes`` (S, N, 2), the settings the
+    data name, also unless those are the plan's axes, in its order."""
     n = int(spec["n_qubits"])
+    if data_axes is not None:
+        _check_axes(design_axes(spec), np.asarray(data_axes, dtype=np.float64))
     b = np.asarray(bits)
     if b.ndim != 2 or b.shape[1] != n:
         raise InputValueError(f"the shots have {b.shape[1] if b.ndim == 2 else '?'} qubits, "
@@ -78,6 +81,17 @@ def check_against_plan(spec: Mapping[str, Any], setting_index: np.ndarray,
         s = int(off[0])
         raise InputValueError(f"setting {s} holds {int(got[s])} shots, the design plans "
                               f"{int(planned[s])} ({off.size} settings differ from the plan)")
+
+
+def _check_axes(planned: np.ndarray, data: np.ndarray) -> None:
+    if data.shape != planned.shape:
+        raise InputValueError(f"the data name settings of shape {data.shape}, the design "
+                              f"plans {planned.shape} (settings, qubits, angles)")
+    off = np.linalg.norm(bloch_vectors(data) - bloch_vectors(planned), axis=-1) > AXIS_TOL
+    if off.any():
+        s, q = (int(x) for x in np.argwhere(off)[0])
+        raise InputValueError(f"setting {s} of the data measures qubit {q} along another axis "
+                              "than the design plans; measure the planned settings in order")
 
 
 def _check_target(spec: Mapping[str, Any], target: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -150,17 +164,19 @@ def headline_candidate(result: ProtocolResult) -> dict[str, Any]:
 def protocol_section(design_spec: Mapping[str, Any], setting_index: np.ndarray,
                      bits: np.ndarray, readout: Any = None,
                      target: Mapping[str, Any] | None = None, *,
-                     n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+                     data_axes: np.ndarray | None = None, n_boot: int = DEFAULT_BOOTSTRAP,
+                     seed: int = 0) -> dict[str, Any]:
     """The report's lab-scale block (JSON-able).
 
     Checks the design, the data's target against the design's (``target``: the dataset's
     target attributes, or None) and the shots against the plan (setting count and shots per
-    setting), then runs the protocol. Returns the :class:`ProtocolResult` fields, the plan
+    setting; with ``data_axes``, the data's own settings (S, N, 2) against the planned axes),
+    then runs the protocol. Returns the :class:`ProtocolResult` fields, the plan
     check, the design's requested precision and the headline candidate.
     """
     check_design(design_spec)
     want = _check_target(design_spec, target)
-    check_against_plan(design_spec, setting_index, bits)
+    check_against_plan(design_spec, setting_index, bits, data_axes)
     result = run_protocol(design_spec, setting_index, bits, readout, n_boot=n_boot, seed=seed)
     return {**result.to_json(), "target": want,
             "planned_precision": design_spec.get("precision"),

@@ -28,6 +28,7 @@ from qtomo.reconstruction.lab_scale.results import (
     ProtocolResult,
     bootstrap_stderr,
     normal_interval,
+    stderr_or_analytic,
     with_readout,
 )
 from qtomo.reconstruction.lab_scale.shots import (
@@ -119,7 +120,8 @@ def stabilizer_fidelity(axes: np.ndarray, setting_index: np.ndarray, bits: np.nd
         pick = (rng.integers(0, n_set, size=(n_boot, n_set)) if sampled
                 else np.broadcast_to(np.arange(n_set), (n_boot, n_set)))
         boot = stabilizer_from_means(np.take_along_axis(sm.boot, pick, axis=1))
-    se = bootstrap_stderr(boot)
+    se_an = _analytic_stderr(sm.point, sm.var, sm.shots, sampled)
+    se = stderr_or_analytic(bootstrap_stderr(boot), se_an)
     details = {
         "design": "sampled" if sampled else "whole group",
         "mean_weight": float((letters != 0).sum(axis=1).mean()),
@@ -129,9 +131,8 @@ def stabilizer_fidelity(axes: np.ndarray, setting_index: np.ndarray, bits: np.nd
     }
     words = (*ASSUMPTIONS, SAMPLED_WORDS if sampled else ENUMERATED_WORDS)
     return ProtocolResult(
-        "stabilizer", value, se, _analytic_stderr(sm.point, sm.var, sm.shots, sampled),
-        normal_interval(value, se), None, a.shape[0], int(sm.shots.sum()),
-        with_readout(words, readout), details)
+        "stabilizer", value, se, se_an, normal_interval(value, se), None, a.shape[0],
+        int(sm.shots.sum()), with_readout(words, readout), details)
 
 
 __all__ = ["ASSUMPTIONS", "parse_observables", "stabilizer_fidelity", "stabilizer_from_means",
