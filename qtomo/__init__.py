@@ -28,12 +28,13 @@ if TYPE_CHECKING:
         Run,
         import_shots,
         load,
+        plan,
         reconstruct,
         simulate,
         train,
     )
 
-_API = ("simulate", "load", "import_shots", "train", "reconstruct", "Dataset", "Run",
+_API = ("simulate", "load", "import_shots", "train", "reconstruct", "plan", "Dataset", "Run",
         "Reconstruction", "ObservableTable")
 
 
@@ -57,6 +58,7 @@ __all__ = [
     "__version__",
     "import_shots",
     "load",
+    "plan",
     "reconstruct",
     "simulate",
     "train",

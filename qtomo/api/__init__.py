@@ -1,4 +1,4 @@
-"""qtomo's public Python API: the five calls behind the ``qtomo`` commands.
+"""qtomo's public Python API: the calls behind the ``qtomo`` commands.
 
 >>> import qtomo
 >>> ds = qtomo.simulate("tfim6.h5", n_qubits=6, shots=20_000)           # qtomo simulate
@@ -8,7 +8,8 @@
 >>> rec.write_report("report6")
 
 :func:`load` opens an existing dataset, :func:`import_shots` imports lab shots
-(``qtomo import``). Each command of the CLI calls exactly one of these functions, so the
+(``qtomo import``), :func:`plan` writes the design of a lab-scale fidelity protocol
+(``qtomo plan``). Each command of the CLI calls exactly one of these functions, so the
 numbers are the same either way. Options are explicit keyword arguments with the CLI's
 defaults; bad values raise :class:`qtomo.errors.QtomoError` subclasses with a one-line message
 (the CLI maps them to its exit codes).
@@ -308,6 +309,32 @@ def reconstruct(
     return rec
 
 
+def plan(
+    out: PathLike | None, *, state: str, n_qubits: int, protocol: str,
+    precision: float | None = None, shots: int | None = None, J: float = 1.0, h: float = 1.0,
+    boundary: str = "open", noise: float = 0.0, readout_error: tuple[float, float] | None = None,
+    settings: int | None = None, seed: int = 1234, overwrite: bool = False,
+) -> dict[str, Any]:
+    """The fixed design that certifies a target's fidelity at lab scale (``qtomo plan``).
+
+    Returns the design (the JSON layout of
+    :mod:`qtomo.reconstruction.lab_scale.plan`) and writes it to ``out`` atomically unless
+    ``out`` is None; an existing file is replaced only with ``overwrite``. Parameters as
+    :func:`qtomo.reconstruction.lab_scale.plan.plan_design`: the target (``ghz``,
+    ``cluster`` or ``tfim`` with ``J``, ``h``, ``boundary``), the protocol (``parity``,
+    ``stabilizer`` or ``energy``), one of ``precision`` (a standard error) and ``shots`` (a
+    total), and the noise and readout flips the shot counts budget for.
+    """
+    from qtomo.reconstruction.lab_scale.plan import plan_design, write_design
+
+    spec = plan_design(state, n_qubits, protocol, precision=precision, shots=shots, J=J, h=h,
+                       boundary=boundary, noise=noise, readout_error=readout_error,
+                       settings=settings, seed=seed)
+    if out is not None:
+        write_design(spec, out, overwrite=overwrite)
+    return spec
+
+
 __all__ = [
     "Dataset",
     "ObservableTable",
@@ -315,6 +342,7 @@ __all__ = [
     "Run",
     "import_shots",
     "load",
+    "plan",
     "reconstruct",
     "simulate",
     "train",

@@ -14,6 +14,7 @@ from qtomo._version import __version__
 
 #: command name -> (module, one-line help shown by ``qtomo --help``)
 COMMANDS = {
+    "plan": ("qtomo.cli.plan", "Plan the settings and shots that certify a fidelity."),
     "simulate": ("qtomo.cli.simulate", "Simulate a target state and sample POVM shots to HDF5."),
     "train": ("qtomo.cli.train", "Fit a generative model to the shots of a dataset."),
     "reconstruct": ("qtomo.cli.reconstruct", "Density matrix, observables, fidelities, report."),

@@ -59,6 +59,21 @@ def finite_float(name: str, value: float) -> float:
     return value
 
 
+def parse_readout_error(text: str | None, option: str = "--readout-error"
+                        ) -> tuple[float, float] | None:
+    """``"P10,P01"`` as two floats (one-line error otherwise); None for None."""
+    if text is None:
+        return None
+    parts = text.replace(" ", "").split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InputValueError(f"{option} {text!r}: expected two probabilities "
+                              "P10,P01, e.g. 0.02,0.05") from None
+
+
 def emit_json(obj: dict[str, Any]) -> None:
     """Print one JSON object on stdout (NaN becomes null)."""
     click.echo(json.dumps(_clean(obj), sort_keys=False))
@@ -96,6 +111,7 @@ __all__ = [
     "finite_float",
     "json_option",
     "overwrite_option",
+    "parse_readout_error",
     "run_command",
     "seed_option",
 ]

@@ -11,10 +11,10 @@ from qtomo.cli.options import (
     finite_float,
     json_option,
     overwrite_option,
+    parse_readout_error,
     run_command,
     seed_option,
 )
-from qtomo.errors import InputValueError
 
 
 @click.command(
@@ -125,7 +125,7 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
                              dynamic_ncols=True))
         bars[0].set_description(text)
 
-    ro = _parse_readout_error(readout_error)
+    ro = parse_readout_error(readout_error)
     for name, v in (("drift", drift), ("readout-drift", readout_drift)):
         finite_float(name, v)
     try:
@@ -144,20 +144,6 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
         emit_json(summary)
     else:
         _print_summary(summary)
-
-
-def _parse_readout_error(text: str | None) -> tuple[float, float] | None:
-    """``"P10,P01"`` as two floats (one-line error otherwise)."""
-    if text is None:
-        return None
-    parts = text.replace(" ", "").split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        return float(parts[0]), float(parts[1])
-    except ValueError:
-        raise InputValueError(f"--readout-error {text!r}: expected two probabilities "
-                              "P10,P01, e.g. 0.02,0.05") from None
 
 
 def _print_summary(s: dict) -> None:

@@ -1,0 +1,14 @@
+"""Fidelities that scale to 12-50+ qubits from planned fixed designs (docs/methods.md,
+"Lab-scale fidelity").
+
+* :mod:`.plan` -- ``qtomo plan``: the design (settings and shots) for a target and a precision;
+* :mod:`.parity` -- GHZ: populations plus parity oscillations;
+* :mod:`.stabilizer` -- stabilizer states: direct fidelity estimation over sampled elements;
+* :mod:`.energy` -- TFIM ground states: the certified bound ``F >= (E1 - <H>) / (E1 - E0)``;
+* :mod:`.section` -- the report block, the check of the data against the plan, and the
+  headline candidate; :mod:`.model_side` -- the same figures from a trained model's samples.
+
+Shared pieces: :mod:`.axes` (measurement axes), :mod:`.shots` (readout-corrected per-shot
+values, bootstrap), :mod:`.results` (:class:`~.results.ProtocolResult`). Import the modules
+directly; this package keeps its import light.
+"""

@@ -1,0 +1,131 @@
+"""``qtomo plan``'s designs: their structure, the variance models against exact variances, the
+planned precision on simulated shots, and every refused input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qtomo.errors import InputValueError, OutputExistsError
+from qtomo.reconstruction.lab_scale import plan_models as pm
+from qtomo.reconstruction.lab_scale.energy import energy_layout, energy_values
+from qtomo.reconstruction.lab_scale.plan import plan_design, write_design
+from qtomo.reconstruction.lab_scale.section import design_axes
+from qtomo.reconstruction.lab_scale.shots import ideal_table
+from qtomo.reconstruction.lab_scale.stabilizer import stabilizer_fidelity
+from qtomo.states.families import cluster_statevector
+from qtomo.states.noise import depolarize
+from qtomo.states.tfim import tfim_hamiltonian
+from tests.reconstruction.lab_helpers import all_bits, sample_design, setting_probabilities
+
+
+def test_parity_design_is_the_all_z_setting_and_2n_plus_2_phases():
+    n = 6
+    spec = plan_design("ghz", n, "parity", precision=0.005)
+    assert spec["format"] == "qtomo-design" and spec["version"] == 1
+    assert spec["target"] == {"state": "ghz", "n_qubits": n} and spec["protocol"] == "parity"
+    rows = spec["settings"]
+    assert len(rows) == 2 * n + 3 and rows[0]["paulis"] == "Z" * n
+    phases = [r["axes"][0][1] for r in rows[1:]]
+    np.testing.assert_allclose(phases, np.arange(2 * n + 2) * np.pi / (n + 1))
+    assert all(r["axes"] == [[np.pi / 2, r["axes"][0][1]]] * n for r in rows[1:])
+    assert spec["plan"]["predicted_stderr"] <= 0.005
+    assert spec["plan"]["shots_total"] == sum(r["shots"] for r in rows)
+
+
+def test_stabilizer_setting_count_does_not_grow_with_n():
+    counts, shots = set(), set()
+    for n in (8, 20, 50, 120):
+        spec = plan_design("cluster", n, "stabilizer", precision=0.01, noise=0.01)
+        counts.add(spec["plan"]["n_settings"])
+        shots.add(spec["settings"][0]["shots"])
+        assert spec["plan"]["predicted_stderr"] <= 0.01
+    assert counts == {pm.MIN_SETTINGS}
+    assert max(shots) <= 1.1 * min(shots)  # without a readout the shots stay put too
+
+
+def test_stabilizer_enumerates_a_small_group_and_repeats_with_the_seed():
+    assert plan_design("ghz", 4, "stabilizer", precision=0.01)["plan"]["sampled"] is False
+    a = plan_design("ghz", 20, "stabilizer", precision=0.01, seed=7)
+    b = plan_design("ghz", 20, "stabilizer", precision=0.01, seed=7)
+    c = plan_design("ghz", 20, "stabilizer", precision=0.01, seed=8)
+    assert a["settings"] == b["settings"] != c["settings"]
+
+
+@pytest.mark.parametrize(("n", "h", "p"), [(5, 2.0, 0.0), (5, 1.0, 0.05), (6, 1.5, 0.02)])
+def test_energy_variance_model_is_exact_without_readout(n, h, p):
+    H = tfim_hamiltonian(n, 1.0, h).toarray()
+    _, v = np.linalg.eigh(H)
+    rho = depolarize(np.outer(v[:, 0], v[:, 0]), p)
+    spec = plan_design("tfim", n, "energy", precision=0.01, h=h)
+    axes = design_axes(spec)
+    zs, _ = energy_layout(axes, 1.0, h)
+    exact = {}
+    for s, a in enumerate(axes):
+        kind = "Z" if s in zs else "X"
+        probs = setting_probabilities(rho, a)
+        e = energy_values(kind, 1.0, h, all_bits(n), ideal_table(n)[None])[:, 0]
+        exact[kind] = probs @ e**2 - (probs @ e) ** 2
+    var_z, var_x = pm.energy_variances(n, 1.0, h, p, pm.ReadoutModel.of(n, None))
+    assert abs(var_z - exact["Z"]) < 1e-9 and abs(var_x - exact["X"]) < 1e-9
+
+
+def test_planned_precision_holds_on_simulated_designs():
+    """40 datasets of a stabilizer plan (fresh elements and shots): their spread matches the
+    plan's standard error (40 values estimate a std to ~11%; bounds at about 3 of those)."""
+    n, p, eps = 4, 0.1, 0.05
+    psi = cluster_statevector(n)
+    rho = depolarize(np.outer(psi, psi), p)
+    values, predicted = [], []
+    for seed in range(40):
+        spec = plan_design("cluster", n, "stabilizer", precision=eps, noise=p, settings=12,
+                           seed=seed)
+        predicted.append(spec["plan"]["predicted_stderr"])
+        axes = design_axes(spec)
+        idx, bits = sample_design(rho, axes, [s["shots"] for s in spec["settings"]],
+                                  np.random.default_rng(500 + seed))
+        values.append(stabilizer_fidelity(axes, idx, bits,
+                                          [s["observable"] for s in spec["settings"]],
+                                          n_boot=0).value)
+    ratio = np.std(values, ddof=1) / np.mean(predicted)
+    assert max(predicted) <= eps and 0.6 < ratio < 1.35
+
+
+@pytest.mark.parametrize(("args", "kwargs", "match"), [
+    (("tfim", 10, "parity"), {"precision": 0.01}, "certifies ghz targets, not 'tfim'"),
+    (("ghz", 10, "energy"), {"precision": 0.01}, "certifies tfim targets"),
+    (("w", 10, "stabilizer"), {"precision": 0.01}, "no lab-scale protocol"),
+    (("ghz", 10, "tomography"), {"precision": 0.01}, "unknown protocol"),
+    (("ghz", 1, "parity"), {"precision": 0.01}, "integer >= 2"),
+    (("ghz", 10, "parity"), {"precision": 0.0}, r"in \(0, 1\)"),
+    (("ghz", 10, "parity"), {"precision": -0.1}, r"in \(0, 1\)"),
+    (("ghz", 10, "parity"), {"precision": float("nan")}, r"in \(0, 1\)"),
+    (("ghz", 10, "parity"), {}, "one of --precision"),
+    (("ghz", 10, "parity"), {"precision": 0.01, "shots": 100}, "one of --precision"),
+    (("ghz", 10, "parity"), {"shots": 0}, "--shots"),
+    (("ghz", 10, "parity"), {"precision": 0.01, "noise": 1.5}, "--noise"),
+    (("ghz", 10, "parity"), {"precision": 0.01, "readout_error": (0.6, 0.0)}, "readout"),
+    (("ghz", 10, "parity"), {"precision": 0.01, "settings": 20}, "stabilizer only"),
+    (("cluster", 30, "stabilizer"), {"precision": 0.01, "settings": 0}, "--settings"),
+    (("tfim", 50, "energy"), {"precision": 0.01, "h": 0.5}, "degenerate"),
+    (("tfim", 10, "energy"), {"precision": 0.01, "boundary": "periodic"}, "open chain"),
+])
+def test_bad_requests_are_refused_in_one_line(args, kwargs, match):
+    with pytest.raises(InputValueError, match=match) as e:
+        plan_design(*args, **kwargs)
+    assert "\n" not in str(e.value)
+
+
+def test_design_file_is_written_atomically_and_not_replaced(tmp_path):
+    spec = plan_design("ghz", 5, "parity", precision=0.01)
+    out = tmp_path / "d.json"
+    write_design(spec, out)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(spec))
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        write_design(plan_design("ghz", 6, "parity", precision=0.01), out)
+    assert json.loads(out.read_text())["n_qubits"] == 5
+    write_design(plan_design("ghz", 6, "parity", precision=0.01), out, overwrite=True)
+    assert json.loads(out.read_text())["n_qubits"] == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json"]  # no temporary left
