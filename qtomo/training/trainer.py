@@ -128,13 +128,13 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
+        self._init_loop_state()  # the schedule reads the loop state when it is built
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(config, self.total_steps, lambda: self._time_progress,
                                       lambda: 0.5 ** self.lr_reductions)
         )
         self.ema = EMA(model, config.ema_decay) if config.ema_decay > 0 else None
         self._init_eval_shots(config.val_max_shots)
-        self._init_loop_state()
 
     def _init_eval_shots(self, val_max_shots: int) -> None:
         """This rank's share of the validation and evaluation shots."""

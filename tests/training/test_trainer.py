@@ -250,3 +250,16 @@ def test_kept_model_and_its_heldout_gap(tiny_h5):
         d = (tr.scored_model(torch.from_numpy(np.asarray(tr.val)).long()).double()
              - best(torch.from_numpy(np.asarray(tr.val)).long()).double()).detach().numpy()
         assert gap["gap_se"] == pytest.approx(d.std(ddof=1) / math.sqrt(len(d)), rel=1e-6)
+
+
+def test_plateau_schedule_on_a_handful_of_shots(tmp_path):
+    """With fewer shots than one batch the plateau schedule is built before any step (its
+    rate reads the loop state): the run trains and stops instead of failing."""
+    from tests.training.conftest import make_dataset
+
+    data = make_dataset(tmp_path / "seven.h5", shots=7, eval_shots=0)
+    cfg = TrainConfig(epochs=3, batch_size=100, lr_schedule="plateau", patience=2,
+                      val_fraction=0.3, hparams={"hidden": 8, "layers": 1})
+    summary = run_training(data, tmp_path / "run", cfg, progress=False)
+    assert 1 <= summary["epochs"] <= 3
+    assert math.isfinite(summary["val_nll"]) and summary["val_shots"] >= 1
