@@ -1,8 +1,9 @@
 """Lab-scale fidelity from planned designs, end to end with the CLI (issue "Lab-scale fidelity",
 its acceptance list).
 
-Cases, each through ``qtomo plan`` -> ``qtomo simulate --design`` -> ``qtomo reconstruct`` as a
-user types them (subprocesses), 20 independent datasets per cell:
+Cases, each through ``qtomo plan`` -> ``qtomo simulate --design`` (the design's target: no
+``--state``) -> ``qtomo reconstruct`` as a user types them (subprocesses), ``--datasets K``
+independent datasets per cell (20 by default):
 
 * ``ghz-parity``: GHZ-N, N = 20 and 50, local depolarizing p = 0.01 and readout error
   P(1|0) = 0.01, P(0|1) = 0.02 with calibration counts; the design of ``qtomo plan
@@ -15,19 +16,23 @@ user types them (subprocesses), 20 independent datasets per cell:
   at 10^5 shots and, beside it, 10^5 random Pauli-6 shots (their energy gives the same bound):
   the one-sided 95% lower bound below the exact fidelity in 20 of 20 datasets, within 0.1 of it
   at h = 2.
-* ``bad-input``: a protocol that does not fit the target, a dataset whose setting count does not
-  match the plan: one line, a non-zero exit, no file.
+* ``bad-input``: a protocol that does not fit the target, a design with one setting less than
+  its plan, a design whose axes are not unit vectors: one line, a non-zero exit, no file.
 
-Exact fidelities of the noisy states are computed here, not by qtomo's estimators: GHZ in
-closed form, the cluster state by a transfer matrix over the stabilizer group's weights, the
-TFIM by contracting two copies of the DMRG ground state through the depolarizing channel.
+``--quick`` runs every case at N = 20 only with K = 2 datasets: a check that the pipeline
+works, not the benchmark (its records carry ``quick: true``).
+
+Exact fidelities of the noisy states are computed here, independently of qtomo's estimators:
+GHZ in closed form, the cluster state by a transfer matrix over the stabilizer group's weights,
+the TFIM by contracting two copies of the DMRG ground state through the depolarizing channel
+(the two contractions are checked against each other and the closed form first).
 ``qtomo reconstruct`` of each 50-qubit dataset must take <= 60 s and ``qtomo plan`` <= 5 s.
 
-The commands follow the interface of ``qtomo simulate --design`` and of the report's lab-scale
-block (JSON key :data:`LAB_KEY` of ``qtomo reconstruct --json``); ``--dry-run`` prints them
-without running anything.
+The figures are read from the lab-scale block (JSON key :data:`LAB_KEY`) of ``qtomo
+reconstruct --json``; ``--dry-run`` prints the commands without running anything.
 
     python scripts/bench_lab_scale.py [--cases ghz-parity,...] [--datasets 20] [--work DIR]
+    python scripts/bench_lab_scale.py --quick
     python scripts/bench_lab_scale.py --dry-run
 """
 
@@ -143,17 +148,32 @@ def dataset(run: Runner, design: Path, data: Path, noise: float, seed: int,
 
 
 def lab_figure(rec: dict[str, Any]) -> dict[str, Any]:
-    """The lab-scale block of a reconstruct summary (the headline's keys as a fallback)."""
-    if LAB_KEY in rec:
-        return rec[LAB_KEY]
-    return {"value": rec["quantum_fidelity"], "stderr": rec["quantum_fidelity_stderr"],
-            "ci95": rec.get("quantum_fidelity_ci95"), "lower_bound95": None}
+    """The lab-scale block of a reconstruct summary (its absence is a failure)."""
+    if not rec.get(LAB_KEY):
+        raise SystemExit("qtomo reconstruct --json has no lab-scale block for a planned design")
+    return rec[LAB_KEY]
+
+
+#: Extra fields of every record (``quick: true`` under --quick).
+RECORD_EXTRA: dict[str, Any] = {}
 
 
 def record(case: str, metric: str, value: object, stderr: object = None, unit: str = "",
            **extra: object) -> None:
     """One printed figure as a benchmark record (``scripts/benchlib.py``)."""
-    benchlib.record("lab_scale", case, metric, value, stderr=stderr, unit=unit, extra=extra)
+    benchlib.record("lab_scale", case, metric, value, stderr=stderr, unit=unit,
+                    extra={**RECORD_EXTRA, **extra})
+
+
+def check_exact() -> None:
+    """The exact fidelities agree with each other: the MPS contraction against the GHZ closed
+    form (N = 20) and against the cluster transfer matrix (N = 12)."""
+    p = 0.01
+    for state, n, closed in (("ghz", 20, ghz_fidelity), ("cluster", 12, cluster_fidelity)):
+        mps = build_target(state, n).mps
+        got = mps_noisy_fidelity(mps.tensors, p)
+        if abs(got - closed(n, p)) > 1e-10:
+            raise SystemExit(f"exact {state} fidelities disagree: {got} vs {closed(n, p)}")
 
 
 # --- the cases ------------------------------------------------------------------------------------
@@ -197,10 +217,10 @@ def estimate_cell(run: Runner, work: Path, case: str, state: str, n: int, protoc
     record(label, "reconstruct_wall_s_max", max(times), unit="s")
 
 
-def energy_cell(run: Runner, work: Path, h: float, datasets: int) -> None:
-    n, p, case = 50, NOISE["tfim-energy"], "tfim-energy"
+def energy_cell(run: Runner, work: Path, n: int, h: float, datasets: int) -> None:
+    p, case = NOISE["tfim-energy"], "tfim-energy"
     exact = None if run.dry else tfim_fidelity(n, h, p)
-    design = work / f"tfim-{h:g}.json"
+    design = work / f"tfim-{n}-{h:g}.json"
     label = f"{case} N={n} h={h:g}"
     run(*plan_args("tfim", n, "energy", design, "--h", h, "--shots", PAULI6_SHOTS))
     print(f"{label}: exact fidelity " + ("computed at run time" if exact is None
@@ -208,13 +228,14 @@ def energy_cell(run: Runner, work: Path, h: float, datasets: int) -> None:
     e0, e1 = tfim_lowest_energies(n, 1.0, h)
     below, below6, gaps = 0, 0, []
     for seed in range(1, datasets + 1):
-        data, p6 = work / f"tfim-{h:g}-{seed}.h5", work / f"tfim-{h:g}-{seed}-p6.h5"
+        data, p6 = work / f"tfim-{n}-{h:g}-{seed}.h5", work / f"tfim-{n}-{h:g}-{seed}-p6.h5"
         dataset(run, design, data, p, seed, readout=False)
-        rec = run("reconstruct", "--data", data, "--out", work / f"tfim-{h:g}-{seed}.report",
+        rec = run("reconstruct", "--data", data, "--out", work / f"tfim-{n}-{h:g}-{seed}.report",
                   "--overwrite")
         run("simulate", "--state", "tfim", "-n", n, "--h", h, "--noise", p, "--povm", "pauli6",
             "--shots", PAULI6_SHOTS, "--seed", seed, "--out", p6, "--overwrite")
-        rec6 = run("reconstruct", "--data", p6, "--out", work / f"tfim-{h:g}-{seed}-p6.report",
+        rec6 = run("reconstruct", "--data", p6,
+                   "--out", work / f"tfim-{n}-{h:g}-{seed}-p6.report",
                    "--overwrite")
         if rec is None or rec6 is None:
             print(f"  (x {datasets} seeds)")
@@ -253,24 +274,33 @@ def bad_inputs(run: Runner, work: Path) -> None:
     out = work / "bad.json"
     r = run(*plan_args("tfim", 20, "parity", out, "--precision", 0.005), expect_fail=True)
     refused(r, out, "parity for a TFIM target", "protocol_mismatch_refused")
-    design, data = work / "ghz-short.json", work / "ghz-short.h5"
+    design = work / "ghz-short.json"
     run(*plan_args("ghz", 10, "parity", design, "--precision", 0.01))
-    dataset(run, design, data, 0.01, 1, readout=False)
-    if not run.dry:
-        spec = json.loads(design.read_text())
-        spec["settings"] = spec["settings"][:-1]  # the plan now disagrees with the data
-        design.write_text(json.dumps(spec))
-    report = work / "ghz-short.report"
-    r = run("reconstruct", "--data", data, "--design", design, "--out", report,
-            expect_fail=True)
-    refused(r, report, "setting count off the plan", "setting_count_refused")
+    edits = (("ghz-short", "setting count off the plan", "setting_count_refused"),
+             ("ghz-not-unit", "axes that are not unit vectors", "non_unit_axes_refused"))
+    for name, what, metric in edits:
+        bad = work / f"{name}.json"
+        if not run.dry:
+            spec = json.loads(design.read_text())
+            if name == "ghz-short":
+                spec["settings"] = spec["settings"][:-1]  # the plan block now disagrees
+            else:
+                row = spec["settings"][2]
+                row["vectors"] = [[1.0, 0.0, 0.1]] * len(row.pop("axes"))
+            bad.write_text(json.dumps(spec))
+        data = work / f"{name}.h5"
+        r = run("simulate", "--design", bad, "--out", data, expect_fail=True)
+        refused(r, data, what, metric)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--datasets", type=int, default=20)
+    ap.add_argument("--datasets", type=int, default=20, metavar="K",
+                    help="independent datasets per cell (default 20)")
+    ap.add_argument("--quick", action="store_true",
+                    help="N = 20 only, K = 2: check the pipeline, not the acceptance")
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = ap.parse_args(argv)
@@ -278,20 +308,24 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="qtomo-lab-"))
     work.mkdir(parents=True, exist_ok=True)
     cases = args.cases.split(",")
-    for n in (20, 50):
+    sizes, k = ((20,), 2) if args.quick else ((20, 50), args.datasets)
+    if args.quick:
+        RECORD_EXTRA["quick"] = True
+    if not args.dry_run:
+        check_exact()
+    for n in sizes:
         if "ghz-parity" in cases:
             estimate_cell(run, work, "ghz-parity", "ghz", n, "parity",
                           ["--precision", 0.005, "--noise", NOISE["ghz-parity"],
                            "--readout-error", READOUT], ghz_fidelity(n, NOISE["ghz-parity"]),
-                          0.02, args.datasets)
+                          0.02, k)
         if "cluster-stabilizer" in cases:
             p = NOISE["cluster-stabilizer"]
             estimate_cell(run, work, "cluster-stabilizer", "cluster", n, "stabilizer",
-                          ["--precision", 0.01, "--noise", p], cluster_fidelity(n, p), 0.03,
-                          args.datasets)
+                          ["--precision", 0.01, "--noise", p], cluster_fidelity(n, p), 0.03, k)
     if "tfim-energy" in cases:
         for h in (2.0, 1.0):
-            energy_cell(run, work, h, args.datasets)
+            energy_cell(run, work, sizes[-1], h, k)
     if "bad-input" in cases:
         bad_inputs(run, work)
     return 0

@@ -29,9 +29,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qtomo.api.results import Dataset, ObservableTable, Reconstruction, Run
+
+if TYPE_CHECKING:
+    from qtomo.data.design_file import DesignSpec
 
 PathLike = str | os.PathLike[str]
 
@@ -41,9 +44,10 @@ def _path(x: Dataset | Run | PathLike) -> Path:
 
 
 def simulate(
-    out: PathLike, *, state: str = "tfim", n_qubits: int | None = None, J: float = 1.0,
-    h: float = 1.0, boundary: str = "open", povm: str | None = None,
-    shots: int | None = None, eval_shots: int = 10_000, noise: float = 0.0, seed: int = 1234,
+    out: PathLike, *, state: str | None = None, n_qubits: int | None = None,
+    J: float | None = None, h: float | None = None, boundary: str | None = None,
+    povm: str | None = None, shots: int | None = None, eval_shots: int = 10_000,
+    noise: float = 0.0, seed: int = 1234,
     method: str = "auto", chi: int = 64, cutoff: float = 1e-10, log_p: str = "all",
     readout_error: tuple[float, float] | None = None, design: PathLike | None = None,
     shots_per_setting: int | None = None, drift: float = 0.0, readout_drift: float = 0.0,
@@ -57,14 +61,14 @@ def simulate(
     ----------
     out : path
         The ``.h5`` file to write (atomically; refused if it exists unless ``overwrite``).
-    state : {"tfim", "ghz", "w", "cluster", "product", "random-mps"}
+    state : {"tfim", "ghz", "w", "cluster", "product", "random-mps"}, optional
         TFIM ground state of H = -J sum Z_i Z_{i+1} - h sum X_i, GHZ state, or a family state
         (any N: a state vector up to 16 qubits, an exact MPS above), see
-        :mod:`qtomo.states.targets`.
+        :mod:`qtomo.states.targets`. Default: the ``design``'s target (no other), else tfim.
     n_qubits, J, h, boundary, method, chi, cutoff :
-        Size (default: the design file's, else 10), couplings and ground-state method
-        (``auto``: ED up to 14 qubits, DMRG above, with at most ``chi`` states per bond and
-        discarded weight ``cutoff``).
+        Size (default: the design file's, else 10), couplings (default: the design's target's,
+        else J = h = 1, open) and ground-state method (``auto``: ED up to 14 qubits, DMRG
+        above, with at most ``chi`` states per bond and discarded weight ``cutoff``).
     povm : {"pauli4", "tetra", "pauli6"}, optional
         Single-qubit POVM measured on every qubit (outcome order in :mod:`qtomo.povm.frames`);
         default pauli4, and pauli6 (the only one allowed) with a ``design``.
@@ -102,20 +106,20 @@ def simulate(
     Dataset
         ``summary`` holds the JSON of ``qtomo simulate --json`` (n_qubits, shots, povm,
         state, method, noise, energy, truncation_error, log_p_true, out, and with a design
-        its summary, drift, readout_drift, calibration_shots, sampler).
+        its summary, drift, readout_drift, calibration_shots, sampler, protocol).
     """
     from qtomo.data.simulate import SimulateConfig
     from qtomo.data.simulate import simulate as _simulate
-    from qtomo.data.simulate_design import resolved_defaults
+    from qtomo.data.simulate_design import design_target, resolved_defaults
 
     design_str = None if design is None else str(design)
     n_qubits, povm, shots = resolved_defaults(design_str, n_qubits, povm, shots)
     cfg = SimulateConfig(
-        state=state, n_qubits=n_qubits, J=J, h=h, boundary=boundary, povm=povm, shots=shots,
-        eval_shots=eval_shots, noise=noise, seed=seed, method=method, chi=chi, cutoff=cutoff,
-        log_p=log_p, readout_error=None if readout_error is None else
-        (float(readout_error[0]), float(readout_error[1])), design=design_str,
-        shots_per_setting=shots_per_setting, drift=float(drift),
+        **design_target(design_str, {"state": state, "J": J, "h": h, "boundary": boundary}),
+        n_qubits=n_qubits, povm=povm, shots=shots, eval_shots=eval_shots, noise=noise,
+        seed=seed, method=method, chi=chi, cutoff=cutoff, log_p=log_p,
+        readout_error=None if readout_error is None else tuple(map(float, readout_error)),
+        design=design_str, shots_per_setting=shots_per_setting, drift=float(drift),
         readout_drift=float(readout_drift), calibration_shots=int(calibration_shots))
     summary = _simulate(cfg, out, overwrite=overwrite, progress=progress, on_stage=on_stage)
     return Dataset(Path(out), summary)
@@ -314,24 +318,29 @@ def plan(
     precision: float | None = None, shots: int | None = None, J: float = 1.0, h: float = 1.0,
     boundary: str = "open", noise: float = 0.0, readout_error: tuple[float, float] | None = None,
     settings: int | None = None, seed: int = 1234, overwrite: bool = False,
-) -> dict[str, Any]:
+) -> DesignSpec:
     """The fixed design that certifies a target's fidelity at lab scale (``qtomo plan``).
 
-    Returns the design (the JSON layout of
-    :mod:`qtomo.reconstruction.lab_scale.plan`) and writes it to ``out`` atomically unless
-    ``out`` is None; an existing file is replaced only with ``overwrite``. Parameters as
-    :func:`qtomo.reconstruction.lab_scale.plan.plan_design`: the target (``ghz``,
-    ``cluster`` or ``tfim`` with ``J``, ``h``, ``boundary``), the protocol (``parity``,
-    ``stabilizer`` or ``energy``), one of ``precision`` (a standard error) and ``shots`` (a
-    total), and the noise and readout flips the shot counts budget for.
+    Returns the design (a :class:`qtomo.data.design_file.DesignSpec`: settings, shots, target,
+    protocol, precision, the plan block and, for stabilizer designs, each setting's group
+    element) and writes its design file (:mod:`qtomo.data.design_file`) to ``out``
+    atomically unless ``out`` is None; an existing file is replaced only with ``overwrite``.
+    Parameters as :func:`qtomo.reconstruction.lab_scale.plan.plan_design`: the target
+    (``ghz``, ``cluster`` or ``tfim`` with ``J``, ``h``, ``boundary``), the protocol
+    (``parity``, ``stabilizer`` or ``energy``), one of ``precision`` (a standard error) and
+    ``shots`` (a total), and the noise and readout flips the shot counts budget for.
     """
-    from qtomo.reconstruction.lab_scale.plan import plan_design, write_design
+    from qtomo.data.design_file import write_design_file
+    from qtomo.data.writer import check_output_path
+    from qtomo.reconstruction.lab_scale.plan import plan_design
 
+    if out is not None:
+        check_output_path(out, overwrite, suffix=".json")
     spec = plan_design(state, n_qubits, protocol, precision=precision, shots=shots, J=J, h=h,
                        boundary=boundary, noise=noise, readout_error=readout_error,
                        settings=settings, seed=seed)
     if out is not None:
-        write_design(spec, out, overwrite=overwrite)
+        write_design_file(out, spec)
     return spec
 
 

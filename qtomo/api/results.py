@@ -365,6 +365,7 @@ class Reconstruction:
         """The headline numbers (the JSON of ``qtomo reconstruct --json``); ``reference`` names
         the stored target's values: "exact" (simulated shots) or "target" (lab data)."""
         from qtomo.reports.formatting import reference_label
+        from qtomo.reports.html_lab import lab_scale_summary
 
         report, files = self.report, self.files
         h = report["headline"]
@@ -403,6 +404,7 @@ class Reconstruction:
             "quantum_fidelity_uncorrected": ro.get("quantum_fidelity_uncorrected"),
             "direct_fidelity_uncorrected": ro.get("quantum_fidelity_uncorrected_direct"),
             "calibration_stderr": ro.get("calibration_stderr"),
+            "lab_scale": lab_scale_summary(report.get("lab_scale")),
             "energy": en.get("value"),
             "energy_stderr": en.get("stderr"),
             "energy_exact": en.get("exact"),

@@ -68,13 +68,11 @@ def cmd(state, n_qubits, protocol, precision, shots, J, h, boundary, noise, read
                        precision=precision, shots=shots, J=J, h=h, boundary=boundary,
                        noise=noise, readout_error=parse_readout_error(readout_error),
                        settings=settings, seed=seed, overwrite=overwrite)
-    path = out
-    plan = spec["plan"]
-    shots_each = [s["shots"] for s in spec["settings"]]
-    summary = {"out": str(path), "state": state.lower(), "n_qubits": n_qubits,
-               "protocol": spec["protocol"], "n_settings": plan["n_settings"],
-               "shots_total": plan["shots_total"], "shots_min": min(shots_each),
-               "shots_max": max(shots_each), "predicted_stderr": plan["predicted_stderr"],
+    plan = spec.plan or {}
+    summary = {"out": str(out), "state": state.lower(), "n_qubits": n_qubits,
+               "protocol": spec.protocol, "n_settings": spec.n_settings,
+               "shots_total": sum(spec.shots), "shots_min": min(spec.shots),
+               "shots_max": max(spec.shots), "predicted_stderr": plan["predicted_stderr"],
                "requested_precision": precision, "assumed_noise": noise,
                "assumed_readout_error": plan["assumed_readout_error"]}
     if as_json:
@@ -82,6 +80,6 @@ def cmd(state, n_qubits, protocol, precision, shots, J, h, boundary, noise, read
         return
     each = (f"{summary['shots_min']} shots each" if summary["shots_min"] == summary["shots_max"]
             else f"{summary['shots_min']}-{summary['shots_max']} shots per setting")
-    click.echo(f"wrote {path}: {spec['protocol']} protocol for {state.lower()} N={n_qubits}: "
-               f"{plan['n_settings']} settings, {plan['shots_total']} shots ({each}), predicted "
-               f"standard error {plan['predicted_stderr']:.4g}")
+    click.echo(f"wrote {out}: {spec.protocol} protocol for {state.lower()} N={n_qubits}: "
+               f"{spec.n_settings} settings, {summary['shots_total']} shots ({each}), "
+               f"predicted standard error {plan['predicted_stderr']:.4g}")

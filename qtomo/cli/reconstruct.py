@@ -61,6 +61,11 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
     shots alone: the direct (classical-shadow) estimator, and for small N linear inversion and
     maximum likelihood of the raw frequencies.
 
+    Shots of a design planned by 'qtomo plan' (simulated with 'qtomo simulate --design') are
+    checked against the plan and get the protocol's fidelity at any N: GHZ parity, stabilizer
+    sampling, or the certified lower bound from the TFIM energy (report section 'lab_scale');
+    above --max-rho-qubits it is the headline.
+
     The report gives the density matrix for N <= 10 (eigenvalues, purity, smallest eigenvalue,
     closest physical state, maximum-likelihood state), observables with standard errors from
     the model's samples and from the data side by side with exact values, the TFIM energy,
@@ -127,6 +132,14 @@ def _print(s: dict) -> None:
 
     click.echo(f"quantum fidelity {f(s['quantum_fidelity'], s['quantum_fidelity_stderr'])} "
                f"({s['quantum_fidelity_source']})")
+    lab = s.get("lab_scale")
+    if lab:
+        what = (f"fidelity >= {lab['lower_bound95']:.4f} (one-sided 95%; bound at the measured "
+                f"energy {f(lab['value'], lab['stderr'])})" if lab["lower_bound95"] is not None
+                else f"fidelity {f(lab['value'], lab['stderr'])}, 95% interval "
+                f"[{lab['ci95'][0]:.4f}, {lab['ci95'][1]:.4f}]")
+        click.echo(f"lab-scale {lab['protocol']} protocol: {what}, {lab['n_settings']} settings, "
+                   f"{lab['n_shots']} shots")
     if s["direct_fidelity"] is not None:
         d = f(s["direct_fidelity"], s["direct_fidelity_stderr"])
         click.echo(f"direct estimate from the shots {d}")

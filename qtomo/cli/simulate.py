@@ -24,7 +24,8 @@ from qtomo.cli.options import (
     "  qtomo simulate --state cluster --n-qubits 8 --povm pauli6 --out cluster8.h5\n"
     "  qtomo simulate --n-qubits 50 --h 1 --shots 200000 --json\n"
     "  qtomo simulate --state ghz -n 3 --design all-pauli --shots-per-setting 1000 --out g3.h5\n"
-    "  qtomo simulate --state ghz --design parity.json --noise 0.01 --out ghz20.h5\n"
+    "  qtomo simulate --design ghz20_parity.json --noise 0.01 --out ghz20.h5   (the "
+    "target of qtomo plan's design)\n"
     "  qtomo simulate --state w -n 4 --design all-pauli --shots-per-setting 8000 --drift 0.05 "
     "--readout-error 0.02,0.05 --readout-drift 0.01 --calibration-shots 10000 --out w4.h5\n\n"
     "\b\nA design file (JSON; CSV 'setting,shots' or 'theta_0,phi_0,...,shots' also read):\n"
@@ -35,20 +36,25 @@ from qtomo.cli.options import (
 )
 @click.option("--state",
               type=click.Choice(["tfim", "ghz", "w", "cluster", "product", "random-mps"]),
-              default="tfim", show_default=True,
+              default=None,
               help="Target: TFIM ground state, GHZ state (|0..0> + |1..1>)/sqrt(2), W state "
               "(|10..0> + ... + |0..01>)/sqrt(N), 1-D open cluster state (CZ chain on |+>^N), "
               "random product state (Haar qubits from --seed) or random MPS (bond dim. 2, "
               "open, from --seed). The last four at any N: a state vector up to 16 qubits, "
-              "above an exact MPS (bond dim. 2, 2, 1 and 2).")
+              "above an exact MPS (bond dim. 2, 2, 1 and 2). With a --design file that names "
+              "its target (qtomo plan writes one) leave it out: the design's target and its "
+              "J, h, boundary are simulated, and a --state, --J, --h or --boundary that "
+              "contradicts them is an error  [default: the design's target, else tfim]")
 @click.option("--n-qubits", "-n", type=int, default=None,
               help="Number of qubits N  [default: the design file's, else 10]")
-@click.option("--J", "J", type=float, default=1.0, show_default=True,
-              help="TFIM coupling J in H = -J sum Z_i Z_i+1 - h sum X_i.")
-@click.option("--h", "h", type=float, default=1.0, show_default=True,
-              help="TFIM transverse field h (critical point h/J = 1).")
-@click.option("--boundary", type=click.Choice(["open", "periodic"]), default="open",
-              show_default=True, help="Chain boundary condition.")
+@click.option("--J", "J", type=float, default=None,
+              help="TFIM coupling J in H = -J sum Z_i Z_i+1 - h sum X_i  [default: the "
+              "design's target's, else 1]")
+@click.option("--h", "h", type=float, default=None,
+              help="TFIM transverse field h (critical point h/J = 1)  [default: the design's "
+              "target's, else 1]")
+@click.option("--boundary", type=click.Choice(["open", "periodic"]), default=None,
+              help="Chain boundary condition  [default: the design's target's, else open]")
 @click.option("--povm", type=str, default=None,
               help="Single-qubit POVM: pauli4, tetra or pauli6  [default: pauli4; pauli6, the "
               "only one, with --design]")
@@ -108,7 +114,9 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
     evaluation shots exactly, and writes them with their exact log-probabilities, the POVM and
     the target's exact observables to a versioned HDF5 dataset. The file appears only when
     complete. With --design every setting of a fixed design is measured exactly its shots
-    (the layout of a lab's run), optionally on a device that drifts between settings.
+    (the layout of a lab's run), optionally on a device that drifts between settings; a design
+    of 'qtomo plan' names its target, which is then simulated (no --state needed), and the
+    dataset keeps the plan so that 'qtomo reconstruct' reports the protocol's fidelity.
     """
     from tqdm import tqdm
 

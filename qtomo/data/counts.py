@@ -67,7 +67,6 @@ from typing import Any
 import numpy as np
 
 from qtomo.data.design import AXIS_LETTER, Design, axis_label, design_axes
-from qtomo.data.design_file import angle_header, angle_row, csv_header, setting_entry
 from qtomo.data.lab_files import (
     JsonObject,
     LabShots,
@@ -78,6 +77,7 @@ from qtomo.data.lab_files import (
     parse_count,
     read_csv_rows,
 )
+from qtomo.data.setting_cells import angle_header, angle_row, csv_header, setting_entry
 from qtomo.errors import DataFileError
 from qtomo.povm.axes import letter_angles
 

@@ -36,6 +36,8 @@ readout)::
                            the axis settings' to the rows of /axis_shots (fixed only)
     /design/axes           float64 (S, N, 2): (theta, phi) of every qubit of every setting
                            (only in designs with axis settings)
+    /design                attrs: planned_design (str, the JSON of the planned design the
+                           shots follow; only for designs of ``qtomo plan``)
     /readout               attrs: confusion float64 (N, 2, 2), stderr float64 (N, 2, 2)
                            (NaN: unknown), source ("calibration" | "readout" | "simulate"),
                            source_file,
@@ -88,12 +90,16 @@ class Design:
     axes : nested tuples (S, N, 2) or None
         (theta, phi) in radians of every qubit of every setting; None when every setting is a
         Pauli setting (the letters say it all). See :meth:`angles`.
+    planned : str or None
+        The planned design the shots follow (``qtomo plan``'s design file, its JSON text:
+        target, protocol, plan block; :mod:`qtomo.data.design_file`), None when not planned.
     """
 
     kind: str = "random"
     settings: tuple[str, ...] | None = None
     shots_per_setting: tuple[int, ...] | None = None
     axes: Axes | None = None
+    planned: str | None = None
 
     @property
     def n_settings(self) -> int | None:
@@ -265,6 +271,8 @@ def write_design(f: h5py.File, design: Design) -> None:
                          data=np.array(design.shots_per_setting, dtype=np.int64))
     if design.axes is not None:
         g.create_dataset("axes", data=design.angles())
+    if design.planned is not None:
+        g.attrs["planned_design"] = design.planned
 
 
 def read_design(f: h5py.File, n_qubits: int, shots: int, axis_shots: int = 0
@@ -296,7 +304,10 @@ def read_design(f: h5py.File, n_qubits: int, shots: int, axis_shots: int = 0
         return None, problem
     if counts.size and int(counts.min()) < 0:
         return None, "/design/shots_per_setting holds a negative count"
-    design = Design(kind, settings, tuple(int(x) for x in counts), axes)
+    planned = g.attrs.get("planned_design")
+    planned = planned.decode() if isinstance(planned, bytes) else planned
+    design = Design(kind, settings, tuple(int(x) for x in counts), axes,
+                    None if planned is None else str(planned))
     pauli, axis = design.shot_totals()
     if kind == "fixed" and (pauli, axis) != (shots, axis_shots):
         if not (axis or axis_shots):

@@ -5,10 +5,13 @@ JSON layout (version 1; other tools write and read it)::
     {"format": "qtomo-design", "version": 1, "n_qubits": 4,
      "target": {"state": "ghz", "n_qubits": 4},          (optional)
      "protocol": "parity",                               (optional)
+     "precision": 0.005,                                 (optional)
      "comment": "...",                                   (optional, ignored)
      "settings": [{"paulis": "ZZZZ", "shots": 1000},
                   {"axes": [[1.5707963, 0.0], [1.5707963, 0.785], ...], "shots": 500},
-                  {"vectors": [[1, 0, 0], [0, 0, 1], ...], "shots": 500}]}
+                  {"vectors": [[1, 0, 0], [0, 0, 1], ...], "shots": 500},
+                  {"paulis": "XZZX", "observable": "+XZIX", "shots": 200}],
+     "plan": {"n_settings": 4, "shots_total": 2200, ...}}  (optional)
 
 Every setting gives exactly one of ``paulis`` (one letter X, Y, Z per qubit, qubit 0 first),
 ``axes`` (one pair (theta, phi) in radians per qubit) or ``vectors`` (one unit Bloch vector
@@ -16,7 +19,13 @@ Every setting gives exactly one of ``paulis`` (one letter X, Y, Z per qubit, qub
 (theta, phi) is n = (sin theta cos phi, sin theta sin phi, cos theta) and bit 0 is the +1
 outcome of n.sigma (:mod:`qtomo.povm.axes`): X = (pi/2, 0), Y = (pi/2, pi/2), Z = (0, 0). A
 setting whose every axis lies within 1e-6 of +x, +y or +z is the Pauli setting of those
-letters. A setting given twice is refused (merge its shots).
+letters. A setting given twice is refused (merge its shots), except in a design whose settings
+name their ``observable``: a stabilizer design measures one setting for several group elements,
+and elements drawn at random repeat.
+
+``target``, ``protocol``, ``precision``, ``plan`` and ``observable`` are what ``qtomo plan``
+writes (:mod:`qtomo.data.design_plan` says what they mean and checks that they agree: the
+protocol fits the target, the plan block's ``n_settings`` and ``shots_total`` are the file's).
 
 CSV layout: one row per setting, lines starting with ``#`` are comments, and one of two
 headers: ``setting,shots`` with a Pauli string per row (``XXYZ,1000``), or
@@ -24,13 +33,13 @@ headers: ``setting,shots`` with a Pauli string per row (``XXYZ,1000``), or
 (which can express Pauli settings too). The CSV carries no target or protocol.
 
 Every problem raises :class:`~qtomo.errors.DataFileError` naming the place, before any output
-is written; :func:`write_design_file` writes atomically.
+is written; :func:`write_design_file` writes atomically. A dataset simulated from a planned
+design stores the design's JSON (:func:`design_text`), which :func:`design_from_text` reads back.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +49,7 @@ import numpy as np
 
 from qtomo.data.atomic import atomic_path
 from qtomo.data.design import AXIS_LETTER, Design, axis_label, design_axes
+from qtomo.data.design_plan import planned_problem
 from qtomo.data.lab_files import (
     JsonObject,
     check_cell,
@@ -49,16 +59,24 @@ from qtomo.data.lab_files import (
     parse_count,
     read_csv_rows,
 )
-from qtomo.errors import DataFileError, InputValueError
-from qtomo.povm.axes import UNIT_TOL, angles_to_vectors, letter_angles, vectors_to_angles
+from qtomo.data.setting_cells import (
+    angle_header,
+    angle_row,
+    check_unique,
+    csv_header,
+    parse_axes,
+    setting_entry,
+)
+from qtomo.errors import DataFileError, InputValueError, OutputExistsError
+from qtomo.povm.axes import angles_to_vectors, letter_angles
 from qtomo.typing import FloatArray
 
 FORMAT = "qtomo-design"
 VERSION = 1
 #: ``--design all-pauli`` measures 3^N settings: refused above this many qubits.
 ALL_PAULI_MAX_QUBITS = 8
-SETTING_KEYS = ("paulis", "axes", "vectors")
-_TOP_KEYS = ("format", "version", "n_qubits", "target", "protocol", "comment", "settings")
+_TOP_KEYS = ("format", "version", "n_qubits", "target", "protocol", "precision", "comment",
+             "settings", "plan")
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +94,12 @@ class DesignSpec:
         What the design is for (``{"state": "ghz", "n_qubits": 4}``), as ``qtomo plan`` writes.
     protocol : str or None
         The protocol that planned it (``parity``, ``stabilizer``, ``energy``).
+    precision : float or None
+        The standard error of the fidelity it was planned for.
+    plan : dict or None
+        ``qtomo plan``'s block: the variance model, ``n_settings``, ``shots_total``, ``sampled``.
+    observables : tuple of str or None
+        Each setting's stabilizer group element (``"+XZIX"``; stabilizer designs), else None.
     """
 
     n_qubits: int
@@ -83,6 +107,9 @@ class DesignSpec:
     shots: tuple[int, ...]
     target: dict[str, Any] | None = None
     protocol: str | None = None
+    precision: float | None = None
+    plan: dict[str, Any] | None = None
+    observables: tuple[str, ...] | None = None
 
     @property
     def n_settings(self) -> int:
@@ -101,11 +128,13 @@ class DesignSpec:
         """The same settings with ``shots`` each."""
         return replace(self, shots=(int(shots),) * self.n_settings)
 
-    def to_design(self) -> Design:
-        """The :class:`Design` a dataset of this design stores."""
+    def to_design(self, planned: DesignSpec | None = None) -> Design:
+        """The :class:`Design` a dataset of this design stores, with the JSON of ``planned``
+        (the planned design the shots follow; None: not planned)."""
         labels = self.labels
         axes = design_axes(self.angles) if any(AXIS_LETTER in s for s in labels) else None
-        return Design("fixed", labels, self.shots, axes)
+        text = None if planned is None else design_text(planned)
+        return Design("fixed", labels, self.shots, axes, text)
 
 
 def all_pauli_design(n: int, shots: int) -> DesignSpec:
@@ -120,88 +149,6 @@ def all_pauli_design(n: int, shots: int) -> DesignSpec:
 
 
 # --- parsing ------------------------------------------------------------------------------------
-def _numbers(p: Path, where: str, key: str, value: Any, n: int | None, width: int,
-             what: str) -> np.ndarray:
-    """A list of ``n`` lists of ``width`` finite numbers (float64 (n, width))."""
-    if not isinstance(value, list) or not value:
-        raise file_error(p, where, f"{key} is {value!r:.40}; expected a list of {what}, one per "
-                         "qubit")
-    if n is not None and len(value) != n:
-        raise file_error(p, where, f"{key} has {len(value)} entries; expected {n}, one per qubit")
-    for q, row in enumerate(value):
-        ok = (isinstance(row, list) and len(row) == width
-              and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in row))
-        if not ok:
-            raise file_error(p, where, f"{key}[{q}] is {row!r:.40}; expected {what}")
-        if not all(math.isfinite(x) for x in row):
-            raise file_error(p, where, f"{key}[{q}] is {row}; the numbers must be finite")
-    return np.array(value, dtype=np.float64)
-
-
-def _vectors_angles(p: Path, where: str, v: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(v, axis=1)
-    bad = np.flatnonzero(np.abs(norms - 1.0) > UNIT_TOL)
-    if bad.size:
-        q = int(bad[0])
-        raise file_error(p, where, f"vectors[{q}] = {v[q].tolist()} has length {norms[q]:.9g}; "
-                         f"expected a unit vector (|n| within {UNIT_TOL:g} of 1)")
-    return vectors_to_angles(v)
-
-
-def parse_axes(p: Path, where: str, key: str, value: Any, n: int | None,
-               bit_order: str = "q0-first") -> np.ndarray:
-    """One setting given as ``paulis``, ``axes`` or ``vectors`` -> angles (N, 2), qubit 0
-    first (``q0-last``: the last letter or entry is qubit 0); Pauli axes snap to exact angles."""
-    if key == "paulis":
-        if not isinstance(value, str) or not value.strip():
-            raise file_error(p, where, f"paulis is {value!r:.40}; expected letters X, Y, Z")
-        t = value.strip().upper()
-        if n is not None and len(t) != n:
-            raise file_error(p, where, f"paulis {t!r} has {len(t)} letters; expected {n}, one "
-                             "per qubit")
-        bad = [c for c in t if c not in "XYZ"]
-        if bad:
-            raise file_error(p, where, f"paulis {t!r}: {bad[0]!r} is not X, Y or Z")
-        angles = letter_angles(t)
-    elif key == "axes":
-        angles = _numbers(p, where, key, value, n, 2, "pairs [theta, phi] in radians")
-    else:
-        angles = _vectors_angles(p, where, _numbers(p, where, key, value, n, 3,
-                                                    "unit vectors [x, y, z]"))
-    if bit_order == "q0-last":
-        angles = angles[::-1]
-    label = axis_label(angles)
-    return angles if AXIS_LETTER in label else letter_angles(label)
-
-
-def setting_entry(p: Path, where: str, entry: Any, count_key: str, n: int | None,
-                  bit_order: str = "q0-first") -> tuple[np.ndarray, Any]:
-    """An object with one of ``paulis``/``axes``/``vectors`` and ``count_key`` -> (angles,
-    the raw ``count_key`` value)."""
-    if not isinstance(entry, JsonObject):
-        raise file_error(p, where, f"{type(entry).__name__}; expected an object with one of "
-                         f"{', '.join(SETTING_KEYS)} and {count_key!r}")
-    keys = [k for k, _ in entry]
-    given = [k for k in keys if k in SETTING_KEYS]
-    extra = [k for k in keys if k not in (*SETTING_KEYS, count_key)]
-    if len(given) != 1 or extra or count_key not in keys or len(set(keys)) != len(keys):
-        raise file_error(p, where, f"keys {keys}; expected exactly one of "
-                         f"{', '.join(SETTING_KEYS)} and {count_key!r}")
-    d = dict(entry)
-    return parse_axes(p, where, given[0], d[given[0]], n, bit_order), d[count_key]
-
-
-def check_unique(p: Path, angles: np.ndarray, where: list[str]) -> None:
-    """Refuse a setting given twice (the same angles after parsing)."""
-    seen: dict[bytes, int] = {}
-    for i, a in enumerate(angles):
-        key = np.ascontiguousarray(a).tobytes()
-        if key in seen:
-            raise file_error(p, where[i], f"the setting of {where[seen[key]]} given again; "
-                             "merge their shots into one entry")
-        seen[key] = i
-
-
 def _shots(p: Path, where: str, v: Any, text: bool = False) -> int:
     s = parse_count(p, where, v, text=text)
     if s < 1:
@@ -209,8 +156,28 @@ def _shots(p: Path, where: str, v: Any, text: bool = False) -> int:
     return s
 
 
-def _json_spec(p: Path) -> DesignSpec:
-    doc = load_json(p)
+def _observable(p: Path, where: str, entry: JsonObject) -> str | None:
+    v = dict(entry).get("observable")
+    if v is not None and not isinstance(v, str):
+        raise file_error(p, where, f"observable is {v!r:.40}; expected a label such as '+XZIX'")
+    return v
+
+
+def _top(p: Path, d: dict[str, Any]) -> tuple[Any, ...]:
+    """The optional top-level entries (target, protocol, precision, plan), type-checked."""
+    target, protocol, precision, plan = (d.get(k) for k in ("target", "protocol", "precision",
+                                                            "plan"))
+    for key, value, kind, what in (("target", target, JsonObject, "an object"),
+                                   ("protocol", protocol, str, "a string"),
+                                   ("plan", plan, JsonObject, "an object")):
+        if value is not None and not isinstance(value, kind):
+            raise DataFileError(f"{p}: {key} is {value!r:.40}; expected {what} or null")
+    return (None if target is None else _plain(target), protocol, precision,
+            None if plan is None else _plain(plan))
+
+
+def _doc_spec(p: Path, doc: Any) -> DesignSpec:
+    """A parsed design document (objects as :class:`JsonObject`) -> the checked spec."""
     if not isinstance(doc, JsonObject):
         raise DataFileError(f"{p}: a {type(doc).__name__}; expected a design object "
                             f"{{\"format\": \"{FORMAT}\", \"version\": {VERSION}, ...}}")
@@ -229,20 +196,38 @@ def _json_spec(p: Path) -> DesignSpec:
     settings = d.get("settings")
     if not isinstance(settings, list) or not settings:
         raise DataFileError(f"{p}: settings is {settings!r:.40}; expected a non-empty list")
-    angles, shots, where = [], [], []
+    angles, shots, where, observables = [], [], [], []
     for i, e in enumerate(settings):
-        a, s = setting_entry(p, f"setting {i}", e, "shots", n)
+        a, s = setting_entry(p, f"setting {i}", e, "shots", n, optional=("observable",))
         angles.append(a)
         shots.append(_shots(p, f"setting {i}", s))
         where.append(f"setting {i}")
-    check_unique(p, np.array(angles), where)
-    target, protocol = d.get("target"), d.get("protocol")
-    if target is not None and not isinstance(target, JsonObject):
-        raise DataFileError(f"{p}: target is {target!r:.40}; expected an object or null")
-    if protocol is not None and not isinstance(protocol, str):
-        raise DataFileError(f"{p}: protocol is {protocol!r:.40}; expected a string or null")
-    return DesignSpec(n, np.array(angles), tuple(shots),
-                      None if target is None else _plain(target), protocol)
+        observables.append(_observable(p, f"setting {i}", e))
+    named = any(o is not None for o in observables)
+    if not named:  # a planned stabilizer design may measure one setting for several elements
+        check_unique(p, np.array(angles), where)
+    target, protocol, precision, plan = _top(p, d)
+    problem = planned_problem(n, shots, target, protocol, precision, plan,
+                              observables if named else None)
+    if problem:
+        raise DataFileError(f"{p}: {problem}")
+    return DesignSpec(n, np.array(angles), tuple(shots), target, protocol,
+                      None if precision is None else float(precision), plan,
+                      tuple(observables) if named else None)
+
+
+def _json_spec(p: Path) -> DesignSpec:
+    return _doc_spec(p, load_json(p))
+
+
+def design_from_text(text: str, source: str) -> DesignSpec:
+    """A design stored as JSON text (in a dataset, :func:`design_text`); errors name
+    ``source``."""
+    try:
+        doc = json.loads(text, object_pairs_hook=JsonObject)
+    except json.JSONDecodeError as e:
+        raise DataFileError(f"{source}: not valid JSON ({e.msg})") from None
+    return _doc_spec(Path(source), doc)
 
 
 def _plain(obj: Any) -> Any:
@@ -252,41 +237,6 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_plain(v) for v in obj]
     return obj
-
-
-def csv_header(p: Path) -> tuple[str, ...]:
-    """The lower-cased cells of the first line that is neither blank nor a comment."""
-    try:
-        text = p.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return ()
-    for line in text.splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return tuple(c.strip().lower() for c in line.split(","))
-    return ()
-
-
-def angle_header(n: int, last: tuple[str, ...]) -> tuple[str, ...]:
-    """``theta_0, phi_0, ..., theta_{n-1}, phi_{n-1}`` followed by ``last``."""
-    return (*(f"{a}_{q}" for q in range(n) for a in ("theta", "phi")), *last)
-
-
-def angle_row(p: Path, where: str, cells: list[str], n: int) -> np.ndarray:
-    """2n angle cells -> angles (n, 2) (finite numbers); Pauli axes snap to exact angles."""
-    vals = []
-    for k, c in enumerate(cells[: 2 * n]):
-        check_cell(p, where, str(k + 1), c, "an angle in radians")
-        try:
-            v = float(c)
-        except ValueError:
-            raise file_error(p, where, f"column {k + 1} is {c!r}; expected an angle in "
-                             "radians") from None
-        if not math.isfinite(v):
-            raise file_error(p, where, f"column {k + 1} is {c!r}; angles must be finite")
-        vals.append(v)
-    angles = np.array(vals).reshape(n, 2)
-    label = axis_label(angles)
-    return angles if AXIS_LETTER in label else letter_angles(label)
 
 
 def _csv_spec(p: Path) -> DesignSpec:
@@ -321,52 +271,66 @@ def read_design_file(path: str | os.PathLike[str]) -> DesignSpec:
     return _csv_spec(p) if p.suffix.lower() == ".csv" else _json_spec(p)
 
 
-def _setting_json(label: str, angles: np.ndarray, shots: int) -> dict[str, Any]:
-    if AXIS_LETTER in label:
-        return {"axes": [[float(t), float(ph)] for t, ph in angles], "shots": int(shots)}
-    return {"paulis": label, "shots": int(shots)}
+def _setting_json(label: str, angles: np.ndarray, shots: int,
+                  observable: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = ({"axes": [[float(t), float(ph)] for t, ph in angles]}
+                           if AXIS_LETTER in label else {"paulis": label})
+    if observable is not None:
+        out["observable"] = observable
+    out["shots"] = int(shots)
+    return out
+
+
+def design_text(spec: DesignSpec) -> str:
+    """The JSON layout of ``spec`` (module docstring), as text."""
+    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "n_qubits": spec.n_qubits}
+    for key in ("target", "protocol", "precision"):
+        if getattr(spec, key) is not None:
+            doc[key] = getattr(spec, key)
+    obs = spec.observables or (None,) * spec.n_settings
+    doc["settings"] = [_setting_json(lb, a, s, o) for lb, a, s, o in
+                       zip(spec.labels, spec.angles, spec.shots, obs, strict=True)]
+    if spec.plan is not None:
+        doc["plan"] = spec.plan
+    return json.dumps(doc, indent=1) + "\n"
+
+
+def _csv_text(spec: DesignSpec) -> str:
+    if spec.plan is not None or spec.observables is not None:
+        raise InputValueError("a CSV design holds settings and shots only, not the plan and "
+                              "observables of a planned design; write it as .json")
+    labels = spec.labels
+    pauli = not any(AXIS_LETTER in s for s in labels)
+    lines = [",".join(("setting", "shots") if pauli
+                      else angle_header(spec.n_qubits, ("shots",)))]
+    for label, a, s in zip(labels, spec.angles, spec.shots, strict=True):
+        cells = [label] if pauli else [repr(float(x)) for x in a.reshape(-1)]
+        lines.append(",".join([*cells, str(int(s))]))
+    return "\n".join(lines) + "\n"
 
 
 def write_design_file(path: str | os.PathLike[str], spec: DesignSpec) -> Path:
     """Write ``spec`` atomically: CSV for a ``.csv`` path (``setting,shots`` when every setting
-    is a Pauli setting, the angle header otherwise; no target or protocol), JSON otherwise."""
+    is a Pauli setting, the angle header otherwise; no target or protocol; refused for a
+    design with a plan block or observables), JSON otherwise (:func:`design_text`)."""
     out = Path(path)
-    labels = spec.labels
-    if out.suffix.lower() == ".csv":
-        pauli = not any(AXIS_LETTER in s for s in labels)
-        lines = [",".join(("setting", "shots") if pauli
-                          else angle_header(spec.n_qubits, ("shots",)))]
-        for label, a, s in zip(labels, spec.angles, spec.shots, strict=True):
-            cells = [label] if pauli else [repr(float(x)) for x in a.reshape(-1)]
-            lines.append(",".join([*cells, str(int(s))]))
-        text = "\n".join(lines) + "\n"
-    else:
-        doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "n_qubits": spec.n_qubits}
-        if spec.target is not None:
-            doc["target"] = spec.target
-        if spec.protocol is not None:
-            doc["protocol"] = spec.protocol
-        doc["settings"] = [_setting_json(lb, a, s)
-                           for lb, a, s in zip(labels, spec.angles, spec.shots, strict=True)]
-        text = json.dumps(doc, indent=1) + "\n"
-    with atomic_path(out) as tmp:
-        tmp.write_text(text)
+    text = _csv_text(spec) if out.suffix.lower() == ".csv" else design_text(spec)
+    try:
+        with atomic_path(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise OutputExistsError(f"cannot write {out}: {e.strerror or e}") from None
     return out
 
 
 __all__ = [
     "ALL_PAULI_MAX_QUBITS",
     "FORMAT",
-    "SETTING_KEYS",
     "VERSION",
     "DesignSpec",
     "all_pauli_design",
-    "angle_header",
-    "angle_row",
-    "check_unique",
-    "csv_header",
-    "parse_axes",
+    "design_from_text",
+    "design_text",
     "read_design_file",
-    "setting_entry",
     "write_design_file",
 ]

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from qtomo.data.design import Design, Readout, read_design, read_readout
+from qtomo.data.design_file import DesignSpec, design_from_text
 from qtomo.data.schema import READABLE_VERSIONS
 from qtomo.data.writer import DatasetWriter, check_output_path
 from qtomo.errors import DataFileError, InputValueError
@@ -253,20 +254,40 @@ class Dataset:
             if self.K != 6:
                 raise InputValueError(f"{self.path}: fixed-design shots are read from Pauli-6 "
                                       f"outcomes, but the POVM has K = {self.K}")
-            rows, inverse = np.unique(a // 2, axis=0, return_inverse=True)
-            where = {s: i for i, s in enumerate(d.settings)}
-            labels = ["".join("XYZ"[c] for c in r) for r in rows]
-            missing = [s for s in labels if s not in where]
-            if missing:
-                raise self._fail(f"shots measured in {missing[0]!r}, which is not a setting "
-                                 "of the design")
-            idx_p = np.array([where[s] for s in labels], dtype=np.int64)[inverse.reshape(-1)]
+            idx_p = self._pauli_setting_index(a // 2)
         bits_p = (a % 2).astype(np.uint8)
         if not self.axis_shots:
             return idx_p, bits_p
         g = self._f["axis_shots"]
         return (np.concatenate([idx_p, g["setting_index"][()].astype(np.int64)]),
                 np.concatenate([bits_p, g["bits"][()]]))
+
+    def _pauli_setting_index(self, bases: np.ndarray) -> np.ndarray:
+        """The setting of every Pauli shot (bases (M, N) 0 X, 1 Y, 2 Z); the shots of a
+        setting listed several times go to its entries in file order (module
+        :mod:`qtomo.data.schema`: they are draws of one measurement)."""
+        d = self.design
+        rows, inverse = np.unique(bases, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        entries: dict[str, list[int]] = {}
+        for i, s in enumerate(d.settings or ()):
+            entries.setdefault(s, []).append(i)
+        labels = ["".join("XYZ"[c] for c in r) for r in rows]
+        missing = [s for s in labels if s not in entries]
+        if missing:
+            raise self._fail(f"shots measured in {missing[0]!r}, which is not a setting of "
+                             "the design")
+        idx = np.array([entries[s][0] for s in labels], dtype=np.int64)[inverse]
+        counts = np.asarray(d.shots_per_setting, dtype=np.int64)
+        for r, s in enumerate(labels):
+            if len(entries[s]) > 1:
+                at = np.flatnonzero(inverse == r)
+                share = np.repeat(entries[s], counts[entries[s]])
+                if share.size != at.size:
+                    raise self._fail(f"setting {s!r} holds {at.size} shots, its entries "
+                                     f"{share.size}")
+                idx[at] = share
+        return idx
 
     def setting_log_p(self) -> FloatArray | None:
         """Stored log P of every shot, in the order of :meth:`setting_shots` (None: not
@@ -277,6 +298,14 @@ class Dataset:
         if self.axis_shots:
             lp = np.concatenate([lp, self._f["axis_shots/log_p_true"][()]])
         return lp
+
+    def planned_design(self) -> DesignSpec | None:
+        """The planned design the shots follow (``qtomo simulate --design`` of a ``qtomo
+        plan`` file), or None."""
+        text = self.design.planned
+        if text is None:
+            return None
+        return design_from_text(text, f"{self.path}: /design planned_design")
 
     def target_array(self, name: str) -> np.ndarray | None:
         """A stored target array (``x_exact``, ``zz_exact``, ``psi``), or None."""

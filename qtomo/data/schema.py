@@ -32,6 +32,9 @@ Layout::
                            to shots, the axis settings' to the rows of /axis_shots
     /design/axes           float64 (S, N, 2) (theta, phi) of every qubit of every setting
                            (designs with axis settings only)
+    /design                attrs: planned_design (str, optional): the JSON of the planned
+                           design (qtomo plan) the shots follow, for qtomo reconstruct's
+                           lab-scale protocols (qtomo.data.design_file)
     /axis_shots/setting_index  int64 (M_a,) each axis-setting shot's setting (optional)
     /axis_shots/bits       uint8 (M_a, N): its bits, 0 = +1 outcome of n.sigma
     /axis_shots/log_p_true float64 (M_a,) log P(bits | setting), nominal (optional)
@@ -42,7 +45,10 @@ Layout::
 A fixed design stores the shots of its Pauli settings as Pauli-6 outcomes in ``/outcomes``
 (which every reader of Pauli-6 shots reads unchanged; it may have 0 rows when every setting is
 an axis setting) and those of its axis settings in ``/axis_shots``;
-``Dataset.setting_shots()`` returns every shot's setting and bits.
+``Dataset.setting_shots()`` returns every shot's setting and bits. A planned design may list
+one Pauli setting several times (a stabilizer design estimates several group elements with it):
+the shots of a repeated setting are shuffled i.i.d. draws of one measurement, so
+``setting_shots()`` hands them to its entries in file order, each its ``shots_per_setting``.
 ``/design`` and ``/readout`` are optional (files written before them read as design "random"
 and no readout); see :mod:`qtomo.data.design`. Version 1 files (no ``/povm/site_elements``;
 a ``/readout`` there was stored only) still read: their qubits are measured with the ideal POVM,

@@ -17,6 +17,7 @@ design, readout or target (:mod:`qtomo.data.drift`).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -50,6 +51,8 @@ STREAM_SHOTS, STREAM_EVAL, STREAM_DRIFT, STREAM_READOUT_DRIFT, STREAM_CALIBRATIO
     STREAM_SHUFFLE = range(6)
 #: Evaluation shots sampled per block.
 EVAL_BLOCK = 50_000
+#: The TFIM parameters simulated when neither the user nor the design's target gives them.
+TARGET_DEFAULTS = {"state": None, "J": 1.0, "h": 1.0, "boundary": "open"}
 
 
 def streams(seed: int) -> list[np.random.Generator]:
@@ -58,8 +61,8 @@ def streams(seed: int) -> list[np.random.Generator]:
 
 
 def resolve_design(design: str, shots_per_setting: int | None) -> DesignSpec | int:
-    """The design file's spec (with ``shots_per_setting`` each when given), or, for
-    ``all-pauli``, the shots per setting it needs (its N comes from ``--n-qubits``)."""
+    """The design file's spec (its own shots), or, for ``all-pauli``, the shots per setting
+    it needs (its N comes from ``--n-qubits``)."""
     if shots_per_setting is not None and shots_per_setting < 1:
         raise InputValueError(f"--shots-per-setting must be >= 1, got {shots_per_setting}")
     if design == ALL_PAULI:
@@ -67,8 +70,39 @@ def resolve_design(design: str, shots_per_setting: int | None) -> DesignSpec | i
             raise InputValueError("--design all-pauli needs --shots-per-setting M (the shots "
                                   "of each of the 3^N settings)")
         return shots_per_setting
-    spec = read_design_file(design)
-    return spec if shots_per_setting is None else spec.with_shots(shots_per_setting)
+    return read_design_file(design)
+
+
+def _same(key: str, given: Any, planned: Any) -> bool:
+    if key == "boundary":
+        return str(given) == str(planned)
+    return math.isclose(float(given), float(planned), rel_tol=1e-12, abs_tol=1e-12)
+
+
+def design_target(design: str | None, given: dict[str, Any]) -> dict[str, Any]:
+    """The target to simulate, ``state``, ``J``, ``h`` and ``boundary`` (None in ``given``:
+    not given): the user's, else the design file's target (``qtomo plan`` names it), else
+    ``tfim`` with J = h = 1 on an open chain. A state or parameter that contradicts the
+    design's target is refused in one line."""
+    target = None
+    if design is not None and design != ALL_PAULI:
+        target = read_design_file(design).target
+    state = given["state"]
+    out = {k: (TARGET_DEFAULTS[k] if v is None else v) for k, v in given.items()}
+    if not target or "state" not in target:
+        return {**out, "state": state or "tfim"}
+    want = str(target["state"])
+    if state is not None and state != want:
+        raise InputValueError(f"--state {state} contradicts the design's target {want} "
+                              f"({design}); leave --state out to simulate the design's target")
+    for k, v in given.items():
+        if k not in target or k == "state" or want != "tfim":
+            continue
+        if v is not None and not _same(k, v, target[k]):
+            raise InputValueError(f"--{k} {v} contradicts the design's target {want} with "
+                                  f"{k} = {target[k]} ({design}); leave --{k} out")
+        out[k] = target[k]
+    return {**out, "state": want}
 
 
 def resolved_defaults(design: str | None, n_qubits: int | None, povm: str | None,
@@ -86,16 +120,19 @@ def resolved_defaults(design: str | None, n_qubits: int | None, povm: str | None
     return n_qubits, povm or "pauli6", 100_000
 
 
-def design_spec(cfg: SimulateConfig) -> DesignSpec:
-    """The checked design of ``cfg`` (its qubit count must be ``cfg.n_qubits``)."""
+def design_spec(cfg: SimulateConfig) -> tuple[DesignSpec, DesignSpec | None]:
+    """The checked design of ``cfg`` (its qubit count must be ``cfg.n_qubits``) with the
+    shots to measure (``cfg.shots_per_setting`` each when given), and the planned design it
+    follows (the file's own, when it names a protocol; else None)."""
     assert cfg.design is not None
     got = resolve_design(cfg.design, cfg.shots_per_setting)
     if isinstance(got, int):
-        return all_pauli_design(cfg.n_qubits, got)
+        return all_pauli_design(cfg.n_qubits, got), None
     if got.n_qubits != cfg.n_qubits:
         raise InputValueError(f"the design {cfg.design} measures {got.n_qubits} qubits, but "
                               f"--n-qubits is {cfg.n_qubits}")
-    return got
+    measured = got if cfg.shots_per_setting is None else got.with_shots(cfg.shots_per_setting)
+    return measured, (got if got.protocol is not None else None)
 
 
 def stored_readout(cfg: SimulateConfig, rngs: list[np.random.Generator]) -> Readout | None:
@@ -185,7 +222,7 @@ def simulate_fixed(cfg: SimulateConfig, out: str | Path, *, overwrite: bool = Fa
     """Simulate the fixed design of ``cfg`` (validated) into ``out`` atomically; the summary."""
     out = check_output_path(out, overwrite)
     stage = on_stage or (lambda s: None)
-    spec = design_spec(cfg)
+    spec, planned = design_spec(cfg)
     rngs = streams(cfg.seed)
     readout = stored_readout(cfg, rngs)
     stage("building target state")
@@ -195,7 +232,7 @@ def simulate_fixed(cfg: SimulateConfig, out: str | Path, *, overwrite: bool = Fa
     with_log_p = cfg.log_p == "all"
     stage("sampling settings")
     bits, logp = sample_design(sampler, spec, rngs[STREAM_SHOTS], with_log_p, progress)
-    design = spec.to_design()
+    design = spec.to_design(planned)
     axis = design.axis_mask
     p_idx, p_bits, p_lp = _part(list(np.flatnonzero(~axis)), bits, logp, rngs[STREAM_SHUFFLE])
     a_idx, a_bits, a_lp = _part(list(np.flatnonzero(axis)), bits, logp, rngs[STREAM_SHUFFLE])
@@ -224,13 +261,16 @@ def simulate_fixed(cfg: SimulateConfig, out: str | Path, *, overwrite: bool = Fa
         "log_p_true": with_log_p, "out": str(out), "design": design.summary(),
         "drift": cfg.drift, "readout_drift": cfg.readout_drift,
         "calibration_shots": cfg.calibration_shots,
+        "protocol": None if planned is None else planned.protocol,
         "sampler": "state vector" if sampler.dense else "MPS",
     }
 
 
 __all__ = [
     "ALL_PAULI",
+    "TARGET_DEFAULTS",
     "design_spec",
+    "design_target",
     "resolve_design",
     "resolved_defaults",
     "sample_design",

@@ -31,13 +31,15 @@ from qtomo.typing import FloatArray, Outcomes
 if TYPE_CHECKING:
     from qtomo.states.targets import Target
 
-def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
-    """Refuse to replace an existing output unless ``overwrite`` is set."""
+def check_output_path(path: str | os.PathLike[str], overwrite: bool,
+                      suffix: str = ".h5") -> Path:
+    """Refuse to replace an existing output unless ``overwrite`` is set, and a directory
+    always (the output is a file name ending in ``suffix``)."""
     p = Path(path)
     if p.exists() and not overwrite:
         raise OutputExistsError(f"{p} already exists; pass --overwrite to replace it")
     if p.exists() and p.is_dir():
-        raise OutputExistsError(f"{p} is a directory; give a file name ending in .h5")
+        raise OutputExistsError(f"{p} is a directory; give a file name ending in {suffix}")
     return p
 
 

@@ -144,7 +144,8 @@ def attach_readout(report: dict[str, Any], ds: Any, inp: Any, cfg: Any, qs: Any,
     The figures on the other side of the correction (without it when it was applied, with it
     when ``--no-readout-correction``) are the direct fidelity estimate and, for N <=
     :data:`REFIT_MAX_QUBITS`, the headline's maximum-likelihood state refitted to the same
-    table with the other POVM.
+    table with the other POVM; a headline entry with its own ``other_side`` (the lab-scale
+    protocols) gives it. An entry marked ``calibration_in_stderr`` is not widened.
     """
     from qtomo.reconstruction import metrics as mt
 
@@ -168,6 +169,8 @@ def attach_readout(report: dict[str, Any], ds: Any, inp: Any, cfg: Any, qs: Any,
     refit, refit_source = _refit_headline(head, ds, inp, qs, other)
     if refit is None and str(head.get("source", "")).startswith("direct"):
         refit, refit_source = direct_other, "direct estimate from the measured shots"
+    if refit is None and head.get("other_side") is not None:  # it carries its own
+        refit, refit_source = head["other_side"], head.get("source")
     rep = ReadoutReport(applied, source, source_file, flips, shots,
                         direct_other, direct_other_se, refit, refit_source, cal_se)
     block = rep.to_json()
@@ -176,6 +179,8 @@ def attach_readout(report: dict[str, Any], ds: Any, inp: Any, cfg: Any, qs: Any,
     report["readout"] = block
     if applied and cal_se > 0:
         for entry in (head, report["quantum"].get("direct_estimate")):
+            if entry and entry.get("calibration_in_stderr"):
+                continue  # its error bar resamples the calibration already
             if entry and entry.get("stderr") is not None and entry.get("value") is not None:
                 entry["stderr_statistical"] = entry["stderr"]
                 entry["calibration_stderr"] = cal_se

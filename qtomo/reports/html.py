@@ -2,7 +2,8 @@
 embedded as PNG ``data:`` URIs).
 
 :func:`render_html` puts the sections together in order, one function each: header (title,
-dataset, notes), headline, consistency and bootstrap blocks (:mod:`qtomo.reports.html_checks`),
+dataset, notes), headline, the lab-scale protocol (:mod:`qtomo.reports.html_lab`), consistency
+and bootstrap blocks (:mod:`qtomo.reports.html_checks`),
 fidelities and density matrices, figures, observables (scalars, agreement with exact values,
 single-site expectations, <Z_0 Z_r>), Renyi-2 entropies, the reduced density matrix and the
 provenance. Cells are formatted by :mod:`qtomo.reports.formatting`.
@@ -31,6 +32,7 @@ from qtomo.reports.html_checks import (
     consistency_section,
     readout_section,
 )
+from qtomo.reports.html_lab import lab_scale_section
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
@@ -80,6 +82,7 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
     parts = [
         *_header(r, title),
         *_headline(r, ref),
+        lab_scale_section(r),
         consistency_section(r),
         readout_section(r),
         bootstrap_section(r),

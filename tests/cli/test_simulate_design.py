@@ -142,7 +142,7 @@ def parity_design(n, shots):
     phases = [np.pi / (n + 1), 2 * np.pi / (n + 1)]
     angles = [letter_angles("Z" * n), letter_angles("X" * n)]
     angles += [np.tile([[np.pi / 2, ph]], (n, 1)) for ph in phases]
-    return DesignSpec(n, np.array(angles), (shots,) * len(angles), {"state": "ghz"}, "parity"), \
+    return DesignSpec(n, np.array(angles), (shots,) * len(angles), {"state": "ghz"}), \
         phases
 
 

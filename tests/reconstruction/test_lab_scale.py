@@ -23,7 +23,6 @@ from qtomo.reconstruction.lab_scale.parity import (
     parity_values,
 )
 from qtomo.reconstruction.lab_scale.plan import plan_design
-from qtomo.reconstruction.lab_scale.section import design_axes
 from qtomo.reconstruction.lab_scale.shots import (
     corrected_values,
     ideal_table,
@@ -95,7 +94,7 @@ def test_parity_exact_probabilities_give_the_exact_fidelity(n, p, readout):
     exact = float(np.real(psi @ rho @ psi))
     closed = ((1 - p / 2) ** n + (p / 2) ** n + (1 - p) ** n) / 2
     assert abs(exact - closed) < 1e-12
-    axes = design_axes(plan_design("ghz", n, "parity", precision=0.01))
+    axes = plan_design("ghz", n, "parity", precision=0.01).angles
     assert axes.shape[0] == 2 * n + 3
     c = confusion_from_flips(FLIPS[:n]) if readout else None
     layout = parity_layout(axes)
@@ -113,9 +112,9 @@ def test_stabilizer_whole_group_gives_the_exact_fidelity(state, n):
     rho = noisy(psi, 0.05)
     exact = float(np.real(psi @ rho @ psi))
     spec = plan_design(state, n, "stabilizer", precision=0.01, settings=2**n)
-    assert spec["plan"]["sampled"] is False and len(spec["settings"]) == 2**n
-    axes = design_axes(spec)
-    signs, letters = parse_observables([s["observable"] for s in spec["settings"]], n)
+    assert spec.plan["sampled"] is False and spec.n_settings == 2**n
+    axes = spec.angles
+    signs, letters = parse_observables(spec.observables, n)
     c = confusion_from_flips(FLIPS[:n])
     means = exact_means(lambda s, b, t: stabilizer_values(signs, letters, s, b, t),
                         setting_probs(rho, axes, c), corrected_values(c))
@@ -123,8 +122,8 @@ def test_stabilizer_whole_group_gives_the_exact_fidelity(state, n):
 
 
 def energy_means(rho, spec, confusion):
-    n, t = spec["n_qubits"], spec["target"]
-    axes = design_axes(spec)
+    n, t = spec.n_qubits, spec.target
+    axes = spec.angles
     zs, xs = energy_layout(axes, t["J"], t["h"])
     means = exact_means(lambda s, b, tab: energy_values("Z" if s in zs else "X", t["J"], t["h"],
                                                         b, tab),
@@ -150,7 +149,7 @@ def test_energy_bound_is_the_fidelity_of_a_ground_and_first_excited_mixture(n, h
     rho = f * np.outer(v[:, 0], v[:, 0]) + (1 - f) * np.outer(v[:, 1], v[:, 1])
     spec = plan_design("tfim", n, "energy", precision=0.01, h=h)
     e = energy_means(rho, spec, None)
-    bound = fidelity_bound(e, spec["plan"]["E0"], spec["plan"]["E1"])
+    bound = fidelity_bound(e, spec.plan["E0"], spec.plan["E1"])
     assert abs(bound - f) < 1e-9
 
 
@@ -164,11 +163,11 @@ def test_stabilizer_estimator_is_unbiased_over_seeds():
     values = []
     for seed in range(50):
         spec = plan_design("cluster", n, "stabilizer", shots=200, settings=10, seed=seed)
-        assert spec["plan"]["sampled"]
-        axes = design_axes(spec)
-        idx, bits = sample_design(rho, axes, [s["shots"] for s in spec["settings"]],
+        assert spec.plan["sampled"]
+        axes = spec.angles
+        idx, bits = sample_design(rho, axes, list(spec.shots),
                                   np.random.default_rng(1000 + seed), c)
-        r = stabilizer_fidelity(axes, idx, bits, [s["observable"] for s in spec["settings"]],
+        r = stabilizer_fidelity(axes, idx, bits, spec.observables,
                                 readout=c, n_boot=0)
         values.append(r.value)
     v = np.array(values)
@@ -183,9 +182,9 @@ def test_parity_bootstrap_matches_shot_noise_and_carries_the_calibration():
     rho = noisy(psi, 0.05)
     exact = float(np.real(psi @ rho @ psi))
     spec = plan_design("ghz", n, "parity", precision=0.01)
-    axes = design_axes(spec)
+    axes = spec.angles
     c = confusion_from_flips(FLIPS[:n])
-    idx, bits = sample_design(rho, axes, [s["shots"] for s in spec["settings"]],
+    idx, bits = sample_design(rho, axes, list(spec.shots),
                               np.random.default_rng(3), c)
     exact_readout = parity_fidelity(axes, idx, bits, readout=c, n_boot=400, seed=1)
     # 400 replicates: the bootstrap s.e. is within ~4% of the truth; 20% is 5 of its errors
@@ -206,8 +205,8 @@ def test_energy_bound_on_sampled_shots_lies_below_the_fidelity():
     rho = noisy(v[:, 0], 0.02)
     fid = float(v[:, 0] @ rho.real @ v[:, 0])
     spec = plan_design("tfim", n, "energy", shots=4000, h=h)
-    axes = design_axes(spec)
-    idx, bits = sample_design(rho, axes, [s["shots"] for s in spec["settings"]],
+    axes = spec.angles
+    idx, bits = sample_design(rho, axes, list(spec.shots),
                               np.random.default_rng(5))
     r = energy_bound(axes, idx, bits, J=1.0, h=h, n_boot=200)
     assert r.lower_bound95 < r.value <= fid + 4 * r.stderr
@@ -219,7 +218,7 @@ def test_energy_bound_on_sampled_shots_lies_below_the_fidelity():
 
 def test_layouts_refuse_settings_the_protocol_cannot_use():
     n = 3
-    axes = design_axes(plan_design("ghz", n, "parity", precision=0.01))
+    axes = plan_design("ghz", n, "parity", precision=0.01).angles
     with pytest.raises(InputValueError, match="equally spaced"):
         parity_layout(np.delete(axes, 3, axis=0))
     with pytest.raises(InputValueError, match="all-Z"):
@@ -231,10 +230,10 @@ def test_layouts_refuse_settings_the_protocol_cannot_use():
     with pytest.raises(InputValueError, match="neither all-Z nor all-X"):
         energy_layout(axes, 1.0, 1.0)
     spec = plan_design("cluster", n, "stabilizer", precision=0.05, settings=5, seed=2)
-    obs = [s["observable"] for s in spec["settings"]]
+    obs = list(spec.observables)
     obs[3] = "+YYY"  # no cluster element, and measured along no setting's axes
     with pytest.raises(InputValueError, match="setting 3 does not measure"):
-        stabilizer_fidelity(design_axes(spec), np.arange(5), np.zeros((5, n), dtype=np.uint8),
+        stabilizer_fidelity(spec.angles, np.arange(5), np.zeros((5, n), dtype=np.uint8),
                             obs)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from qtomo.data.design_file import DesignSpec
 from qtomo.povm.born import Estimate, estimate, pauli_q_values
 from qtomo.povm.frames import AnyFrame
 from qtomo.reconstruction.consistency import Z_SCALAR
@@ -32,7 +33,7 @@ from qtomo.reconstruction.consistency_scalars import ScalarPair
 from qtomo.reconstruction.lab_scale.energy import fidelity_bound, lowest_energies
 from qtomo.reconstruction.lab_scale.parity import parity_layout
 from qtomo.reconstruction.lab_scale.results import Z95_ONE_SIDED
-from qtomo.reconstruction.lab_scale.section import check_design, design_axes
+from qtomo.reconstruction.lab_scale.section import check_design
 from qtomo.reconstruction.lab_scale.stabilizer import parse_observables
 from qtomo.reconstruction.observables import TFIMSpec, estimate_observables
 from qtomo.states.stabilizers import LETTERS
@@ -48,9 +49,9 @@ def product_q_values(outcomes: np.ndarray, frame: AnyFrame, coeffs: np.ndarray) 
     return q
 
 
-def _parity_values(samples: np.ndarray, frame: AnyFrame, spec: Mapping[str, Any],
+def _parity_values(samples: np.ndarray, frame: AnyFrame, spec: DesignSpec,
                    target_phase: float) -> FloatArray:
-    layout = parity_layout(design_axes(spec))
+    layout = parity_layout(spec.angles)
     n = layout.n_qubits
     up = np.tile([0.5, 0.0, 0.0, 0.5], (n, 1))  # |0><0| = (I + Z)/2
     down = np.tile([0.5, 0.0, 0.0, -0.5], (n, 1))
@@ -62,10 +63,8 @@ def _parity_values(samples: np.ndarray, frame: AnyFrame, spec: Mapping[str, Any]
     return v
 
 
-def _stabilizer_values(samples: np.ndarray, frame: AnyFrame,
-                       spec: Mapping[str, Any]) -> FloatArray:
-    n = int(spec["n_qubits"])
-    signs, letters = parse_observables([s["observable"] for s in spec["settings"]], n)
+def _stabilizer_values(samples: np.ndarray, frame: AnyFrame, spec: DesignSpec) -> FloatArray:
+    signs, letters = parse_observables(spec.observables or (), spec.n_qubits)
     v = np.zeros(len(samples))
     for sign, row in zip(signs, letters, strict=True):
         paulis = {int(q): LETTERS[int(c)] for q, c in enumerate(row) if c != 0}
@@ -73,7 +72,7 @@ def _stabilizer_values(samples: np.ndarray, frame: AnyFrame,
     return v / len(signs)
 
 
-def model_protocol_values(samples: np.ndarray, frame: AnyFrame, design_spec: Mapping[str, Any],
+def model_protocol_values(samples: np.ndarray, frame: AnyFrame, design_spec: DesignSpec,
                           *, target_phase: float = 0.0) -> dict[str, Any]:
     """The design's figure from a model's samples (module docstring).
 
@@ -87,7 +86,7 @@ def model_protocol_values(samples: np.ndarray, frame: AnyFrame, design_spec: Map
                            "source": "model samples: unbiased per-sample values Tr[O D(a)] "
                                      "of the model's outcome distribution"}
     if protocol == "energy":
-        t = design_spec["target"]
+        t = design_spec.target or {}
         J, h = float(t["J"]), float(t["h"])
         boundary = str(t.get("boundary", "open"))
         e0, e1 = lowest_energies(a.shape[1], J, h, boundary)

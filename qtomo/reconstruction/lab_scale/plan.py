@@ -1,6 +1,7 @@
 """``qtomo plan``: the fixed design a lab should measure to certify a target's fidelity.
 
-:func:`plan_design` returns the design as a JSON-able dict in the layout of the design file::
+:func:`plan_design` returns the design as a :class:`qtomo.data.design_file.DesignSpec`, which
+:func:`qtomo.data.design_file.write_design_file` writes in the layout of the design file::
 
     {"format": "qtomo-design", "version": 1, "n_qubits": N,
      "target": {"state": "ghz", "n_qubits": N},          # plus J, h, boundary for "tfim"
@@ -27,17 +28,16 @@ Shots (and l) follow the variance models of :mod:`.plan_models`, for a requested
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qtomo._version import __version__
-from qtomo.data.atomic import atomic_path
-from qtomo.errors import InputValueError, OutputExistsError
+from qtomo.data.design_file import DesignSpec
+from qtomo.data.design_plan import PROTOCOLS, protocol_problem
+from qtomo.errors import InputValueError
+from qtomo.povm.axes import letter_angles
 from qtomo.reconstruction.lab_scale import plan_models as pm
 from qtomo.reconstruction.lab_scale.energy import lowest_energies
 from qtomo.states.stabilizers import (
@@ -50,27 +50,14 @@ from qtomo.states.stabilizers import (
 )
 from qtomo.states.tfim import check_tfim_params
 
-PROTOCOLS = ("parity", "stabilizer", "energy")
-#: Targets each protocol certifies.
-PROTOCOL_STATES = {"parity": ("ghz",), "stabilizer": ("ghz", "cluster"), "energy": ("tfim",)}
-DESIGN_FORMAT = "qtomo-design"
-DESIGN_VERSION = 1
-
 
 def check_request(state: str, n_qubits: int, protocol: str, precision: float | None,
                   shots: int | None, noise: float,
                   readout_error: tuple[float, float] | None) -> None:
     """One-line :class:`InputValueError` for any value ``qtomo plan`` cannot plan."""
-    if protocol not in PROTOCOLS:
-        raise InputValueError(f"unknown protocol {protocol!r}; expected one of "
-                              f"{', '.join(PROTOCOLS)}")
-    if state not in PROTOCOL_STATES[protocol]:
-        fits = [p for p, states in PROTOCOL_STATES.items() if state in states]
-        hint = (f"use --protocol {' or '.join(fits)} for it" if fits
-                else "no lab-scale protocol of qtomo certifies it")
-        raise InputValueError(f"--protocol {protocol} certifies "
-                              f"{' or '.join(PROTOCOL_STATES[protocol])} targets, not "
-                              f"{state!r}; {hint}")
+    problem = protocol_problem(protocol, {"state": state})
+    if problem:
+        raise InputValueError(problem if protocol in PROTOCOLS else f"unknown {problem}")
     if int(n_qubits) != n_qubits or n_qubits < 2:
         raise InputValueError(f"--n-qubits must be an integer >= 2, got {n_qubits}")
     if (precision is None) == (shots is None):
@@ -179,8 +166,9 @@ def plan_design(state: str, n_qubits: int, protocol: str, *, precision: float | 
                 shots: int | None = None, J: float = 1.0, h: float = 1.0,
                 boundary: str = "open", noise: float = 0.0,
                 readout_error: tuple[float, float] | None = None, settings: int | None = None,
-                seed: int = 1234) -> dict[str, Any]:
-    """The design for ``protocol`` on the target (see the module docstring).
+                seed: int = 1234) -> DesignSpec:
+    """The design for ``protocol`` on the target (see the module docstring), as the
+    :class:`~qtomo.data.design_file.DesignSpec` its design file holds.
 
     Parameters
     ----------
@@ -220,29 +208,12 @@ def plan_design(state: str, n_qubits: int, protocol: str, *, precision: float | 
             "shots_total": total, "n_settings": len(rows), "assumed_noise": noise,
             "assumed_readout_error": None if readout_error is None else list(readout_error),
             "seed": seed, "qtomo_version": __version__}
-    return {"format": DESIGN_FORMAT, "version": DESIGN_VERSION, "n_qubits": n,
-            "target": target, "protocol": protocol,
-            "precision": precision if precision is not None else info["predicted_stderr"],
-            "settings": rows, "plan": plan}
+    angles = np.stack([letter_angles(r["paulis"]) if "paulis" in r
+                       else np.asarray(r["axes"], dtype=np.float64) for r in rows])
+    return DesignSpec(
+        n, angles, tuple(int(r["shots"]) for r in rows), target, protocol,
+        float(precision if precision is not None else info["predicted_stderr"]), plan,
+        tuple(r["observable"] for r in rows) if protocol == "stabilizer" else None)
 
 
-def write_design(spec: dict[str, Any], path: str | os.PathLike[str], *,
-                 overwrite: bool = False) -> Path:
-    """Write the design JSON atomically (temporary file, then rename); refuse to replace an
-    existing file unless ``overwrite``."""
-    p = Path(path)
-    if p.is_dir():
-        raise OutputExistsError(f"{p} is a directory; give a file name for the design")
-    if p.exists() and not overwrite:
-        raise OutputExistsError(f"{p} exists; pass --overwrite to replace it")
-    text = json.dumps(spec, indent=1)
-    try:
-        with atomic_path(p) as tmp:
-            tmp.write_text(text + "\n", encoding="utf-8")
-    except OSError as e:
-        raise OutputExistsError(f"cannot write {p}: {e.strerror or e}") from None
-    return p
-
-
-__all__ = ["DESIGN_FORMAT", "DESIGN_VERSION", "PROTOCOLS", "PROTOCOL_STATES", "check_request",
-           "plan_design", "write_design"]
+__all__ = ["check_request", "plan_design"]
