@@ -15,7 +15,8 @@ Sources of every number:
 
 The headline quantum fidelity is the model's maximum-likelihood state when there is a model
 and N <= 10 (no error bar: it is a point estimate), otherwise the direct estimate from the shots
-with its standard error; ``headline.quantum_fidelity.source`` says which.
+with its standard error (above ``max_rho_qubits``, on the shots of a planned design, the
+design's lab-scale protocol); ``headline.quantum_fidelity.source`` says which.
 
 With a model, every model figure that has a direct estimate (fidelity, energy, the one- and
 two-point observables) is compared with it (:mod:`qtomo.reconstruction.consistency`;
@@ -36,6 +37,8 @@ function of its own module returning a small dataclass:
   and the headline fidelity (chosen by :mod:`~qtomo.reconstruction.headline`);
 * :mod:`~qtomo.reconstruction.model_vs_data` -- the consistency check and its fallback;
 * :mod:`~qtomo.reconstruction.subsystems` -- Renyi-2 entropies and the reduced density matrix;
+* :mod:`~qtomo.reconstruction.lab_scale.report` -- the protocol of a planned design
+  (``report["lab_scale"]``), which heads the report where no dense state is built;
 * :mod:`~qtomo.reconstruction.bootstrap` -- error bars from bootstrap members;
 * :mod:`~qtomo.reconstruction.schema` -- the report's conventions and JSON structure;
 * :mod:`~qtomo.reconstruction.config` -- settings, result and limits (re-exported here).

@@ -114,7 +114,8 @@ def test_energy_bound_end_to_end(tmp_path):
     assert lab["lower_bound95"] <= exact and bound <= exact + 1e-12  # a bound, certified
     head = report["headline"]
     assert head["quantum_fidelity"]["kind"] == "lower bound"
-    assert rec["quantum_fidelity"] == lab["lower_bound95"] and rec["quantum_fidelity_stderr"] is None
+    assert rec["quantum_fidelity"] == lab["lower_bound95"]
+    assert rec["quantum_fidelity_stderr"] is None
     assert rec["quantum_fidelity_ci95"] == [lab["lower_bound95"], 1.0]
     assert head["energy"]["value"] == d["energy"] and rec["energy"] == d["energy"]
 

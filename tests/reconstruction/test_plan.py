@@ -3,13 +3,11 @@ planned precision on simulated shots, and every refused input."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from qtomo.errors import InputValueError, OutputExistsError
 from qtomo.data.design_file import read_design_file, write_design_file
+from qtomo.errors import InputValueError
 from qtomo.reconstruction.lab_scale import plan_models as pm
 from qtomo.reconstruction.lab_scale.energy import energy_layout, energy_values
 from qtomo.reconstruction.lab_scale.plan import plan_design
