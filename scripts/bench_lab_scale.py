@@ -244,7 +244,7 @@ def energy_cell(run: Runner, work: Path, n: int, h: float, datasets: int) -> Non
         lb = fig["lower_bound95"]
         below += int(lb <= exact)
         gaps.append(exact - lb)
-        record(label, "lower_bound95", lb, exact=exact, seed=seed, value=fig["value"],
+        record(label, "lower_bound95", lb, exact=exact, seed=seed, bound_value=fig["value"],
                reconstruct_s=rec["_seconds"])
         lb6 = (e1 - (rec6["energy"] + Z95_ONE_SIDED * rec6["energy_stderr"])) / (e1 - e0)
         below6 += int(lb6 <= exact)
