@@ -80,8 +80,10 @@ def no_signalling_block(sc: SettingCounts, readout: Any) -> tuple[dict[str, Any]
                                                                   ns.NoSignalling | None]:
     """``report["no_signalling"]`` and the check (None: not run)."""
     keep = sc.shots >= NS_MIN_SHOTS
-    if keep.sum() < 2:
-        return {"skipped": f"fewer than two settings with {NS_MIN_SHOTS} shots or more"}, None
+    if keep.sum() < 2 or sc.shots[~keep].sum() > gf.MAX_DROPPED_SHOTS * sc.shots.sum():
+        return {"skipped": f"too few settings with {NS_MIN_SHOTS} shots or more "
+                f"({int(keep.sum())} of {keep.size}, holding "
+                f"{sc.shots[keep].sum() / sc.shots.sum():.0%} of the shots)"}, None
     sub = sc.subset(keep)
     check = ns.no_signalling(sub)
     out = check.as_dict(sub.labels)

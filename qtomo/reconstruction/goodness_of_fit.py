@@ -29,7 +29,9 @@ not run, with the reason.
 Zero probabilities: an outcome observed n > 0 times where the state gives p = 0 makes G
 infinite. Probabilities are clipped to ``PROBABILITY_FLOOR``, so such a cell adds about
 ``2 n log(f / floor)`` (28 for one count in a thousand shots of its setting): a few such counts
-reject the state, with a finite statistic; ``clipped_cells`` counts those cells.
+reject the state, with a finite statistic; ``clipped_cells`` counts those cells. Conversely,
+outcomes a nearly pure state makes almost impossible, never observed, add nothing: the
+effective dof is smaller than the nominal one and the test is conservative.
 """
 
 from __future__ import annotations
@@ -172,5 +174,6 @@ def gof_entry(t: GTest, sc: SettingCounts, state: str, why: str) -> dict[str, An
     }
 
 
-__all__ = ["ALPHA", "MIN_SHOTS_PER_OUTCOME", "PROBABILITY_FLOOR", "GTest", "fitted_parameters",
-           "g_test", "setting_probabilities", "gof_entry", "usable_settings"]
+__all__ = ["ALPHA", "MAX_DROPPED_SHOTS", "MIN_SHOTS_PER_OUTCOME", "PROBABILITY_FLOOR", "GTest",
+           "fitted_parameters", "g_test", "gof_entry", "setting_probabilities",
+           "usable_settings"]

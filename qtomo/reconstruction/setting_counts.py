@@ -124,6 +124,8 @@ def read_setting_counts(ds: Any, frame: AnyFrame) -> tuple[SettingCounts | None,
     if frame.K != 6:
         return None, (f"the POVM {ds.frame.name} (K = {ds.K}) does not record the setting of a "
                       "shot; the checks need Pauli-6 outcomes (basis and bit)")
+    if 1 << n > MAX_CELLS:
+        return None, f"2^{n} bit strings per setting is more than {MAX_CELLS} cells"
     keys_parts = []
     for s0 in range(0, ds.shots, READ_BLOCK):
         key, bits = pauli6_setting_shots(ds.outcomes(s0, s0 + READ_BLOCK))
