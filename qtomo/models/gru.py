@@ -124,8 +124,8 @@ class GRUModel(DensityEstimator):
         epochs; the lowest validation NLL is kept (at the end of an annealed schedule that is
         usually the last epoch). Above :data:`LARGE_BATCH_MIN_SHOTS` shots the batch doubles
         to 512 and the peak rate grows by sqrt(2): on a small CPU a step is overhead-bound,
-        so an epoch runs about 1.4x faster at the same classical fidelity. Every run validates, keeps and scores an exponential moving
-        average of the weights.
+        so an epoch runs about 1.4x faster at the same classical fidelity. Every run
+        validates, keeps and scores an exponential moving average of the weights.
         """
         del K
         if plateau_regime(n_qubits, shots):

@@ -37,6 +37,8 @@ function of its own module returning a small dataclass:
 * :mod:`~qtomo.reconstruction.model_vs_data` -- the consistency check and its fallback;
 * :mod:`~qtomo.reconstruction.subsystems` -- Renyi-2 entropies and the reduced density matrix;
 * :mod:`~qtomo.reconstruction.bootstrap` -- error bars from bootstrap members;
+* :mod:`~qtomo.reconstruction.device_checks` -- goodness of fit, no signalling, and the
+  systematic part of the headline's error bar;
 * :mod:`~qtomo.reconstruction.schema` -- the report's conventions and JSON structure;
 * :mod:`~qtomo.reconstruction.config` -- settings, result and limits (re-exported here).
 """
@@ -60,6 +62,7 @@ from qtomo.reconstruction.config import (
     Reconstruction,
     Stage,
 )
+from qtomo.reconstruction.device_checks import attach_device_checks
 from qtomo.reconstruction.headline import headline_rho_name
 from qtomo.reconstruction.inputs import (
     DatasetInputs,
@@ -170,6 +173,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         _bootstrap_members(report, figures, ds, run_dir, inp, run, qs, cfg, stage)
     if ds.readout is not None:  # with and without the correction; the calibration's error
         attach_readout(report, ds, inp, cfg, qs, stage)
+    attach_device_checks(report, figures, ds, inp, qs, rhos, stage)  # fit, drift, systematics
     if _unmeasured_weight(tallies, inp):  # the fidelities the shots allow (open designs)
         from qtomo.reconstruction.fidelity_range import attach_fidelity_range
 

@@ -3,6 +3,7 @@ embedded as PNG ``data:`` URIs).
 
 :func:`render_html` puts the sections together in order, one function each: header (title,
 dataset, notes), headline, consistency and bootstrap blocks (:mod:`qtomo.reports.html_checks`),
+goodness of fit and no signalling (:mod:`qtomo.reports.html_device`),
 fidelities and density matrices, figures, observables (scalars, agreement with exact values,
 single-site expectations, <Z_0 Z_r>), Renyi-2 entropies, the reduced density matrix and the
 provenance. Cells are formatted by :mod:`qtomo.reports.formatting`.
@@ -31,6 +32,7 @@ from qtomo.reports.html_checks import (
     consistency_section,
     readout_section,
 )
+from qtomo.reports.html_device import device_alarm, device_section
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
@@ -83,6 +85,7 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
         consistency_section(r),
         readout_section(r),
         bootstrap_section(r),
+        device_section(r, pngs),
         *_fidelities(r, pngs),
         *_figures(pngs, ref),
         *_observables(r, srcs, ref),
@@ -101,7 +104,7 @@ def _header(r: dict[str, Any], title: str) -> list[str]:
     """Title, the consistency warning, the dataset and model line, and the notes."""
     dsp = r["provenance"]["dataset"]
     model = r["provenance"].get("model")
-    parts = [f"<h1>{esc(title)}</h1>", consistency_alarm(r)]
+    parts = [f"<h1>{esc(title)}</h1>", consistency_alarm(r), device_alarm(r)]
     parts.append(
         f'<p class="note">Dataset <code>{esc(dsp["path"])}</code> (hash {esc(dsp["hash"][:16])}'
         f"&hellip;): N = {dsp['n_qubits']} qubits, {dsp['shots']} shots, POVM "
