@@ -22,8 +22,10 @@ Cases (``--only a,b`` runs a subset): a TFIM-10 model and the same shots without
 GHZ-4 from 81,000 simulated shots with bootstrap members, the shipped ``data/ghz4_lab.csv``
 and ``data/ghz4_counts.json`` (readout-corrected with its calibration counts; with and
 without a model, and without the correction), a GHZ-6 fixed design of 40 settings made by
-``scripts/make_lab_counts.py``, a DMRG TFIM-18 and a GHZ-18 run, and a GHZ-4 model trained
-for one epoch, which the consistency check rejects (the fallback).
+``scripts/make_lab_counts.py`` (with a model and without), a DMRG TFIM-18 and a GHZ-18 run,
+and a TFIM-6 model trained for one epoch, which the consistency check rejects (the fallback).
+Inputs shared by several cases are made by the first case that needs them (``--only`` of a
+later case alone needs them in DIR already).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ CASES: dict[str, tuple[list[list[str]], list[str]]] = {
          imp("ghz6fixed", "{d}/data/ghz6_counts.json", "--target", "ghz"),
          train("ghz6fixed", "ghz6fixed", "--epochs", 2, "--bootstrap", 0, "--seed", 5)],
         rec("ghz6fixed", "ghz6fixed", "--samples", 20000)),
+    "ghz6_fixed_nomodel": ([], rec("ghz6fixed", None)),
     "dmrg18": (
         [sim("tfim18", "--state", "tfim", "-n", 18, "--method", "dmrg", "--povm", "pauli4",
              "--shots", 5000, "--eval-shots", 1000, "--seed", 13),

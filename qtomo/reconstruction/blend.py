@@ -141,11 +141,11 @@ from qtomo.reconstruction.blend_rule import (
     settle_weight,
     weight_anchor,
 )
-from qtomo.reconstruction.config import Stage
+from qtomo.reconstruction.config import TUNING, Stage
 from qtomo.reconstruction.metrics import physical_fidelity
 
 #: At least this many validation shots to choose the weight on.
-MIN_VALIDATION_SHOTS = 200
+MIN_VALIDATION_SHOTS = TUNING.min_validation_shots
 #: The table's fit started again from the w = 1/4 state replaces the first one when its KL to
 #: the table is lower by more than this (nats): an optimiser's tolerance, not a test.
 RESTART_KL_GAIN = 1e-7

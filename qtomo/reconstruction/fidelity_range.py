@@ -27,8 +27,9 @@ over-fits the 2,560 outcome cells and Wilks' asymptotics fail there. Where the d
 the fidelity's Pauli terms the range is a few standard errors wide; where it does not,
 positivity alone bounds it.
 
-:func:`attach_fidelity_range` puts it into the report (``quantum.data_range``), widens the
-headline's interval to contain it and says so when the design leaves the fidelity open or the
+:func:`range_stage` computes it for the report (``quantum.data_range``); the headline policy
+(:func:`qtomo.reconstruction.headline.choose_headline`) widens the headline's interval to
+contain it, and :func:`range_notes` says so when the design leaves the fidelity open or the
 headline outside the range.
 """
 
@@ -39,14 +40,15 @@ from typing import Any
 import numpy as np
 
 from qtomo.reconstruction import mle
+from qtomo.reconstruction.config import TUNING
 
 #: Largest N for the range (full-rank fits of 2^N x 2^N matrices, 4^N Pauli strings).
 RANGE_MAX_QUBITS = 6
 #: Simultaneous confidence level of the bands.
-LEVEL = 0.95
+LEVEL = TUNING.range_level
 #: The range is reported as undetermined by the design when wider than this: a quarter of
 #: the unit interval tells a lab little about its state.
-UNDETERMINED_WIDTH = 0.25
+UNDETERMINED_WIDTH = TUNING.undetermined_width
 #: How the report's note on an undetermined fidelity begins (the CLI repeats it).
 UNDETERMINED_NOTE = "the fidelity is not determined by this design"
 #: How the note on a headline outside the range begins (the CLI repeats it).
@@ -239,48 +241,41 @@ def fidelity_range(freq: np.ndarray, n_shots: int, frame: Any, n: int, psi: np.n
     }
 
 
-def attach_fidelity_range(report: dict[str, Any], qs: Any, inp: Any, n_shots: int,
-                          seed_rho: np.ndarray | None, stage: Any) -> dict[str, Any] | None:
-    """Add ``report["quantum"]["data_range"]`` and widen the headline's interval to contain it.
-
-    Called for fixed designs that leave Pauli terms of the fidelity unmeasured (N <=
-    :data:`RANGE_MAX_QUBITS`, target known, raw frequencies built). Returns the range (None
-    when not computed).
-    """
+def range_stage(qs: Any, inp: Any, n_shots: int, seed_rho: np.ndarray | None,
+                stage: Any) -> dict[str, Any] | None:
+    """``report["quantum"]["data_range"]``: the range of fidelities the shots allow, for a
+    fixed design that leaves Pauli terms of the fidelity unmeasured (N <=
+    :data:`RANGE_MAX_QUBITS`, target known, raw frequencies built; None otherwise). The
+    headline's interval is widened to contain it by
+    :func:`qtomo.reconstruction.headline.choose_headline`."""
     if qs.freq is None or qs.ideal is None or inp.n > RANGE_MAX_QUBITS:
         return None
     stage("range of fidelities the shots allow")
     rng = fidelity_range(qs.freq, n_shots, inp.frame, inp.n, qs.ideal, init=seed_rho)
     rng["determined"] = bool(rng["high"] - rng["low"] <= UNDETERMINED_WIDTH)
-    report["quantum"]["data_range"] = rng
-    head = report["headline"]["quantum_fidelity"]
-    if head.get("value") is None:
-        return rng
-    ci = head.get("ci95")
-    lo, hi = (ci if ci else (head["value"], head["value"]))
-    if rng["low"] < lo or rng["high"] > hi:
-        head["ci95_before_range"] = ci
-        head["ci95"] = [min(lo, rng["low"]), max(hi, rng["high"])]
-        head["ci95_method"] = (
-            (head.get("ci95_method") or "") + ("; " if head.get("ci95_method") else "")
-            + f"widened to the range of fidelities the shots allow ({level_text(rng)} "
-            "simultaneous bands on the measured Pauli strings; the design leaves part of the "
-            "fidelity unmeasured, which the bootstrap of one fit does not see)")
-    notes = report.setdefault("notes", [])
+    return rng
+
+
+def range_notes(rng: dict[str, Any], value: float | None) -> list[str]:
+    """The report's notes on the range and the headline ``value``: an undetermined fidelity
+    first, then a headline outside the range (none when the value is None)."""
+    if value is None:
+        return []
+    notes = []
     span = f"{rng['low']:.3f} to {rng['high']:.3f}"
-    if not rng["low"] <= head["value"] <= rng["high"]:
-        notes.insert(0, (
-            f"{OUTSIDE_NOTE}: {head['value']:.3f} against {span} ({level_text(rng)}, all states "
-            "within the bands of the measured Pauli strings); the fit behind it (the model's "
-            "extrapolation to unmeasured settings, or its rank) is not supported by the shots"))
     if not rng["determined"]:
-        notes.insert(0, (
+        notes.append(
             f"{UNDETERMINED_NOTE}: states consistent with the shots ({level_text(rng)}) have "
-            f"fidelities from {span}; the headline {head['value']:.3f} is chosen by the fit's "
+            f"fidelities from {span}; the headline {value:.3f} is chosen by the fit's "
             "prior (positivity, rank, the model's extrapolation), not by the data; more "
             "settings (those of the Pauli terms the note on unmeasured terms counts) would "
-            "pin it down"))
-    return rng
+            "pin it down")
+    if not rng["low"] <= value <= rng["high"]:
+        notes.append(
+            f"{OUTSIDE_NOTE}: {value:.3f} against {span} ({level_text(rng)}, all states "
+            "within the bands of the measured Pauli strings); the fit behind it (the model's "
+            "extrapolation to unmeasured settings, or its rank) is not supported by the shots")
+    return notes
 
 
 def level_text(rng: dict[str, Any]) -> str:
@@ -288,4 +283,4 @@ def level_text(rng: dict[str, Any]) -> str:
 
 
 __all__ = ["OUTSIDE_NOTE", "RANGE_MAX_QUBITS", "UNDETERMINED_NOTE", "UNDETERMINED_WIDTH",
-           "attach_fidelity_range", "fidelity_range", "measured_paulis"]
+           "fidelity_range", "level_text", "measured_paulis", "range_notes", "range_stage"]

@@ -39,15 +39,16 @@ from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction import mle
+from qtomo.reconstruction.config import TUNING
 
 #: Level of the likelihood-ratio test (the consistency check's chi-square level).
-ALPHA = 1e-3
+ALPHA = TUNING.lr_alpha
 #: A rejected state is replaced only when its fidelity is this many raw-MLE standard errors off.
-Z_FIDELITY = 3.0
+Z_FIDELITY = TUNING.z_fidelity
 #: Resamples behind the raw-MLE error bar.
-RAW_MLE_BOOTSTRAP = 10
+RAW_MLE_BOOTSTRAP = TUNING.raw_mle_bootstrap
 #: Iteration cap of each warm-started refit of a resample.
-REFIT_ITERATIONS = 150
+REFIT_ITERATIONS = TUNING.refit_iterations
 
 
 @dataclass(frozen=True)

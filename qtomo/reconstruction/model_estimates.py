@@ -17,9 +17,9 @@ import numpy as np
 from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.config import SAMPLE_BLOCK, ReconstructConfig, Stage
+from qtomo.reconstruction.conventions import CONVENTIONS
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.observables import ObservableSet, PauliAccumulator
-from qtomo.reconstruction.schema import CONVENTIONS
 
 
 def sample_model(model: Any, n: int, seed: int) -> np.ndarray:

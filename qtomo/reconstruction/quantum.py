@@ -1,13 +1,14 @@
 """The quantum-state section of ``qtomo reconstruct`` (``report["quantum"]``): the target,
 the dense density matrices of the model's outcome table and of the raw frequencies (linear
-inversion, its physical projection, the maximum-likelihood state), the direct fidelity
-estimate, and which of them heads the report.
+inversion, its physical projection, the maximum-likelihood state) and the direct fidelity
+estimate.
 
 What lives here: :func:`quantum_states` (the stage, giving :class:`QuantumStates`),
 :func:`dense_states` (the three states of one outcome table) and, for a model the consistency
-check rejects, :func:`fallback_fidelity` with the raw-frequency MLE's bootstrap
-(:func:`raw_mle_bootstrap`). The headline's choice among the states is
-:func:`qtomo.reconstruction.headline.headline_fidelity`.
+check rejects or ``--estimator raw-mle``, the raw-frequency MLE fitted where the
+reconstruction left it out (:func:`ensure_raw_mle`) with its bootstrap
+(:func:`raw_mle_bootstrap`). Which estimate heads the report is decided by
+:func:`qtomo.reconstruction.headline.choose_headline`.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from qtomo.reconstruction.config import (
     ReconstructConfig,
     Stage,
 )
+from qtomo.reconstruction.conventions import CONVENTIONS, estimate_entry
 from qtomo.reconstruction.design_weights import balanced, design_table
-from qtomo.reconstruction.headline import headline_fidelity
 from qtomo.reconstruction.inputs import DatasetInputs, target_label
-from qtomo.reconstruction.schema import CONVENTIONS, estimate_entry
 from qtomo.reconstruction.shots import DirectFidelityPlan, ShotTallies, design_note, direct_fidelity
 
 
@@ -60,8 +60,6 @@ class QuantumStates:
         Weight of the shots' frequencies in the table of the model's MLE state.
     direct_fidelity : Estimate or None
         The direct estimate from the shots.
-    headline_fidelity : dict
-        ``report["headline"]["quantum_fidelity"]`` before the consistency check.
     """
 
     section: dict[str, Any]
@@ -77,7 +75,6 @@ class QuantumStates:
     run_shots: Any = None
     blend_weight: float = 0.0
     direct_fidelity: Estimate | None = None
-    headline_fidelity: dict[str, Any] = field(default_factory=dict)
 
 
 def dense_ok(inp: DatasetInputs, cfg: ReconstructConfig) -> bool:
@@ -141,7 +138,8 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
         from qtomo.reconstruction.shots_noise import noise_from_shots
 
         noise_from_shots(qs, inp, tallies.freq, ds.shots, stage, run_symmetry(run_info))
-        blend_model_state(qs, ds, inp, run_info, stage, tallies.index, run_dir)
+        if cfg.estimator != "model":  # the model's own state: no blend with the shots
+            blend_model_state(qs, ds, inp, run_info, stage, tallies.index, run_dir)
     if qs.dense:
         _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
     qs.direct_fidelity = direct_fidelity(tallies, stage)
@@ -158,7 +156,6 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
         if plan.contraction:
             entry["contraction"] = plan.contraction
         qs.section["direct_estimate"] = entry
-    qs.headline_fidelity = headline_fidelity(qs.section, qs.direct_fidelity)
     return qs
 
 
@@ -377,33 +374,10 @@ def ensure_raw_mle(qs: QuantumStates, n_shots: int, frame: Any, n: int,
     _fit_mle_state("data", qs.freq, frame, n, (qs.ideal, qs.sigma), qs.rhos, cfg, n_shots,
                    stage, data)
     data["mle_fit"]["rank_selection"] = (
-        f"AIC on the {n_shots} shots (fitted because the model was rejected)")
+        f"AIC on the {n_shots} shots (fitted because the model was rejected, or asked for with "
+        "--estimator raw-mle)")
     return True
 
 
-def fallback_fidelity(qs: QuantumStates, n_shots: int, frame: Any, n: int,
-                      cfg: ReconstructConfig, stage: Stage) -> dict[str, Any]:
-    """The best-supported fidelity from the shots alone, for a model the check rejects: the
-    raw-frequency MLE with its bootstrap error bar (fitted here if the reconstruction left it
-    out, up to ``DATA_MLE_MAX_QUBITS``), or the direct estimate, whichever has the smaller
-    standard error; else the raw-frequency states.
-
-    Parameters are those of :func:`raw_mle_bootstrap`, with ``cfg`` for the fit and its seed.
-    """
-    quantum, direct = qs.section, qs.direct_fidelity
-    out = headline_fidelity({k: v for k, v in quantum.items() if k != "model"}, direct)
-    if qs.ideal is None or not ensure_raw_mle(qs, n_shots, frame, n, cfg, stage):
-        return out
-    boot = raw_mle_bootstrap(qs, n_shots, frame, n, cfg.seed, stage)
-    value = quantum["data"]["mle"]["fidelity"]
-    if direct is not None and not boot["stderr"] < direct.stderr:
-        return out
-    exact = {"exact": quantum["exact_fidelity"]} if "exact_fidelity" in quantum else {}
-    return {"value": value, "stderr": boot["stderr"], "ci95": boot["ci95"], **exact,
-            "source": ("raw shot frequencies: maximum-likelihood physical state (standard "
-                       f"tomography), error bar from {boot['b']} bootstrap refits"),
-            "convention": CONVENTIONS["quantum_fidelity"]}
-
-
-__all__ = ["QuantumStates", "dense_ok", "dense_states", "ensure_raw_mle", "fallback_fidelity",
-           "quantum_states", "raw_mle_bootstrap", "state_entry"]
+__all__ = ["QuantumStates", "dense_ok", "dense_states", "ensure_raw_mle", "quantum_states",
+           "raw_mle_bootstrap", "state_entry"]

@@ -320,9 +320,12 @@ def test_reconstruct_reports_the_weight_and_the_members_use_it(ghz_run, monkeypa
     assert b["model_infidelity"] == pytest.approx(blend.MODEL_INFIDELITY_FLOOR
                                                   + b["model_spread"]["spread"])
     assert b["distance"] >= 0
-    if b["weight"] > 0:
-        assert "mle_table_only" in m and "frequencies of all its shots" in rep["headline"]["quantum_fidelity"][
-            "source"] + rep["headline"]["quantum_fidelity"].get("model_source", "")
+    if b["weight"] > 0:  # the headline (or the model figure it replaced) names the blend
+        qf = rep["headline"]["quantum_fidelity"]
+        words = qf["source"] + qf.get("model_source", "")
+        assert "mle_table_only" in m
+        assert ("raw-frequency MLE: " in words if b["weight"] == 1
+                else "frequencies of all its shots" in words)
     lo, hi = m["mle"]["fidelity_ci95"]
     assert lo <= m["mle"]["fidelity"] <= hi and m["mle"]["fidelity_stderr"] > 0
     # an under-trained model (2 epochs on 5,400 shots) with exact fidelity 0.8591 (p = 0.05):

@@ -55,12 +55,12 @@ def test_report_headline_gets_error_bars(runs):
     rc = ReconstructConfig(samples=5000, member_samples=3000, precision=0.005)
     plain = reconstruct(h5, d / "plain", rc).report
     assert "bootstrap" not in plain
-    if plain["headline"]["quantum_fidelity"]["source"].startswith("model"):
+    if plain["headline"]["quantum_fidelity"]["estimator"] in ("model MLE", "model projected", "blend"):
         assert "point estimate, no error bar" in plain["headline"]["quantum_fidelity"]["source"]
     rep = reconstruct(h5, d / "boot", rc).report
     h = rep["headline"]
     qf = h["quantum_fidelity"]
-    if qf["source"].startswith("model"):  # (the consistency check may fall back to the shots)
+    if qf["estimator"] in ("model MLE", "model projected", "blend"):  # (the check may fall back to the shots)
         assert "no error bar" not in qf["source"] and "4 bootstrap members" in qf["source"]
         assert 0 <= qf["ci95"][0] <= qf["value"] <= qf["ci95"][1] <= 1 and qf["stderr"] > 0
         assert h["purity"]["ci95"][0] <= h["purity"]["value"] <= h["purity"]["ci95"][1]

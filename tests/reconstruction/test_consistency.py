@@ -244,7 +244,7 @@ def test_exact_model_is_not_flagged(ghz4_noisy):
     rec = reconstruct(ghz4_noisy, None, ReconstructConfig(samples=20_000, seed=1), model=model)
     r = rec.report
     assert r["consistent"] is True and r["consistency"]["failed"] == []
-    assert r["headline"]["quantum_fidelity"]["source"].startswith("model")
+    assert r["headline"]["quantum_fidelity"]["estimator"] in ("model MLE", "model projected", "blend")
     assert "model_value" not in r["headline"]["quantum_fidelity"]
     assert r["consistency"]["dof"] == r["consistency"]["n_observables"] == 30
     page = render_html(r, {})
