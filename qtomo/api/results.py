@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from qtomo.reconstruction.estimates import Source
+from qtomo.reconstruction.source import Source
 
 
 def _from_model(estimator: str | None) -> bool:

@@ -16,13 +16,14 @@ from typing import Any
 
 from qtomo.reconstruction.bootstrap import MemberErrors
 from qtomo.reconstruction.conventions import CONVENTIONS
-from qtomo.reconstruction.estimates import MembersInterval, Source
+from qtomo.reconstruction.estimates import MembersInterval
 from qtomo.reconstruction.headline import (
     Headline,
     HeadlineChecks,
     figure_fallback,
     widen_by_calibration,
 )
+from qtomo.reconstruction.source import Source
 
 
 def _energy_entry(energy: Mapping[str, Any], source: Source) -> dict[str, Any]:

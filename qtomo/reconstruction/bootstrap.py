@@ -31,23 +31,35 @@ training shots needed are (c / p)^2 (the dataset shots add the validation fracti
 
 from __future__ import annotations
 
-import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
-from qtomo.errors import DataFileError
+from qtomo.povm.born import rho_from_probabilities
+from qtomo.reconstruction import density as dm
+from qtomo.reconstruction import metrics as mt
+from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import TUNING
 from qtomo.reconstruction.estimates import MembersInterval
+from qtomo.reconstruction.members import (
+    MEMBER_MLE_ITERATIONS,
+    load_members,
+    member_blend,
+    member_family,
+    read_members,
+)
+from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
+from qtomo.reconstruction.observables import PauliAccumulator
 
 #: Strings sampled from each member for observables and entropies.
 MEMBER_SAMPLES = TUNING.member_samples
 #: Bias correction when |mean(members) - point| exceeds this many standard errors.
 BIAS_THRESHOLD = TUNING.bias_threshold
-MEMBERS_FILE = "members.json"
 
 
 # -- intervals -------------------------------------------------------------------------------
@@ -70,8 +82,6 @@ def interval(point: Any, members: Any, *, lo: float = -math.inf, hi: float = mat
     ``members`` (B used) and ``ci95_method``; arrays for array figures, None where fewer
     than 2 members are finite.
     """
-    from scipy import stats
-
     x = np.asarray(point, dtype=float)
     m = np.asarray(members, dtype=float).reshape(-1, *x.shape)
     ok = np.isfinite(m)
@@ -109,32 +119,12 @@ def interval(point: Any, members: Any, *, lo: float = -math.inf, hi: float = mat
 
 class _quiet:  # context manager silencing all-NaN warnings
     def __enter__(self) -> None:
-        import warnings
-
         self._w = warnings.catch_warnings()
         self._w.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)
 
     def __exit__(self, *exc: Any) -> None:
         self._w.__exit__(*exc)
-
-
-# -- members -----------------------------------------------------------------------------------
-def read_members(run_dir: str | Path | None) -> dict[str, Any] | None:
-    """The run's members.json (None when the run has no members)."""
-    if run_dir is None:
-        return None
-    p = Path(run_dir) / MEMBERS_FILE
-    if not p.exists():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise DataFileError(f"{p}: unreadable members file ({e}); train again") from None
-
-
-#: L-BFGS iterations of a member's MLE fit (warm started from the main model's MLE state).
-MEMBER_MLE_ITERATIONS = TUNING.refit_iterations
 
 
 def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, seed: int,
@@ -144,13 +134,10 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     ``ctx`` holds what the main reconstruction used: psi, noise, ideal (target vector),
     frame, strings, tfim, subsystems, dense (bool), mle_fit (the main MLE fit, or None), blend
     (the main MLE state's weight of the shots' frequencies and the run's shots, or None),
-    run_shots (the run's shots, :class:`~qtomo.reconstruction.blend.RunShots`, or None).
+    run_shots (the run's shots, :class:`~qtomo.reconstruction.run_shots.RunShots`, or None).
     ``full=False`` computes only the fidelities (learning curve). ``member`` is the member's
     entry of members.json (its resample, for the blend).
     """
-    from qtomo.reconstruction import metrics as mt
-    from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
-
     n, frame = ds.n_qubits, ctx["frame"]
     out: dict[str, Any] = {}
     table = None
@@ -175,11 +162,6 @@ def _member_state(model: Any, frame: Any, n: int, ctx: dict[str, Any],
     """A member's outcome table and, where the target is known (``ctx["ideal"]``), its state
     as the main model's was found: the MLE state in the main fit's family, or the projected
     inversion where the main reconstruction fitted no MLE state (:func:`member_figures`)."""
-    from qtomo.povm.born import rho_from_probabilities
-    from qtomo.reconstruction import density as dm
-    from qtomo.reconstruction import mle
-    from qtomo.reconstruction.model_spread import member_blend, member_family
-
     table, _ = dm.probability_table(model)
     if ctx.get("ideal") is None:
         return table, None
@@ -205,10 +187,6 @@ def _member_shot_figures(a: np.ndarray, frame: Any, n: int, ctx: dict[str, Any],
                          rho: np.ndarray | None) -> dict[str, Any]:
     """The figures of a member's samples ``a``: Pauli observables, scalars and the Renyi-2
     entropies of the subsystems (also of ``rho``'s reduced states, when given)."""
-    from qtomo.reconstruction import density as dm
-    from qtomo.reconstruction import metrics as mt
-    from qtomo.reconstruction.observables import PauliAccumulator
-
     out: dict[str, Any] = {}
     acc = PauliAccumulator(frame, n, strings=ctx["strings"], tfim=ctx["tfim"])
     acc.update(a)
@@ -223,18 +201,6 @@ def _member_shot_figures(a: np.ndarray, frame: Any, n: int, ctx: dict[str, Any],
         out[f"renyi2.{i}"] = float(mt.renyi2_from_shots(a, frame, s)["renyi2"])
         if rho is not None:
             out[f"renyi2_mle.{i}"] = float(mt.renyi2_exact(dm.partial_trace(rho, s))["renyi2"])
-    return out
-
-
-def load_members(run_dir: Path, info: dict[str, Any], kind: str) -> list[tuple[dict, Any]]:
-    """The run's members of ``kind`` (bootstrap or learning_curve): (entry, model) pairs."""
-    from qtomo.training.checkpoint import load_run
-
-    out = []
-    for e in info.get("members", []):
-        if e.get("kind") == kind:
-            model, _ = load_run(run_dir / e["dir"])
-            out.append((e, model))
     return out
 
 
@@ -430,5 +396,5 @@ def _learning_curve(members: list[tuple[dict, Any]], ds: Any, ctx: dict[str, Any
     return out
 
 
-__all__ = ["BIAS_THRESHOLD", "MEMBER_SAMPLES", "MemberErrors", "interval", "member_errors",
-           "member_figures", "read_members"]
+__all__ = ["BIAS_THRESHOLD", "MEMBER_SAMPLES", "MemberErrors",
+           "interval", "member_errors", "member_figures"]

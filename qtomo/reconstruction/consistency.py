@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from qtomo.reconstruction.config import TUNING
 from qtomo.reconstruction.consistency_scalars import ScalarPair, estimate_pair, fidelity_pair
@@ -148,8 +149,6 @@ class ConsistencyResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able block for ``report["consistency"]``."""
-        from scipy import stats
-
         n_sc = len(self.scalars)
         bound = (2 * self.alpha if self.statistic is not None else 0.0) \
             + n_sc * float(2 * stats.norm.sf(self.z_scalar)) \
@@ -193,8 +192,6 @@ class ConsistencyResult:
 
 def _physical_level(check: Mapping[str, Any]) -> float:
     """False-alarm level of one physical check (one-sided z, or its Bonferroni alpha)."""
-    from scipy import stats
-
     if "alpha" in check:
         return float(check["alpha"])
     return float(stats.norm.sf(check.get("threshold_z", Z_SCALAR)))
@@ -313,8 +310,6 @@ class _VectorTests:
 
 def _vector_tests(model: VectorMoments, direct: VectorMoments, *, alpha: float, rtol: float,
                   n_worst: int) -> _VectorTests:
-    from scipy import stats
-
     if model.names != direct.names:
         raise ValueError("model and direct vectors list different observables")
     n_obs = len(model.names)

@@ -22,55 +22,16 @@ No code branches on the words of ``method``: the source says what a number is.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from qtomo.povm.born import Estimate
 from qtomo.reconstruction.conventions import CONVENTIONS, estimate_entry
+from qtomo.reconstruction.source import NAMES, Source
 
 #: The words on the error bar of an estimate without one of its own.
 POINT = "point estimate, no error bar"
-
-
-class Source(enum.Enum):
-    """Which estimator made a number (the report's ``estimator`` field is the value)."""
-
-    MODEL_MLE = "model MLE"
-    MODEL_PROJECTED = "model projected"
-    BLEND = "blend"
-    MODEL_SAMPLES = "model samples"
-    RAW_MLE = "raw-frequency MLE"
-    RAW_PROJECTED = "raw-frequency projected"
-    DIRECT = "direct"
-
-    @property
-    def from_model(self) -> bool:
-        """Whether the model's table or samples enter the number (the consistency check judges
-        these; a blend at weight 1 is still the model route's result)."""
-        return self in (Source.MODEL_MLE, Source.MODEL_PROJECTED, Source.BLEND,
-                        Source.MODEL_SAMPLES)
-
-
-#: Each source in a few words, for the headline's sentence.
-NAMES = {
-    Source.MODEL_MLE: "the model's maximum-likelihood state",
-    Source.MODEL_PROJECTED: "the model's projected state",
-    Source.BLEND: "the model's state blended with the shots' frequencies",
-    Source.MODEL_SAMPLES: "the model's samples",
-    Source.RAW_MLE: "the raw-frequency maximum-likelihood state",
-    Source.RAW_PROJECTED: "the raw frequencies' projected state",
-    Source.DIRECT: "the direct estimate from the shots",
-}
-
-#: The sources each ``--estimator`` accepts (``auto``: the headline policy chooses).
-REQUESTED: dict[str, tuple[Source, ...]] = {
-    "model": (Source.MODEL_MLE, Source.MODEL_PROJECTED),
-    "blend": (Source.BLEND,),
-    "raw-mle": (Source.RAW_MLE,),
-    "direct": (Source.DIRECT,),
-}
 
 
 @dataclass(frozen=True)
@@ -177,7 +138,7 @@ def model_estimate(quantum: Mapping[str, Any], symmetry: str = "none",
 
     ``quantum`` is ``report["quantum"]`` as the quantum stage wrote it (its ``model`` section,
     with ``blend`` where the blend ran); ``symmetry`` the group the run's frequencies were
-    averaged over (:attr:`~qtomo.reconstruction.blend.RunShots.symmetry`)."""
+    averaged over (:attr:`~qtomo.reconstruction.run_shots.RunShots.symmetry`)."""
     sec = quantum.get("model") or {}
     if sec.get("mle"):
         blend = sec.get("blend")
@@ -261,6 +222,6 @@ def fidelity_candidates(quantum: Mapping[str, Any], direct: Estimate | None, *,
     return [c for c in out if c is not None]
 
 
-__all__ = ["NAMES", "POINT", "REQUESTED", "FigureEstimate", "MembersInterval", "Source",
+__all__ = ["POINT", "FigureEstimate", "MembersInterval",
            "direct_estimate", "fidelity_candidates", "model_estimate", "raw_estimates",
            "raw_mle_estimate"]

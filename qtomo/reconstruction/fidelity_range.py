@@ -38,9 +38,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
+from qtomo.errors import InputValueError
+from qtomo.povm.born import rho_from_probabilities
+from qtomo.povm.frames import site_operators
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import TUNING
+from qtomo.reconstruction.density import product_table, project_to_physical, weighted_operator
+from qtomo.states.paulis import I2, X, Y, Z
 
 #: Largest N for the range (full-rank fits of 2^N x 2^N matrices, 4^N Pauli strings).
 RANGE_MAX_QUBITS = 6
@@ -64,10 +70,6 @@ STAGE_ITERATIONS = 300
 def _letter_maps(frame: Any, n: int) -> np.ndarray:
     """Per qubit and letter l (X, Y, Z) the 2 x 2 map G[b, k] from (<I>, <sigma_l>) to the
     bits' probabilities given the setting: M(2 l + b) = (G[b, 0] I + G[b, 1] sigma_l) / 3."""
-    from qtomo.errors import InputValueError
-    from qtomo.povm.frames import site_operators
-    from qtomo.states.paulis import I2, X, Y, Z
-
     m = np.asarray(site_operators(frame, n))
     m = np.broadcast_to(m, (n, *m.shape)) if m.ndim == 3 else m
     if m.shape[1] != 6:
@@ -142,8 +144,6 @@ def _objective(op: np.ndarray, paulis: np.ndarray, index: np.ndarray, mean: np.n
                half: np.ndarray, se: np.ndarray, sign: float, lam: float, n: int, r: int
                ) -> Any:
     """-sign F(rho) + lam/2 sum_P (violation_P / se_P)^2 and its gradient in [Re A, Im A]."""
-    from qtomo.reconstruction.density import product_table, weighted_operator
-
     d = 2**n
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -170,9 +170,6 @@ def _objective(op: np.ndarray, paulis: np.ndarray, index: np.ndarray, mean: np.n
 def _extreme(sign: float, init: np.ndarray, op: np.ndarray, bands: tuple[np.ndarray, ...],
              n: int) -> tuple[float, float]:
     """The extreme F (sign +1: highest) inside the bands: (F, largest violation in s.e.)."""
-    from qtomo.reconstruction.density import product_table
-    from qtomo.states.paulis import I2, X, Y, Z
-
     paulis = np.stack([I2, X, Y, Z])
     index, mean, half, se = bands
     rho = init
@@ -211,8 +208,6 @@ def fidelity_range(freq: np.ndarray, n_shots: int, frame: Any, n: int, psi: np.n
     ``strings`` (measured Pauli strings), ``violation`` (the largest band violation of the two
     extreme states, in standard errors) and ``method``.
     """
-    from scipy import stats
-
     v = np.asarray(psi, dtype=np.complex128)
     v = v / np.linalg.norm(v)
     op = np.outer(v, v.conj())
@@ -220,9 +215,6 @@ def fidelity_range(freq: np.ndarray, n_shots: int, frame: Any, n: int, psi: np.n
     z = float(stats.norm.ppf(1.0 - (1.0 - level) / 2.0 / max(index.size, 1)))
     bands = (index, mean, z * se, se)
     if init is None:
-        from qtomo.povm.born import rho_from_probabilities
-        from qtomo.reconstruction.density import project_to_physical
-
         init = project_to_physical(rho_from_probabilities(freq, frame, n))
     # every direction alive at the start: from a nearly pure state the factor's small columns
     # get gradients as small as themselves and the search stays by its start (a seed fitted

@@ -35,8 +35,9 @@ from typing import Any
 
 from qtomo.errors import InputValueError
 from qtomo.reconstruction.conventions import CONVENTIONS
-from qtomo.reconstruction.estimates import REQUESTED, FigureEstimate, Source
+from qtomo.reconstruction.estimates import FigureEstimate
 from qtomo.reconstruction.readout import widen
+from qtomo.reconstruction.source import REQUESTED, Source
 
 #: The words that begin the source of a figure the model's check replaced.
 FALLBACK_PREFIX = "fallback (the model is inconsistent with the data): "

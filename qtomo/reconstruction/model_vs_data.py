@@ -19,12 +19,13 @@ from qtomo.reconstruction import consistency as cs
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import ReconstructConfig, Stage
+from qtomo.reconstruction.dense import QuantumStates
 from qtomo.reconstruction.design_weights import balanced
 from qtomo.reconstruction.estimates import model_estimate
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.model_estimates import ModelEstimates
 from qtomo.reconstruction.physical_checks import physical_checks
-from qtomo.reconstruction.quantum import QuantumStates, raw_mle_bootstrap
+from qtomo.reconstruction.quantum import raw_mle_bootstrap
 from qtomo.reconstruction.shots import ShotTallies
 
 

@@ -33,7 +33,7 @@ from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.blend import blend_table
 from qtomo.reconstruction.config import TUNING
-from qtomo.reconstruction.estimates import Source
+from qtomo.reconstruction.source import Source
 
 #: Calibration draws for the calibration standard error.
 CALIBRATION_DRAWS = TUNING.calibration_draws

@@ -67,6 +67,7 @@ from qtomo.reconstruction.config import (
     Reconstruction,
     Stage,
 )
+from qtomo.reconstruction.dense import QuantumStates
 from qtomo.reconstruction.design_weights import (
     UNMEASURED_NOTE,
     balanced,
@@ -86,7 +87,6 @@ from qtomo.reconstruction.inputs import (
 from qtomo.reconstruction.model_estimates import classical_metrics, model_estimates
 from qtomo.reconstruction.model_vs_data import check_model
 from qtomo.reconstruction.quantum import (
-    QuantumStates,
     dense_ok,
     ensure_raw_mle,
     quantum_states,

@@ -18,7 +18,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
+import scipy
 
 from qtomo._version import __version__
 from qtomo.reconstruction import consistency as cs
@@ -172,9 +174,6 @@ def _dataset_provenance(ds: Any, target: dict[str, Any]) -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
-    import h5py
-    import scipy
-
     out = {"qtomo": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
            "h5py": h5py.__version__, "python": platform.python_version()}
     try:

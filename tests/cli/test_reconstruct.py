@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from qtomo.cli.main import cli
 from qtomo.data.simulate import SimulateConfig, simulate
+from qtomo.reconstruction.source import Source
 
 FAST = ["--epochs", "2", "--batch-size", "100", "--hidden", "16", "--layers", "1",
         "--device", "cpu", "--precision", "fp32"]
@@ -64,7 +65,7 @@ def test_json_and_report(trained, tmp_path):
     assert s["consistency_p_value"] == rep["consistency"]["p_value"]
     assert 0.5 < s["quantum_fidelity_model"] <= 1.0 + 1e-9
     if s["consistent"]:
-        assert s["quantum_fidelity_estimator"] in ("model MLE", "model projected", "blend")
+        assert Source(s["quantum_fidelity_estimator"]).from_model
         assert s["fallback_reason"] is None
         assert s["quantum_fidelity_model"] == s["quantum_fidelity"]
     else:

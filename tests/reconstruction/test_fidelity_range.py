@@ -10,7 +10,6 @@ import json
 import warnings
 
 import numpy as np
-import pytest
 
 from qtomo.povm.frames import pauli6, readout_frames, site_operators
 from qtomo.reconstruction.density import product_table
@@ -153,9 +152,10 @@ def test_a_headline_outside_a_determined_range_is_said():
     gets the note; the headline policy widens its interval to contain the range."""
     from types import SimpleNamespace
 
-    from qtomo.reconstruction.estimates import FigureEstimate, Source
+    from qtomo.reconstruction.estimates import FigureEstimate
     from qtomo.reconstruction.fidelity_range import OUTSIDE_NOTE, range_notes, range_stage
     from qtomo.reconstruction.headline import HeadlineChecks, choose_headline
+    from qtomo.reconstruction.source import Source
 
     n, psi = 3, ghz(3)
     sigma = target_state(psi, 0.1)

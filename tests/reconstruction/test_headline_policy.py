@@ -9,19 +9,14 @@ import math
 import pytest
 
 from qtomo.errors import InputValueError
-from qtomo.reconstruction.estimates import (
-    POINT,
-    FigureEstimate,
-    MembersInterval,
-    Source,
-    model_estimate,
-)
+from qtomo.reconstruction.estimates import POINT, FigureEstimate, MembersInterval, model_estimate
 from qtomo.reconstruction.headline import (
     FALLBACK_PREFIX,
     HeadlineChecks,
     SystematicError,
     choose_headline,
 )
+from qtomo.reconstruction.source import Source
 
 Z95 = 1.959963984540054
 MEMBERS = MembersInterval(stderr=0.004, ci95=[0.89, 0.906], ci95_method="percentile",
