@@ -1,7 +1,7 @@
 """The device checks of ``qtomo reconstruct``: does any state, measured as assumed, produce the
 shots, and do the settings agree with each other?
 
-:func:`attach_device_checks` runs, on the shots grouped by setting
+:func:`device_checks_stage` runs, on the shots grouped by setting
 (:mod:`~qtomo.reconstruction.setting_counts`):
 
 * the G-test of the headline state and of the best physical state (the raw-frequency MLE)
@@ -16,6 +16,7 @@ shots, and do the settings agree with each other?
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,10 @@ from qtomo.reconstruction.setting_counts import SettingCounts, read_setting_coun
 from qtomo.reconstruction.systematics import (
     DriftBias,
     SettingSpread,
+    SystematicError,
     drift_bias,
     residual_stderr,
-    systematic_interval,
+    systematic_error,
 )
 
 #: The state the verdict is about: the best physical state of the shots.
@@ -116,34 +118,43 @@ def likely_cause(ns_block: dict[str, Any], readout: Any, corrected: bool) -> str
                                  "crosstalk that stays the same in every setting)")
 
 
-def attach_device_checks(report: dict[str, Any], figures: dict[str, Any], ds: Any, inp: Any,
-                         qs: Any, rhos: dict[str, np.ndarray], stage: Stage) -> None:
-    """Add ``goodness_of_fit`` and ``no_signalling`` to ``report``, the deviation heat map's
-    data to ``figures``, and widen the headline fidelity when no physical state fits."""
+@dataclass(frozen=True)
+class DeviceChecks:
+    """What the device checks found: the report's ``goodness_of_fit`` and ``no_signalling``
+    blocks (``sections``), the per-setting deviations for the heat map (None: not run) and
+    the headline's systematic error (None: the best physical state fits)."""
+
+    sections: dict[str, Any]
+    heatmap: dict[str, Any] | None = None
+    systematic: SystematicError | None = None
+
+
+def device_checks_stage(ds: Any, inp: Any, qs: Any, headline_state: str | None,
+                        stage: Stage, freq: np.ndarray | None = None) -> DeviceChecks:
+    """Run the G-test of the best physical state and of ``headline_state`` (a name in
+    ``qs.rhos``), the no-signalling check, and, when no physical state fits, the headline's
+    systematic error (:func:`qtomo.reconstruction.systematics.systematic_error`); ``freq``:
+    the shots' tallied frequencies of all strings, where the reconstruction has them."""
     stage("device checks: goodness of fit and no signalling")
-    sc, why = read_setting_counts(ds, inp.frame)
+    sc, why = read_setting_counts(ds, inp.frame, freq)
     if sc is None:
-        report["goodness_of_fit"] = report["no_signalling"] = {"skipped": why}
-        return
-    fit = ((qs.section.get("data") or {}).get("mle_fit"))
-    report["goodness_of_fit"], best = goodness_of_fit_block(sc, rhos, fit,
-                                                            figures.get("headline_rho"))
-    report["no_signalling"], check = no_signalling_block(sc, ds.readout)
+        skipped = {"skipped": why}
+        return DeviceChecks({"goodness_of_fit": skipped, "no_signalling": dict(skipped)})
+    rhos = qs.rhos
+    fit = (qs.section.get("data") or {}).get("mle_fit")
+    gof_block, best = goodness_of_fit_block(sc, rhos, fit, headline_state)
+    ns_block, check = no_signalling_block(sc, ds.readout)
+    heatmap = None
     if check is not None:
-        figures["no_signalling"] = {"settings": [s for s, k in zip(
-            sc.labels, sc.shots >= NS_MIN_SHOTS, strict=True) if k], "z": check.deviations}
-    head = report["headline"]["quantum_fidelity"]
-    if best is None or not best.rejected or head.get("value") is None:
-        return
+        heatmap = {"settings": [s for s, k in zip(sc.labels, sc.shots >= NS_MIN_SHOTS,
+                                                  strict=True) if k], "z": check.deviations}
+    sections = {"goodness_of_fit": gof_block, "no_signalling": ns_block}
+    if best is None or not best.rejected:
+        return DeviceChecks(sections, heatmap)
     spread, drift = _systematic_parts(sc, rhos[BEST_STATE], best, inp)
-    se, ci, words = systematic_interval(
-        head["value"], head.get("stderr"), head.get("ci95"), best, spread=spread, drift=drift,
-        cause=likely_cause(report["no_signalling"], ds.readout, inp.frame is not ds.frame))
-    head.setdefault("stderr_statistical", head.get("stderr"))  # the readout's, if it set one
-    head.update(stderr=se, ci95=ci, systematic=words)
-    if drift is not None:
-        head["drift"] = {"tilt_rad": drift.tilt, "depolarizing": drift.depolarizing,
-                         "bias": drift.bias}
+    err = systematic_error(best, spread=spread, drift=drift,
+                           cause=likely_cause(ns_block, ds.readout, inp.frame is not ds.frame))
+    return DeviceChecks(sections, heatmap, err)
 
 
 def _systematic_parts(sc: SettingCounts, rho: np.ndarray, best: gf.GTest, inp: Any
@@ -163,5 +174,5 @@ def _systematic_parts(sc: SettingCounts, rho: np.ndarray, best: gf.GTest, inp: A
             drift_bias(rho, sub, best, lambda r: mt.quantum_fidelity(r, inp.psi)))
 
 
-__all__ = ["BEST_STATE", "NS_MIN_SHOTS", "attach_device_checks", "goodness_of_fit_block",
-           "likely_cause", "no_signalling_block"]
+__all__ = ["BEST_STATE", "NS_MIN_SHOTS", "DeviceChecks", "device_checks_stage",
+           "goodness_of_fit_block", "likely_cause", "no_signalling_block"]

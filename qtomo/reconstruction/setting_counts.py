@@ -110,15 +110,31 @@ def pauli_projectors(labels: list[str], frame: AnyFrame, n: int) -> np.ndarray:
     return unit[np.arange(n)[None, :], basis]
 
 
-def read_setting_counts(ds: Any, frame: AnyFrame) -> tuple[SettingCounts | None, str | None]:
+def _cells_from_frequencies(freq: np.ndarray, shots: int, n: int
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """``(cells, counts)`` of the non-empty Pauli-6 strings of a relative-frequency table
+    (6^N,): cell = setting key * 2^N + bits, as the shots' pass makes them."""
+    idx = np.flatnonzero(freq)
+    counts = np.rint(freq[idx] * shots).astype(np.int64)
+    key, bits = pauli6_setting_shots(
+        (idx[:, None] // 6 ** np.arange(n - 1, -1, -1)[None, :]) % 6)
+    flat = bits.astype(np.int64) @ (1 << np.arange(n - 1, -1, -1, dtype=np.int64))
+    return key * (1 << n) + flat, counts
+
+
+def read_setting_counts(ds: Any, frame: AnyFrame, freq: np.ndarray | None = None
+                        ) -> tuple[SettingCounts | None, str | None]:
     """The dataset's shots per Pauli setting, or ``(None, why not)``.
 
     Parameters
     ----------
     ds : Dataset
-        Its Pauli-6 outcomes are read in blocks.
+        Its Pauli-6 outcomes are read in blocks (unless ``freq`` is given).
     frame : Frame or LocalFrames
         The Pauli-6 frame the bits follow (the effective one when readout is corrected).
+    freq : ndarray or None
+        The relative frequencies of all 6^N strings, where the reconstruction tallied them
+        (the shots are then not read again).
     """
     n = ds.n_qubits
     if frame.K != 6:
@@ -126,14 +142,17 @@ def read_setting_counts(ds: Any, frame: AnyFrame) -> tuple[SettingCounts | None,
                       "shot; the checks need Pauli-6 outcomes (basis and bit)")
     if 1 << n > MAX_CELLS:
         return None, f"2^{n} bit strings per setting is more than {MAX_CELLS} cells"
-    keys_parts = []
-    for s0 in range(0, ds.shots, READ_BLOCK):
-        key, bits = pauli6_setting_shots(ds.outcomes(s0, s0 + READ_BLOCK))
-        flat = bits.astype(np.int64) @ (1 << np.arange(n - 1, -1, -1, dtype=np.int64))
-        u, c = np.unique(key * (1 << n) + flat, return_counts=True)
-        keys_parts.append((u, c))
-    cells = np.concatenate([u for u, _ in keys_parts])
-    weights = np.concatenate([c for _, c in keys_parts])
+    if freq is not None and freq.size == 6**n:
+        cells, weights = _cells_from_frequencies(freq, ds.shots, n)
+    else:
+        keys_parts = []
+        for s0 in range(0, ds.shots, READ_BLOCK):
+            key, bits = pauli6_setting_shots(ds.outcomes(s0, s0 + READ_BLOCK))
+            flat = bits.astype(np.int64) @ (1 << np.arange(n - 1, -1, -1, dtype=np.int64))
+            u, c = np.unique(key * (1 << n) + flat, return_counts=True)
+            keys_parts.append((u, c))
+        cells = np.concatenate([u for u, _ in keys_parts])
+        weights = np.concatenate([c for _, c in keys_parts])
     settings, inverse = np.unique(cells >> n, return_inverse=True)
     if settings.size << n > MAX_CELLS:
         return None, (f"{settings.size} settings x 2^{n} bit strings is more than {MAX_CELLS} "

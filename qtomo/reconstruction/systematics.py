@@ -28,8 +28,9 @@ mimic (:func:`drift_bias`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -207,45 +208,90 @@ def drift_bias(rho: np.ndarray, sc: SettingCounts, gof: GTest,
 
 
 # --- the choice --------------------------------------------------------------------------------
-def systematic_interval(value: float, stderr: float | None, interval: list[float] | None,
-                        gof: GTest | None, *, spread: SettingSpread | None,
-                        drift: DriftBias | None, cause: str
-                        ) -> tuple[float | None, list[float] | None, str]:
-    """The headline's error bar with the systematic part: ``(stderr, interval, words)``.
+@dataclass(frozen=True)
+class SystematicError:
+    """A systematic error of the headline figure that a check found (goodness of fit,
+    no signalling, ...), applied by the headline policy.
 
-    Unchanged (``words`` empty) unless the G-test ``gof`` of the best physical state rejects
-    it. Then the statistical error gains the variance the disagreement between settings adds
-    to the direct estimate (candidate a', ``spread``; without it, candidate a: the error
-    times sqrt(G / dof)), and the interval is stretched by the drift bias b of candidate d on
-    the side the truth lies: ``[value + min(b, 0) - 1.96 s, value + max(b, 0) + 1.96 s]``,
-    s the widened error; ``stderr`` becomes sqrt(s^2 + b^2), a symmetric summary of that
-    interval. The value itself is not moved. ``cause`` names the likely cause in words.
+    ``size`` (one standard deviation) is added in quadrature to the statistical error after
+    it is multiplied by ``scale``; ``bias`` stretches the 95% interval on the side the truth
+    lies (the value itself never moves). ``check`` names the check, ``reason`` says why in
+    words, ``details`` go into the report beside it.
+    """
+
+    check: str
+    size: float
+    reason: str
+    scale: float = 1.0
+    bias: float = 0.0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def plain(self) -> bool:
+        """Only an independent error added in quadrature (no scale, no bias)."""
+        return self.scale == 1.0 and self.bias == 0.0
+
+    def apply(self, value: float, stderr: float | None) -> tuple[float, list[float]]:
+        """``(stderr, interval)`` with the systematic part: the error ``s = hypot(scale *
+        stderr, size)``, the interval ``[value + min(bias, 0) - 1.96 s, value + max(bias, 0)
+        + 1.96 s]`` and the error ``hypot(s, bias)``, a symmetric summary of that interval."""
+        se = 0.0 if stderr is None or not np.isfinite(stderr) else float(stderr)
+        s = float(np.hypot(self.scale * se, self.size))
+        b = self.bias
+        return float(np.hypot(s, b)), [float(value + min(b, 0.0) - Z95 * s),
+                                       float(value + max(b, 0.0) + Z95 * s)]
+
+
+def systematic_error(gof: GTest | None, *, spread: SettingSpread | None,
+                     drift: DriftBias | None, cause: str) -> SystematicError | None:
+    """The systematic error of a rejected fit (None unless the G-test ``gof`` of the best
+    physical state rejects it).
+
+    The statistical error gains the variance the disagreement between settings adds to the
+    direct estimate (``spread``; without it the error is scaled by sqrt(G / dof)), and the
+    interval reaches as far as the drift bias of :func:`drift_bias` on the side the truth lies.
+    ``cause`` names the likely cause in words.
     """
     if gof is None or not gof.rejected:
-        return stderr, interval, ""
-    se = 0.0 if stderr is None or not np.isfinite(stderr) else float(stderr)
+        return None
     if spread is not None:
-        s = float(np.sqrt(se**2 + spread.extra_variance))
+        size, scale = float(np.sqrt(spread.extra_variance)), 1.0
         how = (f"the error bar holds the disagreement between settings (the direct estimate's "
                f"settings scatter {spread.total / max(spread.noise, 1e-300):.2f} times their "
                "shot noise)")
     else:
-        s = se * float(np.sqrt(max(gof.ratio, 1.0)))
+        size, scale = 0.0, float(np.sqrt(max(gof.ratio, 1.0)))
         how = f"the statistical error bar is scaled by sqrt(G/dof) = {np.sqrt(gof.ratio):.2f}"
     b = drift.bias if drift is not None else 0.0
-    lo, hi = value + min(b, 0.0) - Z95 * s, value + max(b, 0.0) + Z95 * s
     words = (f"systematic errors dominate: no physical state fits the shots (G = "
              f"{gof.statistic:.0f} on {gof.dof} degrees of freedom, p = {gof.p_value:.2g}); "
              + how)
+    details: dict[str, Any] = {}
     if drift is not None and b != 0:
         words += (f"; read as drift of the measurement axes between settings (rms tilt "
                   f"{drift.tilt:.3f} rad, like local depolarizing p = {drift.depolarizing:.4f}), "
                   f"the figure lies about {abs(b):.4f} {'below' if b > 0 else 'above'} the "
                   "state's, and the 95% interval reaches that far")
-    if stderr is None:
-        words += " (the figure has no statistical error bar of its own)"
-    return float(np.hypot(s, b)), [float(lo), float(hi)], f"{words}; likely cause: {cause}"
+        details["drift"] = {"tilt_rad": drift.tilt, "depolarizing": drift.depolarizing,
+                            "bias": b}
+    return SystematicError("goodness_of_fit", size, f"{words}; likely cause: {cause}",
+                           scale=scale, bias=b, details=details)
+
+
+def systematic_interval(value: float, stderr: float | None, interval: list[float] | None,
+                        gof: GTest | None, *, spread: SettingSpread | None,
+                        drift: DriftBias | None, cause: str
+                        ) -> tuple[float | None, list[float] | None, str]:
+    """The headline's error bar with the systematic part of :func:`systematic_error`:
+    ``(stderr, interval, words)``, unchanged (``words`` empty) when the fit is not rejected."""
+    err = systematic_error(gof, spread=spread, drift=drift, cause=cause)
+    if err is None:
+        return stderr, interval, ""
+    se, ci = err.apply(value, stderr)
+    extra = " (the figure has no statistical error bar of its own)" if stderr is None else ""
+    return se, ci, err.reason.replace("; likely cause:", extra + "; likely cause:", 1)
 
 
 __all__ = ["DriftBias", "SettingSpread", "axis_tilts", "drift_bias", "estimator_spread",
-           "residual_stderr", "scaled_stderr", "settings_bootstrap", "systematic_interval"]
+           "residual_stderr", "scaled_stderr", "settings_bootstrap", "SystematicError",
+           "systematic_error", "systematic_interval"]

@@ -145,9 +145,10 @@ def _headline(r: dict[str, Any], ref: str) -> list[str]:
                          esc(e.get("method")) + (f" ({esc(e['error_bar'])})"
                                                  if e.get("error_bar") else ""),
                          esc(e.get("convention"))])
+    why = [f'<p class="note" id="headline-why">{esc(qf["why"])}</p>'] if qf.get("why") else []
     return ["<h2>Headline</h2>",
             table(["quantity", "value &plusmn; 1 s.e.", f"95% interval / {ref}", "source",
-                   "convention"], rows, "headline")]
+                   "convention"], rows, "headline"), *why]
 
 
 def _fidelities(r: dict[str, Any], pngs: dict[str, bytes | None]) -> list[str]:

@@ -24,7 +24,8 @@ def device_alarm(r: dict[str, Any]) -> str:
                          f"state {esc(e.get('state'))})</li>")
     if not lines:
         return ""
-    words = ((r.get("headline") or {}).get("quantum_fidelity") or {}).get("systematic")
+    sys_err = ((r.get("headline") or {}).get("quantum_fidelity") or {}).get("systematic_error")
+    words = (sys_err or {}).get("reason")
     return ('<div class="alarm" id="fit-warning"><h2>Warning: the shots reject the measurement '
             "model</h2><ul>" + "".join(lines) + "</ul>"
             + (f"<p>{esc(words)}.</p>" if words else "")

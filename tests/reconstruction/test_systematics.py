@@ -111,7 +111,7 @@ def test_report_on_the_shipped_counts_carries_both_checks(tmp_path):
     assert ns["dof"] == 312 and not ns["rejected"] and ns["drifting_qubits"] == []
     assert ns["tests"] == {"single_qubit": 12, "pairs": 54}
     assert ns["calibration"]["consistent"] is True
-    assert "systematic" not in rec.report["headline"]["quantum_fidelity"]
+    assert "systematic_error" not in rec.report["headline"]["quantum_fidelity"]
     write_report(tmp_path / "report", rec)
     html = (tmp_path / "report" / "report.html").read_text()
     assert 'id="device-checks"' in html and 'id="fit-warning"' not in html
@@ -136,9 +136,10 @@ def test_drifting_device_widens_the_headline_to_cover(tmp_path, rng):
     r = rec.report
     assert r["goodness_of_fit"]["rejected"] and r["no_signalling"]["rejected"]
     head = r["headline"]["quantum_fidelity"]
-    assert "systematic errors dominate" in head["systematic"]
-    assert "drift or crosstalk between settings" in head["systematic"]
-    assert abs(head["value"] - exact) > 1.96 * head["stderr_statistical"]
+    words = head["systematic_error"]["reason"]
+    assert "systematic errors dominate" in words and "drift or crosstalk between settings" in words
+    assert "systematic errors dominate" in head["why"]
+    assert abs(head["value"] - exact) > 1.96 * head["stderr_without_systematic"]
     assert head["ci95"][0] <= exact <= head["ci95"][1]
     write_report(tmp_path / "report", rec)
     assert 'id="fit-warning"' in (tmp_path / "report" / "report.html").read_text()
