@@ -80,6 +80,9 @@ class Tuning:
     range_level: float = 0.95
     #: Fidelity range: called undetermined when wider than this (a quarter of [0, 1]).
     undetermined_width: float = 0.25
+    #: Headline: a direct estimate with a larger standard error is not headlined (its 95%
+    #: interval is wider than the whole range [0, 1] of a fidelity).
+    direct_max_stderr: float = 0.25
 
 
 #: The one instance every module reads.

@@ -15,7 +15,9 @@ The rules, in order (:func:`pick_headline`):
    estimate's (or there is no direct estimate), else the direct estimate, else the raw
    frequencies' states as point estimates. The model's value is kept beside it.
 4. Without a model state: the direct estimate, else the raw frequencies' MLE, else their
-   projected inversion.
+   projected inversion. A direct estimate whose standard error exceeds
+   ``TUNING.direct_max_stderr`` (its interval is wider than [0, 1]) is never headlined by
+   ``auto``: without another estimate the headline is "not determined by the shots".
 
 Then the interval is widened, each step said in the sentence: by the readout calibration's
 error (in quadrature, :func:`qtomo.reconstruction.readout.widen`), to the range of fidelities
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qtomo.errors import InputValueError
+from qtomo.reconstruction.config import TUNING
 from qtomo.reconstruction.conventions import CONVENTIONS
 from qtomo.reconstruction.estimates import FigureEstimate
 from qtomo.reconstruction.readout import widen
@@ -86,6 +89,8 @@ class Pick:
     replaced: FigureEstimate | None
     rule: str
     state: str | None
+    #: An estimate left out for an error bar wider than the range of a fidelity.
+    uninformative: FigureEstimate | None = None
 
     @property
     def source(self) -> Source | None:
@@ -129,6 +134,10 @@ def pick_headline(candidates: Sequence[FigureEstimate], checks: HeadlineChecks) 
     """Which estimate heads the report (rules 1-4 of the module doc), before any widening."""
     model = next((c for c in candidates if c.source.from_model and c.value is not None), None)
     direct = _first(candidates, Source.DIRECT)
+    vague = None  # a direct estimate whose interval is wider than [0, 1]: not headlined
+    if direct is not None and direct.stderr is not None and not (
+            direct.stderr <= TUNING.direct_max_stderr):
+        direct, vague = None, direct
     raw = _first(candidates, Source.RAW_MLE)
     points = _first(candidates, Source.RAW_MLE, Source.RAW_PROJECTED)
     rejected = checks.consistent is False
@@ -166,6 +175,12 @@ def pick_headline(candidates: Sequence[FigureEstimate], checks: HeadlineChecks) 
     if points is not None:
         return Pick(points, None, "there is no model state and no direct estimate",
                     points.state)
+    if vague is not None:
+        return Pick(None, None, (
+            f"the shots do not determine the fidelity: the direct estimate's standard error "
+            f"({vague.stderr:.2g}) spans the whole range [0, 1] (random Pauli shots of "
+            "many qubits; plan settings for the target with qtomo plan)"),
+            _state(candidates, True), vague)
     return Pick(None, None, "nothing estimates the fidelity (no target state, or N too large)",
                 _state(candidates, True))
 
@@ -189,6 +204,10 @@ def choose_headline(candidates: Sequence[FigureEstimate], checks: HeadlineChecks
     if c is None:
         entry = {"value": None, "stderr": None, "source": "not computable (no target state "
                  "vector stored, or N too large)", "convention": CONVENTIONS["quantum_fidelity"]}
+        u = pick.uninformative
+        if u is not None:
+            entry.update(source="not determined by the shots", uninformative={
+                "estimator": u.source.value, "value": u.value, "stderr": u.stderr})
         return Headline(entry, None, _sentence(pick, ()), pick.state)
     entry = {**c.entry(), **({"exact": checks.exact[0]} if checks.exact else {}),
              "source": c.words, "convention": c.convention}

@@ -28,6 +28,9 @@ MODEL_BOOT = FigureEstimate(Source.BLEND, 0.90, method="model: blended state", e
                             state="model_mle", members=MEMBERS)
 DIRECT = FigureEstimate(Source.DIRECT, 0.88, stderr=0.01, ci95=[0.8604, 0.8996], n=5000,
                         method="direct estimate from the measured shots (unbiased)")
+#: Random Pauli shots of many qubits: an interval far wider than [0, 1].
+DIRECT_WIDE = FigureEstimate(Source.DIRECT, 1.23, stderr=0.6, ci95=[0.05, 2.41], n=2000,
+                             method="direct estimate from the measured shots (unbiased)")
 RAW_BOOT = FigureEstimate(Source.RAW_MLE, 0.87, stderr=0.005, ci95=[0.86, 0.88],
                           method="raw MLE, error bar from 10 bootstrap refits", state="data_mle")
 RAW_WIDE = FigureEstimate(Source.RAW_MLE, 0.87, stderr=0.02, ci95=[0.83, 0.91],
@@ -73,6 +76,10 @@ ROWS = [
      "data_projected", "no direct estimate", False),
     ("nothing", [NO_TARGET], NONE, None, None, None, None, "model_mle", "nothing estimates",
      False),
+    ("direct-too-wide", [NO_TARGET, DIRECT_WIDE], NONE, None, None, None, None, "model_mle",
+     "do not determine the fidelity", False),
+    ("direct-too-wide-raw", [NO_TARGET, DIRECT_WIDE, RAW], NONE, Source.RAW_MLE, 0.87, None,
+     None, "data_mle", "no direct estimate", False),
 ]
 
 
@@ -170,3 +177,13 @@ def test_the_model_estimate_says_what_it_is(weight, source, words):
     est = model_estimate({"model": sec}, symmetry="permutation")
     assert est.source is source and words in est.words and est.state == "model_mle"
     assert ("raw-frequency MLE" in est.title) is (weight == 1.0)
+
+
+def test_an_uninformative_direct_estimate_is_kept_beside_no_headline():
+    h = choose_headline([NO_TARGET, DIRECT_WIDE], NONE)
+    assert h.entry["value"] is None and h.entry["source"] == "not determined by the shots"
+    assert h.entry["uninformative"] == {"estimator": Source.DIRECT.value, "value": 1.23,
+                                        "stderr": 0.6}
+    # asked for, it is still given
+    asked = choose_headline([NO_TARGET, DIRECT_WIDE], HeadlineChecks(requested="direct"))
+    assert asked.entry["value"] == 1.23
