@@ -221,8 +221,8 @@ def report_raw_fidelity(q: dict[str, Any], data: Path, n: int, K: int,  # noqa: 
 
 def run_cell(family: str, noise: float, n: int, shots: int, work: Path, *,
              max_minutes: float | None, device: str) -> dict[str, Any]:
-    from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.data.simulate import simulate
+    from qtomo.reconstruction.run import ReconstructConfig, reconstruct
     from qtomo.training.session import run_training
 
     key = cell_key(family, noise, n, shots)
