@@ -3,7 +3,8 @@
 Conventions (qubit order, POVM outcome order, fidelity convention) are fixed in the
 project's conventions page, docs/conventions.md, and repeated in each module's docstrings.
 
-The public API (:mod:`qtomo.api`) is loaded on first use, so ``import qtomo`` stays light::
+The public API is :mod:`qtomo.api`, re-exported here (it is light: torch, SciPy and the
+reconstruction are loaded by the functions that need them)::
 
     import qtomo
     ds = qtomo.simulate("tfim6.h5", n_qubits=6, shots=20_000)
@@ -16,39 +17,19 @@ Nothing inside the package imports this module (every layer reads the version fr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from qtomo._version import __version__
-
-if TYPE_CHECKING:
-    from qtomo.api import (
-        Dataset,
-        ObservableTable,
-        Reconstruction,
-        Run,
-        import_shots,
-        load,
-        plan,
-        reconstruct,
-        simulate,
-        train,
-    )
-
-_API = ("simulate", "load", "import_shots", "train", "reconstruct", "plan", "Dataset", "Run",
-        "Reconstruction", "ObservableTable")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        from qtomo import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'qtomo' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
-
+from qtomo.api import (
+    Dataset,
+    ObservableTable,
+    Reconstruction,
+    Run,
+    import_shots,
+    load,
+    plan,
+    reconstruct,
+    simulate,
+    train,
+)
 
 __all__ = [
     "Dataset",

@@ -90,7 +90,7 @@ def one(kind: str, seed: int, work: Path, *, plain_too: bool, keep: bool = False
         "headline_value": qf.get("value"), "ci95": ci,
         "covered": bool(ci and exact is not None and ci[0] <= exact <= ci[1]),
         "width": (ci[1] - ci[0]) if ci else None,
-        "model_headline": str(qf.get("source", "")).startswith("model"),
+        "model_headline": qf.get("estimator") in ("model MLE", "model projected", "blend"),
         "model_fidelity": mle.get("fidelity"), "model_ci95": mci,
         "blend_weight": ((rep["quantum"].get("model") or {}).get("blend") or {}).get("weight"),
         "model_stderr": mle.get("fidelity_stderr"),

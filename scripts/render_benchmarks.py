@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -100,6 +101,49 @@ def scripts() -> dict[str, str]:
             for f in sorted((ROOT / "scripts").glob("bench_*.py"))}
 
 
+#: A figure "moved" when its latest value differs from the one before it (an older commit) by
+#: more than twice their combined standard error, or, without standard errors, by this much.
+MOVED_ABS = 0.002
+#: Units whose figures are timings or rates: they vary with the machine's load, not listed.
+TIMING_UNITS = frozenset({"s", "shots/s", "ms"})
+
+
+def moved(records: Iterable[dict[str, Any]], benchmark: str) -> list[tuple[dict, dict]]:
+    """``(before, now)`` record pairs of ``benchmark`` whose figure moved: ``now`` the latest
+    record of a (case, metric), ``before`` the latest one from another commit, earlier."""
+    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        if r["benchmark"] == benchmark and (r.get("unit") or "") not in TIMING_UNITS:
+            by_key.setdefault((r["case"], r["metric"]), []).append(r)
+    out = []
+    for key in sorted(by_key):
+        recs = sorted(by_key[key], key=lambda r: r["date"])
+        now = recs[-1]
+        older = [r for r in recs[:-1] if r.get("git_commit") != now.get("git_commit")]
+        if not older:
+            continue
+        before = older[-1]
+        ses = [r.get("stderr") for r in (before, now)]
+        gate = (2 * math.hypot(*ses) if all(x is not None for x in ses) else MOVED_ABS)
+        if abs(now["value"] - before["value"]) > gate:
+            out.append((before, now))
+    return out
+
+
+def moved_lines(pairs: list[tuple[dict, dict]]) -> list[str]:
+    """The "what moved" table of one benchmark (empty without moved figures)."""
+    if not pairs:
+        return []
+    lines = ["**What moved** (the latest figure against the one before it, from an older "
+             "commit; timings left out; why: the changelog and the design notes):", "",
+             "| case | metric | before | commit | now | commit |", "|---|---|---|---|---|---|"]
+    for b, n in pairs:
+        lines.append(f"| {_cell(n['case'])} | {_cell(n['metric'])} | {value_text(b)} "
+                     f"| {_cell(b.get('git_commit') or 'n/a')} | {value_text(n)} "
+                     f"| {_cell(n.get('git_commit') or 'n/a')} |")
+    return [*lines, ""]
+
+
 # --- formatting ------------------------------------------------------------------------------
 def _num(v: Any, spec: str = ".6g") -> str:
     return str(v) if isinstance(v, int) else format(float(v), spec)
@@ -129,6 +173,7 @@ def _machine_key(rec: dict[str, Any]) -> str:
 # --- the page --------------------------------------------------------------------------------
 def render_page(records: Iterable[dict[str, Any]]) -> str:
     """``docs/benchmarks.md`` from the records."""
+    records = list(records)
     best = latest(records)
     known = scripts()
     names = sorted(set(known) | {b for b, _, _ in best})
@@ -174,6 +219,7 @@ def render_page(records: Iterable[dict[str, Any]]) -> str:
                 lines += ["", "Measured by:", ""]
                 lines += [f"- `{c}`" for c in commands]
             lines.append("")
+        lines += moved_lines(moved(records, name))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -252,7 +252,7 @@ def reconstruct(
     observables: Sequence[str] = (), seed: int = 1234, max_rho_qubits: int = 10,
     mle: bool = True, mle_rank: int | None = None,
     subsystems: Sequence[Sequence[int]] | None = None, precision: float | None = None,
-    readout_correction: bool = True,
+    readout_correction: bool = True, estimator: str = "auto",
     report: PathLike | None = None, save_rho: bool = False, overwrite: bool = False,
     model: Any = None, on_stage: Callable[[str], None] | None = None,
 ) -> Reconstruction:
@@ -282,6 +282,10 @@ def reconstruct(
     report : path, optional
         Report directory: checked before anything is computed (refused if not empty unless
         ``overwrite``), written at the end (:meth:`Reconstruction.write_report`).
+    estimator : str
+        The estimate that heads the report: ``auto`` (the headline policy,
+        :func:`qtomo.reconstruction.headline.choose_headline`), ``model``, ``blend``,
+        ``raw-mle`` or ``direct`` (``qtomo reconstruct --estimator``).
     model : DensityEstimator, optional
         A model object to use instead of loading ``run``.
     on_stage : callable, optional
@@ -301,7 +305,7 @@ def reconstruct(
         samples=samples, observables=tuple(observables), seed=seed,
         max_rho_qubits=max_rho_qubits, mle=mle, mle_rank=mle_rank,
         subsystems=tuple(tuple(s) for s in subsystems) if subsystems else None,
-        precision=precision, readout_correction=bool(readout_correction),
+        precision=precision, readout_correction=bool(readout_correction), estimator=estimator,
     ).validate()
     if report is not None:
         check_report_dir(report, overwrite)

@@ -21,6 +21,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from qtomo.reconstruction.source import Source
+
+
+def _from_model(estimator: str | None) -> bool:
+    """Whether a headline's estimator (``report["headline"]["quantum_fidelity"]["estimator"]``)
+    is the model's state."""
+    return estimator is not None and Source(estimator).from_model
+
 
 def _fmt(v: Any, spec: str = ".6g") -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
@@ -385,12 +393,13 @@ class Reconstruction:
             "quantum_fidelity": qf.get("value"),
             "quantum_fidelity_stderr": qf.get("stderr"),
             "quantum_fidelity_source": qf.get("source"),
+            "quantum_fidelity_estimator": qf.get("estimator"),
+            "quantum_fidelity_why": qf.get("why"),
             "quantum_fidelity_ci95": qf.get("ci95"),
             "bootstrap_members": boot.get("bootstrap_members"),
             "shots_needed": (boot.get("learning_curve") or {}).get("shots_needed"),
             "quantum_fidelity_model": qf.get("model_value", qf.get("value")
-                                             if str(qf.get("source", "")).startswith("model")
-                                             else None),
+                                             if _from_model(qf.get("estimator")) else None),
             "fallback_reason": qf.get("fallback_reason") or en.get("fallback_reason"),
             "direct_fidelity": direct.get("value"),
             "direct_fidelity_stderr": direct.get("stderr"),

@@ -43,6 +43,13 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
               help="Shots planning: the error bar wanted on the headline fidelity, e.g. 0.005; "
               "with a run trained with --learning-curve the report gives the shots needed, "
               "assuming the error bar falls as 1/sqrt(shots).")
+@click.option("--estimator", type=click.Choice(["auto", "model", "blend", "raw-mle", "direct"]),
+              default="auto", show_default=True,
+              help="The estimate that heads the report: auto (the headline policy: the model's "
+              "state unless the model-vs-data check rejects it, else the best-supported estimate "
+              "from the shots), model (the model's own MLE state, no blend), blend (the model's "
+              "state blended with the shots' frequencies), raw-mle (the raw-frequency MLE with "
+              "its bootstrap error bar) or direct (the direct estimate from the shots).")
 @click.option("--readout-correction/--no-readout-correction", default=True, show_default=True,
               help="Correct the readout errors of the dataset's calibration (qtomo import "
               "--calibration/--readout, qtomo simulate --readout-error) through its effective "
@@ -54,7 +61,7 @@ from qtomo.cli.options import emit_json, json_option, overwrite_option, run_comm
 @json_option
 @run_command
 def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle, mle_rank,
-        subsystems, precision, readout_correction, seed, overwrite, progress, as_json):
+        subsystems, precision, estimator, readout_correction, seed, overwrite, progress, as_json):
     """Reconstruct the state behind DATA from the model in RUN_DIR and write a lab report.
 
     RUN_DIR is a directory written by 'qtomo train'. Without it the report is built from the
@@ -97,7 +104,7 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
         rec = reconstruct(
             data, run_dir, samples=samples, observables=observables, seed=seed,
             max_rho_qubits=max_rho_qubits, mle=mle, mle_rank=mle_rank,
-            subsystems=subs or None, precision=precision,
+            subsystems=subs or None, precision=precision, estimator=estimator,
             readout_correction=readout_correction, report=out, save_rho=save_rho,
             overwrite=overwrite, on_stage=stage,
         )
@@ -132,6 +139,8 @@ def _print(s: dict) -> None:
 
     click.echo(f"quantum fidelity {f(s['quantum_fidelity'], s['quantum_fidelity_stderr'])} "
                f"({s['quantum_fidelity_source']})")
+    if s.get("quantum_fidelity_why"):
+        click.echo(s["quantum_fidelity_why"])
     lab = s.get("lab_scale")
     if lab:
         what = (f"fidelity >= {lab['lower_bound95']:.4f} (one-sided 95%; bound at the measured "

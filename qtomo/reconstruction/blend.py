@@ -123,12 +123,11 @@ to choose w on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from qtomo.povm.born import born_probabilities, outcome_index
+from qtomo.povm.born import born_probabilities
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.blend_rule import (
     BLEND_WEIGHTS,
@@ -142,10 +141,11 @@ from qtomo.reconstruction.blend_rule import (
     weight_anchor,
 )
 from qtomo.reconstruction.config import Stage
+from qtomo.reconstruction.dense import QuantumStates, state_entry
 from qtomo.reconstruction.metrics import physical_fidelity
+from qtomo.reconstruction.model_spread import member_spread
+from qtomo.reconstruction.run_shots import RunShots, blend_table, run_shots
 
-#: At least this many validation shots to choose the weight on.
-MIN_VALIDATION_SHOTS = 200
 #: The table's fit started again from the w = 1/4 state replaces the first one when its KL to
 #: the table is lower by more than this (nats): an optimiser's tolerance, not a test.
 RESTART_KL_GAIN = 1e-7
@@ -181,91 +181,6 @@ def family_parameters(n: int, fit: dict[str, Any]) -> int:
     """Real parameters P of an MLE fit's family: rank r of N qubits, plus one for a fitted
     depolarizing strength."""
     return mle.mle_parameter_count(n, int(fit["rank"])) + int(mle.has_noise(fit))
-
-
-@dataclass
-class RunShots:
-    """The run's training shots as outcome-table indices.
-
-    Attributes
-    ----------
-    index : ndarray (shots,)
-        Flat outcome index of every shot of the dataset.
-    train_rows : ndarray
-        Rows the model was trained on (sorted).
-    val_rows : ndarray
-        The run's validation rows.
-    size : int
-        K^N.
-    K, n : int
-        Outcomes per qubit and qubits.
-    symmetry : str
-        The group the run was trained under (``symmetry_used``, :mod:`qtomo.training.symmetry`):
-        the frequencies are averaged over it as the model's augmented training shots are.
-    """
-
-    index: np.ndarray
-    train_rows: np.ndarray
-    val_rows: np.ndarray
-    size: int
-    K: int = 0
-    n: int = 0
-    symmetry: str = "none"
-
-    def symmetrize(self, table: np.ndarray) -> np.ndarray:
-        """``table`` averaged over the run's symmetry group."""
-        if self.symmetry == "none":
-            return table
-        from qtomo.training.symmetry import symmetrize_table
-
-        return symmetrize_table(table, self.K, self.n, self.symmetry)
-
-    def counts(self, weights: np.ndarray | None = None, every: bool = False) -> np.ndarray:
-        """The training shots' counts per outcome (``weights``: counts per dataset row;
-        ``every``: of all the shots, the validation shots too)."""
-        rows = np.arange(self.index.size) if every else self.train_rows
-        w = None if weights is None else np.asarray(weights, dtype=np.float64)[rows]
-        return np.bincount(self.index[rows], weights=w, minlength=self.size)
-
-    def frequencies(self, weights: np.ndarray | None = None, every: bool = False
-                    ) -> np.ndarray:
-        """The training shots' frequency table (``weights``, ``every``: as :meth:`counts`),
-        averaged over the run's symmetry group (:meth:`symmetrize`)."""
-        counts = self.counts(weights, every)
-        return self.symmetrize(counts / max(float(counts.sum()), 1.0))
-
-
-def run_symmetry(run_info: dict[str, Any] | None) -> str:
-    """The group a run was trained under (``symmetry_used``), for the frequencies of the
-    dataset it was trained on; "none" for a run of other shots or without a record."""
-    if (run_info or {}).get("dataset_hash_matches") is False:
-        return "none"
-    return str(((run_info or {}).get("train_config") or {}).get("symmetry_used") or "none")
-
-
-def run_shots(ds: Any, run_info: dict[str, Any] | None, K: int,
-              index: np.ndarray | None = None) -> RunShots | None:
-    """The run's split of ``ds`` (None without a run config or validation shots, or for a run
-    trained on another dataset); ``index`` is the flat outcome index of every shot when the
-    caller has read them already (:attr:`ShotTallies.index`), else they are read here."""
-    if (run_info or {}).get("dataset_hash_matches") is False:
-        return None  # trained on other shots: its split is not this dataset's
-    tc = (run_info or {}).get("train_config") or {}
-    vf, seed = tc.get("val_fraction"), tc.get("seed")
-    if not vf or seed is None:
-        return None
-    from qtomo.training.data import ShotSplit
-
-    split = ShotSplit(ds, val_fraction=float(vf), seed=int(seed),
-                      block_rows=int(tc.get("block_rows") or 1 << 18), cache_bytes=0)
-    train = split.train_indices()
-    val = np.setdiff1d(np.arange(ds.shots, dtype=np.int64), train, assume_unique=True)
-    if val.size < MIN_VALIDATION_SHOTS:
-        return None
-    if index is None:
-        index = outcome_index(ds.outcomes(0, ds.shots), K)
-    return RunShots(index=index, train_rows=train, val_rows=val, size=K**ds.n_qubits, K=K,
-                    n=ds.n_qubits, symmetry=run_symmetry(run_info))
 
 
 def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
@@ -340,16 +255,7 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
             "candidates": candidates, "validation_shots": int(val.size)}
 
 
-def blend_table(table: np.ndarray, weight: float, shots: RunShots,
-                row_weights: np.ndarray | None = None) -> np.ndarray:
-    """(1 - w) table + w f, f the frequencies of all the shots, the validation shots folded
-    back in once the weight is chosen (of a member's resample with ``row_weights``)."""
-    if weight == 0:
-        return table
-    return (1.0 - weight) * table + weight * shots.frequencies(row_weights, every=True)
-
-
-def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | None,
+def blend_model_state(qs: QuantumStates, ds: Any, inp: Any, run_info: dict[str, Any] | None,
                       stage: Stage, index: np.ndarray | None = None,
                       run_dir: Any = None) -> None:
     """Refit the model's MLE state to the model's table mixed with the shots' frequencies,
@@ -358,9 +264,6 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
     sec = qs.section["model"]
     if "mle" not in sec or qs.model_fit_table is not None or qs.model_table is None:
         return  # no MLE state, or a conditional model fitted on an unbalanced design
-    from qtomo.reconstruction.model_spread import member_spread
-    from qtomo.reconstruction.quantum import state_entry
-
     shots = run_shots(ds, run_info, inp.K, index)
     if shots is None:
         return
@@ -398,8 +301,7 @@ def blend_model_state(qs: Any, ds: Any, inp: Any, run_info: dict[str, Any] | Non
         sec["mle"] = state_entry("mle", got["rho"], qs.ideal, qs.sigma)
 
 
-__all__ = ["BLEND_WEIGHTS", "MIN_VALIDATION_SHOTS", "MODEL_INFIDELITY_FLOOR", "REJECT_STDERRS",
-           "RESTART_KL_GAIN", "RunShots", "anchor_weight", "blend_model_state", "blend_table",
-           "choose_weight", "family_parameters", "model_infidelity", "rule_weight", "ruled_out",
-           "run_shots", "run_symmetry", "settle_weight", "split_half_infidelity", "table_kl",
-           "weight_anchor"]
+__all__ = ["BLEND_WEIGHTS", "MODEL_INFIDELITY_FLOOR", "REJECT_STDERRS", "RESTART_KL_GAIN",
+           "anchor_weight", "blend_model_state", "choose_weight", "family_parameters",
+           "model_infidelity", "rule_weight", "ruled_out", "settle_weight",
+           "split_half_infidelity", "table_kl", "weight_anchor"]

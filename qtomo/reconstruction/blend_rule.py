@@ -8,14 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from qtomo.reconstruction.config import TUNING
+
 #: The mixture weights of the raw training frequencies tried (0: the model's table alone).
-BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+BLEND_WEIGHTS = TUNING.blend_weights
 #: A weight is ruled out when its validation NLL exceeds the best one's by more than this many
 #: standard errors of the paired per-shot difference.
-REJECT_STDERRS = 1.5
+REJECT_STDERRS = TUNING.reject_stderrs
 #: The model's infidelity is taken as at least this in the anchor (the network's bias; the
 #: blend's module doc).
-MODEL_INFIDELITY_FLOOR = 3e-3
+MODEL_INFIDELITY_FLOOR = TUNING.model_infidelity_floor
 
 
 def anchor_weight(eps_model: float, eps_raw: float, distance: float | None = None) -> float:

@@ -31,20 +31,35 @@ training shots needed are (c / p)^2 (the dataset shots add the validation fracti
 
 from __future__ import annotations
 
-import json
 import math
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
-from qtomo.errors import DataFileError
+from qtomo.povm.born import rho_from_probabilities
+from qtomo.reconstruction import density as dm
+from qtomo.reconstruction import metrics as mt
+from qtomo.reconstruction import mle
+from qtomo.reconstruction.config import TUNING
+from qtomo.reconstruction.estimates import MembersInterval
+from qtomo.reconstruction.members import (
+    MEMBER_MLE_ITERATIONS,
+    load_members,
+    member_blend,
+    member_family,
+    read_members,
+)
+from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
+from qtomo.reconstruction.observables import PauliAccumulator
 
 #: Strings sampled from each member for observables and entropies.
-MEMBER_SAMPLES = 20_000
+MEMBER_SAMPLES = TUNING.member_samples
 #: Bias correction when |mean(members) - point| exceeds this many standard errors.
-BIAS_THRESHOLD = 0.25
-MEMBERS_FILE = "members.json"
+BIAS_THRESHOLD = TUNING.bias_threshold
 
 
 # -- intervals -------------------------------------------------------------------------------
@@ -67,8 +82,6 @@ def interval(point: Any, members: Any, *, lo: float = -math.inf, hi: float = mat
     ``members`` (B used) and ``ci95_method``; arrays for array figures, None where fewer
     than 2 members are finite.
     """
-    from scipy import stats
-
     x = np.asarray(point, dtype=float)
     m = np.asarray(members, dtype=float).reshape(-1, *x.shape)
     ok = np.isfinite(m)
@@ -106,32 +119,12 @@ def interval(point: Any, members: Any, *, lo: float = -math.inf, hi: float = mat
 
 class _quiet:  # context manager silencing all-NaN warnings
     def __enter__(self) -> None:
-        import warnings
-
         self._w = warnings.catch_warnings()
         self._w.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)
 
     def __exit__(self, *exc: Any) -> None:
         self._w.__exit__(*exc)
-
-
-# -- members -----------------------------------------------------------------------------------
-def read_members(run_dir: str | Path | None) -> dict[str, Any] | None:
-    """The run's members.json (None when the run has no members)."""
-    if run_dir is None:
-        return None
-    p = Path(run_dir) / MEMBERS_FILE
-    if not p.exists():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise DataFileError(f"{p}: unreadable members file ({e}); train again") from None
-
-
-#: L-BFGS iterations of a member's MLE fit (warm started from the main model's MLE state).
-MEMBER_MLE_ITERATIONS = 150
 
 
 def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, seed: int,
@@ -141,13 +134,10 @@ def member_figures(model: Any, ds: Any, ctx: dict[str, Any], *, samples: int, se
     ``ctx`` holds what the main reconstruction used: psi, noise, ideal (target vector),
     frame, strings, tfim, subsystems, dense (bool), mle_fit (the main MLE fit, or None), blend
     (the main MLE state's weight of the shots' frequencies and the run's shots, or None),
-    run_shots (the run's shots, :class:`~qtomo.reconstruction.blend.RunShots`, or None).
+    run_shots (the run's shots, :class:`~qtomo.reconstruction.run_shots.RunShots`, or None).
     ``full=False`` computes only the fidelities (learning curve). ``member`` is the member's
     entry of members.json (its resample, for the blend).
     """
-    from qtomo.reconstruction import metrics as mt
-    from qtomo.reconstruction.model_estimates import classical_metrics, sample_model
-
     n, frame = ds.n_qubits, ctx["frame"]
     out: dict[str, Any] = {}
     table = None
@@ -172,11 +162,6 @@ def _member_state(model: Any, frame: Any, n: int, ctx: dict[str, Any],
     """A member's outcome table and, where the target is known (``ctx["ideal"]``), its state
     as the main model's was found: the MLE state in the main fit's family, or the projected
     inversion where the main reconstruction fitted no MLE state (:func:`member_figures`)."""
-    from qtomo.povm.born import rho_from_probabilities
-    from qtomo.reconstruction import density as dm
-    from qtomo.reconstruction import mle
-    from qtomo.reconstruction.model_spread import member_blend, member_family
-
     table, _ = dm.probability_table(model)
     if ctx.get("ideal") is None:
         return table, None
@@ -202,10 +187,6 @@ def _member_shot_figures(a: np.ndarray, frame: Any, n: int, ctx: dict[str, Any],
                          rho: np.ndarray | None) -> dict[str, Any]:
     """The figures of a member's samples ``a``: Pauli observables, scalars and the Renyi-2
     entropies of the subsystems (also of ``rho``'s reduced states, when given)."""
-    from qtomo.reconstruction import density as dm
-    from qtomo.reconstruction import metrics as mt
-    from qtomo.reconstruction.observables import PauliAccumulator
-
     out: dict[str, Any] = {}
     acc = PauliAccumulator(frame, n, strings=ctx["strings"], tfim=ctx["tfim"])
     acc.update(a)
@@ -223,31 +204,35 @@ def _member_shot_figures(a: np.ndarray, frame: Any, n: int, ctx: dict[str, Any],
     return out
 
 
-def load_members(run_dir: Path, info: dict[str, Any], kind: str) -> list[tuple[dict, Any]]:
-    """The run's members of ``kind`` (bootstrap or learning_curve): (entry, model) pairs."""
-    from qtomo.training.checkpoint import load_run
-
-    out = []
-    for e in info.get("members", []):
-        if e.get("kind") == kind:
-            model, _ = load_run(run_dir / e["dir"])
-            out.append((e, model))
-    return out
-
-
 # -- the report section --------------------------------------------------------------------------
-def attach_bootstrap(report: dict[str, Any], figures: dict[str, Any], ds: Any,
-                     run_dir: str | Path | None, ctx: dict[str, Any], *,
-                     samples: int = MEMBER_SAMPLES, seed: int = 1234,
-                     precision: float | None = None, stage: Any = None) -> None:
-    """Add error bars from the run's bootstrap members and the learning curve to ``report``
-    (in place; see the module docstring). A run without members changes nothing."""
+@dataclass
+class MemberErrors:
+    """What the run's members give: ``section`` (``report["bootstrap"]``), the headline
+    figures' error bars (``headline``: ``quantum_fidelity``, ``purity``, ``energy``,
+    ``classical_fidelity``, ``kl_divergence``, where computed), the purity of the model's
+    state (the headline's purity when the model heads) and the learning curve."""
+
+    section: dict[str, Any]
+    headline: dict[str, MembersInterval] = field(default_factory=dict)
+    purity: float | None = None
+    learning_curve: dict[str, Any] | None = None
+
+
+def member_errors(sections: dict[str, Any], ds: Any, run_dir: str | Path | None,
+                  ctx: dict[str, Any], *, samples: int = MEMBER_SAMPLES, seed: int = 1234,
+                  precision: float | None = None, stage: Any = None) -> MemberErrors | None:
+    """Error bars from the run's bootstrap members and the learning curve (module doc); None
+    for a run without members.
+
+    ``sections`` holds the report's ``quantum``, ``classical``, ``observables`` and
+    ``subsystems`` sections: each model figure gets its members' error beside it there
+    (``fidelity_stderr``, ``bootstrap_stderr``, ...); the headline's are returned."""
     info = read_members(run_dir)
-    if info is None or report.get("mode") == "direct (no model)":
-        return
+    if info is None:
+        return None
     rd = Path(run_dir)  # type: ignore[arg-type]
-    section: dict[str, Any] = {"method": __doc__.split("\n\n")[1].replace("\n", " ")
-                               if __doc__ else "", "member_samples": samples}
+    out = MemberErrors({"method": __doc__.split("\n\n")[1].replace("\n", " ")
+                        if __doc__ else "", "member_samples": samples})
     boot = load_members(rd, info, "bootstrap")
     if len(boot) >= 2:
         if stage:
@@ -255,16 +240,23 @@ def attach_bootstrap(report: dict[str, Any], figures: dict[str, Any], ds: Any,
         vals = [member_figures(m, ds, ctx, samples=samples, seed=seed + 7919 * (i + 1),
                                member=e)
                 for i, (e, m) in enumerate(boot)]
-        section["bootstrap_members"] = len(boot)
-        section["figures"] = _apply(report, vals, len(boot))
+        out.section["bootstrap_members"] = len(boot)
+        w = _Writer(vals, len(boot))
+        out.purity = _apply_quantum(w, sections.get("quantum") or {})
+        _apply_classical(w, sections.get("classical") or {})
+        obs = sections.get("observables") or {}
+        _apply_scalars(w, obs)
+        _apply_correlations(w, obs)
+        _apply_subsystems(w, sections.get("subsystems") or [])
+        out.section["figures"] = w.flat
+        out.headline = w.headline
     lc = load_members(rd, info, "learning_curve")
     if lc:
         if stage:
             stage(f"learning curve from {len(lc)} members")
-        curve = _learning_curve(lc, ds, ctx, precision)
-        section["learning_curve"] = curve
-        figures["learning_curve"] = curve
-    report["bootstrap"] = section
+        out.learning_curve = _learning_curve(lc, ds, ctx, precision)
+        out.section["learning_curve"] = out.learning_curve
+    return out
 
 
 def _stack(vals: list[dict[str, Any]], key: str) -> np.ndarray | None:
@@ -274,26 +266,14 @@ def _stack(vals: list[dict[str, Any]], key: str) -> np.ndarray | None:
     return np.asarray(got, dtype=float)
 
 
-def _apply(report: dict[str, Any], vals: list[dict[str, Any]], nb: int) -> dict[str, Any]:
-    """Intervals for every figure; written beside the values and into the headline."""
-    w = _Writer(report, vals, nb)
-    _apply_quantum(w, report.get("quantum") or {})
-    _apply_classical(w, report.get("classical") or {})
-    obs = report.get("observables") or {}
-    _apply_scalars(w, obs)
-    _apply_correlations(w, obs)
-    _apply_subsystems(w, report.get("subsystems") or [])
-    return w.flat
-
-
 class _Writer:
     """Computes the intervals of the figures from the members' values: into ``flat`` (the
-    section's ``figures``) and, for a headline figure of the model, into the headline."""
+    section's ``figures``) and, for the figures a headline may show, into ``headline``."""
 
-    def __init__(self, report: dict[str, Any], vals: list[dict[str, Any]], nb: int) -> None:
+    def __init__(self, vals: list[dict[str, Any]], nb: int) -> None:
         self.flat: dict[str, Any] = {}
+        self.headline: dict[str, MembersInterval] = {}
         self.vals = vals
-        self.h = report["headline"]
         self.label = f"error bar from {nb} bootstrap members"
 
     def put(self, name: str, point: Any, key: str, lo: float, hi: float) -> dict[str, Any] | None:
@@ -308,40 +288,26 @@ class _Writer:
         flat[f"{name}_bias"] = r["bias"]
         return r
 
-    def headline(self, key: str, r: dict[str, Any] | None) -> None:
-        e = self.h.get(key)
-        if r is None or not e or not str(e.get("source", "model")).startswith("model"):
-            return  # no figure, or the headline is not the model's (e.g. the direct one)
-        e = dict(e)
-        if e.get("stderr") is not None:
-            e["sampling_stderr"] = e["stderr"]
-        e.update(stderr=r["stderr"], ci95=r["ci95"], ci95_method=r["ci95_method"],
-                 bias=r["bias"], bias_corrected=r["bias_corrected"], error_bar=self.label)
-        if "source" in e:
-            src = str(e["source"])
-            e["source"] = src.replace("point estimate, no error bar", self.label) \
-                if "no error bar" in src else f"{src} ({self.label})"
-        self.h[key] = e
+    def keep(self, key: str, r: dict[str, Any] | None) -> None:
+        """Keep ``r`` as the error bar of the headline figure ``key``."""
+        if r is not None:
+            self.headline[key] = MembersInterval.from_interval(r, self.label)
 
 
-def _apply_quantum(w: _Writer, q: dict[str, Any]) -> None:
-    """Fidelity and purity of the model's MLE (or projected) state."""
+def _apply_quantum(w: _Writer, q: dict[str, Any]) -> float | None:
+    """Fidelity and purity of the model's MLE (or projected) state; returns its purity."""
     mle = (q.get("model") or {}).get("mle") or (q.get("model") or {}).get("projected")
-    qf = w.h.get("quantum_fidelity") or {}
-    model_headline = str(qf.get("source", "")).startswith("model")
     if not mle:
-        return
+        return None
     r = w.put("quantum_fidelity", mle.get("fidelity"), "quantum_fidelity", 0.0, 1.0)
-    w.headline("quantum_fidelity", r)  # only when the headline is the model's
+    w.keep("quantum_fidelity", r)
     if r:
         mle["fidelity_stderr"], mle["fidelity_ci95"] = r["stderr"], r["ci95"]
     rp = w.put("purity", mle.get("purity"), "purity", 0.0, 1.0)
+    w.keep("purity", rp)
     if rp:
         mle["purity_stderr"], mle["purity_ci95"] = rp["stderr"], rp["ci95"]
-    if rp and model_headline:
-        w.h["purity"] = {"value": mle.get("purity"), "stderr": rp["stderr"],
-                         "ci95": rp["ci95"], "ci95_method": rp["ci95_method"],
-                         "source": f"model: purity Tr rho^2 of the headline state ({w.label})"}
+    return mle.get("purity")
 
 
 def _apply_classical(w: _Writer, cl: dict[str, Any]) -> None:
@@ -351,7 +317,7 @@ def _apply_classical(w: _Writer, cl: dict[str, Any]) -> None:
             r = w.put(key, e.get("value"), key, 0.0, hi)
             if r:
                 e["bootstrap_stderr"], e["bootstrap_ci95"] = r["stderr"], r["ci95"]
-            w.headline(key, r)
+            w.keep(key, r)
 
 
 def _apply_scalars(w: _Writer, obs: dict[str, Any]) -> None:
@@ -363,7 +329,7 @@ def _apply_scalars(w: _Writer, obs: dict[str, Any]) -> None:
             if r:
                 me["bootstrap_stderr"], me["bootstrap_ci95"] = r["stderr"], r["ci95"]
                 if name == "energy":
-                    w.headline("energy", r)
+                    w.keep("energy", r)
 
 
 def _apply_correlations(w: _Writer, obs: dict[str, Any]) -> None:
@@ -430,5 +396,5 @@ def _learning_curve(members: list[tuple[dict, Any]], ds: Any, ctx: dict[str, Any
     return out
 
 
-__all__ = ["BIAS_THRESHOLD", "MEMBER_SAMPLES", "attach_bootstrap", "interval", "member_figures",
-           "read_members"]
+__all__ = ["BIAS_THRESHOLD", "MEMBER_SAMPLES", "MemberErrors",
+           "interval", "member_errors", "member_figures"]

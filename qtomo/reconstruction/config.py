@@ -1,6 +1,7 @@
 """Settings and result of a reconstruction (``qtomo reconstruct``), and the pipeline's limits.
 
-What lives here: the block sizes and size limits every stage of the pipeline shares, the
+What lives here: the block sizes and size limits every stage of the pipeline shares, the tuned
+constants of the headline policy (:class:`Tuning`, one frozen record :data:`TUNING`), the
 settings :class:`ReconstructConfig` (recorded in the report), the result
 :class:`Reconstruction`, and :class:`Stage`, the progress callback the stages report to.
 The pipeline itself is in :mod:`qtomo.reconstruction.run`.
@@ -29,6 +30,63 @@ DATA_MLE_WITH_MODEL_MAX_QUBITS = 6
 SCORE_SHOTS = 200_000
 #: The density-matrix cityscape is drawn up to this N.
 CITYSCAPE_MAX_QUBITS = 5
+#: The estimators ``qtomo reconstruct --estimator`` names (``auto``: the headline policy picks).
+ESTIMATORS = ("auto", "model", "blend", "raw-mle", "direct")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The tuned constants behind the headline: every number the policy was tuned on, with
+    where it comes from (design notes in docs/methods.md). The modules that use one keep its
+    old name as an alias of the field (``blend_rule.REJECT_STDERRS`` is
+    ``TUNING.reject_stderrs``)."""
+
+    #: Blend weights of the training frequencies (0: the model's table alone): quarters, the
+    #: grid the bench_blend cells were tuned on.
+    blend_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    #: Blend: a weight is ruled out beyond this many standard errors of the paired validation
+    #: NLL difference (tuned on bench_blend: 1 rules out needed weights, 2 keeps bad ones).
+    reject_stderrs: float = 1.5
+    #: Blend anchor: the model state's infidelity is at least this (the GRU's coherence bias
+    #: on GHZ-4/6/8 Pauli-6 in bench_blend).
+    model_infidelity_floor: float = 3e-3
+    #: Blend: at least this many validation shots to choose the weight on.
+    min_validation_shots: int = 200
+    #: Consistency: level of the chi-square and of the Bonferroni largest-|z| test (a
+    #: family-wise false-alarm rate below 1%, measured by bench_consistency).
+    alpha: float = 1e-3
+    #: Consistency: |z| gate of a scalar (fidelity, energy): 3 standard errors.
+    z_scalar: float = 3.0
+    #: Physical checks: one-sided z gate of the variational bound and the held-out NLL.
+    z_physical: float = 3.0
+    #: Physical checks: family-wise level of the range check of the Pauli expectations.
+    alpha_physical: float = 1e-3
+    #: Likelihood ratio: level of the test (the chi-square's level).
+    lr_alpha: float = 1e-3
+    #: Likelihood ratio: a rejected model state is replaced only when its fidelity lies this
+    #: many raw-MLE standard errors off (noisy GHZ-4, 81,000 shots: a 0.5 s.e. rejection kept).
+    z_fidelity: float = 3.0
+    #: Raw-frequency MLE: multinomial resamples behind its bootstrap error bar.
+    raw_mle_bootstrap: int = 10
+    #: Warm-started refits (raw-MLE resamples, bootstrap members): L-BFGS iteration cap.
+    refit_iterations: int = 150
+    #: Bootstrap members: strings sampled from each for observables and entropies.
+    member_samples: int = 20_000
+    #: Bootstrap members: bias-corrected interval when |mean - point| exceeds this many s.e.
+    bias_threshold: float = 0.25
+    #: Readout: calibration draws behind the calibration standard error.
+    calibration_draws: int = 40
+    #: Fidelity range: simultaneous confidence level of the Pauli bands.
+    range_level: float = 0.95
+    #: Fidelity range: called undetermined when wider than this (a quarter of [0, 1]).
+    undetermined_width: float = 0.25
+    #: Headline: a direct estimate with a larger standard error is not headlined (its 95%
+    #: interval is wider than the whole range [0, 1] of a fidelity).
+    direct_max_stderr: float = 0.25
+
+
+#: The one instance every module reads.
+TUNING = Tuning()
 
 
 @dataclass(frozen=True)
@@ -61,6 +119,12 @@ class ReconstructConfig:
         Invert the Born rule with the dataset's effective per-qubit POVM, which removes the
         readout errors of its stored calibration (no effect without one); False uses the ideal
         POVM. The report gives the headline figures on the other side too.
+    estimator : str
+        The estimator that heads the report (:data:`ESTIMATORS`): ``auto`` lets the headline
+        policy choose (:func:`qtomo.reconstruction.headline.choose_headline`); ``model`` the
+        model's own MLE state (no blend), ``blend`` the model's state blended with the shots'
+        frequencies, ``raw-mle`` the raw-frequency MLE with its bootstrap error bar,
+        ``direct`` the direct estimate from the shots.
     """
 
     samples: int = 100_000
@@ -71,8 +135,9 @@ class ReconstructConfig:
     mle_rank: int | None = None
     subsystems: tuple[tuple[int, ...], ...] | None = None
     precision: float | None = None
-    member_samples: int = 20_000
+    member_samples: int = TUNING.member_samples
     readout_correction: bool = True
+    estimator: str = "auto"
 
     def validate(self) -> ReconstructConfig:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 2:
@@ -91,6 +156,9 @@ class ReconstructConfig:
                 or self.member_samples < 2:
             raise InputValueError(
                 f"member_samples must be an integer >= 2, got {self.member_samples!r}")
+        if self.estimator not in ESTIMATORS:
+            raise InputValueError(f"--estimator must be one of {', '.join(ESTIMATORS)}, got "
+                                  f"{self.estimator!r}")
         return self
 
 
@@ -134,10 +202,13 @@ __all__ = [
     "CITYSCAPE_MAX_QUBITS",
     "DATA_MLE_MAX_QUBITS",
     "DATA_MLE_WITH_MODEL_MAX_QUBITS",
+    "ESTIMATORS",
     "READ_BLOCK",
     "SAMPLE_BLOCK",
     "SCORE_SHOTS",
     "ReconstructConfig",
     "Reconstruction",
+    "TUNING",
     "Stage",
+    "Tuning",
 ]

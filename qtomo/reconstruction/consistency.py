@@ -50,7 +50,8 @@ one- and two-point functions, beyond them the one-site and nearest-neighbour ter
 ``MAX_TERMS``), and the user's ``--observable`` strings.
 
 Where it lives: this module holds the decision (:func:`check_consistency`, its result
-:class:`ConsistencyResult`) and the headline fallback (:func:`fallback`);
+:class:`ConsistencyResult`; the headline that replaces a rejected model is chosen by
+:func:`qtomo.reconstruction.headline.choose_headline`);
 :mod:`~qtomo.reconstruction.consistency_terms` chooses the observables,
 :mod:`~qtomo.reconstruction.consistency_stats` has the chi-square and its p-values, and
 :mod:`~qtomo.reconstruction.consistency_scalars` the scalar pairs (fidelity, energy). Every
@@ -65,7 +66,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
+from qtomo.reconstruction.config import TUNING
 from qtomo.reconstruction.consistency_scalars import ScalarPair, estimate_pair, fidelity_pair
 from qtomo.reconstruction.consistency_stats import EIG_RTOL, chi_square, chi_square_p_values
 from qtomo.reconstruction.consistency_terms import (
@@ -77,9 +80,9 @@ from qtomo.reconstruction.observables import VectorMoments
 from qtomo.reconstruction.physical_checks import PhysicalCheck
 
 #: Level of the chi-square test and of the Bonferroni-corrected largest-|z| test.
-ALPHA = 1e-3
+ALPHA = TUNING.alpha
 #: A scalar (fidelity, energy) is flagged when |z| exceeds this.
-Z_SCALAR = 3.0
+Z_SCALAR = TUNING.z_scalar
 #: Observables listed as the worst.
 N_WORST = 5
 
@@ -146,8 +149,6 @@ class ConsistencyResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able block for ``report["consistency"]``."""
-        from scipy import stats
-
         n_sc = len(self.scalars)
         bound = (2 * self.alpha if self.statistic is not None else 0.0) \
             + n_sc * float(2 * stats.norm.sf(self.z_scalar)) \
@@ -191,8 +192,6 @@ class ConsistencyResult:
 
 def _physical_level(check: Mapping[str, Any]) -> float:
     """False-alarm level of one physical check (one-sided z, or its Bonferroni alpha)."""
-    from scipy import stats
-
     if "alpha" in check:
         return float(check["alpha"])
     return float(stats.norm.sf(check.get("threshold_z", Z_SCALAR)))
@@ -311,8 +310,6 @@ class _VectorTests:
 
 def _vector_tests(model: VectorMoments, direct: VectorMoments, *, alpha: float, rtol: float,
                   n_worst: int) -> _VectorTests:
-    from scipy import stats
-
     if model.names != direct.names:
         raise ValueError("model and direct vectors list different observables")
     n_obs = len(model.names)
@@ -373,30 +370,6 @@ def _reason(bad: list[str], good: list[str], consistent: bool) -> str:
             + (" Within errors: " + "; ".join(good) + "." if good else ""))
 
 # --- report integration --------------------------------------------------------------------------
-def fallback(model_figure: Mapping[str, Any] | None, replacement: Mapping[str, Any] | None,
-             result: ConsistencyResult) -> dict[str, Any] | None:
-    """The headline figure that replaces a model figure its data contradict.
-
-    The replacement's value and error are shown; the model's value is kept as
-    ``model_value`` (with ``model_stderr`` and ``model_source``), and ``fallback_reason`` says
-    why. A model figure that is not the model's (its source does not start with ``model``) or
-    a consistent result is returned unchanged.
-    """
-    if model_figure is None or result.consistent or replacement is None:
-        return dict(model_figure) if model_figure is not None else None
-    if not str(model_figure.get("source", "")).startswith("model"):
-        return dict(model_figure)
-    out = dict(replacement)
-    out["source"] = ("fallback (the model is inconsistent with the data): "
-                     + str(replacement.get("source", "direct estimate")))
-    out["model_value"] = model_figure.get("value")
-    out["model_stderr"] = model_figure.get("stderr")
-    out["model_source"] = model_figure.get("source")
-    out["fallback_reason"] = (result.reason + " The headline shows the best-supported estimate "
-                              "from the shots instead.")
-    return out
-
-
 def no_model_block() -> dict[str, Any]:
     """``report["consistency"]`` of a reconstruction without a model."""
     return {"consistent": None, "reason": "no model: the report comes from the shots alone, "
@@ -418,7 +391,6 @@ __all__ = [
     "chi_square_p_values",
     "consistency_terms",
     "estimate_pair",
-    "fallback",
     "fidelity_pair",
     "no_model_block",
 ]

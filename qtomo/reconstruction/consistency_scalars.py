@@ -1,6 +1,6 @@
 """The scalar figures of the model-vs-data consistency check
 (:mod:`qtomo.reconstruction.consistency`): a model figure beside its direct estimate from the
-shots (:class:`ScalarPair`, with its z), and how the report's headline fidelity and TFIM
+shots (:class:`ScalarPair`, with its z), and how the model state's fidelity and the TFIM
 energy become such pairs (:func:`fidelity_pair`, :func:`estimate_pair`).
 """
 
@@ -10,6 +10,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from qtomo.reconstruction.estimates import FigureEstimate
 
 
 @dataclass(frozen=True)
@@ -49,20 +51,20 @@ class ScalarPair:
 
 
 def fidelity_pair(
-    headline: Mapping[str, Any], *, direct_value: float | None, direct_stderr: float | None,
+    model: FigureEstimate | None, *, direct_value: float | None, direct_stderr: float | None,
     direct_n: int, model_samples: int, model_has_likelihood: bool,
 ) -> ScalarPair | None:
-    """The headline quantum fidelity of a model against the direct fidelity estimate.
+    """The model state's quantum fidelity against the direct fidelity estimate.
 
     Both are the squared fidelity ``<psi|rho|psi>`` to the ideal target (docs/conventions.md,
-    "Fidelities and metrics"): the headline of the model's state, and the unbiased mean of
+    "Fidelities and metrics"): the fidelity of the model's state, and the unbiased mean of
     ``Q(a) = <psi|D(a_0) x ... x D(a_N-1)|psi>`` over the measured shots.
 
     Parameters
     ----------
-    headline : dict
-        ``report["headline"]["quantum_fidelity"]`` as built from the model; a headline whose
-        ``source`` does not start with ``"model"`` gives None (nothing of the model's to check).
+    model : FigureEstimate or None
+        The model's state as an estimate (:func:`qtomo.reconstruction.estimates.
+        model_estimate`); None, or one without a value, gives None (nothing to check).
     direct_value, direct_stderr : float or None
         The direct estimate (None: none computed).
     direct_n : int
@@ -75,11 +77,11 @@ def fidelity_pair(
     """
     if direct_value is None or direct_stderr is None or not math.isfinite(direct_stderr):
         return None
-    if not str(headline.get("source", "")).startswith("model") or headline.get("value") is None:
+    if model is None or model.value is None:
         return None
-    value = float(headline["value"])
+    value = float(model.value)
     quantity = "squared fidelity <psi|rho|psi> to the ideal target"
-    se = headline.get("stderr")
+    se = model.stderr
     if se is not None and math.isfinite(float(se)) and float(se) > 0:
         return ScalarPair("quantum_fidelity", quantity, value, float(se), float(direct_value),
                           float(direct_stderr), "the model figure's own standard error")

@@ -7,6 +7,7 @@ small-sample correction beside the plain chi-square).
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 #: Eigenvalues of the correlation matrix below this times the largest are dropped.
 EIG_RTOL = 1e-9
@@ -57,8 +58,6 @@ def chi_square_p_values(statistic: float, dof: int, nu: int | None) -> tuple[flo
     ``nu`` is the covariance's degrees of freedom (``min(n_D, n_M) - 1``); None or too small
     for the correction (``nu < dof``) gives the chi-square p twice.
     """
-    from scipy import stats
-
     if dof <= 0:
         return 1.0, 1.0
     p_chi2 = float(stats.chi2.sf(statistic, dof))

@@ -211,7 +211,7 @@ def probability_table(model: Any, *, batch: int = 1 << 16) -> tuple[FloatArray, 
     info : dict
         ``{"source": ..., "sum_before_normalisation": ...}``.
     """
-    import torch
+    import torch  # heavy: only to evaluate a model
 
     n, K = int(model.n_qubits), int(model.K)
     check_table_size(n, K, "the model's outcome table", model_table_limit(model))
@@ -353,7 +353,7 @@ def summarize(rho: ComplexArray) -> DensityMatrixSummary:
 
 def to_qobj(rho: ComplexArray):  # qutip.Qobj
     """``rho`` as a ``qutip.Qobj`` with qubit dims ``[[2]*N, [2]*N]`` (qubit 0 first)."""
-    import qutip
+    import qutip  # heavy: only for Qobj conversion
 
     r = np.asarray(rho, dtype=np.complex128)
     n = _n_of(r.shape[0])

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qtomo.povm.born import all_outcomes
+from qtomo.reconstruction.density import product_table
+from qtomo.states.paulis import I2, X, Y, Z
 from qtomo.typing import FloatArray, Outcomes
 
 
@@ -102,8 +105,6 @@ def design_table(table: FloatArray, cov: DesignCoverage, n: int) -> FloatArray:
     closest to the model on the settings the data support, and positivity and the rank fill in
     the rest, as for the raw frequencies. Equal to ``table`` for a balanced complete design.
     """
-    from qtomo.povm.born import all_outcomes
-
     w = cov.counts[setting_index(all_outcomes(n, 6))] / cov.counts.sum() * 3.0**n
     out = np.asarray(table, dtype=np.float64) * w
     return out / out.sum()
@@ -124,9 +125,6 @@ def unmeasured_fidelity_weight(psi: np.ndarray, cov: DesignCoverage, n: int) -> 
     agree on every measured string (before positivity, which often pins much of it): 0 for a
     complete design. None above :data:`COVERAGE_MAX_QUBITS` qubits.
     """
-    from qtomo.reconstruction.density import product_table
-    from qtomo.states.paulis import I2, X, Y, Z
-
     if n > COVERAGE_MAX_QUBITS:
         return None
     v = np.asarray(psi, dtype=np.complex128)

@@ -27,8 +27,9 @@ over-fits the 2,560 outcome cells and Wilks' asymptotics fail there. Where the d
 the fidelity's Pauli terms the range is a few standard errors wide; where it does not,
 positivity alone bounds it.
 
-:func:`attach_fidelity_range` puts it into the report (``quantum.data_range``), widens the
-headline's interval to contain it and says so when the design leaves the fidelity open or the
+:func:`range_stage` computes it for the report (``quantum.data_range``); the headline policy
+(:func:`qtomo.reconstruction.headline.choose_headline`) widens the headline's interval to
+contain it, and :func:`range_notes` says so when the design leaves the fidelity open or the
 headline outside the range.
 """
 
@@ -37,16 +38,23 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
+from qtomo.errors import InputValueError
+from qtomo.povm.born import rho_from_probabilities
+from qtomo.povm.frames import site_operators
 from qtomo.reconstruction import mle
+from qtomo.reconstruction.config import TUNING
+from qtomo.reconstruction.density import product_table, project_to_physical, weighted_operator
+from qtomo.states.paulis import I2, X, Y, Z
 
 #: Largest N for the range (full-rank fits of 2^N x 2^N matrices, 4^N Pauli strings).
 RANGE_MAX_QUBITS = 6
 #: Simultaneous confidence level of the bands.
-LEVEL = 0.95
+LEVEL = TUNING.range_level
 #: The range is reported as undetermined by the design when wider than this: a quarter of
 #: the unit interval tells a lab little about its state.
-UNDETERMINED_WIDTH = 0.25
+UNDETERMINED_WIDTH = TUNING.undetermined_width
 #: How the report's note on an undetermined fidelity begins (the CLI repeats it).
 UNDETERMINED_NOTE = "the fidelity is not determined by this design"
 #: How the note on a headline outside the range begins (the CLI repeats it).
@@ -62,10 +70,6 @@ STAGE_ITERATIONS = 300
 def _letter_maps(frame: Any, n: int) -> np.ndarray:
     """Per qubit and letter l (X, Y, Z) the 2 x 2 map G[b, k] from (<I>, <sigma_l>) to the
     bits' probabilities given the setting: M(2 l + b) = (G[b, 0] I + G[b, 1] sigma_l) / 3."""
-    from qtomo.errors import InputValueError
-    from qtomo.povm.frames import site_operators
-    from qtomo.states.paulis import I2, X, Y, Z
-
     m = np.asarray(site_operators(frame, n))
     m = np.broadcast_to(m, (n, *m.shape)) if m.ndim == 3 else m
     if m.shape[1] != 6:
@@ -140,8 +144,6 @@ def _objective(op: np.ndarray, paulis: np.ndarray, index: np.ndarray, mean: np.n
                half: np.ndarray, se: np.ndarray, sign: float, lam: float, n: int, r: int
                ) -> Any:
     """-sign F(rho) + lam/2 sum_P (violation_P / se_P)^2 and its gradient in [Re A, Im A]."""
-    from qtomo.reconstruction.density import product_table, weighted_operator
-
     d = 2**n
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -168,9 +170,6 @@ def _objective(op: np.ndarray, paulis: np.ndarray, index: np.ndarray, mean: np.n
 def _extreme(sign: float, init: np.ndarray, op: np.ndarray, bands: tuple[np.ndarray, ...],
              n: int) -> tuple[float, float]:
     """The extreme F (sign +1: highest) inside the bands: (F, largest violation in s.e.)."""
-    from qtomo.reconstruction.density import product_table
-    from qtomo.states.paulis import I2, X, Y, Z
-
     paulis = np.stack([I2, X, Y, Z])
     index, mean, half, se = bands
     rho = init
@@ -209,8 +208,6 @@ def fidelity_range(freq: np.ndarray, n_shots: int, frame: Any, n: int, psi: np.n
     ``strings`` (measured Pauli strings), ``violation`` (the largest band violation of the two
     extreme states, in standard errors) and ``method``.
     """
-    from scipy import stats
-
     v = np.asarray(psi, dtype=np.complex128)
     v = v / np.linalg.norm(v)
     op = np.outer(v, v.conj())
@@ -218,9 +215,6 @@ def fidelity_range(freq: np.ndarray, n_shots: int, frame: Any, n: int, psi: np.n
     z = float(stats.norm.ppf(1.0 - (1.0 - level) / 2.0 / max(index.size, 1)))
     bands = (index, mean, z * se, se)
     if init is None:
-        from qtomo.povm.born import rho_from_probabilities
-        from qtomo.reconstruction.density import project_to_physical
-
         init = project_to_physical(rho_from_probabilities(freq, frame, n))
     # every direction alive at the start: from a nearly pure state the factor's small columns
     # get gradients as small as themselves and the search stays by its start (a seed fitted
@@ -239,48 +233,41 @@ def fidelity_range(freq: np.ndarray, n_shots: int, frame: Any, n: int, psi: np.n
     }
 
 
-def attach_fidelity_range(report: dict[str, Any], qs: Any, inp: Any, n_shots: int,
-                          seed_rho: np.ndarray | None, stage: Any) -> dict[str, Any] | None:
-    """Add ``report["quantum"]["data_range"]`` and widen the headline's interval to contain it.
-
-    Called for fixed designs that leave Pauli terms of the fidelity unmeasured (N <=
-    :data:`RANGE_MAX_QUBITS`, target known, raw frequencies built). Returns the range (None
-    when not computed).
-    """
+def range_stage(qs: Any, inp: Any, n_shots: int, seed_rho: np.ndarray | None,
+                stage: Any) -> dict[str, Any] | None:
+    """``report["quantum"]["data_range"]``: the range of fidelities the shots allow, for a
+    fixed design that leaves Pauli terms of the fidelity unmeasured (N <=
+    :data:`RANGE_MAX_QUBITS`, target known, raw frequencies built; None otherwise). The
+    headline's interval is widened to contain it by
+    :func:`qtomo.reconstruction.headline.choose_headline`."""
     if qs.freq is None or qs.ideal is None or inp.n > RANGE_MAX_QUBITS:
         return None
     stage("range of fidelities the shots allow")
     rng = fidelity_range(qs.freq, n_shots, inp.frame, inp.n, qs.ideal, init=seed_rho)
     rng["determined"] = bool(rng["high"] - rng["low"] <= UNDETERMINED_WIDTH)
-    report["quantum"]["data_range"] = rng
-    head = report["headline"]["quantum_fidelity"]
-    if head.get("value") is None:
-        return rng
-    ci = head.get("ci95")
-    lo, hi = (ci if ci else (head["value"], head["value"]))
-    if rng["low"] < lo or rng["high"] > hi:
-        head["ci95_before_range"] = ci
-        head["ci95"] = [min(lo, rng["low"]), max(hi, rng["high"])]
-        head["ci95_method"] = (
-            (head.get("ci95_method") or "") + ("; " if head.get("ci95_method") else "")
-            + f"widened to the range of fidelities the shots allow ({level_text(rng)} "
-            "simultaneous bands on the measured Pauli strings; the design leaves part of the "
-            "fidelity unmeasured, which the bootstrap of one fit does not see)")
-    notes = report.setdefault("notes", [])
+    return rng
+
+
+def range_notes(rng: dict[str, Any], value: float | None) -> list[str]:
+    """The report's notes on the range and the headline ``value``: an undetermined fidelity
+    first, then a headline outside the range (none when the value is None)."""
+    if value is None:
+        return []
+    notes = []
     span = f"{rng['low']:.3f} to {rng['high']:.3f}"
-    if not rng["low"] <= head["value"] <= rng["high"]:
-        notes.insert(0, (
-            f"{OUTSIDE_NOTE}: {head['value']:.3f} against {span} ({level_text(rng)}, all states "
-            "within the bands of the measured Pauli strings); the fit behind it (the model's "
-            "extrapolation to unmeasured settings, or its rank) is not supported by the shots"))
     if not rng["determined"]:
-        notes.insert(0, (
+        notes.append(
             f"{UNDETERMINED_NOTE}: states consistent with the shots ({level_text(rng)}) have "
-            f"fidelities from {span}; the headline {head['value']:.3f} is chosen by the fit's "
+            f"fidelities from {span}; the headline {value:.3f} is chosen by the fit's "
             "prior (positivity, rank, the model's extrapolation), not by the data; more "
             "settings (those of the Pauli terms the note on unmeasured terms counts) would "
-            "pin it down"))
-    return rng
+            "pin it down")
+    if not rng["low"] <= value <= rng["high"]:
+        notes.append(
+            f"{OUTSIDE_NOTE}: {value:.3f} against {span} ({level_text(rng)}, all states "
+            "within the bands of the measured Pauli strings); the fit behind it (the model's "
+            "extrapolation to unmeasured settings, or its rank) is not supported by the shots")
+    return notes
 
 
 def level_text(rng: dict[str, Any]) -> str:
@@ -288,4 +275,4 @@ def level_text(rng: dict[str, Any]) -> str:
 
 
 __all__ = ["OUTSIDE_NOTE", "RANGE_MAX_QUBITS", "UNDETERMINED_NOTE", "UNDETERMINED_WIDTH",
-           "attach_fidelity_range", "fidelity_range", "measured_paulis"]
+           "fidelity_range", "level_text", "measured_paulis", "range_notes", "range_stage"]

@@ -10,6 +10,8 @@ directory or one given as an object, with its provenance and training curves) gi
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -161,7 +163,7 @@ def read_model(ds: Any, run_dir: str | Path | None, model: Any, stage: Stage) ->
 
 
 def _load_model(run_dir: str | Path, ds: Any) -> tuple[Any, dict[str, Any]]:
-    from qtomo.training.checkpoint import load_run
+    from qtomo.training.checkpoint import load_run  # torch: only with a model
 
     model, run_cfg = load_run(run_dir)
     return model, _model_info(model, ds, run_dir, run_cfg)
@@ -169,8 +171,6 @@ def _load_model(run_dir: str | Path, ds: Any) -> tuple[Any, dict[str, Any]]:
 
 def _model_info(model: Any, ds: Any, run_dir: str | Path | None,
                 run_cfg: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     if model.n_qubits != ds.n_qubits or model.K != ds.K:
         raise InputValueError(
             f"the model{' in ' + str(run_dir) if run_dir else ''} describes N={model.n_qubits} "
@@ -202,8 +202,6 @@ def _model_info(model: Any, ds: Any, run_dir: str | Path | None,
 
 
 def _read_metrics_csv(path: Path) -> dict[str, list[float]] | None:
-    import csv
-
     if not path.exists():
         return None
     try:

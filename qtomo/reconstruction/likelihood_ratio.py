@@ -34,20 +34,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction import mle
+from qtomo.reconstruction.config import TUNING
 
 #: Level of the likelihood-ratio test (the consistency check's chi-square level).
-ALPHA = 1e-3
+ALPHA = TUNING.lr_alpha
 #: A rejected state is replaced only when its fidelity is this many raw-MLE standard errors off.
-Z_FIDELITY = 3.0
+Z_FIDELITY = TUNING.z_fidelity
 #: Resamples behind the raw-MLE error bar.
-RAW_MLE_BOOTSTRAP = 10
+RAW_MLE_BOOTSTRAP = TUNING.raw_mle_bootstrap
 #: Iteration cap of each warm-started refit of a resample.
-REFIT_ITERATIONS = 150
+REFIT_ITERATIONS = TUNING.refit_iterations
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,6 @@ def likelihood_ratio_test(freq: np.ndarray, n_shots: int, rho_model: np.ndarray,
     depolarizing : bool
         Whether that fit has a fitted depolarizing strength too (one more degree of freedom).
     """
-    from scipy import stats
-
     f = np.asarray(freq, dtype=np.float64)
     f = f / f.sum()
     lr = 2.0 * n_shots * (_loglik(f, rho_data, frame) - _loglik(f, rho_model, frame))
@@ -154,8 +154,6 @@ def raw_mle_bootstrap(freq: np.ndarray, n_shots: int, rho_data: np.ndarray,
     target as :func:`metrics.target_state` gives it. Returns ``stderr``,
     ``ci95`` (list of two), ``members`` (the B fidelities) and ``method``.
     """
-    from scipy import stats
-
     rng = np.random.default_rng([int(seed), 0x5A4D])
     f = np.asarray(freq, dtype=np.float64)
     f = f / f.sum()

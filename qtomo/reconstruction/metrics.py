@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from qtomo.errors import ComputationError, InputValueError
-from qtomo.povm.born import Estimate, outcome_index
+from qtomo.povm.born import Estimate, estimate, outcome_index
 from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.density import (
     MAX_RHO_QUBITS,
@@ -33,6 +33,8 @@ from qtomo.reconstruction.density import (
     born_table,
     hermitian_part,
     partial_trace,
+    to_qobj,
+    weighted_operator,
 )
 from qtomo.states.noise import depolarize
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
@@ -108,9 +110,7 @@ def physical_fidelity(rho: ComplexArray, target: ComplexArray) -> float:
 
 def fidelity_from_qutip(rho: ComplexArray, target: ComplexArray) -> float:
     """QuTiP's fidelity (square-root convention) squared, for cross-checks."""
-    import qutip
-
-    from qtomo.reconstruction.density import to_qobj
+    import qutip  # heavy: only for this cross-check
 
     t = np.asarray(target, dtype=np.complex128)
     n = int(round(np.log2(t.shape[0])))
@@ -198,8 +198,6 @@ def _noisy_site_duals(frame: AnyFrame, n: int, noise: float) -> ComplexArray:
 def direct_fidelity(outcomes: Outcomes, frame: AnyFrame, psi: ComplexArray,
                     noise: float = 0.0) -> Estimate:
     """Mean and standard error of :func:`direct_fidelity_values` (see the module docstring)."""
-    from qtomo.povm.born import estimate
-
     return estimate(direct_fidelity_values(outcomes, frame, psi, noise))
 
 
@@ -278,8 +276,6 @@ def rdm_from_counts(counts: FloatArray, frame: AnyFrame) -> ComplexArray:
 
     ``frame`` is the subsystem's POVM (per-qubit frames: ``frame.restrict(sites)``).
     """
-    from qtomo.reconstruction.density import weighted_operator
-
     c = np.asarray(counts, dtype=np.float64)
     k = int(round(np.log(c.size) / np.log(frame.K)))
     return weighted_operator(c / c.sum(), site_operators(frame, k, "duals"), k)

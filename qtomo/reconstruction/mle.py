@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize
 
 from qtomo.errors import InputValueError
-from qtomo.povm.born import outcome_index
+from qtomo.povm.born import outcome_index, rho_from_probabilities
 from qtomo.povm.frames import AnyFrame, site_operators
 from qtomo.reconstruction.density import (
     born_table,
@@ -163,8 +164,6 @@ def fit_mle(
     if not 1 <= r <= d:
         raise InputValueError(f"rank must lie in 1..{d}, got {rank}")
     if init is None:
-        from qtomo.povm.born import rho_from_probabilities
-
         init = project_to_physical(rho_from_probabilities(p, frame, n))
     noise = float(depolarizing)
     if not 0.0 <= noise <= 1.0:
@@ -244,8 +243,6 @@ def _minimize(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], a0: Complex
               ) -> tuple[ComplexArray, int, bool, float | None]:
     """:func:`minimize_factor`, with ``extra`` = (start, low, high) one more bounded real
     parameter after [Re A, Im A]; its final value is returned last (None without it)."""
-    from scipy.optimize import minimize
-
     d, r = a0.shape
     x0 = np.concatenate([a0.real.ravel(), a0.imag.ravel()])
     bounds = None
@@ -345,8 +342,6 @@ def fit_mle_auto(
     d = 2**n
     top = d if max_rank is None else max(1, min(int(max_rank), d))
     if init is None:
-        from qtomo.povm.born import rho_from_probabilities
-
         init = project_to_physical(rho_from_probabilities(probs, frame, n))
     idx = None
     if score_outcomes is not None:

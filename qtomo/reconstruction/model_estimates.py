@@ -17,9 +17,9 @@ import numpy as np
 from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.config import SAMPLE_BLOCK, ReconstructConfig, Stage
+from qtomo.reconstruction.conventions import CONVENTIONS
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.observables import ObservableSet, PauliAccumulator
-from qtomo.reconstruction.schema import CONVENTIONS
 
 
 def sample_model(model: Any, n: int, seed: int) -> np.ndarray:
@@ -33,7 +33,7 @@ def sample_model(model: Any, n: int, seed: int) -> np.ndarray:
     seed : int
         Seed of the sampler's generator.
     """
-    import torch
+    import torch  # heavy: only with a model
 
     g = torch.Generator(device=model.device).manual_seed(int(seed))
     model.eval()
@@ -131,7 +131,7 @@ def classical_metrics(model: Any, ds: Any, psi: Any, noise: float, frame: Any,
         return _classical_entries(r, method, conv)
     lp = ds.eval_log_p()
     if lp is not None and model.has_likelihood:
-        from qtomo.training.metrics import log_prob_numpy
+        from qtomo.training.metrics import log_prob_numpy  # torch: only with a model
 
         lq = log_prob_numpy(model, ds.eval_outcomes())
         r = mt.classical_from_samples(lq, lp)

@@ -1,7 +1,7 @@
 """How far the model's MLE state scatters over the run's bootstrap members: the model's own
-error in the blend's anchor (:mod:`qtomo.reconstruction.blend`); and each member's share of
-the run's shots (its resample, its blend, its depolarizing strength), which the error bars of
-:mod:`qtomo.reconstruction.bootstrap` use too.
+error in the blend's anchor (:mod:`qtomo.reconstruction.blend`). Each member's share of the
+run's shots (its resample, its blend, its depolarizing strength) is in
+:mod:`qtomo.reconstruction.members`.
 
 Each bootstrap member (``qtomo train --bootstrap B``, on by default for N <= 6) is the same
 network trained on a multinomial resample of the training shots. Its outcome table, fitted in
@@ -36,6 +36,16 @@ from typing import Any
 
 import numpy as np
 
+from qtomo.reconstruction import density as dm
+from qtomo.reconstruction import mle
+from qtomo.reconstruction.members import (
+    MEMBER_MLE_ITERATIONS,
+    load_members,
+    member_family,
+    read_members,
+)
+from qtomo.reconstruction.metrics import physical_fidelity
+
 
 def member_spread(run_dir: str | Path | None, fit: dict[str, Any], frame: Any, n: int,
                   shots: Any, rho0: np.ndarray, stage: Any = None) -> dict[str, Any] | None:
@@ -46,9 +56,6 @@ def member_spread(run_dir: str | Path | None, fit: dict[str, Any], frame: Any, n
     Returns ``{"spread": s, "to_main": ..., "members": B}``, or None for a run with fewer
     than 2 bootstrap members (or none on disk).
     """
-    from qtomo.reconstruction import density as dm
-    from qtomo.reconstruction.bootstrap import load_members, read_members
-
     info = read_members(run_dir)
     if info is None:
         return None
@@ -68,12 +75,8 @@ def table_spread(tables: Iterable[tuple[dict[str, Any] | None, np.ndarray]],
     fitted in the family of ``fit`` from ``rho0``: ``spread``, half their mean pairwise
     infidelity (module doc), ``to_main``, their mean infidelity to ``rho0``, and ``members``.
     ``shots`` is the run's
-    :class:`~qtomo.reconstruction.blend.RunShots` (where the shots set the depolarizing
+    :class:`~qtomo.reconstruction.run_shots.RunShots` (where the shots set the depolarizing
     strength, a member's comes from its own resample; an entry of None keeps ``fit``'s)."""
-    from qtomo.reconstruction import mle
-    from qtomo.reconstruction.bootstrap import MEMBER_MLE_ITERATIONS
-    from qtomo.reconstruction.metrics import physical_fidelity
-
     ctx = {"mle_fit": fit, "run_shots": shots, "frame": frame}
     rhos = [mle.refit_like(table, frame, n, member_family(ctx, entry, rho0), init=rho0,
                            max_iter=MEMBER_MLE_ITERATIONS).rho for entry, table in tables]
@@ -84,50 +87,4 @@ def table_spread(tables: Iterable[tuple[dict[str, Any] | None, np.ndarray]],
             "to_main": float(np.mean(to_main)), "members": len(rhos)}
 
 
-# -- a member's share of the run's shots ---------------------------------------------------
-def member_counts(shots: Any, member: dict[str, Any]) -> np.ndarray:
-    """Counts per dataset row of the member's resample: on the training rows the one it was
-    trained on; on the validation rows, which the blended state also uses
-    (:func:`~qtomo.reconstruction.blend.blend_table`), a multinomial resample of the same
-    fraction of them, seeded by the member."""
-    from dataclasses import fields
-
-    from qtomo.training.members import MemberSpec, member_weights
-
-    spec = MemberSpec(**{f.name: member[f.name] for f in fields(MemberSpec)})
-    counts = member_weights(spec, shots.train_rows, shots.index.size).astype(np.int64)
-    val = shots.val_rows
-    if val.size:
-        m = int(round(spec.fraction * val.size))
-        counts[val] = np.random.default_rng([spec.seed, 1]).multinomial(
-            m, np.full(val.size, 1.0 / val.size))
-    return counts
-
-
-def member_blend(table: np.ndarray, blend: tuple[float, Any], member: dict[str, Any]
-                 ) -> np.ndarray:
-    """The member's table mixed with the frequencies of its own resample of the shots
-    (:func:`member_counts`), at the main MLE state's weight
-    (:mod:`qtomo.reconstruction.blend`)."""
-    from qtomo.reconstruction.blend import blend_table
-
-    weight, shots = blend
-    return blend_table(table, weight, shots, member_counts(shots, member))
-
-
-def member_family(ctx: dict[str, Any], member: dict[str, Any] | None, init: Any
-                  ) -> dict[str, Any]:
-    """The main MLE fit's family for a member: where the shots set the depolarizing strength
-    (:mod:`qtomo.reconstruction.shots_noise`), the strength of the member's own resample."""
-    from qtomo.reconstruction import mle
-    from qtomo.reconstruction.bootstrap import MEMBER_MLE_ITERATIONS
-    from qtomo.reconstruction.shots_noise import member_depolarizing
-
-    fit, shots = ctx["mle_fit"], ctx.get("run_shots")
-    if shots is None or member is None or not mle.noise_fixed(fit):
-        return fit
-    freq = shots.frequencies(member_counts(shots, member))
-    return member_depolarizing(freq, ctx["frame"], shots.n, fit, init, MEMBER_MLE_ITERATIONS)
-
-
-__all__ = ["member_blend", "member_counts", "member_family", "member_spread", "table_spread"]
+__all__ = ["member_spread", "table_spread"]

@@ -1,11 +1,12 @@
 """The model-vs-data stage of ``qtomo reconstruct``: the model's figures against their direct
-estimates from the shots, and the headline fidelity that replaces a model the shots reject.
+estimates from the shots.
 
 What lives here: :func:`check_model` (giving :class:`ModelCheck`), which collects the scalar
-pairs (headline fidelity, TFIM energy), runs the likelihood-ratio test of the model's MLE state
-where the raw frequencies have one, and hands everything to
+pairs (the model state's fidelity, TFIM energy), runs the likelihood-ratio test of the model's
+MLE state where the raw frequencies have one, and hands everything to
 :func:`qtomo.reconstruction.consistency.check_consistency`. The statistics are in
-:mod:`qtomo.reconstruction.consistency`.
+:mod:`qtomo.reconstruction.consistency`; what heads the report when the check rejects the
+model is decided by :func:`qtomo.reconstruction.headline.choose_headline`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from qtomo.reconstruction import consistency as cs
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import ReconstructConfig, Stage
+from qtomo.reconstruction.dense import QuantumStates
 from qtomo.reconstruction.design_weights import balanced
+from qtomo.reconstruction.estimates import model_estimate
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.model_estimates import ModelEstimates
 from qtomo.reconstruction.physical_checks import physical_checks
-from qtomo.reconstruction.quantum import QuantumStates, fallback_fidelity, raw_mle_bootstrap
+from qtomo.reconstruction.quantum import raw_mle_bootstrap
 from qtomo.reconstruction.shots import ShotTallies
 
 
@@ -34,12 +37,18 @@ class ModelCheck:
     ----------
     result : ConsistencyResult or None
         None without a model.
-    headline_fidelity : dict
-        The headline quantum fidelity: the model's, or the fallback when it is rejected.
     """
 
     result: cs.ConsistencyResult | None
-    headline_fidelity: dict[str, Any]
+
+    @property
+    def consistent(self) -> bool | None:
+        """The verdict (None: no model checked)."""
+        return None if self.result is None else self.result.consistent
+
+    @property
+    def reason(self) -> str:
+        return "" if self.result is None else self.result.reason
 
 
 def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
@@ -59,7 +68,7 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
     tallies : ShotTallies
         The direct observables (the consistency vector's moments).
     qs : QuantumStates
-        The states, the direct fidelity and the headline fidelity.
+        The states and the direct fidelity.
     observables : dict
         ``report["observables"]`` (its TFIM energy).
     selection : str
@@ -74,12 +83,12 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
     ModelCheck
     """
     if est.observables is None:
-        return ModelCheck(None, qs.headline_fidelity)
+        return ModelCheck(None)
     stage("model-vs-data consistency")
     direct_fid = qs.direct_fidelity
     pairs = [
         cs.fidelity_pair(
-            qs.headline_fidelity, direct_value=direct_fid.value if direct_fid else None,
+            model_estimate(qs.section), direct_value=direct_fid.value if direct_fid else None,
             direct_stderr=direct_fid.stderr if direct_fid else None, direct_n=ds.shots,
             model_samples=cfg.samples, model_has_likelihood=bool(model.has_likelihood),
         ),
@@ -100,13 +109,10 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
                         "complete" if incomplete else ""))
     physical = physical_checks(observables["scalars"].get("energy"), inp.target.get("energy"),
                                est.observables, (run_info or {}).get("model_card_results"))
-    result = cs.check_consistency(model_vec, direct_vec, [x for x in pairs if x is not None],
-                                  selection=selection, likelihood_ratio=lr, physical=physical)
-    headline = qs.headline_fidelity
-    if not result.consistent:
-        headline = cs.fallback(
-            headline, fallback_fidelity(qs, ds.shots, inp.frame, inp.n, cfg, stage), result)
-    return ModelCheck(result, headline)
+    return ModelCheck(cs.check_consistency(model_vec, direct_vec,
+                                           [x for x in pairs if x is not None],
+                                           selection=selection, likelihood_ratio=lr,
+                                           physical=physical))
 
 
 def _likelihood_ratio(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, qs: QuantumStates,

@@ -36,13 +36,14 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from qtomo.reconstruction.config import TUNING
 from qtomo.reconstruction.observables import ObservableSet
 
 #: One-sided threshold (standard errors) of the variational and held-out checks; the
 #: consistency check's scalar threshold.
-Z_PHYSICAL = 3.0
+Z_PHYSICAL = TUNING.z_physical
 #: Family-wise level of the range check over all one- and two-point values.
-ALPHA_PHYSICAL = 1e-3
+ALPHA_PHYSICAL = TUNING.alpha_physical
 
 
 @dataclass(frozen=True)

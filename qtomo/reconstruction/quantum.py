@@ -1,27 +1,27 @@
 """The quantum-state section of ``qtomo reconstruct`` (``report["quantum"]``): the target,
 the dense density matrices of the model's outcome table and of the raw frequencies (linear
-inversion, its physical projection, the maximum-likelihood state), the direct fidelity
-estimate, and which of them heads the report.
+inversion, its physical projection, the maximum-likelihood state) and the direct fidelity
+estimate.
 
-What lives here: :func:`quantum_states` (the stage, giving :class:`QuantumStates`),
-:func:`dense_states` (the three states of one outcome table) and, for a model the consistency
-check rejects, :func:`fallback_fidelity` with the raw-frequency MLE's bootstrap
-(:func:`raw_mle_bootstrap`). The headline's choice among the states is
-:func:`qtomo.reconstruction.headline.headline_fidelity`.
+What lives here: :func:`quantum_states` (the stage, giving
+:class:`~qtomo.reconstruction.dense.QuantumStates`; the three states of one outcome table are
+made by :func:`~qtomo.reconstruction.dense.dense_states`) and, for a model the consistency
+check rejects or ``--estimator raw-mle``, the raw-frequency MLE fitted where the
+reconstruction left it out (:func:`ensure_raw_mle`) with its bootstrap
+(:func:`raw_mle_bootstrap`). Which estimate heads the report is decided by
+:func:`qtomo.reconstruction.headline.choose_headline`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from qtomo.povm.born import Estimate, rho_from_probabilities
 from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import metrics as mt
-from qtomo.reconstruction import mle
+from qtomo.reconstruction.blend import blend_model_state
 from qtomo.reconstruction.config import (
     DATA_MLE_MAX_QUBITS,
     DATA_MLE_WITH_MODEL_MAX_QUBITS,
@@ -29,55 +29,13 @@ from qtomo.reconstruction.config import (
     ReconstructConfig,
     Stage,
 )
+from qtomo.reconstruction.conventions import CONVENTIONS, estimate_entry
+from qtomo.reconstruction.dense import QuantumStates, dense_states, fit_mle_state
 from qtomo.reconstruction.design_weights import balanced, design_table
-from qtomo.reconstruction.headline import headline_fidelity
 from qtomo.reconstruction.inputs import DatasetInputs, target_label
-from qtomo.reconstruction.schema import CONVENTIONS, estimate_entry
+from qtomo.reconstruction.run_shots import run_symmetry
 from qtomo.reconstruction.shots import DirectFidelityPlan, ShotTallies, design_note, direct_fidelity
-
-
-@dataclass
-class QuantumStates:
-    """What the quantum-state stage found.
-
-    Attributes
-    ----------
-    section : dict
-        ``report["quantum"]``.
-    rhos : dict name -> ndarray
-        ``target``, ``target_noisy``, ``model_*`` and ``data_*`` density matrices.
-    ideal, sigma : ndarray or None
-        The target vector and, with noise, the state the shots came from.
-    dense : bool
-        Whether dense density matrices were built.
-    model_dense : bool
-        Whether the model's were (its full table is computed: ``density.model_table_limit``).
-    model_table, freq : ndarray or None
-        The model's outcome table and the raw frequencies (dense only).
-    run_shots : RunShots or None
-        The run's training and validation shots (:mod:`~qtomo.reconstruction.blend`).
-    blend_weight : float
-        Weight of the shots' frequencies in the table of the model's MLE state.
-    direct_fidelity : Estimate or None
-        The direct estimate from the shots.
-    headline_fidelity : dict
-        ``report["headline"]["quantum_fidelity"]`` before the consistency check.
-    """
-
-    section: dict[str, Any]
-    rhos: dict[str, np.ndarray] = field(default_factory=dict)
-    ideal: Any = None
-    sigma: Any = None
-    dense: bool = False
-    model_dense: bool = False
-    model_table: np.ndarray | None = None
-    model_fit_table: np.ndarray | None = None
-    design_coverage: Any = None
-    freq: np.ndarray | None = None
-    run_shots: Any = None
-    blend_weight: float = 0.0
-    direct_fidelity: Estimate | None = None
-    headline_fidelity: dict[str, Any] = field(default_factory=dict)
+from qtomo.reconstruction.shots_noise import noise_from_shots
 
 
 def dense_ok(inp: DatasetInputs, cfg: ReconstructConfig) -> bool:
@@ -137,11 +95,9 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     if qs.model_dense:
         _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
                       tallies.coverage)
-        from qtomo.reconstruction.blend import blend_model_state, run_symmetry
-        from qtomo.reconstruction.shots_noise import noise_from_shots
-
         noise_from_shots(qs, inp, tallies.freq, ds.shots, stage, run_symmetry(run_info))
-        blend_model_state(qs, ds, inp, run_info, stage, tallies.index, run_dir)
+        if cfg.estimator != "model":  # the model's own state: no blend with the shots
+            blend_model_state(qs, ds, inp, run_info, stage, tallies.index, run_dir)
     if qs.dense:
         _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
     qs.direct_fidelity = direct_fidelity(tallies, stage)
@@ -158,7 +114,6 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
         if plan.contraction:
             entry["contraction"] = plan.contraction
         qs.section["direct_estimate"] = entry
-    qs.headline_fidelity = headline_fidelity(qs.section, qs.direct_fidelity)
     return qs
 
 
@@ -243,98 +198,6 @@ def _data_states(qs: QuantumStates, ds: Any, inp: DatasetInputs, cfg: Reconstruc
     qs.section["data"] = sec
 
 
-def dense_states(prefix: str, table: np.ndarray, frame: Any, n: int,
-                 targets: tuple[Any, Any],
-                 rhos: dict[str, np.ndarray], cfg: ReconstructConfig, n_shots: int,
-                 stage: Stage, table_info: dict[str, Any], *, do_mle: bool,
-                 score_shots: np.ndarray | None = None,
-                 held_out: bool = False) -> dict[str, Any]:
-    """The linear inversion of an outcome table, its physical projection and (``do_mle``) its
-    maximum-likelihood state, each summarized with its fidelities to the targets.
-
-    Parameters
-    ----------
-    prefix : str
-        ``"model"`` or ``"data"``: the states go into ``rhos`` as ``{prefix}_inversion``,
-        ``{prefix}_projected`` and ``{prefix}_mle``.
-    table : ndarray (K^N,)
-        The outcome probabilities.
-    frame : Frame
-    n : int
-    targets : (ideal, sigma)
-        The target vector and the noisy state the shots came from (either may be None).
-    rhos : dict
-        Filled with the states.
-    cfg : ReconstructConfig
-        ``mle_rank`` (None: chosen by AIC, :func:`qtomo.reconstruction.mle.fit_mle_auto`).
-    n_shots : int
-        Shots behind the table (for the AIC).
-    stage : Stage
-    table_info : dict
-        Where the table comes from (``"table"`` entry).
-    do_mle : bool
-    score_shots : ndarray, optional
-        Shots that score the ranks instead of the table.
-    held_out : bool
-        Passed to ``fit_mle_auto``.
-
-    Returns
-    -------
-    dict
-        ``table``, ``mle_fit`` (with ``do_mle``), ``inversion``, ``projected``, ``mle``.
-    """
-    out: dict[str, Any] = {"table": table_info}
-    rho_inv = rho_from_probabilities(table, frame, n)
-    rho_proj = dm.project_to_physical(rho_inv)
-    rhos[f"{prefix}_inversion"] = rho_inv
-    rhos[f"{prefix}_projected"] = rho_proj
-    states = {"inversion": rho_inv, "projected": rho_proj}
-    for name, rho in states.items():
-        out[name] = state_entry(name, rho, *targets)
-    if do_mle:
-        _fit_mle_state(prefix, table, frame, n, targets, rhos, cfg, n_shots, stage, out,
-                       score_shots=score_shots, held_out=held_out)
-    return out
-
-
-def _fit_mle_state(prefix: str, table: np.ndarray, frame: Any, n: int,
-                   targets: tuple[Any, Any], rhos: dict[str, np.ndarray],
-                   cfg: ReconstructConfig, n_shots: int, stage: Stage, out: dict[str, Any],
-                   *, score_shots: np.ndarray | None = None, held_out: bool = False) -> None:
-    """The maximum-likelihood state of an outcome table, into ``rhos[f"{prefix}_mle"]`` and
-    ``out`` (``mle_fit``, ``mle``); the parameters are those of :func:`dense_states`."""
-    stage(f"maximum-likelihood state ({prefix})")
-    init = rhos[f"{prefix}_projected"]
-    if cfg.mle_rank is None:
-        res = mle.fit_mle_auto(table, frame, n, n_shots=n_shots, init=init,
-                              score_outcomes=score_shots, held_out=held_out)
-    else:
-        res = mle.fit_mle(table, frame, n, rank=cfg.mle_rank, init=init)
-    rhos[f"{prefix}_mle"] = res.rho
-    out["mle_fit"] = res.info()
-    out["mle"] = state_entry("mle", res.rho, *targets)
-
-
-def state_entry(name: str, rho: np.ndarray, ideal: Any, sigma: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = dm.summarize(rho).as_dict()
-    if ideal is None:
-        return entry
-    if name == "inversion":
-        # a linear inversion is unphysical in general: its overlap with the target is
-        # an unbiased linear estimate that may leave [0, 1], not a fidelity
-        entry["fidelity"] = None
-        entry["fidelity_note"] = ("unphysical matrix: <psi|rho|psi> is a linear "
-                                  "estimate that may leave [0, 1]")
-        entry["overlap_psi_rho"] = mt.quantum_fidelity(rho, ideal)
-        if sigma is not None:
-            entry["overlap_tr_sigma_rho"] = float(np.real(np.vdot(sigma, rho)))
-    else:
-        entry["fidelity"] = mt.physical_fidelity(rho, ideal)
-        if sigma is not None:
-            entry["fidelity_to_noisy_state"] = mt.physical_fidelity(rho, sigma)
-    return entry
-
-
 def raw_mle_bootstrap(qs: QuantumStates, n_shots: int, frame: Any, n: int, seed: int,
                       stage: Stage) -> dict[str, Any]:
     """The raw-frequency MLE's bootstrap (computed once, kept in the report).
@@ -374,36 +237,13 @@ def ensure_raw_mle(qs: QuantumStates, n_shots: int, frame: Any, n: int,
     if (not cfg.mle or not qs.dense or qs.freq is None or data is None
             or n > DATA_MLE_MAX_QUBITS):
         return False
-    _fit_mle_state("data", qs.freq, frame, n, (qs.ideal, qs.sigma), qs.rhos, cfg, n_shots,
+    fit_mle_state("data", qs.freq, frame, n, (qs.ideal, qs.sigma), qs.rhos, cfg, n_shots,
                    stage, data)
     data["mle_fit"]["rank_selection"] = (
-        f"AIC on the {n_shots} shots (fitted because the model was rejected)")
+        f"AIC on the {n_shots} shots (fitted because the model was rejected, or asked for with "
+        "--estimator raw-mle)")
     return True
 
 
-def fallback_fidelity(qs: QuantumStates, n_shots: int, frame: Any, n: int,
-                      cfg: ReconstructConfig, stage: Stage) -> dict[str, Any]:
-    """The best-supported fidelity from the shots alone, for a model the check rejects: the
-    raw-frequency MLE with its bootstrap error bar (fitted here if the reconstruction left it
-    out, up to ``DATA_MLE_MAX_QUBITS``), or the direct estimate, whichever has the smaller
-    standard error; else the raw-frequency states.
-
-    Parameters are those of :func:`raw_mle_bootstrap`, with ``cfg`` for the fit and its seed.
-    """
-    quantum, direct = qs.section, qs.direct_fidelity
-    out = headline_fidelity({k: v for k, v in quantum.items() if k != "model"}, direct)
-    if qs.ideal is None or not ensure_raw_mle(qs, n_shots, frame, n, cfg, stage):
-        return out
-    boot = raw_mle_bootstrap(qs, n_shots, frame, n, cfg.seed, stage)
-    value = quantum["data"]["mle"]["fidelity"]
-    if direct is not None and not boot["stderr"] < direct.stderr:
-        return out
-    exact = {"exact": quantum["exact_fidelity"]} if "exact_fidelity" in quantum else {}
-    return {"value": value, "stderr": boot["stderr"], "ci95": boot["ci95"], **exact,
-            "source": ("raw shot frequencies: maximum-likelihood physical state (standard "
-                       f"tomography), error bar from {boot['b']} bootstrap refits"),
-            "convention": CONVENTIONS["quantum_fidelity"]}
-
-
-__all__ = ["QuantumStates", "dense_ok", "dense_states", "ensure_raw_mle", "fallback_fidelity",
-           "quantum_states", "raw_mle_bootstrap", "state_entry"]
+__all__ = ["LAB_TARGET_NOTE", "dense_ok", "ensure_raw_mle", "quantum_states",
+           "raw_mle_bootstrap"]

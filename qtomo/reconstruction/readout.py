@@ -29,9 +29,14 @@ import numpy as np
 
 from qtomo.data.design import confusion_from_flips
 from qtomo.povm.frames import AnyFrame, Frame, readout_frames
+from qtomo.reconstruction import metrics as mt
+from qtomo.reconstruction import mle
+from qtomo.reconstruction.blend import blend_table
+from qtomo.reconstruction.config import TUNING
+from qtomo.reconstruction.source import Source
 
 #: Calibration draws for the calibration standard error.
-CALIBRATION_DRAWS = 40
+CALIBRATION_DRAWS = TUNING.calibration_draws
 #: Above this many qubits the calibration error of the direct estimate is not computed (each
 #: draw re-evaluates every shot).
 CALIBRATION_MAX_QUBITS = 12
@@ -95,7 +100,9 @@ class ReadoutReport:
     calibration_stderr: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The ``readout`` block (with the correction off, the figures on the other side are
+        named ``corrected``)."""
+        block = {
             "applied": self.applied, "source": self.source, "source_file": self.source_file,
             "flip_probabilities": self.flips, "calibration_shots": self.calibration_shots,
             "quantum_fidelity_uncorrected_direct": self.direct_uncorrected,
@@ -108,6 +115,14 @@ class ReadoutReport:
                        "bootstrap of the calibration counts, added in quadrature to the "
                        "headline error bar"),
         }
+        if not self.applied:
+            block = {k.replace("uncorrected", "corrected"): v for k, v in block.items()}
+        return block
+
+    @property
+    def headline_stderr(self) -> float:
+        """The calibration's error that widens the headline (0 without the correction)."""
+        return self.calibration_stderr if self.applied else 0.0
 
 
 def describe(readout: Any) -> tuple[str, str, list[list[float]], list[list[int]] | None]:
@@ -118,17 +133,6 @@ def describe(readout: Any) -> tuple[str, str, list[list[float]], list[list[int]]
             np.round(readout.flip_probabilities, 6).tolist(), shots)
 
 
-__all__ = [
-    "CALIBRATION_DRAWS",
-    "CALIBRATION_MAX_QUBITS",
-    "ReadoutReport",
-    "calibration_stderr",
-    "confusion_draws",
-    "describe",
-    "widen",
-]
-
-
 # --- the stage of qtomo reconstruct ---------------------------------------------------------------
 #: The headline's maximum-likelihood state is refitted without (or with) the correction up to
 #: this many qubits, for the figure on the other side.
@@ -137,18 +141,17 @@ REFIT_MAX_QUBITS = 6
 OTHER_SIDE_SHOTS = 400_000
 
 
-def attach_readout(report: dict[str, Any], ds: Any, inp: Any, cfg: Any, qs: Any,
-                   stage: Callable[[str], None]) -> None:
-    """Add ``report["readout"]`` and widen the headline by the calibration error.
+def readout_stage(ds: Any, inp: Any, cfg: Any, qs: Any, headline: Source | None,
+                  stage: Callable[[str], None]) -> ReadoutReport:
+    """``report["readout"]``, with the calibration's error of the headline.
 
     The figures on the other side of the correction (without it when it was applied, with it
     when ``--no-readout-correction``) are the direct fidelity estimate and, for N <=
-    :data:`REFIT_MAX_QUBITS`, the headline's maximum-likelihood state refitted to the same
-    table with the other POVM; a headline entry with its own ``other_side`` (the lab-scale
-    protocols) gives it. An entry marked ``calibration_in_stderr`` is not widened.
+    :data:`REFIT_MAX_QUBITS`, the headline's state (``headline``: its estimator) refitted by
+    maximum likelihood to the same table with the other POVM (a direct headline: the direct
+    estimate on the other side). ``calibration_stderr`` widens the headline
+    (:func:`qtomo.reconstruction.headline.choose_headline`) when the correction is applied.
     """
-    from qtomo.reconstruction import metrics as mt
-
     readout, applied = ds.readout, bool(cfg.readout_correction)
     source, source_file, flips, shots = describe(readout)
     other = ds.frame if applied else ds.measured_frame
@@ -165,51 +168,41 @@ def attach_readout(report: dict[str, Any], ds: Any, inp: Any, cfg: Any, qs: Any,
             cal_se = calibration_stderr(
                 lambda fr: float(mt.direct_fidelity_values(a, fr, inp.psi).mean()),
                 ds.frame, readout, seed=cfg.seed)
-    head = report["headline"]["quantum_fidelity"]
-    refit, refit_source = _refit_headline(head, ds, inp, qs, other)
-    if refit is None and str(head.get("source", "")).startswith("direct"):
+    refit, refit_source = _refit_headline(headline, ds, inp, qs, other)
+    if headline is Source.DIRECT:
         refit, refit_source = direct_other, "direct estimate from the measured shots"
-    if refit is None and head.get("other_side") is not None:  # it carries its own
-        refit, refit_source = head["other_side"], head.get("source")
-    rep = ReadoutReport(applied, source, source_file, flips, shots,
-                        direct_other, direct_other_se, refit, refit_source, cal_se)
-    block = rep.to_json()
-    if not applied:  # the figures on the other side are the corrected ones
-        block = {k.replace("uncorrected", "corrected"): v for k, v in block.items()}
-    report["readout"] = block
-    if applied and cal_se > 0:
-        for entry in (head, report["quantum"].get("direct_estimate")):
-            if entry and entry.get("calibration_in_stderr"):
-                continue  # its error bar resamples the calibration already
-            if entry and entry.get("stderr") is not None and entry.get("value") is not None:
-                entry["stderr_statistical"] = entry["stderr"]
-                entry["calibration_stderr"] = cal_se
-                entry["stderr"], ci = widen(entry["value"], entry["stderr"], entry.get("ci95"),
-                                            cal_se)
-                if ci is not None:
-                    entry["ci95"] = ci
+    return ReadoutReport(applied, source, source_file, flips, shots,
+                         direct_other, direct_other_se, refit, refit_source, cal_se)
 
 
-def _refit_headline(head: dict[str, Any], ds: Any, inp: Any, qs: Any, other: AnyFrame
+def _refit_headline(headline: Source | None, ds: Any, inp: Any, qs: Any, other: AnyFrame
                     ) -> tuple[float | None, str | None]:
     """The headline's MLE state refitted with the POVM on the other side of the correction."""
-    from qtomo.reconstruction import metrics as mt
-    from qtomo.reconstruction import mle
-
-    src = str(head.get("source", ""))
     table = None
-    if src.startswith("model") and qs.model_table is not None:
+    if headline is not None and headline.from_model and qs.model_table is not None:
         table = qs.model_fit_table if qs.model_fit_table is not None else qs.model_table
         label = "model's outcome table"
         if qs.blend_weight > 0:  # as the headline state (qtomo.reconstruction.blend)
-            from qtomo.reconstruction.blend import blend_table
-
             table = blend_table(table, qs.blend_weight, qs.run_shots)
             label += f" mixed with the frequencies of all the shots (weight {qs.blend_weight:g})"
-    elif qs.freq is not None and "direct" not in src:
+    elif headline in (Source.RAW_MLE, Source.RAW_PROJECTED) and qs.freq is not None:
         table, label = qs.freq, "raw shot frequencies"
     if table is None or inp.n > REFIT_MAX_QUBITS or qs.ideal is None:
         return None, None
     res = mle.fit_mle_auto(table, other, inp.n, n_shots=ds.shots)
     return float(mt.quantum_fidelity(res.rho, qs.ideal)), \
         f"maximum-likelihood state of the {label}"
+
+
+__all__ = [
+    "CALIBRATION_DRAWS",
+    "CALIBRATION_MAX_QUBITS",
+    "OTHER_SIDE_SHOTS",
+    "REFIT_MAX_QUBITS",
+    "ReadoutReport",
+    "calibration_stderr",
+    "confusion_draws",
+    "describe",
+    "readout_stage",
+    "widen",
+]

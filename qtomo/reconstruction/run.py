@@ -13,17 +13,16 @@ Sources of every number:
 * ``direct`` -- the dataset's shots themselves (the direct, classical-shadow estimator);
 * ``exact``  -- the dataset's stored target (state vector, MPS, free-fermion references).
 
-The headline quantum fidelity is the model's maximum-likelihood state when there is a model
-and N <= 10 (no error bar: it is a point estimate), otherwise the direct estimate from the shots
-with its standard error (above ``max_rho_qubits``, on the shots of a planned design, the
-design's lab-scale protocol); ``headline.quantum_fidelity.source`` says which.
-
-With a model, every model figure that has a direct estimate (fidelity, energy, the one- and
-two-point observables) is compared with it (:mod:`qtomo.reconstruction.consistency`;
-``report["consistency"]``, ``report["consistent"]``). When they disagree beyond their joint
-error the headline falls back to the best-supported estimate from the shots (the direct
-estimate of the same quantity with its standard error; without one, the raw-frequency states),
-keeping the model's value as ``model_value`` with a ``fallback_reason``.
+The headline quantum fidelity is chosen by one policy,
+:func:`qtomo.reconstruction.headline.choose_headline`, from every estimate the stages made
+(the model's state, the raw frequencies' states, the direct estimate; typed records of
+:mod:`qtomo.reconstruction.estimates`) and what the checks found; ``--estimator`` overrides
+its choice. With a model, every model figure that has a direct estimate (fidelity, energy, the
+one- and two-point observables) is compared with it (:mod:`qtomo.reconstruction.consistency`;
+``report["consistency"]``, ``report["consistent"]``); when they disagree the headline falls
+back to the best-supported estimate from the shots, keeping the model's value as
+``model_value`` with a ``fallback_reason``. ``headline.quantum_fidelity.estimator`` names the
+estimator and ``why`` says why in one sentence.
 
 Where it lives: this module runs the stages in order (:func:`reconstruct`); each stage is a
 function of its own module returning a small dataclass:
@@ -33,25 +32,35 @@ function of its own module returning a small dataclass:
   observables, marginal counts, raw frequencies, direct fidelity values);
 * :mod:`~qtomo.reconstruction.model_estimates` -- the model's samples, observables and
   classical metrics;
-* :mod:`~qtomo.reconstruction.quantum` -- dense and maximum-likelihood states, direct fidelity
-  and the headline fidelity (chosen by :mod:`~qtomo.reconstruction.headline`);
-* :mod:`~qtomo.reconstruction.model_vs_data` -- the consistency check and its fallback;
+* :mod:`~qtomo.reconstruction.quantum` -- dense and maximum-likelihood states, direct fidelity;
+* :mod:`~qtomo.reconstruction.model_vs_data` -- the consistency check;
 * :mod:`~qtomo.reconstruction.subsystems` -- Renyi-2 entropies and the reduced density matrix;
+* :mod:`~qtomo.reconstruction.bootstrap` -- error bars from bootstrap members;
+* :mod:`~qtomo.reconstruction.readout` and :mod:`~qtomo.reconstruction.fidelity_range` --
+  the readout calibration's error, the fidelities an open design allows;
+* :mod:`~qtomo.reconstruction.device_checks` -- goodness of fit, no signalling, and the
+  systematic part of the headline's error bar;
 * :mod:`~qtomo.reconstruction.lab_scale.report` -- the protocol of a planned design
   (``report["lab_scale"]``), which heads the report where no dense state is built;
-* :mod:`~qtomo.reconstruction.bootstrap` -- error bars from bootstrap members;
-* :mod:`~qtomo.reconstruction.schema` -- the report's conventions and JSON structure;
+* :mod:`~qtomo.reconstruction.headline` -- the headline policy;
+* :mod:`~qtomo.reconstruction.assemble` and :mod:`~qtomo.reconstruction.schema` -- the report,
+  built once at the end from the stages' records;
 * :mod:`~qtomo.reconstruction.config` -- settings, result and limits (re-exported here).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from qtomo.data.design import pauli_part_note
+from qtomo.data.hdf5 import open_dataset
+from qtomo.errors import InputValueError
 from qtomo.reconstruction import consistency as cs
+from qtomo.reconstruction.assemble import headline_section, quantum_section
+from qtomo.reconstruction.bootstrap import MemberErrors, member_errors
 from qtomo.reconstruction.config import (
     CITYSCAPE_MAX_QUBITS,
     DATA_MLE_MAX_QUBITS,
@@ -63,7 +72,17 @@ from qtomo.reconstruction.config import (
     Reconstruction,
     Stage,
 )
-from qtomo.reconstruction.headline import headline_rho_name
+from qtomo.reconstruction.dense import QuantumStates
+from qtomo.reconstruction.design_weights import (
+    UNMEASURED_NOTE,
+    balanced,
+    design_table,
+    unmeasured_fidelity_weight,
+)
+from qtomo.reconstruction.device_checks import DeviceChecks, device_checks_stage
+from qtomo.reconstruction.estimates import FigureEstimate, fidelity_candidates, raw_mle_estimate
+from qtomo.reconstruction.fidelity_range import range_notes, range_stage
+from qtomo.reconstruction.headline import HeadlineChecks, choose_headline, pick_headline
 from qtomo.reconstruction.inputs import (
     DatasetInputs,
     ModelRun,
@@ -74,14 +93,14 @@ from qtomo.reconstruction.inputs import (
 from qtomo.reconstruction.lab_scale.report import lab_scale_headline, lab_scale_stage
 from qtomo.reconstruction.model_estimates import classical_metrics, model_estimates
 from qtomo.reconstruction.model_vs_data import check_model
-from qtomo.reconstruction.quantum import QuantumStates, dense_ok, quantum_states
-from qtomo.reconstruction.readout import attach_readout
-from qtomo.reconstruction.schema import (
-    CONVENTIONS,
-    headline_section,
-    observables_section,
-    report_dict,
+from qtomo.reconstruction.quantum import (
+    dense_ok,
+    ensure_raw_mle,
+    quantum_states,
+    raw_mle_bootstrap,
 )
+from qtomo.reconstruction.readout import readout_stage
+from qtomo.reconstruction.schema import observables_section, report_dict
 from qtomo.reconstruction.shots import direct_fidelity_plan, read_shots
 from qtomo.reconstruction.subsystems import subsystem_sections
 
@@ -110,8 +129,6 @@ def reconstruct(
     on_stage : callable, optional
         Called with a short text at the start of each stage.
     """
-    from qtomo.data.hdf5 import open_dataset
-
     cfg = cfg.validate()
     stage = Stage(on_stage)
     ds = open_dataset(data)
@@ -127,6 +144,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     inp = read_dataset(ds, cfg)
     run = read_model(ds, run_dir, model, stage)
     model = run.model
+    check_estimator(cfg, inp, model)
     refs = exact_references(ds, inp, stage)
     # with a model: the per-shot vector of one- and two-point Q values with its covariance,
     # for the model-vs-data consistency check
@@ -146,6 +164,9 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
                         run_info=run.info, run_dir=run_dir)
     check = check_model(ds, inp, cfg, model, est, tallies, qs, observables, selection, stage,
                         run_info=run.info)
+    # the raw-frequency MLE with its error bar: the fallback of a rejected model
+    raw = (raw_mle_with_error(qs, ds.shots, inp, cfg, stage)
+           if check.consistent is False or cfg.estimator == "raw-mle" else None)
     classical = None
     if model is not None:
         stage("classical fidelity and KL")
@@ -153,50 +174,110 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
                                       est.samples)
     subs = subsystem_sections(inp, refs.mps, tallies, est.samples, qs.rhos.get("model_mle"),
                               stage)
-    consistency = check.result
-    lab = lab_scale_stage(ds, readout_correction=cfg.readout_correction, seed=cfg.seed,
-                          samples=est.samples, frame=inp.frame, stage=stage)
+    members = None
+    if model is not None and run_dir is not None:  # error bars from bootstrap members
+        members = _bootstrap_members(
+            {"quantum": qs.section, "classical": classical, "observables": observables,
+             "subsystems": subs.entropies}, ds, run_dir, inp, run, qs, cfg, stage)
+    candidates = fidelity_candidates(
+        qs.section, qs.direct_fidelity, raw_with_error=raw,
+        symmetry=qs.run_shots.symmetry if qs.run_shots is not None else "none",
+        members=members.headline.get("quantum_fidelity") if members is not None else None)
+    checks = HeadlineChecks(
+        consistent=check.consistent, reason=check.reason, requested=cfg.estimator,
+        exact=(qs.section["exact_fidelity"],) if "exact_fidelity" in qs.section else ())
+    checks, readout, rng, device = _headline_checks(ds, inp, cfg, qs, tallies, candidates,
+                                                    checks, stage)
+    headline = choose_headline(candidates, checks)
     report = report_dict(
         ds, inp.target, cfg, with_model=model is not None, model_info=run.info,
-        consistency=consistency,
-        headline=headline_section(check.headline_fidelity,
-                                  observables["scalars"].get("energy"), consistency, classical),
-        quantum=qs.section, classical=classical, observables=observables,
-        subsystems=subs.entropies, rdm=subs.rdm, notes=run.notes + _design_notes(tallies, inp))
-    if lab is not None and not dense:
-        # headline policy, lab-scale part: where no dense state is built, a planned design's
-        # protocol heads the report (one candidate of the headline policy to come)
-        for key, entry in lab_scale_headline(lab).items():
-            old = report["headline"].get(key) or {}
-            report["headline"][key] = {**entry, **{k: old[k] for k in ("exact",) if k in old}}
-    if lab is not None:
-        report["lab_scale"] = lab
-    rhos = {**qs.rhos, **subs.rhos}
+        consistency=check.result,
+        headline=headline_section(headline, observables["scalars"].get("energy"), checks,
+                                  classical, members),
+        quantum=quantum_section(qs.section, checks.calibration_stderr, rng),
+        classical=classical, observables=observables, subsystems=subs.entropies, rdm=subs.rdm,
+        notes=((range_notes(rng, headline.entry.get("value")) if rng is not None else [])
+               + run.notes + _design_notes(tallies, inp)),
+        bootstrap=members.section if members is not None else None,
+        readout=readout.to_json() if readout is not None else None,
+        device_checks=device.sections)
+    _lab_scale(report, ds, cfg, est.samples, inp.frame, dense, stage)
     figures: dict[str, Any] = {
         "n_qubits": inp.n, **run.figures,
         "observables": {"exact": refs.observables, "direct": tallies.direct,
                         "model": est.observables},
-        "headline_rho": headline_rho_name(
-            rhos if consistency is None or consistency.consistent
-            else {k: v for k, v in rhos.items() if not k.startswith("model")}),
+        "headline_rho": headline.state,
     }
-    if model is not None and run_dir is not None:  # error bars from bootstrap members
-        _bootstrap_members(report, figures, ds, run_dir, inp, run, qs, cfg, stage)
-    if ds.readout is not None:  # with and without the correction; the calibration's error
-        attach_readout(report, ds, inp, cfg, qs, stage)
-    if _unmeasured_weight(tallies, inp):  # the fidelities the shots allow (open designs)
-        from qtomo.reconstruction.fidelity_range import attach_fidelity_range
+    if members is not None and members.learning_curve is not None:
+        figures["learning_curve"] = members.learning_curve
+    if device.heatmap is not None:
+        figures["no_signalling"] = device.heatmap
+    return Reconstruction(report=report, rhos={**qs.rhos, **subs.rhos}, figures=figures)
 
-        attach_fidelity_range(report, qs, inp, ds.shots, qs.rhos.get("data_mle"), stage)
-    return Reconstruction(report=report, rhos=rhos, figures=figures)
+
+def _headline_checks(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, qs: QuantumStates,
+                     tallies: Any, candidates: list[FigureEstimate], checks: HeadlineChecks,
+                     stage: Stage) -> tuple[HeadlineChecks, Any, Any, DeviceChecks]:
+    """The stages whose findings widen the headline's interval: the readout calibration's
+    error, the fidelities an open design allows and the device checks' systematic error;
+    returns the checks with them, and the three stages' records."""
+    readout = None
+    if ds.readout is not None:  # with and without the correction; the calibration's error
+        readout = readout_stage(ds, inp, cfg, qs, pick_headline(candidates, checks).source,
+                                stage)
+    rng = None
+    if _unmeasured_weight(tallies, inp):  # the fidelities the shots allow (open designs)
+        rng = range_stage(qs, inp, ds.shots, qs.rhos.get("data_mle"), stage)
+    checks = dataclasses.replace(
+        checks, calibration_stderr=readout.headline_stderr if readout is not None else 0.0,
+        fidelity_range=rng)
+    device = device_checks_stage(ds, inp, qs, pick_headline(candidates, checks).state, stage,
+                                 tallies.freq)
+    return dataclasses.replace(checks, systematic=device.systematic), readout, rng, device
+
+
+def _lab_scale(report: dict[str, Any], ds: Any, cfg: ReconstructConfig, samples: Any,
+               frame: Any, dense: bool, stage: Stage) -> None:
+    """``report["lab_scale"]`` for shots of a planned design (with a model's ``samples``
+    beside), and where no dense state is built its figures as the headline."""
+    lab = lab_scale_stage(ds, readout_correction=cfg.readout_correction, seed=cfg.seed,
+                          samples=samples, frame=frame, stage=stage)
+    if lab is None:
+        return
+    report["lab_scale"] = lab
+    if not dense:
+        # headline policy, lab-scale part (to move into choose_headline as a candidate):
+        # where no dense state is built, a planned design's protocol heads the report
+        for key, entry in lab_scale_headline(lab).items():
+            old = report["headline"].get(key) or {}
+            report["headline"][key] = {**entry, **{k: old[k] for k in ("exact",) if k in old}}
+        ro = report.get("readout")
+        if ro is not None and "other_side" in lab:  # the same protocol across the correction
+            side = "uncorrected" if ro.get("applied") else "corrected"
+            ro[f"quantum_fidelity_{side}"] = lab["other_side"]
+            ro[f"quantum_fidelity_{side}_source"] = report["headline"]["quantum_fidelity"][
+                "source"]
+
+
+def check_estimator(cfg: ReconstructConfig, inp: DatasetInputs, model: Any) -> None:
+    """Refuse an ``--estimator`` this reconstruction cannot have, before anything is computed
+    (one line: what was asked, what is missing)."""
+    need = {"model": model is not None, "blend": model is not None,
+            "raw-mle": cfg.mle and inp.n <= min(DATA_MLE_MAX_QUBITS, cfg.max_rho_qubits),
+            "direct": inp.psi is not None}
+    why = {"model": "needs a trained model (a run directory)",
+           "blend": "needs a trained model (a run directory)",
+           "raw-mle": f"needs --mle and N <= {min(DATA_MLE_MAX_QUBITS, cfg.max_rho_qubits)} "
+                      f"(dense states; N = {inp.n})",
+           "direct": "needs a target state stored in the dataset"}
+    if cfg.estimator != "auto" and not need[cfg.estimator]:
+        raise InputValueError(f"--estimator {cfg.estimator} {why[cfg.estimator]}")
 
 
 def _design_fit(qs: QuantumStates, inp: DatasetInputs) -> Callable[[Any], Any] | None:
     """The main model's design reweighting, for its members (None: not reweighted)."""
     if qs.model_fit_table is None:
         return None
-    from qtomo.reconstruction.design_weights import design_table
-
     cov = qs.design_coverage
     return None if cov is None else (lambda t: design_table(t, cov, inp.n))
 
@@ -204,8 +285,6 @@ def _design_fit(qs: QuantumStates, inp: DatasetInputs) -> Callable[[Any], Any] |
 def _unmeasured_weight(tallies: Any, inp: DatasetInputs) -> float | None:
     """The part of the target's fidelity a fixed design leaves unmeasured (None: not a fixed
     design with unmeasured settings, or not computable)."""
-    from qtomo.reconstruction.design_weights import balanced, unmeasured_fidelity_weight
-
     cov = tallies.coverage
     if cov is None or balanced(cov) or inp.psi is None:
         return None
@@ -214,8 +293,6 @@ def _unmeasured_weight(tallies: Any, inp: DatasetInputs) -> float | None:
 
 def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
     """What an unbalanced fixed design means for the direct figures and the fidelity."""
-    from qtomo.reconstruction.design_weights import UNMEASURED_NOTE, balanced
-
     axis = pauli_part_note(inp.design, "qtomo reconstruct", "reads")
     cov = tallies.coverage
     if cov is None or balanced(cov):
@@ -235,14 +312,12 @@ def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
     return notes
 
 
-def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,
-                       run_dir: str | Path, inp: DatasetInputs, run: ModelRun,
-                       qs: QuantumStates, cfg: ReconstructConfig, stage: Stage) -> None:
+def _bootstrap_members(sections: dict[str, Any], ds: Any, run_dir: str | Path,
+                       inp: DatasetInputs, run: ModelRun, qs: QuantumStates,
+                       cfg: ReconstructConfig, stage: Stage) -> MemberErrors | None:
     """Error bars of the model's figures from the run's bootstrap members, and the learning
-    curve (into ``report`` and ``figures``; :mod:`qtomo.reconstruction.bootstrap`)."""
-    from qtomo.reconstruction.bootstrap import attach_bootstrap
-
-    attach_bootstrap(report, figures, ds, run_dir, {
+    curve (:mod:`qtomo.reconstruction.bootstrap`; None for a run without members)."""
+    return member_errors(sections, ds, run_dir, {
         "psi": inp.psi, "noise": inp.noise, "ideal": qs.ideal, "frame": inp.frame,
         "strings": inp.strings, "tfim": inp.tfim, "subsystems": inp.subsystems,
         "dense": qs.model_dense,
@@ -255,10 +330,19 @@ def _bootstrap_members(report: dict[str, Any], figures: dict[str, Any], ds: Any,
     }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
 
 
+def raw_mle_with_error(qs: QuantumStates, n_shots: int, inp: DatasetInputs,
+                       cfg: ReconstructConfig, stage: Stage) -> FigureEstimate | None:
+    """The raw-frequency MLE with its bootstrap error bar, fitted here if the reconstruction
+    left it out (None: no target, or no dense raw-frequency state)."""
+    if qs.ideal is None or not ensure_raw_mle(qs, n_shots, inp.frame, inp.n, cfg, stage):
+        return None
+    return raw_mle_estimate(qs.section, raw_mle_bootstrap(qs, n_shots, inp.frame, inp.n,
+                                                          cfg.seed, stage))
+
+
 # the limits are re-exported from config (their former home)
 __all__ = [
     "CITYSCAPE_MAX_QUBITS",
-    "CONVENTIONS",
     "DATA_MLE_MAX_QUBITS",
     "DATA_MLE_WITH_MODEL_MAX_QUBITS",
     "READ_BLOCK",
@@ -266,5 +350,7 @@ __all__ = [
     "SCORE_SHOTS",
     "ReconstructConfig",
     "Reconstruction",
+    "check_estimator",
+    "raw_mle_with_error",
     "reconstruct",
 ]

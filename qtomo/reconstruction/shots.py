@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from qtomo.povm.born import Estimate, outcome_index
+from qtomo.povm.born import Estimate, estimate, outcome_index
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.config import READ_BLOCK, SCORE_SHOTS, Stage
 from qtomo.reconstruction.design_weights import DesignCoverage, coverage, stratified_mean
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.observables import ObservableSet, PauliAccumulator
+from qtomo.states.targets import statevector_to_mps
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,6 @@ def direct_fidelity_plan(n: int, frame: Any, psi: Any, mps: Any) -> DirectFideli
             return mt.direct_fidelity_values(a, frame, psi)
         return DirectFidelityPlan(values)
     if (psi is not None or mps is not None) and n <= mt.MAX_DIRECT_FIDELITY_MPS_QUBITS:
-        from qtomo.states.targets import statevector_to_mps
-
         m = mps if mps is not None else statevector_to_mps(psi)
         if m.max_bond > mt.MAX_DIRECT_FIDELITY_BOND:
             return DirectFidelityPlan(note=(
@@ -209,8 +208,6 @@ def direct_fidelity(tallies: ShotTallies, stage: Stage) -> Estimate | None:
     """
     if tallies.fidelity_values is None:
         return None
-    from qtomo.povm.born import estimate
-
     stage("direct fidelity estimate")
     q = tallies.fidelity_values
     if tallies.coverage is not None:  # a fixed design: the stratified mean, or none at all

@@ -14,7 +14,7 @@ noisy one (gain 0), so the noise was dropped and the model's state fitted pure, 
 fidelity erred upward on four independent datasets of that cell (0.810, 0.881, 0.932 and
 0.898 against the exact 0.740). A run trained under a symmetry group (GHZ's permutations, the
 open chain's reflection) is checked on the frequencies averaged over that group, the table
-its augmented training shots estimate (:meth:`~qtomo.reconstruction.blend.RunShots.
+its augmented training shots estimate (:meth:`~qtomo.reconstruction.run_shots.RunShots.
 frequencies`): there the same shots take the noise (gain 208, p = 0.051), and the five
 datasets give 0.619-0.742 (root-mean-square error 0.066, against 0.147 before). Shots of pure
 states do not take noise from the averaged table (largest gain 0.98 on 14 pure cells at
@@ -39,18 +39,17 @@ gives without the shots' sampling error, is kept.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from qtomo.povm.frames import AnyFrame
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import Stage
+from qtomo.reconstruction.dense import QuantumStates, state_entry
+from qtomo.reconstruction.inputs import DatasetInputs
+from qtomo.training.symmetry import symmetrize_table
 from qtomo.typing import ComplexArray, FloatArray
-
-if TYPE_CHECKING:
-    from qtomo.reconstruction.inputs import DatasetInputs
-    from qtomo.reconstruction.quantum import QuantumStates
 
 
 def shots_ask_for_noise(freq: FloatArray, frame: AnyFrame, n: int, *, rank: int, n_shots: int,
@@ -97,7 +96,7 @@ def noise_from_shots(qs: QuantumStates, inp: DatasetInputs, freq: np.ndarray, n_
     strength held there, or without noise. The check is recorded in
     ``mle_fit["noise_from_shots"]``.
 
-    ``symmetry``: the group the run was trained under (:func:`~qtomo.reconstruction.blend.
+    ``symmetry``: the group the run was trained under (:func:`~qtomo.reconstruction.run_shots.
     run_symmetry`); the shots' frequencies are averaged over it first, as the model's
     augmented training shots were (module doc)."""
     sec = qs.section.get("model") or {}
@@ -107,8 +106,6 @@ def noise_from_shots(qs: QuantumStates, inp: DatasetInputs, freq: np.ndarray, n_
     stage("depolarizing noise: do the shots take it?")
     rank = int(fit["rank"])
     if symmetry != "none":
-        from qtomo.training.symmetry import symmetrize_table
-
         freq = symmetrize_table(freq, inp.K, inp.n, symmetry)
     check = {**shots_ask_for_noise(freq, inp.frame, inp.n, rank=rank, n_shots=n_shots,
                                    init=qs.rhos["model_mle"],
@@ -126,8 +123,6 @@ def noise_from_shots(qs: QuantumStates, inp: DatasetInputs, freq: np.ndarray, n_
                       "noise_from_shots": {**check, "model_depolarizing": fit["depolarizing"]}}
     if check["takes_noise"]:
         sec["mle_fit"]["depolarizing_from"] = mle.NOISE_FROM_SHOTS
-    from qtomo.reconstruction.quantum import state_entry
-
     sec["mle"] = state_entry("mle", res.rho, qs.ideal, qs.sigma)
 
 

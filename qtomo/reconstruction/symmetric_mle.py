@@ -30,8 +30,10 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
+from scipy.optimize import minimize
 
 from qtomo.errors import InputValueError
+from qtomo.povm.born import rho_from_probabilities
 from qtomo.povm.frames import AnyFrame
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.density import born_table, check_table_size, project_to_physical
@@ -89,8 +91,6 @@ def fit_symmetric_mle(probs: FloatArray, frame: AnyFrame, n: int, *,
         raise InputValueError("the table holds no probability (all entries zero)")
     p = p / p.sum()
     if starts is None:
-        from qtomo.povm.born import rho_from_probabilities
-
         starts = [project_to_physical(rho_from_probabilities(p, frame, n)),
                   np.eye(2**n, dtype=np.complex128) / 2**n]
     basis = dicke_basis(n)
@@ -110,8 +110,6 @@ def fit_symmetric_mle(probs: FloatArray, frame: AnyFrame, n: int, *,
 def _fit_from(p: FloatArray, frame: AnyFrame, n: int, basis: FloatArray, init: ComplexArray,
               max_iter: int) -> mle.MLEResult:
     """One L-BFGS-B run over the Dicke amplitudes and p from ``init``."""
-    from scipy.optimize import minimize
-
     d, m = basis.shape
     history: list[float] = []
     fun = likelihood_objective(p, frame, n, 1, history, fit_noise=True)

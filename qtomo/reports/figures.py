@@ -200,8 +200,37 @@ def learning_curve(curve: dict | None) -> bytes | None:
     return _png(fig)
 
 
+#: The heat map shows at most this many settings (those with the largest deviations).
+HEATMAP_SETTINGS = 81
+
+
+def deviation_heatmap(data: dict[str, Any] | None) -> bytes | None:
+    """Settings x qubits heat map of per-setting marginal deviations |z| in standard errors
+    (``{"settings": labels, "z": (S, N)}``); above :data:`HEATMAP_SETTINGS` settings only
+    those with the largest deviation are drawn, in their order."""
+    if not data or len(data.get("settings") or []) == 0:
+        return None
+    plt = _plt()
+    z = np.asarray(data["z"], dtype=float)
+    labels = list(data["settings"])
+    if len(labels) > HEATMAP_SETTINGS:
+        keep = np.sort(np.argsort(z.max(axis=1))[::-1][:HEATMAP_SETTINGS])
+        z, labels = z[keep], [labels[i] for i in keep]
+    fig, ax = plt.subplots(figsize=(2.5 + 0.45 * z.shape[1], 1.2 + 0.13 * len(labels)))
+    im = ax.imshow(z, cmap="magma_r", vmin=0.0, vmax=max(6.0, min(float(z.max()), 20.0)),
+                   aspect="auto", interpolation="nearest")
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=6, family="monospace")
+    ax.set_xticks(range(z.shape[1]))
+    ax.set_xlabel("qubit")
+    ax.set_title("no signalling: largest |deviation|")
+    fig.colorbar(im, ax=ax, shrink=0.6, label="standard errors")
+    return _png(fig)
+
+
 __all__ = [
     "cityscape",
+    "deviation_heatmap",
     "learning_curve",
     "correlation_vs_distance",
     "matrix_heatmap",

@@ -3,7 +3,8 @@ embedded as PNG ``data:`` URIs).
 
 :func:`render_html` puts the sections together in order, one function each: header (title,
 dataset, notes), headline, the lab-scale protocol (:mod:`qtomo.reports.html_lab`), consistency
-and bootstrap blocks (:mod:`qtomo.reports.html_checks`),
+and bootstrap blocks (:mod:`qtomo.reports.html_checks`), goodness of fit and no signalling
+(:mod:`qtomo.reports.html_device`),
 fidelities and density matrices, figures, observables (scalars, agreement with exact values,
 single-site expectations, <Z_0 Z_r>), Renyi-2 entropies, the reduced density matrix and the
 provenance. Cells are formatted by :mod:`qtomo.reports.formatting`.
@@ -32,6 +33,7 @@ from qtomo.reports.html_checks import (
     consistency_section,
     readout_section,
 )
+from qtomo.reports.html_device import device_alarm, device_section
 from qtomo.reports.html_lab import lab_scale_section
 
 _CSS = """
@@ -86,6 +88,7 @@ def render_html(report: dict[str, Any], pngs: dict[str, bytes | None]) -> str:
         consistency_section(r),
         readout_section(r),
         bootstrap_section(r),
+        device_section(r, pngs),
         *_fidelities(r, pngs),
         *_figures(pngs, ref),
         *_observables(r, srcs, ref),
@@ -104,7 +107,7 @@ def _header(r: dict[str, Any], title: str) -> list[str]:
     """Title, the consistency warning, the dataset and model line, and the notes."""
     dsp = r["provenance"]["dataset"]
     model = r["provenance"].get("model")
-    parts = [f"<h1>{esc(title)}</h1>", consistency_alarm(r)]
+    parts = [f"<h1>{esc(title)}</h1>", consistency_alarm(r), device_alarm(r)]
     parts.append(
         f'<p class="note">Dataset <code>{esc(dsp["path"])}</code> (hash {esc(dsp["hash"][:16])}'
         f"&hellip;): N = {dsp['n_qubits']} qubits, {dsp['shots']} shots, POVM "
@@ -145,9 +148,10 @@ def _headline(r: dict[str, Any], ref: str) -> list[str]:
                          esc(e.get("method")) + (f" ({esc(e['error_bar'])})"
                                                  if e.get("error_bar") else ""),
                          esc(e.get("convention"))])
+    why = [f'<p class="note" id="headline-why">{esc(qf["why"])}</p>'] if qf.get("why") else []
     return ["<h2>Headline</h2>",
             table(["quantity", "value &plusmn; 1 s.e.", f"95% interval / {ref}", "source",
-                   "convention"], rows, "headline")]
+                   "convention"], rows, "headline"), *why]
 
 
 def _fidelities(r: dict[str, Any], pngs: dict[str, bytes | None]) -> list[str]:

@@ -13,7 +13,8 @@ from qtomo.reports.formatting import reference_label
 
 
 def make_figures(rec: Any) -> dict[str, bytes | None]:
-    """All report figures as PNG bytes (keys: training, zz, x, learning_curve, rho).
+    """All report figures as PNG bytes (keys: training, zz, x, learning_curve, no_signalling,
+    rho).
 
     Parameters
     ----------
@@ -35,6 +36,7 @@ def make_figures(rec: Any) -> dict[str, bytes | None]:
     if obs:
         out["x"] = figs.site_expectations(_x_series(obs, ref), "X")
     out["learning_curve"] = figs.learning_curve(fd.get("learning_curve"))
+    out["no_signalling"] = figs.deviation_heatmap(fd.get("no_signalling"))
     name = fd.get("headline_rho")
     if name and name in rec.rhos:
         rho = rec.rhos[name]

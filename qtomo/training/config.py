@@ -28,9 +28,8 @@ KEEPS = ("best", "last")
 DEFAULT_BOOTSTRAP = 10
 BOOTSTRAP_MAX_QUBITS = 6
 #: Up to this N the default GRU is narrower (SMALL_HIDDEN units, not 100): at most 6^4 = 1296
-#: outcome strings need no more, and a step costs about 1.7x less. Noisy GHZ-4, Pauli-6,
-#: 81,000 shots: main training 53.9 s -> 31.8 s, the headline fidelity 0.8627 -> 0.8626
-#: (exact 0.8591); the lab GHZ-4 import (200,000 shots): 0.8595 (exact 0.8591).
+#: outcome strings need no more, and a step costs about 1.7x less at an unchanged headline
+#: fidelity (docs/design-notes.md, "Training defaults").
 SMALL_NETWORK_MAX_QUBITS = 4
 SMALL_HIDDEN = 64
 

@@ -87,7 +87,9 @@ def test_fidelity_protocols_end_to_end(tmp_path, state, n, protocol, extra):
     # no dense state (--max-rho-qubits 0): the protocol heads the report
     assert rec["quantum_fidelity"] == lab["value"] and rec["quantum_fidelity_ci95"] == [lo, hi]
     head = report["headline"]["quantum_fidelity"]
-    assert head["estimator"] == f"lab-scale {protocol}" and head["kind"] == "estimate"
+    assert head["estimator"] == "lab-scale" and head["protocol"] == protocol
+    assert head["kind"] == "estimate" and rec["quantum_fidelity_why"].startswith(
+        f"The headline is the {protocol} protocol of the planned design")
     assert report["lab_scale"]["plan_check"]["matches_plan"] is True
     html = (tmp_path / "rep" / "report.html").read_text()
     assert 'id="lab-scale"' in html and "Assumes" in html

@@ -100,10 +100,12 @@ def test_ed_18_stores_its_mps_and_reconstructs(tmp_path):
     np.testing.assert_allclose(x, tfim_x_expectations(n, 1.0, 1.0), atol=1e-10)
     np.testing.assert_allclose(zz, tfim_zz_matrix(n, 1.0, 1.0), atol=1e-10)
     r = run("reconstruct", "--data", data, "--out", tmp_path / "rep", "--json")
-    assert r["quantum_fidelity_source"].startswith("direct")
-    # Pauli-6 at N = 18: a standard error of ~1 from 1,000 shots; the estimate is unbiased
-    assert r["direct_fidelity_stderr"] > 0.1
+    # Pauli-6 at N = 18: a standard error of ~1 from 1,000 shots; the estimate is unbiased,
+    # and too wide to head the report (its interval spans the whole range of a fidelity)
+    assert r["direct_fidelity_stderr"] > 0.25
     assert abs(r["direct_fidelity"] - 1.0) < 4 * r["direct_fidelity_stderr"]
+    assert r["quantum_fidelity"] is None and r["quantum_fidelity_estimator"] is None
+    assert r["quantum_fidelity_source"] == "not determined by the shots"
 
 
 def test_lab_import_ghz_target_above_16_is_its_mps():

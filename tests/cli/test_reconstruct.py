@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from qtomo.cli.main import cli
 from qtomo.data.simulate import SimulateConfig, simulate
+from qtomo.reconstruction.source import Source
 
 FAST = ["--epochs", "2", "--batch-size", "100", "--hidden", "16", "--layers", "1",
         "--device", "cpu", "--precision", "fp32"]
@@ -64,7 +65,8 @@ def test_json_and_report(trained, tmp_path):
     assert s["consistency_p_value"] == rep["consistency"]["p_value"]
     assert 0.5 < s["quantum_fidelity_model"] <= 1.0 + 1e-9
     if s["consistent"]:
-        assert s["quantum_fidelity_source"].startswith("model") and s["fallback_reason"] is None
+        assert Source(s["quantum_fidelity_estimator"]).from_model
+        assert s["fallback_reason"] is None
         assert s["quantum_fidelity_model"] == s["quantum_fidelity"]
     else:
         # the best-supported figure from the 3000 shots: the raw-frequency MLE with its
@@ -126,5 +128,19 @@ def test_refusals(trained, tmp_path):
                        "--samples", 1), 3, "--samples")
     one_error_line(run("reconstruct", "--data", trained / "a.h5", "--out", tmp_path / "r7",
                        "--subsystem", "0,a"), 3, "--subsystem")
-    for d in ("r2", "r3", "r4", "r5", "r6", "r7"):
+    one_error_line(run("reconstruct", "--data", trained / "a.h5", "--out", tmp_path / "r8",
+                       "--estimator", "model"), 3, "--estimator model needs a trained model")
+    for d in ("r2", "r3", "r4", "r5", "r6", "r7", "r8"):
         assert not (tmp_path / d).exists()
+
+
+def test_estimator_direct_without_model(trained, tmp_path):
+    """--estimator direct heads the report with the direct estimate and says it was asked for;
+    the state drawn is the raw frequencies' (the direct estimate has none)."""
+    r = run("reconstruct", "--data", trained / "ghz3.h5", "--out", tmp_path / "r",
+            "--estimator", "direct", "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["quantum_fidelity_estimator"] == "direct" and "--estimator direct" in s[
+        "quantum_fidelity_why"]
+    assert s["quantum_fidelity"] == s["direct_fidelity"]

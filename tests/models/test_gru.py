@@ -114,6 +114,9 @@ def test_training_defaults_follow_the_data():
     # large N: the epoch cost grows with N, a cosine schedule run to its end
     at50 = default_config("gru", 50, 100_000, 4)
     assert at50["epochs"] == 9 and at50.get("lr_schedule", "cosine") == "cosine"
+    # many shots: larger batches at a sqrt(2) higher rate; fewer shots keep 256 (enough steps)
+    assert at50["batch_size"] == 512 and at50["lr"] == pytest.approx(3e-3 * 2**0.5, rel=0.02)
+    assert default_config("gru", 20, 40_000, 4)["batch_size"] == 256
     assert big10["ema_decay"] == at50["ema_decay"] == 0.999
     # few shots at any N: the held-out NLL drives the rate and ends the run
     small = default_config("gru", 40, 2_000, 4)

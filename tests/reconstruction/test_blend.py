@@ -10,7 +10,7 @@ from qtomo.data.hdf5 import open_dataset
 from qtomo.data.simulate import SimulateConfig, simulate
 from qtomo.povm.born import born_probabilities, outcome_index, sample_from_table
 from qtomo.povm.frames import get_frame
-from qtomo.reconstruction import blend
+from qtomo.reconstruction import blend, run_shots
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.config import Stage
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
@@ -22,11 +22,11 @@ from qtomo.training.members import MemberSpec, member_weights
 N = 3
 
 
-def _synthetic_shots(table: np.ndarray, n_train: int, n_val: int, seed: int) -> blend.RunShots:
+def _synthetic_shots(table: np.ndarray, n_train: int, n_val: int, seed: int) -> run_shots.RunShots:
     rng = np.random.default_rng(seed)
     shots = sample_from_table(table, n_train + n_val, rng, N, 6)
     rows = np.arange(n_train + n_val)
-    return blend.RunShots(index=outcome_index(shots, 6), train_rows=rows[:n_train],
+    return run_shots.RunShots(index=outcome_index(shots, 6), train_rows=rows[:n_train],
                           val_rows=rows[n_train:], size=table.size)
 
 
@@ -253,10 +253,10 @@ def test_frequencies_of_a_member_resample():
     # the chosen blend folds the validation shots back in: all 3,500 shots
     every = shots.frequencies(every=True)
     np.testing.assert_allclose(every, np.bincount(shots.index, minlength=exact.size) / 3500)
-    np.testing.assert_allclose(blend.blend_table(exact, 0.25, shots),
+    np.testing.assert_allclose(run_shots.blend_table(exact, 0.25, shots),
                                0.75 * exact + 0.25 * every)
     # a member's blend: its training resample, and a resample of as many validation shots
-    from qtomo.reconstruction.model_spread import member_counts
+    from qtomo.reconstruction.members import member_counts
 
     member = {f: getattr(spec, f) for f in ("name", "kind", "fraction", "effective_shots",
                                              "seed", "init_seed")}
@@ -284,13 +284,13 @@ def test_run_split_is_the_trainers(ghz_run):
 
     _, info = load_run(run)
     with open_dataset(h5) as ds:
-        shots = blend.run_shots(ds, {"train_config": info}, 6)
+        shots = run_shots.run_shots(ds, {"train_config": info}, 6)
         split = ShotSplit(ds, val_fraction=info["val_fraction"], seed=info["seed"])
         assert shots is not None
         np.testing.assert_array_equal(shots.train_rows, split.train_indices())
         val = outcome_index(split.val_rows(), 6)
         np.testing.assert_array_equal(np.sort(shots.index[shots.val_rows]), np.sort(val))
-        assert blend.run_shots(ds, {"train_config": {**info, "val_fraction": 0.0}}, 6) is None
+        assert run_shots.run_shots(ds, {"train_config": {**info, "val_fraction": 0.0}}, 6) is None
 
 
 def test_reconstruct_reports_the_weight_and_the_members_use_it(ghz_run, monkeypatch):
@@ -320,9 +320,12 @@ def test_reconstruct_reports_the_weight_and_the_members_use_it(ghz_run, monkeypa
     assert b["model_infidelity"] == pytest.approx(blend.MODEL_INFIDELITY_FLOOR
                                                   + b["model_spread"]["spread"])
     assert b["distance"] >= 0
-    if b["weight"] > 0:
-        assert "mle_table_only" in m and "frequencies of all its shots" in rep["headline"]["quantum_fidelity"][
-            "source"] + rep["headline"]["quantum_fidelity"].get("model_source", "")
+    if b["weight"] > 0:  # the headline (or the model figure it replaced) names the blend
+        qf = rep["headline"]["quantum_fidelity"]
+        words = qf["source"] + qf.get("model_source", "")
+        assert "mle_table_only" in m
+        assert ("raw-frequency MLE: " in words if b["weight"] == 1
+                else "frequencies of all its shots" in words)
     lo, hi = m["mle"]["fidelity_ci95"]
     assert lo <= m["mle"]["fidelity"] <= hi and m["mle"]["fidelity_stderr"] > 0
     # an under-trained model (2 epochs on 5,400 shots) with exact fidelity 0.8591 (p = 0.05):
@@ -364,7 +367,7 @@ def test_frequencies_are_averaged_over_the_runs_symmetry():
     raw_err, sym_err, sym_est = [], [], []
     for seed in range(8):
         s = _synthetic_shots(exact, 1500, 0, 200 + seed)
-        sym = blend.RunShots(s.index, s.train_rows, s.val_rows, s.size, K=6, n=N,
+        sym = run_shots.RunShots(s.index, s.train_rows, s.val_rows, s.size, K=6, n=N,
                              symmetry="permutation")
         f_raw = s.frequencies()
         np.testing.assert_allclose(sym.frequencies(), symmetrize_table(f_raw, 6, N, "permutation"))

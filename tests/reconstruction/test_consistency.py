@@ -14,6 +14,7 @@ from qtomo.reconstruction import consistency as cs
 from qtomo.reconstruction.metrics import direct_fidelity_values, target_born_table
 from qtomo.reconstruction.observables import PauliAccumulator, TFIMSpec
 from qtomo.reconstruction.run import ReconstructConfig, reconstruct
+from qtomo.reconstruction.source import Source
 from qtomo.reports.report import render_html
 from qtomo.states.ghz import ghz_statevector
 from qtomo.states.noise import depolarize
@@ -244,7 +245,7 @@ def test_exact_model_is_not_flagged(ghz4_noisy):
     rec = reconstruct(ghz4_noisy, None, ReconstructConfig(samples=20_000, seed=1), model=model)
     r = rec.report
     assert r["consistent"] is True and r["consistency"]["failed"] == []
-    assert r["headline"]["quantum_fidelity"]["source"].startswith("model")
+    assert Source(r["headline"]["quantum_fidelity"]["estimator"]).from_model
     assert "model_value" not in r["headline"]["quantum_fidelity"]
     assert r["consistency"]["dof"] == r["consistency"]["n_observables"] == 30
     page = render_html(r, {})

@@ -296,7 +296,7 @@ def test_the_shots_decide_the_model_states_noise(p_shots, p_table, symmetry):
     from types import SimpleNamespace
 
     from qtomo.reconstruction import mle
-    from qtomo.reconstruction.quantum import QuantumStates
+    from qtomo.reconstruction.dense import QuantumStates
     from qtomo.reconstruction.shots_noise import noise_from_shots
 
     f = get_frame("pauli4")

@@ -10,7 +10,6 @@ import json
 import warnings
 
 import numpy as np
-import pytest
 
 from qtomo.povm.frames import pauli6, readout_frames, site_operators
 from qtomo.reconstruction.density import product_table
@@ -150,20 +149,24 @@ def test_reconstruct_reports_the_range_and_widens_the_headline(tmp_path):
 
 def test_a_headline_outside_a_determined_range_is_said():
     """A headline the shots exclude (0.5 where the pinned GHZ-3 design gives about [0.75, 0.83])
-    gets the note; the interval is widened to contain the range."""
+    gets the note; the headline policy widens its interval to contain the range."""
     from types import SimpleNamespace
 
-    from qtomo.reconstruction.fidelity_range import OUTSIDE_NOTE, attach_fidelity_range
+    from qtomo.reconstruction.estimates import FigureEstimate
+    from qtomo.reconstruction.fidelity_range import OUTSIDE_NOTE, range_notes, range_stage
+    from qtomo.reconstruction.headline import HeadlineChecks, choose_headline
+    from qtomo.reconstruction.source import Source
 
     n, psi = 3, ghz(3)
     sigma = target_state(psi, 0.1)
     counts = design_counts(sigma, pauli6(), n, ["ZZZ", "XXX", "XYY"], 2000,
                            np.random.default_rng(3))
-    report = {"quantum": {}, "notes": [],
-              "headline": {"quantum_fidelity": {"value": 0.5, "ci95": [0.45, 0.55]}}}
     qs = SimpleNamespace(freq=counts / counts.sum(), ideal=psi)
     inp = SimpleNamespace(frame=pauli6(), n=n)
-    rng = attach_fidelity_range(report, qs, inp, int(counts.sum()), None, lambda _: None)
+    rng = range_stage(qs, inp, int(counts.sum()), None, lambda _: None)
     assert rng["determined"] and rng["low"] > 0.6
-    assert report["notes"][0].startswith(OUTSIDE_NOTE)
-    assert report["headline"]["quantum_fidelity"]["ci95"] == [0.45, rng["high"]]
+    notes = range_notes(rng, 0.5)
+    assert len(notes) == 1 and notes[0].startswith(OUTSIDE_NOTE)
+    model = FigureEstimate(Source.MODEL_MLE, 0.5, stderr=0.025, ci95=[0.45, 0.55])
+    head = choose_headline([model], HeadlineChecks(consistent=True, fidelity_range=rng))
+    assert head.entry["ci95"] == [0.45, rng["high"]]

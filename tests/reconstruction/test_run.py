@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import qutip
@@ -44,7 +43,8 @@ def test_exact_model_reconstructs_the_target(tfim4):
     h = r["headline"]
     # a perfect model: its table inverts to the target exactly
     assert h["quantum_fidelity"]["value"] == pytest.approx(1.0, abs=1e-6)
-    assert "model" in h["quantum_fidelity"]["source"]
+    assert h["quantum_fidelity"]["estimator"] == "model MLE"
+    assert rec.figures["headline_rho"] == "model_mle"  # the state drawn is the headline's
     assert r["quantum"]["model"]["inversion"]["fidelity"] is None  # unphysical in general
     assert r["quantum"]["model"]["inversion"]["overlap_psi_rho"] == pytest.approx(1.0, abs=1e-10)
     assert r["quantum"]["model"]["mle_fit"]["rank"] == 1
@@ -135,7 +135,8 @@ def test_model_without_likelihood_uses_histograms(tfim4):
 
 def test_large_n_has_no_dense_state(tmp_path):
     path = tmp_path / "ghz6.h5"
-    simulate(SimulateConfig(state="ghz", n_qubits=6, shots=3000, eval_shots=0, seed=1), path)
+    simulate(SimulateConfig(state="ghz", n_qubits=6, shots=3000, eval_shots=0, seed=1,
+                            povm="pauli6"), path)
     rec = reconstruct(path, None, ReconstructConfig(max_rho_qubits=4))
     r = rec.report
     assert "no dense density matrix" in r["quantum"]["dense"]
@@ -143,6 +144,17 @@ def test_large_n_has_no_dense_state(tmp_path):
     assert r["headline"]["quantum_fidelity"]["value"] == d["value"]
     assert abs(d["value"] - 1.0) < 4.5 * d["stderr"]
     assert not rec.rhos.get("data_mle")
+
+
+def test_a_direct_estimate_wider_than_the_fidelity_range_heads_nothing(tmp_path):
+    """GHZ-6 from 3,000 Pauli-4 shots: the direct estimate's standard error (about 0.27)
+    spans [0, 1]; the headline says the shots do not determine the fidelity."""
+    path = tmp_path / "ghz6p4.h5"
+    simulate(SimulateConfig(state="ghz", n_qubits=6, shots=3000, eval_shots=0, seed=1), path)
+    r = reconstruct(path, None, ReconstructConfig(max_rho_qubits=4)).report
+    d, h = r["quantum"]["direct_estimate"], r["headline"]["quantum_fidelity"]
+    assert d["stderr"] > 0.25 and h["value"] is None
+    assert h["uninformative"]["value"] == d["value"] and "qtomo plan" in h["why"]
 
 
 def test_bad_inputs(tfim4, ghz3_noisy):
@@ -171,7 +183,36 @@ def test_a_model_evaluated_string_by_string_keeps_its_table_limit(tfim4, monkeyp
     q = rec.report["quantum"]
     assert "model" not in q and "data" in q
     assert "string by string" in q["model_dense"] and "4^4" in q["model_dense"]
-    assert "model" not in rec.report["headline"]["quantum_fidelity"]["source"]
+    assert rec.report["headline"]["quantum_fidelity"]["estimator"] == "direct"
     from qtomo.reports.html import render_html
 
     assert "string by string" in render_html(rec.report, {})
+
+
+@pytest.mark.parametrize(("estimator", "name", "state"), [
+    ("model", "model MLE", "model_mle"), ("raw-mle", "raw-frequency MLE", "data_mle"),
+    ("direct", "direct", "model_mle")])
+def test_estimator_puts_that_estimate_at_the_head(tfim4, estimator, name, state):
+    """--estimator heads the report with that estimate whatever the checks say (no fallback)
+    and draws its state (the direct estimate has none: the model's is drawn): the model's own
+    MLE state, the raw-frequency MLE with its bootstrap error bar, or the direct estimate."""
+    rec = reconstruct(tfim4, None, ReconstructConfig(samples=2000, seed=3, estimator=estimator),
+                      model=_exact_model(tfim4))
+    qf, q = rec.report["headline"]["quantum_fidelity"], rec.report["quantum"]
+    assert qf["estimator"] == name and f"--estimator {estimator}" in qf["why"]
+    assert "fallback_reason" not in qf and rec.figures["headline_rho"] == state
+    if estimator == "model":
+        assert qf["value"] == q["model"]["mle"]["fidelity"] == pytest.approx(1.0, abs=1e-6)
+    elif estimator == "raw-mle":  # 20,000 shots of a pure state: within a few error bars
+        assert qf["value"] == q["data"]["mle"]["fidelity"]
+        assert qf["stderr"] == q["data"]["mle"]["bootstrap"]["stderr"] > 0
+        assert abs(qf["value"] - 1.0) < 5 * qf["stderr"] + 0.01
+    else:
+        assert qf["value"] == q["direct_estimate"]["value"]
+
+
+def test_an_estimator_the_data_cannot_have_is_refused_before_any_work(tfim4):
+    with pytest.raises(InputValueError, match="--estimator blend needs a trained model"):
+        reconstruct(tfim4, None, ReconstructConfig(estimator="blend"))
+    with pytest.raises(InputValueError, match="--estimator must be one of"):
+        reconstruct(tfim4, None, ReconstructConfig(estimator="best"))
