@@ -31,8 +31,8 @@ covered in >= 18; readout drift covered in >= 17.
 It prints one table per condition (states x counts out of K) and appends per cell the counts
 ``fit_flagged``, ``no_signalling_flagged``, ``qubit_named``, ``covered``, ``datasets``, the
 median headline, interval width and G/dof to ``benchmarks/results/devices.jsonl``.
-One dataset (simulate and reconstruct) takes about 12 s of one core, so K = 20 (180 datasets)
-takes about 20 minutes with the default two workers on two cores.
+One dataset (simulate and reconstruct) takes 6 to 12 s of one core, so K = 20 (180 datasets)
+takes 10 to 20 minutes with the default two workers on two cores.
 
 Seeds: dataset i of state s under condition c has ``--seed`` ``SEED0 + 10000 c + 1000 s + i``;
 ``--calibrate`` uses seeds from ``CALIBRATION_SEED0``, so SIGMA is never chosen on the datasets
