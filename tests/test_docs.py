@@ -5,11 +5,13 @@ about bit orders hold."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +79,22 @@ def test_no_run_logs_in_readme_or_docs() -> None:
         assert not re.search("session", text, re.IGNORECASE), (
             f"{path.relative_to(ROOT)} mentions a 'session': the docs teach, run logs live in "
             "git and benchmarks/results")
+
+
+def test_no_run_figures_in_docstrings_or_comments() -> None:
+    """Docstrings and comments of qtomo/ say what and why; the figures a run measured live in
+    benchmarks/results and the design notes. A number between 0 and 1 given to four or more
+    decimals is how a run's fidelity or error reads (an analytic value is written as an
+    expression or in scientific notation)."""
+    figure = re.compile(r"\b0\.\d{4,}")
+    found = []
+    for path in sorted((ROOT / "qtomo").rglob("*.py")):
+        for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+            if tok.type in (tokenize.COMMENT, tokenize.STRING) and figure.search(tok.string):
+                found.append(f"{path.relative_to(ROOT)}:{tok.start[0]}: "
+                             f"{figure.search(tok.string).group()}")
+    assert not found, ("figures from runs in qtomo/ (move the evidence to "
+                       "docs/design-notes.md):\n" + "\n".join(found))
 
 
 def test_no_citation_of_files_outside_the_repository() -> None:

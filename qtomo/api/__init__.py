@@ -61,10 +61,10 @@ def simulate(
     ----------
     out : path
         The ``.h5`` file to write (atomically; refused if it exists unless ``overwrite``).
-    state : {"tfim", "ghz", "w", "cluster", "product", "random-mps"}, optional
-        TFIM ground state of H = -J sum Z_i Z_{i+1} - h sum X_i, GHZ state, or a family state
-        (any N: a state vector up to 16 qubits, an exact MPS above), see
-        :mod:`qtomo.states.targets`. Default: the ``design``'s target (no other), else tfim.
+    state : {"tfim", "ghz", "w", "cluster", "product", "random-mps", "haar"}, optional
+        TFIM ground state of H = -J sum Z_i Z_{i+1} - h sum X_i, GHZ state, a family state
+        (any N: a state vector up to 16 qubits, an exact MPS above) or a Haar-random state
+        (N <= 12), see :mod:`qtomo.states.targets`. Default: the ``design``'s target, else tfim.
     n_qubits, J, h, boundary, method, chi, cutoff :
         Size (default: the design file's, else 10), couplings (default: the design's target's,
         else J = h = 1, open) and ground-state method (``auto``: ED up to 14 qubits, DMRG

@@ -22,6 +22,7 @@ from qtomo.cli.options import (
     epilog="Examples:\n\n\b\n  qtomo simulate --n-qubits 10 --h 1 --shots 100000 --out tfim10.h5\n"
     "  qtomo simulate --state ghz --n-qubits 40 --povm tetra --shots 2000 --out ghz40.h5\n"
     "  qtomo simulate --state cluster --n-qubits 8 --povm pauli6 --out cluster8.h5\n"
+    "  qtomo simulate --state haar -n 4 --seed 7 --povm pauli6 --out haar4.h5\n"
     "  qtomo simulate --n-qubits 50 --h 1 --shots 200000 --json\n"
     "  qtomo simulate --state ghz -n 3 --design all-pauli --shots-per-setting 1000 --out g3.h5\n"
     "  qtomo simulate --design ghz20_parity.json --noise 0.01 --out ghz20.h5   (the "
@@ -35,16 +36,18 @@ from qtomo.cli.options import (
     "  axis (theta, phi): n = (sin t cos p, sin t sin p, cos t); bit 0 = +1 of n.sigma",
 )
 @click.option("--state",
-              type=click.Choice(["tfim", "ghz", "w", "cluster", "product", "random-mps"]),
+              type=click.Choice(["tfim", "ghz", "w", "cluster", "product", "random-mps",
+                                 "haar"]),
               default=None,
               help="Target: TFIM ground state, GHZ state (|0..0> + |1..1>)/sqrt(2), W state "
               "(|10..0> + ... + |0..01>)/sqrt(N), 1-D open cluster state (CZ chain on |+>^N), "
-              "random product state (Haar qubits from --seed) or random MPS (bond dim. 2, "
-              "open, from --seed). The last four at any N: a state vector up to 16 qubits, "
-              "above an exact MPS (bond dim. 2, 2, 1 and 2). With a --design file that names "
-              "its target (qtomo plan writes one) leave it out: the design's target and its "
-              "J, h, boundary are simulated, and a --state, --J, --h or --boundary that "
-              "contradicts them is an error  [default: the design's target, else tfim]")
+              "random product state (Haar qubits from --seed), random MPS (bond dim. 2, "
+              "open, from --seed) or Haar-random pure state (from --seed, N <= 12). W to "
+              "random MPS at any N: a state vector up to 16 qubits, above an exact MPS (bond "
+              "dim. 2, 2, 1 and 2). With a --design file that names its target (qtomo plan "
+              "writes one) leave it out: the design's target and its J, h, boundary are "
+              "simulated, and a --state, --J, --h or --boundary that contradicts them is an "
+              "error  [default: the design's target, else tfim]")
 @click.option("--n-qubits", "-n", type=int, default=None,
               help="Number of qubits N  [default: the design file's, else 10]")
 @click.option("--J", "J", type=float, default=None,
@@ -109,7 +112,8 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
     """Simulate a target state and sample informationally complete POVM shots.
 
     Builds a TFIM ground state (exact diagonalization or DMRG), a GHZ, W, cluster, seeded random
-    product or seeded random MPS state (a state vector up to 16 qubits, an exact MPS above),
+    product or seeded random MPS state (a state vector up to 16 qubits, an exact MPS above) or
+    a seeded Haar-random state (up to 12 qubits),
     optionally with local depolarizing noise, samples --shots training shots and --eval-shots
     evaluation shots exactly, and writes them with their exact log-probabilities, the POVM and
     the target's exact observables to a versioned HDF5 dataset. The file appears only when

@@ -102,8 +102,9 @@ class ConvModel(AutoregressiveEstimator):
         """Training settings for this model (merged into ``default_config``).
 
         Large datasets: 8 epochs, so that the cosine learning-rate schedule runs to its end
-        within about 3 minutes for 100,000 shots of N = 10 on a 2-core CPU, and an exponential
-        moving average of the weights (validated, kept and scored instead of the raw ones).
+        within a few minutes for a typical dataset on a small CPU (``scripts/bench_models.py``),
+        and an exponential moving average of the weights (validated, kept and scored instead of
+        the raw ones).
         """
         del n_qubits, K
         return {"epochs": 8, "ema_decay": 0.999} if shots > 20_000 else {}

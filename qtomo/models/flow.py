@@ -177,9 +177,9 @@ class FlowModel(DensityEstimator):
     def training_defaults(cls, n_qubits: int, shots: int, K: int) -> dict[str, Any]:
         """Training settings for this model (merged into ``default_config``).
 
-        Large datasets: 15 epochs (the cosine learning-rate schedule ends within about
-        3 minutes for 100,000
-        shots of N = 6 to 10 on a 2-core CPU) and a moving average of the weights.
+        Large datasets: 15 epochs (the cosine learning-rate schedule ends within a few minutes
+        for a typical dataset on a small CPU, ``scripts/bench_models.py``) and a moving average
+        of the weights.
         """
         del n_qubits, K
         return {"epochs": 15, "ema_decay": 0.999} if shots > 20_000 else {}

@@ -19,8 +19,9 @@ Losses (per shot, both minimised in one step of the Trainer's single optimizer):
 With an R1 penalty (Mescheder et al. 2018), gamma/2 ||grad_x D(x_real)||^2, on the
 discriminator. Optionally (``ema`` > 0) the generator's weights are averaged (an exponential
 moving average kept in buffers, Yazici et al. 2019) and ``sample`` uses the averaged generator;
-the default is off: averaging the weights of this nonlinear generator distorted its two-site
-correlators (TFIM N=6: |d<Z0Z1>| 0.07 with the average, 0.02-0.04 without).
+the default is off: the average of a nonlinear generator's weights is not a generator of the
+average distribution, and it distorted the two-site correlators (docs/design-notes.md,
+section "Models").
 
 **No likelihood**: ``has_likelihood`` is False and ``log_prob`` raises; the model's metrics
 come from its samples only (observables; histogram fidelity, KL and JS for small N), and are
@@ -117,7 +118,8 @@ def expected_pair_moment_gap(
     in the correlators are largest, count as much as common ones. The real moments are the
     ``reference`` when given (the mean over all real batches seen so far: a precise target,
     where the moments of one half-batch carry sampling noise far larger than the gaps that
-    matter, e.g. 45% of P(0, 0) at 128 shots), else those of the real batch's halves (and
+    matter: a pair probability p from n shots has relative error sqrt((1 - p) / (n p))),
+    else those of the real batch's halves (and
     then r = 1). A scalar, broadcast to every shot.
     """
     n, sites, k = fake.shape

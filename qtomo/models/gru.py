@@ -60,7 +60,8 @@ def phase_site_default(n_qubits: int, shots: int) -> bool:
     """Whether the default GRU reads its product channels per site: where the plateau schedule
     trains and N <= :data:`PHASE_SITE_MAX_QUBITS` (the GHZ coherence of the dense states
     ``qtomo reconstruct`` fits; above, on the tuning cells of ``scripts/training_cells.py``,
-    the per-site readout cost classical fidelity for TFIM and GHZ alike)."""
+    the per-site readout cost classical fidelity for TFIM and GHZ alike: docs/design-notes.md,
+    section "Training defaults")."""
     return plateau_regime(n_qubits, shots) and n_qubits <= PHASE_SITE_MAX_QUBITS
 
 
@@ -124,7 +125,8 @@ class GRUModel(DensityEstimator):
         epochs; the lowest validation NLL is kept (at the end of an annealed schedule that is
         usually the last epoch). Above :data:`LARGE_BATCH_MIN_SHOTS` shots the batch doubles
         to 512 and the peak rate grows by sqrt(2): on a small CPU a step is overhead-bound,
-        so an epoch runs about 1.4x faster at the same classical fidelity. Every run
+        so an epoch runs faster at the same classical fidelity (docs/design-notes.md, section
+        "Training defaults"). Every run
         validates, keeps and scores an exponential moving average of the weights.
         """
         del K
@@ -137,8 +139,8 @@ class GRUModel(DensityEstimator):
         epochs = int(round(float(np.clip(5.0 * (n_qubits / 10.0) ** 0.365, 3, 12))))
         out = {"epochs": epochs, "ema_decay": 0.999}
         if LARGE_BATCH_MIN_SHOTS < shots <= 400_000:
-            # a step of 512 strings costs about 1.4x one of 256 on a small CPU; the peak rate
-            # grows by sqrt(2) with the batch (the tuning cells of scripts/training_cells.py)
+            # a step of 512 strings costs much less than two of 256 on a small CPU; the peak
+            # rate grows by sqrt(2) with the batch (the tuning cells of scripts/training_cells.py)
             out.update(batch_size=512, lr=LARGE_BATCH_LR)
         return out
 
@@ -343,7 +345,7 @@ class GRUModel(DensityEstimator):
 
         The tree of prefixes is walked depth first: each prefix's conditional is computed once,
         ``sum_j K^j`` GRU steps in all instead of ``N K^N`` for ``log_prob`` of every string
-        (Pauli-6 at N = 10: about 50 times fewer). At most ``max_nodes``
+        (about ``N (K - 1) / K`` times fewer). At most ``max_nodes``
         prefixes are held at once.
         """
         was_training = self.training

@@ -89,15 +89,16 @@ class TransformerModel(AutoregressiveEstimator):
         """Training settings for this model (merged into ``default_config``).
 
         Large datasets: 10 epochs, so that the cosine learning-rate schedule runs to its end
-        well within 3 minutes for 100,000 shots of N = 10 on a 2-core CPU, and an exponential
-        moving average of the weights (validated, kept and scored instead of the raw ones).
+        within a few minutes for a typical dataset on a small CPU, and an exponential moving
+        average of the weights (validated, kept and scored instead of the raw ones).
         Small datasets (many short epochs): the weight average too, and a patience of 10 epochs
-        (their validation NLL is noisy; without them GHZ N=80 runs stopped at F_c ~ 0.97).
-        Always float32 (see below).
+        (their validation NLL is noisy, and a shorter patience stopped runs early). Always
+        float32 (see below). docs/design-notes.md, section "Models"; ``scripts/bench_models.py``
+        measures both.
         """
         del n_qubits, K
-        # float32: bf16 autocast made a training step 1.3x (N = 10) to 2.3x (N = 80) slower
-        # on a 2-core CPU, the casts costing more than the small matrix products save
+        # float32: bf16 autocast made a training step slower on a small CPU, the casts costing
+        # more than the small matrix products save
         if shots > 20_000:
             return {"epochs": 10, "ema_decay": 0.999, "precision": "fp32"}
         return {"ema_decay": 0.998, "patience": 10, "precision": "fp32"}

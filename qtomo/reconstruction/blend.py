@@ -1,123 +1,48 @@
 """The model's maximum-likelihood state, shrunk toward its training shots by a weight that the
-held-out shots and the frequencies' own scatter choose.
+held-out shots and the two estimators' own errors choose.
 
-A generative model is a smoother of the outcome frequencies: where shots are scarce (many
-qubits, few shots) its table Q is far better than the raw frequencies, but with few qubits
-and many shots the raw frequencies f, fitted under positivity, are the efficient estimate
-and the network's own approximation error is what limits it. The model's MLE state is
-therefore fitted to the mixture
+The model's MLE state is fitted to the mixture
 
     T_w = (1 - w) Q + w f_train,        w in BLEND_WEIGHTS = 0, 1/4, 1/2, 3/4, 1,
 
-where f_train are the frequencies of the very shots the model was trained on (the run's
-train/validation split, rebuilt from its seed), in the family (rank r, depolarizing noise)
-chosen for the model's table. The weight is chosen in two steps (:func:`rule_weight`):
+Q the model's outcome table (K^N,), f_train the frequencies of the shots the model was trained
+on (the run's train/validation split, rebuilt from its seed; averaged over the run's symmetry
+group, :meth:`RunShots.frequencies`), in the family (rank r, depolarizing noise) chosen for Q:
+w = 0 is the model alone, w = 1 standard tomography of the training shots. Why a mixture: a
+generative model smooths the frequencies, which wins where the shots are scarce (many qubits,
+few shots) and loses to the frequencies' own MLE, the efficient estimate, where they are
+plentiful; which regime a dataset is in is not known in advance.
 
-1. **The held-out shots rule out what they can.** Each candidate state rho_w predicts the
-   run's validation shots, which neither the model nor f_train has seen; a weight whose
-   negative log-likelihood per shot exceeds the best weight's by more than
-   ``REJECT_STDERRS`` = 1.5 standard errors of the paired per-shot difference is ruled out
-   (a one-sided test at about 93%; at 1 standard error the noise of the validation shots
-   rules out weights that the fidelity needs, at 2 it keeps weights that 600 validation
-   shots of a badly trained model already show to be worse).
-   Where n << K^N the frequencies only add noise and every w > 0 loses by tens of standard
-   errors; where the model is short of the bulk of the distribution, w = 0 loses.
-2. **Among the weights left, the anchor** w_0 (:func:`anchor_weight`), itself where the grid
-   weights on both sides of it are kept, else the kept grid weight nearest it
-   (:func:`settle_weight`; rounding w_0 = 0.82 to 3/4 cost a damped W-4 state from 5,000 lab
-   shots 0.009 against w = 1). The anchor is the
-   weight that minimises the expected infidelity (1 - w)^2 e_m + w^2 e_f + 2 w (1 - w) c of
-   the mixture of two estimators with infidelities e_m (the model's state) and e_f (the MLE
-   of the training shots in the same family), infidelities read as squared distances, c the
-   overlap of their errors: w_0 = (e_m - c) / (e_m + e_f - 2 c). The overlap is read from
-   the infidelity d between the two states, d = e_m + e_f - 2 c, kept within
-   [0, sqrt(e_m e_f)]; with no overlap (d >= e_m + e_f) w_0 = e_m / (e_m + e_f).
+The weight (:func:`choose_weight`; the rule in :mod:`qtomo.reconstruction.blend_rule`):
 
-Why the anchor decides the rest. The network underlearns the many-body coherences of a state
-(the |0...0><1...1| term of GHZ is a product of N small interference factors), and those carry
-little of the likelihood: with 10,000 validation shots of GHZ-6 the weights' log-likelihoods
-differ by a nat or two, within their noise, while their fidelities differ by several of the
-raw MLE's standard errors. The validation shots cannot see what the fidelity needs there; the
-two estimators' own errors can, and both are measured on the run's shots:
+1. **The held-out shots rule out what they can.** Each candidate state predicts the run's
+   validation shots; a weight whose NLL per shot exceeds the best weight's by more than
+   ``REJECT_STDERRS`` standard errors of the paired per-shot difference is ruled out
+   (:func:`ruled_out`).
+2. **The anchor decides the rest.** The many-body coherences that carry the fidelity (GHZ's
+   |0...0><1...1| term) carry little of the likelihood, so the validation shots cannot see
+   them; the two estimators' errors can. The anchor w_0 = (e_m - c) / (e_m + e_f - 2 c)
+   minimises the expected infidelity of the mixture (:func:`anchor_weight`), e_f the
+   split-half infidelity of the frequencies' MLE (:func:`split_half_infidelity`), e_m the
+   model's (:func:`model_infidelity`: ``MODEL_INFIDELITY_FLOOR`` plus the scatter over the
+   run's bootstrap members, :mod:`qtomo.reconstruction.model_spread`), c the overlap of their
+   errors, read from the infidelity d between the two states. When the validation shots rule
+   out w = 0 the anchor is 1 (:func:`weight_anchor`). The weight is the anchor itself where
+   the grid weights on both sides of it are kept, else the kept grid weight nearest it
+   (:func:`settle_weight`).
 
-* e_f, the scatter of the frequencies' MLE (:func:`split_half_infidelity`): the training
-  shots are dealt at random into two halves, both are fitted in the family, and since two
-  independent estimates with infidelities 2 e_f each lie 4 e_f apart, e_f = (1 - F(rho_A,
-  rho_B)) / 4. On 31 bench_blend cells (raw frequencies, rank 1) it was within a factor 2
-  of the MLE's true infidelity in 26, from 0.0001 (GHZ-4 Pauli-6, 90,000 shots) to 0.06
-  (TFIM N = 8, Pauli-4, 18,000 shots), and 0.2-0.35 of it in the five sparse GHZ cells at
-  N = 8-10, where the halves share the MLE's bias (there it still puts the anchor below
-  0.1). An asymptotic kappa P / n (P real parameters of the family) misses it tenfold where
-  the Pauli-4 frequencies are sparse (the demo's TFIM N = 10 at 90,000 shots: anchor 0.31
-  and 0.9885, against 0.9959 from the model alone).
-* e_m, the model's, is its floor ``MODEL_INFIDELITY_FLOOR`` = 0.003, the network's bias (the
-  GRU's coherences at N = 4-8 are not better than a few 1e-3: 0.0008 and 0.0019 on GHZ-4/6
-  Pauli-6 at 100,000 shots, 0.0045 on GHZ-8 Pauli-6 at 20,000), plus, where the run has
-  bootstrap members (``qtomo train`` trains 10 by default up to N = 6), the mean infidelity
-  of their states to the model's (:mod:`qtomo.reconstruction.model_spread`): the part of the
-  model's error that comes from its finite training shots, which the floor cannot know
-  (a Haar-random 4-qubit state from 4,500 training shots: the model's state 0.9918, its
-  members' scatter 0.0048).
-* Why the overlap. A model trained on few shots per outcome string follows their noise as
-  the frequencies do, and the two states then lie close together while both are far from the
-  state measured (the same Haar-random state: 0.9918 and 0.9980, yet only d = 0.0048 apart,
-  below e_m + e_f = 0.0133). Mixing two estimates whose errors point the same way gains
-  little; the weight goes to the one with the smaller error (there w_0 = 0.86 instead of
-  e_m / (e_m + e_f) = 0.64; w = 0.86 gives 0.9974, the raw MLE's 0.9977 +- 0.0011, where
-  the floor alone gave the anchor 0.41, w = 1/2 and 0.9962). The distance does not size
-  e_m alone: estimating e_m as d - e_f was tried and dropped: the model is trained on the
-  same shots and follows part of their noise, so d understates its error, and where the
-  frequencies are sparse the halves share the MLE's bias, e_f is understated (TFIM N = 10,
-  20,000 shots: 0.084 against the true 0.125) and d - e_f overstates the model's error
-  (0.041 against 0.015), which moved TFIM-10 from 0.985 (w = 0) to 0.967 (w = 1/4); there
-  d > e_m + e_f, no overlap, and the anchor is the independent one. Where a run without
-  members has a model worse than its floor and the validation shots cannot show it, the
-  anchor leans on the model more than it should (W-6, Pauli-4, 100,000 shots, raw frequencies:
-  e_m 0.008, anchor 0.40, w = 1/2, 0.99467 against the raw MLE's 0.99585 +- 0.00102; the
-  frequencies averaged over the permutations below give e_f 0.0010 and 0.99717 at w = 3/4).
+The chosen state is then refitted with the validation shots folded back into the frequencies
+(:func:`blend_table`), so that at w = 1 it is the raw MLE of all the shots; e_f, d and the
+validation likelihoods stay those of the training shots, on which the weights are compared.
+The table's own fit (w = 0) is started again from the w = 1/4 state and the lower KL kept
+(``restarted``): it can stop in a local optimum that the blended fits, started from it, leave
+behind. Bootstrap and learning-curve members use the same w with the frequencies of their own
+resample (:func:`qtomo.reconstruction.members.member_counts`), so their spread is that of
+the blended estimator. Unbalanced fixed designs (a conditional model,
+:mod:`~qtomo.reconstruction.design_weights`) and runs without validation shots do not blend.
 
-**When the held-out shots rule out the model's table alone** (w = 0 more than
-``REJECT_STDERRS`` standard errors worse than the best weight), the model's error is shown to
-be above its floor, by an amount the anchor cannot size; the anchor is then 1
-(:func:`weight_anchor`), and the weight the largest the held-out shots leave. The frequencies'
-MLE is the estimator whose error is measured; the model's is only known to be larger than
-assumed. On the 104-cell grid it touches 5 cells, all still within the rules (W-6, Pauli-4,
-100,000 shots: 0.99717 -> 0.99884; noisy GHZ-8, Pauli-4, 100,000 shots: 0.73733 -> 0.74761
-against the exact 0.74004, the raw MLE 0.77548), and on shots that qtomo did not make it moves
-a 5-qubit Dicke state (Pauli-6 lab shots, 20,000) from 0.99531 to 0.99803 (raw MLE 0.99809).
-
-w = 0 is the model alone, w = 1 the standard tomography of the training shots.
-
-**All the shots in the reported state.** The validation shots choose the weight and are then
-folded back into the frequencies: the reported state is fitted to (1 - w) Q + w f_all, f_all
-the frequencies of every shot (:func:`blend_table`), so that at w = 1 it is the raw MLE of
-all the shots, not of the 90% the model was trained on (a 5-qubit Dicke state from 5,000
-Pauli-6 lab shots: 0.9930 from the training shots, 0.9943 from all, the raw MLE's
-0.9943 +- 0.0009). The anchor's e_f, d and the validation likelihoods stay those of the
-training shots, on which the weights are compared.
-
-A run trained under a symmetry group (``symmetry_used``: GHZ's site permutations, the open
-chain's reflection, the ring's dihedral group; :mod:`qtomo.training.symmetry`) blends the
-frequencies averaged over that group (:meth:`RunShots.frequencies`), the distribution its
-augmented training shots estimate, and the split halves are averaged the same way. The
-orbit average is a far less noisy table where the group is large: GHZ-8, Pauli-6, 18,000
-shots: e_f 0.0060 raw, 0.0003 averaged, and the blended state 0.99853 at w = 1 against the
-model's 0.99547 and the raw frequencies' 0.99335.
-
-The table's own fit (w = 0) can stop in a local optimum of the KL that the blended fits, which
-start from it, leave behind; it is started again from the w = 1/4 state and the lower KL is
-kept (``restarted`` in the report; TFIM h = 0.5, N = 8, 20,000 shots: F 0.887 from the first
-start, 0.985 from the second).
-
-Bootstrap and learning-curve members use the same w, with the frequencies of their own
-resample of the shots (:func:`qtomo.reconstruction.model_spread.member_counts`: the training
-resample they were trained on, and a resample of the validation shots), so their spread is
-that of the blended estimator.
-
-Only dense reconstructions of random-basis or balanced designs with a run on disk blend: an
-unbalanced fixed design fits a conditional model on the design's settings
-(:mod:`~qtomo.reconstruction.design_weights`), and a run without validation shots has nothing
-to choose w on.
+The reasoning in full: docs/methods.md, section "The model's state, blended with the shots";
+how each choice was measured: docs/design-notes.md, section "The blend's weight rule".
 """
 
 from __future__ import annotations
@@ -217,8 +142,7 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
         log_p.append(mle.shots_log_p(rho, frame, n, val))
         init = rho  # the next weight starts from this one
     # the table's own fit can end in a local optimum that the blended fits leave: start it
-    # again from its neighbour's state and keep the lower KL to the table (TFIM h = 0.5, N = 8:
-    # KL 0.01130 and F 0.887 from the first start, 0.01104 and 0.985 from w = 1/4's state)
+    # again from its neighbour's state and keep the lower KL to the table (module doc)
     again = mle.refit_like(table, frame, n, fit, init=rhos[1])
     restarted = bool(again.kl < table_kl(rho_model, table, frame) - RESTART_KL_GAIN)
     if restarted:

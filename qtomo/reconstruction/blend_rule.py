@@ -1,6 +1,6 @@
-"""The blend's weight rule (:mod:`qtomo.reconstruction.blend`, whose module doc gives the
-reasons): which weights the validation shots rule out, the anchor from the two estimators'
-errors and their overlap, and the weight used."""
+"""The blend's weight rule (:mod:`qtomo.reconstruction.blend`; the reasons in docs/methods.md,
+section "The model's state, blended with the shots"): which weights the validation shots rule
+out, the anchor from the two estimators' errors and their overlap, and the weight used."""
 
 from __future__ import annotations
 

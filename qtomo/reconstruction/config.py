@@ -42,18 +42,20 @@ class Tuning:
     ``TUNING.reject_stderrs``)."""
 
     #: Blend weights of the training frequencies (0: the model's table alone): quarters, the
-    #: grid the bench_blend cells were tuned on.
+    #: grid tuned on the cells of ``scripts/bench_blend.py``.
     blend_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     #: Blend: a weight is ruled out beyond this many standard errors of the paired validation
-    #: NLL difference (tuned on bench_blend: 1 rules out needed weights, 2 keeps bad ones).
+    #: NLL difference (tuned on ``scripts/bench_blend.py``: 1 rules out needed weights, 2 keeps
+    #: bad ones).
     reject_stderrs: float = 1.5
     #: Blend anchor: the model state's infidelity is at least this (the GRU's coherence bias
-    #: on GHZ-4/6/8 Pauli-6 in bench_blend).
+    #: on the many-shot GHZ Pauli-6 cells of ``scripts/bench_blend.py``).
     model_infidelity_floor: float = 3e-3
     #: Blend: at least this many validation shots to choose the weight on.
     min_validation_shots: int = 200
     #: Consistency: level of the chi-square and of the Bonferroni largest-|z| test (a
-    #: family-wise false-alarm rate below 1%, measured by bench_consistency).
+    #: family-wise false-alarm rate below 1%, which ``scripts/bench_consistency.py`` checks on
+    #: well-trained models).
     alpha: float = 1e-3
     #: Consistency: |z| gate of a scalar (fidelity, energy): 3 standard errors.
     z_scalar: float = 3.0
@@ -64,7 +66,8 @@ class Tuning:
     #: Likelihood ratio: level of the test (the chi-square's level).
     lr_alpha: float = 1e-3
     #: Likelihood ratio: a rejected model state is replaced only when its fidelity lies this
-    #: many raw-MLE standard errors off (noisy GHZ-4, 81,000 shots: a 0.5 s.e. rejection kept).
+    #: many raw-MLE standard errors off (docs/design-notes.md, "The likelihood-ratio test's
+    #: fidelity gate").
     z_fidelity: float = 3.0
     #: Raw-frequency MLE: multinomial resamples behind its bootstrap error bar.
     raw_mle_bootstrap: int = 10

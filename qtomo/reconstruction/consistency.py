@@ -37,7 +37,7 @@ What is compared (docs/conventions.md, "Observables"):
   ``se_M = se_D sqrt(n_D / n_M)``.
 
 Decision (each test at its own level, the family-wise false-alarm rate under the null is at
-most their sum, ``2 ALPHA + n_scalars * 2 Phi(-Z_SCALAR)``, about 0.0074 with two scalars):
+most their sum, ``2 ALPHA + n_scalars * 2 Phi(-Z_SCALAR)``, about 7.4e-3 with two scalars):
 inconsistent when the chi-square p-value < ``ALPHA`` (1e-3), or the Bonferroni-corrected
 p-value of the largest ``|z|`` < ``ALPHA``, or any scalar has ``|z| > Z_SCALAR`` (3).
 

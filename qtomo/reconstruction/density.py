@@ -32,11 +32,10 @@ from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: Largest N for which dense density matrices are built.
 MAX_RHO_QUBITS = 10
-#: Largest full outcome table (K^N entries): Pauli-6 at N = 10 (6^10, 484 MB in float64; a Born
-#: table or R operator of it takes about a second in the real Pauli basis).
+#: Largest full outcome table (K^N entries): Pauli-6 at N = 10 (6^10, 484 MB in float64).
 MAX_TABLE_ENTRIES = 6**10
 #: Largest table of a model whose log Q is evaluated string by string (a model without
-#: ``log_prob_table``: N K^N network steps, 5 s per 65,536 strings for the default GRU).
+#: ``log_prob_table``: N K^N network steps, which grow too slow beyond this).
 MAX_STRINGWISE_TABLE_ENTRIES = 1 << 22
 
 

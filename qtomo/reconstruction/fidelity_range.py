@@ -21,11 +21,11 @@ that fit scatters, not how far the shots leave F open.
   the bands as quadratic penalties of growing weight.
 
 So the range is valid for any state and conservative (a simultaneous band, not one tailored to
-F). A profile likelihood with Wilks' chi-square reference was tried first: on 40 settings of 6
-qubits its range excluded the true fidelity, because the full-rank maximum of the likelihood
-over-fits the 2,560 outcome cells and Wilks' asymptotics fail there. Where the design measures
-the fidelity's Pauli terms the range is a few standard errors wide; where it does not,
-positivity alone bounds it.
+F). Why not a profile likelihood with Wilks' chi-square reference: on a sparse design the
+full-rank maximum of the likelihood over-fits the outcome cells, Wilks' asymptotics fail, and
+the range can exclude the true fidelity (docs/design-notes.md, section "The fidelity range of
+open designs"). Where the design measures the fidelity's Pauli terms the range is a few
+standard errors wide; where it does not, positivity alone bounds it.
 
 :func:`range_stage` computes it for the report (``quantum.data_range``); the headline policy
 (:func:`qtomo.reconstruction.headline.choose_headline`) widens the headline's interval to
@@ -217,8 +217,8 @@ def fidelity_range(freq: np.ndarray, n_shots: int, frame: Any, n: int, psi: np.n
     if init is None:
         init = project_to_physical(rho_from_probabilities(freq, frame, n))
     # every direction alive at the start: from a nearly pure state the factor's small columns
-    # get gradients as small as themselves and the search stays by its start (a seed fitted
-    # with a slightly better likelihood left an open design's range at 0.91-0.95 for 0.5-1)
+    # get gradients as small as themselves and the search stays by its start, which leaves the
+    # range of an open design far too narrow
     d = 2**n
     init = (1.0 - START_MIXING) * np.asarray(init) + START_MIXING * np.eye(d) / d
     high, v_hi = _extreme(+1.0, init, op, bands, n)

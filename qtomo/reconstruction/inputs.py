@@ -283,6 +283,8 @@ def target_label(target: dict[str, Any], noise: float) -> str:
         label = f"random product state (seed {target.get('seed')})"
     elif state == "random-mps":
         label = f"random MPS, bond dimension 2 (seed {target.get('seed')})"
+    elif state == "haar":
+        label = f"Haar-random pure state (seed {target.get('seed')})"
     else:
         label = "unknown (no target stored)"
     if noise > 0:

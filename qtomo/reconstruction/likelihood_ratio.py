@@ -16,10 +16,10 @@ less than an unconstrained one, so the test is conservative there. A model whose
 its state away from what the shots say (typically a smoothed, lower-fidelity state fitted from
 scarce data) is rejected when ``p < ALPHA`` and, since with many shots any imperfect state is
 rejected, its fidelity also differs from the raw MLE's by more than ``Z_FIDELITY`` bootstrap
-standard errors of the latter (a rejection that would not change the headline beyond its error
-keeps the model: noisy GHZ-4, 81,000 Pauli-6 shots, model 0.8649, raw MLE 0.8673 +- 0.0048,
-exact 0.8591). The consistency check then headlines the raw-frequency MLE, the standard
-tomography estimate, with its bootstrap error bar.
+standard errors of the latter: a rejection that would not move the headline beyond its error
+keeps the model (docs/design-notes.md, section "The likelihood-ratio test's fidelity gate").
+Otherwise the consistency check headlines the raw-frequency MLE, the standard tomography
+estimate, with its bootstrap error bar.
 
 The raw-MLE error bar (:func:`raw_mle_bootstrap`): ``B`` multinomial resamples of the shot
 counts, each refitted from the raw MLE in the same family (rank, noise; a warm start: a fit

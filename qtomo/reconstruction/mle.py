@@ -10,10 +10,9 @@
 
 Why a noise family: a state prepared with local noise is full rank however simple the noise
 is, and a rank-r fit to scarce shots can only hold it pure (rank 1: the fidelity to the target
-far too high) or spread shot noise over many eigenvalues (high rank: far too low). On 20,000
-Pauli-4 shots of a GHZ-6 state with local depolarizing noise p = 0.05 (exact fidelity 0.797)
-the raw-frequency MLE gives 0.970 at rank 1 (the AIC's choice), 0.775 at rank 2 and 0.641 at
-rank 4 and above. ``E_p(A A^+ / Tr)``, ``E_p`` the local depolarizing channel on every qubit,
+far too high) or spread shot noise over many eigenvalues (high rank: far too low; measured in
+docs/design-notes.md, section "Noise in the maximum-likelihood family").
+``E_p(A A^+ / Tr)``, ``E_p`` the local depolarizing channel on every qubit,
 adds one parameter that holds all of that noise, fitted in the Heisenberg picture
 (``Tr[E_p(sigma) M(a)] = Tr[sigma M_p(a)]``, :meth:`qtomo.povm.frames.Frame.depolarized`)
 jointly with ``A`` and taken only where the shots ask for it by a likelihood-ratio margin
@@ -53,15 +52,15 @@ from qtomo.states.noise import depolarize
 from qtomo.typing import ComplexArray, FloatArray, Outcomes
 
 #: The depolarizing family is tried up to this many qubits, the largest dense N (one joint fit
-#: per rank: a noisy rank-1 fit of a GHZ-10 tetrahedral table takes about 40 s on 2 cores).
+#: per rank; ``scripts/bench_noise_fit.py`` times it at N = 10).
 NOISE_FIT_MAX_QUBITS = 10
 #: Largest local depolarizing strength searched.
 NOISE_MAX = 0.5
 #: Score cost of the fitted strength, in the units of the AIC (-2 log L + 2 k): the 0.999
 #: quantile of chi-square with one degree of freedom. The noise is taken only where the
 #: likelihood-ratio test against p = 0 rejects at 0.001: shots of a pure state, whose fit gains
-#: a nat or two from any p > 0 by chance, keep p = 0 (at p = 0.005 a GHZ-6 fidelity would drop
-#: by 0.02); a noisy state's shots gain hundreds (20,000 Pauli-4 shots of noisy GHZ-6: 57).
+#: a nat or two from any p > 0 by chance, keep p = 0 (a spurious small p lowers an N-qubit
+#: fidelity by order N p), while a noisy state's shots gain far more than the margin.
 NOISE_PENALTY = 10.83
 
 
@@ -197,9 +196,8 @@ def fit_mle_noisy(
     L-BFGS-B run over ``A`` and p in [0, ``p_max``] from (``init``, ``p_start``).
 
     One joint descent, not a search over p with ``A`` refitted at every trial: a trial far from
-    the optimum (p = 0.2 for a state with p = 0.05) bends ``A`` away from the state, and the
-    next trial, started there, may stay in that valley (a noisy GHZ-10 fit ended at fidelity
-    0.09 that way); the joint descent also costs one fit, not a dozen.
+    the optimum bends ``A`` away from the state, and the next trial, started there, may stay
+    in that valley; the joint descent also costs one fit, not a dozen.
     """
     return fit_mle(probs, frame, n, rank=rank, init=init, max_iter=max_iter,
                    depolarizing=p_start, fit_depolarizing=True, p_max=p_max)

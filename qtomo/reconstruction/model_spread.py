@@ -12,20 +12,19 @@ Two independent draws of an estimator whose infidelity to its mean is s lie 2 s 
 
 is the part of the model state's infidelity that comes from the finite shots it was trained
 on, by the bootstrap principle. It is measured about the members' own mean, not about the
-main model: a resample holds only about 63% distinct shots, and the members come out
-systematically worse than the main model (TFIM N = 6, Pauli-4, 18,000 training shots: the
-main state 0.9936, the members' mean 0.9856), a shift of the resampling, not an error of the
-main model; their mean infidelity to it (``to_main``, 0.0121 there) doubles the pairwise
-scatter (0.0060) and the model's true infidelity (0.0064). The network's own bias (what it
-cannot represent or does not reach, which no resample shows) is what
-``MODEL_INFIDELITY_FLOOR`` stands for, and the two add: e_m = floor + s.
+main model: a resample holds only about 1 - 1/e = 63% distinct shots, so the members come
+out systematically worse than the main model, a shift of the resampling, not an error of the
+main model, and their mean infidelity to it (``to_main``, reported beside s) overstates the
+model's error. The network's own bias (what it cannot represent or does not reach, which no
+resample shows) is what ``MODEL_INFIDELITY_FLOOR`` stands for, and the two add:
+e_m = floor + s.
 
 Why it matters: with few shots per outcome string a model trained on them follows their noise
-as the frequencies do, and the two states lie close together while both are far from the
-state measured (a Haar-random 4-qubit state, 4,500 training shots in Pauli-6: the model's state
-0.9918 and the frequencies' MLE 0.9980 lie only 0.0048 apart). Their distance cannot tell which
-is better; the members can: s = 0.0048 there, above the frequencies' split-half e_f = 0.0044,
-and with the two errors' overlap read from their distance the anchor moves from 0.41 to 0.86.
+as the frequencies do, and the two states lie close together while both are off. Their
+distance cannot tell which is better; the members can, and with the two errors' overlap read
+from their distance the anchor moves toward the estimator with the smaller error.
+How this was measured: docs/design-notes.md, section "The model's error from its bootstrap
+members".
 """
 
 from __future__ import annotations

@@ -5,36 +5,30 @@ The model's MLE state is fitted in a family chosen for the model's table (rank, 
 depolarizing noise of a fitted strength, :func:`qtomo.reconstruction.mle.fit_mle_auto`). A
 model's table is a smoothed copy of the shots, and its smoothing looks like noise to that
 choice; :func:`noise_from_shots` keeps the noise only where the shots' own fit at the same rank
-takes it (:func:`shots_ask_for_noise`).
+takes it (:func:`shots_ask_for_noise`), by the margin ``NOISE_PENALTY`` of
+:mod:`qtomo.reconstruction.mle` (chi-square_1 at 0.001).
 
 The shots' test is in-sample (the likelihood of the very shots the two states are fitted to),
-and it loses its power where the shots are sparse: 20,000 Pauli-4 shots of GHZ-8 behind
-p = 0.05 spread over 4^8 outcome strings that a pure state of 510 parameters fits as well as a
-noisy one (gain 0), so the noise was dropped and the model's state fitted pure, and its
-fidelity erred upward on four independent datasets of that cell (0.810, 0.881, 0.932 and
-0.898 against the exact 0.740). A run trained under a symmetry group (GHZ's permutations, the
-open chain's reflection) is checked on the frequencies averaged over that group, the table
-its augmented training shots estimate (:meth:`~qtomo.reconstruction.run_shots.RunShots.
-frequencies`): there the same shots take the noise (gain 208, p = 0.051), and the five
-datasets give 0.619-0.742 (root-mean-square error 0.066, against 0.147 before). Shots of pure
-states do not take noise from the averaged table (largest gain 0.98 on 14 pure cells at
-N = 6 and 8, against the margin 10.83).
+and it loses its power where the shots are sparse: with few shots per outcome string a pure
+state of many parameters fits them as well as a noisy one, the noise is dropped and the
+model's state comes out too pure. A run trained under a symmetry group (GHZ's permutations,
+the open chain's reflection) is therefore checked on the frequencies averaged over that group,
+the table its augmented training shots estimate
+(:meth:`~qtomo.reconstruction.run_shots.RunShots.frequencies`), which keeps the test's power
+without making pure states take noise.
 
 **The shots test the strength too.** Where they take the noise, their fit at the same rank
 with the strength held at the table's is compared with their own noisy fit; where twice the
-log-likelihood difference exceeds the same margin ``NOISE_PENALTY`` (chi-square_1 at 0.001),
-the model's state is refitted to its table at that rank with the strength held at the shots'
-own, ``depolarizing_from: "shots"`` in the fit; the blended fits
-(:mod:`~qtomo.reconstruction.blend`) keep it (:func:`~qtomo.reconstruction.mle.refit_like`),
-and each bootstrap member takes the strength of its own resample of the training shots
-(:func:`member_depolarizing`). The strength fitted to the table carries the table's smoothing:
-on three Bell pairs behind local depolarizing p = 0.02 (20,000 lab-style Pauli-6 shots, a run
-without a symmetry group) the table asked for 0.0243 where the shots ask for 0.0182, and the
-model's state had fidelity 0.894 against the exact 0.9135; at the shots' strength it is 0.918
-(the raw MLE 0.916). Where a symmetry group averages the table the two strengths agree within
-the shots' error (noisy GHZ-4/6/8, 20,000 shots: 0.0497/0.0427/0.0474-0.0498 from the table,
-0.0502/0.0419/0.0463-0.0504 from the shots), and the table's strength, which an exact model
-gives without the shots' sampling error, is kept.
+log-likelihood difference exceeds the same margin, the model's state is refitted to its table
+at that rank with the strength held at the shots' own, ``depolarizing_from: "shots"`` in the
+fit; the blended fits (:mod:`~qtomo.reconstruction.blend`) keep it
+(:func:`~qtomo.reconstruction.mle.refit_like`), and each bootstrap member takes the strength
+of its own resample of the training shots (:func:`member_depolarizing`). Why: the strength
+fitted to the table carries the table's smoothing, most where no symmetry group averages it;
+where the two strengths agree within the shots' error the table's, free of the shots'
+sampling error, is kept.
+
+How this was measured: docs/design-notes.md, section "Noise in the maximum-likelihood family".
 """
 
 from __future__ import annotations
@@ -62,9 +56,8 @@ def shots_ask_for_noise(freq: FloatArray, frame: AnyFrame, n: int, *, rank: int,
 
     A model's table is a smoothed copy of the shots, and its smoothing looks like noise: the
     pure state nearest the table in KL can predict the shots worse than the same state behind
-    a little depolarization, which then hedges the model's own errors (the model of 100,000
-    Pauli-4 shots of the pure W-6 state took p > 0 and fidelity 0.94, the shots' own fit keeps
-    p = 0 and 0.996). Noise is a property of the prepared state, so the shots decide it.
+    a little depolarization, which then hedges the model's own errors at the cost of the
+    fidelity. Noise is a property of the prepared state, so the shots decide it.
 
     With ``table_strength`` (the strength fitted to the model's table) and the noise taken, the
     shots also test that strength: their fit at the same rank with the strength held there,

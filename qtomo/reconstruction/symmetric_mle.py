@@ -19,10 +19,10 @@ The fit is :func:`qtomo.reconstruction.mle.fit_mle`'s L-BFGS-B objective
 (:func:`qtomo.reconstruction.mle_objective.likelihood_objective`: Born tables and its
 gradient by the qubit-by-qubit contractions, p in [0, ``NOISE_MAX``]) composed with the linear
 map c -> A = B c, B the real (2^N, N + 1) matrix of Dicke states, so the gradient in c is B^T
-times the gradient in A. The likelihood of this family can hold local optima (on one
-noisy GHZ-8 Pauli-4 table, a trial fit with L-BFGS's default memory of 10 ended at F 0.098
-from the projected linear inversion and at 0.702, with a higher likelihood, from the maximally
-mixed state); the fit runs from several starts and keeps the highest likelihood.
+times the gradient in A. The likelihood of this family can hold local optima (a fit started
+from the projected linear inversion can end far from one started from the maximally mixed
+state, at a lower likelihood), so the fit runs from several starts and keeps the highest
+likelihood (docs/design-notes.md, section "Several starts for the symmetric family").
 """
 
 from __future__ import annotations

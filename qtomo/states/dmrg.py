@@ -26,7 +26,8 @@ environments, the effective two-site Hamiltonian and its Lanczos solver are in
 Performance notes: the TFIM MPO is applied term by term (identity environments skipped:
 four chi^3 GEMMs per Lanczos step instead of a dense MPO contraction), and only numpy's
 LAPACK is used inside the sweeps: interleaving numpy GEMMs with scipy LAPACK calls makes
-the two OpenBLAS thread pools compete (SVDs measured 10x slower on 2 cores).
+the two OpenBLAS thread pools compete, and the SVDs slow down many times over on a small CPU
+(``scripts/bench_dmrg.py`` times the sweeps).
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def _solve_bond(chain: _Chain, i: int, st: _SweepSettings) -> tuple[float, np.nd
 def _truncated_svd(theta: np.ndarray, chi_max: int, cutoff: float):
     """SVD of a matrix with truncation; returns U, S (normalised), V and discarded weight."""
     # numpy's LAPACK, not scipy's: alternating numpy GEMMs with scipy LAPACK calls makes the
-    # two OpenBLAS thread pools fight over the cores (10x slower SVDs measured on 2 cores)
+    # two OpenBLAS thread pools fight over the cores (module doc)
     try:
         u, s, vh = np.linalg.svd(theta, full_matrices=False)
     except np.linalg.LinAlgError:  # pragma: no cover - rare gesdd failure

@@ -1,11 +1,14 @@
-"""State-vector builders of further target families: W, cluster, random product, random MPS.
+"""State-vector builders of further target families: W, cluster, random product, random MPS
+and Haar-random states.
 
 Conventions (as everywhere in qtomo, see docs/conventions.md, "Qubits and bit order"): a state
 vector of ``N`` qubits has shape ``(2^N,)`` and is big-endian, qubit 0 being the most significant
 bit (``np.kron(q0, np.kron(q1, ...))``); ``|0>`` is the +1 eigenstate of Z. Every builder returns a
 normalised vector and refuses ``N > FAMILY_MAX_QUBITS`` (the largest state vector a dataset file
 stores, :data:`qtomo.states.statevector.MAX_PSI_QUBITS`). Above that, the same states are built
-as exact MPS by :mod:`qtomo.states.family_mps` (from the same random draws).
+as exact MPS by :mod:`qtomo.states.family_mps` (from the same random draws). The Haar-random
+state is the exception: its entanglement follows a volume law (an MPS needs bond dimension
+``2^(N/2)``), so it exists only as a dense vector of at most ``HAAR_MAX_QUBITS`` qubits.
 
 The random families are reproducible: the same ``seed`` gives the same state. Their random
 stream is ``np.random.default_rng([seed, tag])`` with a family tag, so it is independent of the
@@ -23,23 +26,36 @@ from qtomo.typing import ComplexArray, FloatArray
 #: Largest number of qubits of the dense state vectors here (2^N amplitudes); targets above
 #: it are the MPS of :mod:`qtomo.states.family_mps`.
 FAMILY_MAX_QUBITS = MAX_PSI_QUBITS
-#: Family names as ``qtomo simulate --state`` spells them.
+#: Largest N of a Haar-random state. Its MPS, which the shot sampler builds once the Born
+#: table (K^N entries) is too large, has bond dimension 2^(N/2): 64 at N = 12.
+HAAR_MAX_QUBITS = 12
+#: Family names as ``qtomo simulate --state`` spells them, with an exact MPS at any N.
 FAMILIES = ("w", "cluster", "product", "random-mps")
+#: The Haar-random family (``qtomo simulate --state haar``): dense only, N <= HAAR_MAX_QUBITS.
+HAAR = "haar"
 #: Qubit permutations that leave each family's state invariant (the ``symmetry`` a dataset
 #: declares for training augmentation; see :mod:`qtomo.training.symmetry`).
 FAMILY_SYMMETRY = {"w": "permutation", "cluster": "reflection", "product": "none",
-                   "random-mps": "none"}
+                   "random-mps": "none", HAAR: "none"}
 #: Chain boundary stored with each family's target ("none": not a chain).
-FAMILY_BOUNDARY = {"w": "none", "cluster": "open", "product": "none", "random-mps": "open"}
+FAMILY_BOUNDARY = {"w": "none", "cluster": "open", "product": "none", "random-mps": "open",
+                   HAAR: "none"}
 
 _TAG_PRODUCT = 0x9D0C
 _TAG_MPS = 0x3A95
+_TAG_HAAR = 0x4AA2
 
 
 def check_family_qubits(n: int, family: str = "this state") -> None:
-    """Raise :class:`InputValueError` (one line) unless ``1 <= n <= FAMILY_MAX_QUBITS``."""
+    """Raise :class:`InputValueError` (one line) unless ``1 <= n <= FAMILY_MAX_QUBITS``
+    (``HAAR_MAX_QUBITS`` for the Haar-random family)."""
     if int(n) != n or n < 1:
         raise InputValueError(f"the number of qubits must be an integer >= 1, got {n}")
+    if family == HAAR and n > HAAR_MAX_QUBITS:
+        raise InputValueError(
+            f"a Haar-random state holds at most {HAAR_MAX_QUBITS} qubits, got {n}: it is "
+            "highly entangled, so no small MPS describes it and its dense vector stays small"
+        )
     if n > FAMILY_MAX_QUBITS:
         raise InputValueError(
             f"a dense {family} state vector holds at most {FAMILY_MAX_QUBITS} qubits, got {n}; "
@@ -177,8 +193,32 @@ def random_mps_statevector(n: int, seed: int, chi: int = 2) -> ComplexArray:
     return psi / np.linalg.norm(psi)
 
 
+def haar_statevector(n: int, seed: int) -> ComplexArray:
+    """Seeded Haar-random pure state of ``n`` qubits.
+
+    Parameters
+    ----------
+    n : int
+        Number of qubits, ``1 <= n <= HAAR_MAX_QUBITS``.
+    seed : int
+        Seed of the random stream (independent of the shot stream with the same seed).
+
+    Returns
+    -------
+    ndarray, complex128, shape (2^n,)
+        A normalised vector of i.i.d. standard complex Gaussian amplitudes, which is distributed
+        by the unitarily invariant (Haar) measure on pure states. Two independent draws have
+        ``|<a|b>|^2 ~ Beta(1, 2^n - 1)``: mean ``2^-n``, second moment ``2 / (2^n (2^n + 1))``.
+    """
+    check_family_qubits(n, HAAR)
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFFFFFFFFFF, _TAG_HAAR, int(n)])
+    psi = rng.standard_normal(2**n) + 1j * rng.standard_normal(2**n)
+    return psi / np.linalg.norm(psi)
+
+
 def family_statevector(family: str, n: int, seed: int = 0) -> np.ndarray:
-    """The state vector of ``family`` (one of :data:`FAMILIES`) on ``n`` qubits."""
+    """The state vector of ``family`` (one of :data:`FAMILIES` or :data:`HAAR`) on ``n``
+    qubits."""
     if family == "w":
         return w_statevector(n)
     if family == "cluster":
@@ -187,7 +227,10 @@ def family_statevector(family: str, n: int, seed: int = 0) -> np.ndarray:
         return product_statevector(n, seed)
     if family == "random-mps":
         return random_mps_statevector(n, seed)
-    raise InputValueError(f"unknown state family {family!r}; expected one of {FAMILIES}")
+    if family == HAAR:
+        return haar_statevector(n, seed)
+    raise InputValueError(
+        f"unknown state family {family!r}; expected one of {(*FAMILIES, HAAR)}")
 
 
 __all__ = [
@@ -195,10 +238,13 @@ __all__ = [
     "FAMILY_BOUNDARY",
     "FAMILY_MAX_QUBITS",
     "FAMILY_SYMMETRY",
+    "HAAR",
+    "HAAR_MAX_QUBITS",
     "check_family_qubits",
     "cluster_statevector",
     "family_statevector",
     "haar_qubit_states",
+    "haar_statevector",
     "product_statevector",
     "random_mps_statevector",
     "random_mps_tensors",

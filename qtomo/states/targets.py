@@ -17,12 +17,12 @@ A known target is always kept, so that every dataset's fidelity can be computed:
   - W, cluster, random product and random MPS: their exact MPS
     (:mod:`qtomo.states.family_mps`; bond 2, 2, 1 and 2), at any N, built from the same random
     draws as the dense vectors of N <= 16; ``x_exact`` and ``zz_exact`` from the MPS.
+    A Haar-random state has no small MPS and is refused above 12 qubits.
   - Exact diagonalization (TFIM, N <= 20) and imported state vectors: the vector's MPS by an
     SVD sweep that drops, per bond, only a Schmidt tail of relative weight at most
     ``ROUNDOFF_CUTOFF = 1e-28``, i.e. amplitudes below ~1e-14 of the norm. The MPS then
-    reproduces the vector to round-off (``||psi - psi_MPS|| ~ 3e-14`` for the critical TFIM
-    at N = 18, bond dimension 60 instead of the 512 of an untruncated sweep), below the
-    accuracy of the Lanczos vector itself.
+    reproduces the vector to round-off, below the accuracy of the Lanczos vector itself,
+    usually at a bond dimension well below that of an untruncated sweep.
   - DMRG: its own MPS.
 
   Storing the MPS rather than a larger ``psi`` was chosen because (1) the sampler already
@@ -44,7 +44,13 @@ from typing import Any
 import numpy as np
 
 from qtomo.errors import InputValueError
-from qtomo.states.families import FAMILY_BOUNDARY, FAMILY_SYMMETRY, family_statevector
+from qtomo.states.families import (
+    FAMILY_BOUNDARY,
+    FAMILY_SYMMETRY,
+    HAAR,
+    check_family_qubits,
+    family_statevector,
+)
 from qtomo.states.family_mps import family_mps
 from qtomo.states.mps import MPS
 from qtomo.states.statevector import MAX_PSI_QUBITS, n_qubits_of, x_and_zz
@@ -52,10 +58,10 @@ from qtomo.states.tfim import BOUNDARIES, ED_MAX_QUBITS, check_tfim_params
 from qtomo.typing import ComplexArray, FloatArray
 
 #: Target states by name (``qtomo simulate --state``).
-STATES = ("tfim", "ghz", "w", "cluster", "product", "random-mps")
+STATES = ("tfim", "ghz", "w", "cluster", "product", "random-mps", HAAR)
 #: Family states: dense vectors of :mod:`qtomo.states.families` up to MAX_PSI_QUBITS, exact MPS
-#: of :mod:`qtomo.states.family_mps` above.
-FAMILY_STATES = ("w", "cluster", "product", "random-mps")
+#: of :mod:`qtomo.states.family_mps` above (``haar``: dense only, at most 12 qubits).
+FAMILY_STATES = ("w", "cluster", "product", "random-mps", HAAR)
 #: Ground-state methods of the TFIM (``auto``: exact diagonalization up to AUTO_ED_MAX qubits).
 METHODS = ("auto", "ed", "dmrg")
 AUTO_ED_MAX = 14
@@ -142,6 +148,14 @@ def check_target(state: str, n_qubits: int, *, J: float = 1.0, h: float = 1.0,
         raise InputValueError(f"--chi must be >= 1, got {chi}")
     if not (np.isfinite(cutoff) and 0.0 <= cutoff < 1.0):
         raise InputValueError(f"--cutoff must lie in [0, 1), got {cutoff}")
+    _check_state_size(state, n_qubits, J=J, h=h, boundary=boundary, method=method)
+
+
+def _check_state_size(state: str, n_qubits: int, *, J: float, h: float, boundary: str,
+                      method: str) -> None:
+    """The limits of one state: the TFIM's parameters and ED size, the Haar state's N <= 12."""
+    if state == HAAR:
+        check_family_qubits(n_qubits, HAAR)
     if state == "tfim":
         check_tfim_params(n_qubits, J, h, boundary)
         if method == "ed" and n_qubits > ED_MAX_QUBITS:
@@ -192,9 +206,9 @@ def build_target(
 
     Parameters
     ----------
-    state : {"tfim", "ghz", "w", "cluster", "product", "random-mps"}
+    state : {"tfim", "ghz", "w", "cluster", "product", "random-mps", "haar"}
     n_qubits : int
-        N >= 1 (exact diagonalization: N <= 20).
+        N >= 1 (exact diagonalization: N <= 20; haar: N <= 12).
     J, h, boundary :
         TFIM couplings of H = -J sum Z_i Z_{i+1} - h sum X_i and its boundary.
     method : {"auto", "ed", "dmrg"}
@@ -226,7 +240,7 @@ def build_target(
         t.x_exact = np.full(n, 1.0 if n == 1 else 0.0)
         t.zz_exact = np.ones((n, n))
     elif state in FAMILY_STATES:
-        # product / random-mps draw from their own stream of the seed (not the shots' stream)
+        # product / random-mps / haar draw from their own stream of the seed (not the shots')
         if n <= MAX_PSI_QUBITS:
             _set_dense(t, family_statevector(state, n, seed))
         else:

@@ -28,8 +28,8 @@ KEEPS = ("best", "last")
 DEFAULT_BOOTSTRAP = 10
 BOOTSTRAP_MAX_QUBITS = 6
 #: Up to this N the default GRU is narrower (SMALL_HIDDEN units, not 100): at most 6^4 = 1296
-#: outcome strings need no more, and a step costs about 1.7x less at an unchanged headline
-#: fidelity (docs/design-notes.md, "Training defaults").
+#: outcome strings need no more, and a step costs less at an unchanged headline fidelity
+#: (docs/design-notes.md, "Training defaults").
 SMALL_NETWORK_MAX_QUBITS = 4
 SMALL_HIDDEN = 64
 

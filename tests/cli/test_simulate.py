@@ -58,7 +58,8 @@ def test_refuses_overwrite(tmp_path):
     r = run("simulate", "-n", "4", "--shots", "10", "--out", str(out))
     assert r.exit_code == 5 and "--overwrite" in r.stderr
     assert out.read_bytes() == before
-    assert run("simulate", "-n", "4", "--shots", "10", "--out", str(out), "--overwrite").exit_code == 0
+    r = run("simulate", "-n", "4", "--shots", "10", "--out", str(out), "--overwrite")
+    assert r.exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -96,8 +97,20 @@ def test_info_rejects_bad_files(tmp_path, content, text):
     assert r.exit_code == 4 and text in r.stderr and "Traceback" not in r.output
 
 
+def test_haar_above_12_qubits_refused_in_one_line(tmp_path):
+    r = run("simulate", "--state", "haar", "-n", "13", "--out", str(tmp_path / "h.h5"))
+    assert r.exit_code == 3, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "at most 12 qubits, got 13" in lines[0]
+    assert "Traceback" not in r.output and not list(tmp_path.iterdir())
+    r = run("simulate", "--help")
+    text = " ".join(r.output.split())
+    assert "haar" in text and "Haar-random pure state (from --seed, N <= 12)" in text
+
+
 @pytest.mark.parametrize("state,symmetry", [("w", "permutation"), ("cluster", "reflection"),
-                                            ("product", "none"), ("random-mps", "none")])
+                                            ("product", "none"), ("random-mps", "none"),
+                                            ("haar", "none")])
 def test_state_families_write_datasets(tmp_path, state, symmetry):
     from qtomo.povm.born import born_probabilities, outcome_index
     from qtomo.reconstruction.run import ReconstructConfig, reconstruct

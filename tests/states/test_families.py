@@ -11,8 +11,10 @@ from qtomo.errors import InputValueError
 from qtomo.states.families import (
     FAMILIES,
     FAMILY_MAX_QUBITS,
+    HAAR_MAX_QUBITS,
     cluster_statevector,
     family_statevector,
+    haar_statevector,
     product_statevector,
     random_mps_statevector,
     w_statevector,
@@ -119,8 +121,45 @@ def test_random_mps_schmidt_rank_and_seed(n):
     assert not np.allclose(np.abs(random_mps_statevector(n, seed=6)), np.abs(psi))
 
 
+@pytest.mark.parametrize("n", (1, 4, HAAR_MAX_QUBITS))
+def test_haar_normalised_and_seeded(n):
+    psi = haar_statevector(n, seed=21)
+    assert psi.shape == (2**n,) and psi.dtype == np.complex128
+    assert np.isclose(np.vdot(psi, psi).real, 1.0, atol=1e-12)
+    assert np.array_equal(haar_statevector(n, seed=21), psi)
+    assert np.array_equal(family_statevector("haar", n, seed=21), psi)
+    assert abs(np.vdot(haar_statevector(n, seed=22), psi)) < 1 - 1e-6
+
+
+def test_haar_refuses_more_than_12_qubits():
+    with pytest.raises(InputValueError, match="at most 12 qubits, got 13"):
+        haar_statevector(HAAR_MAX_QUBITS + 1, seed=1)
+    with pytest.raises(InputValueError, match="at most 12 qubits"):
+        build_target("haar", HAAR_MAX_QUBITS + 1)
+    with pytest.raises(InputValueError):
+        haar_statevector(0, seed=1)
+
+
+def test_haar_overlap_moments():
+    """F = |<a|b>|^2 of independent Haar draws in dimension d is Beta(1, d - 1): E F = 1/d and
+    E F^2 = 2/(d(d+1)). The second moment tells complex Haar states from real Gaussian ones
+    (3/(d(d+2)): 0.0375 against 0.0278 at d = 8, 9 standard errors apart here)."""
+    n, m = 3, 2000
+    d = 2**n
+    a = np.array([haar_statevector(n, seed=2 * i) for i in range(m)])
+    b = np.array([haar_statevector(n, seed=2 * i + 1) for i in range(m)])
+    f = np.abs(np.einsum("si,si->s", a.conj(), b)) ** 2
+    # exact moments of Beta(1, d - 1): E F^k = k! / (d (d+1) ... (d+k-1))
+    m1, m2, m4 = 1 / d, 2 / (d * (d + 1)), 24 / (d * (d + 1) * (d + 2) * (d + 3))
+    se1 = np.sqrt((m2 - m1**2) / m)
+    se2 = np.sqrt((m4 - m2**2) / m)
+    assert abs(f.mean() - m1) < 4 * se1
+    assert abs((f**2).mean() - m2) < 4 * se2
+
+
 @pytest.mark.parametrize("family,symmetry", [("w", "permutation"), ("cluster", "reflection"),
-                                             ("product", "none"), ("random-mps", "none")])
+                                             ("product", "none"), ("random-mps", "none"),
+                                             ("haar", "none")])
 @pytest.mark.parametrize("noise", (0.0, 0.2))
 def test_build_target(family, symmetry, noise):
     n = 5
