@@ -26,7 +26,12 @@ import numpy as np
 from qtomo.povm.born import Estimate, estimate, outcome_index
 from qtomo.reconstruction import metrics as mt
 from qtomo.reconstruction.config import READ_BLOCK, SCORE_SHOTS, Stage
-from qtomo.reconstruction.design_weights import DesignCoverage, coverage, stratified_mean
+from qtomo.reconstruction.design_weights import (
+    MAX_STRATIFIED_QUBITS,
+    DesignCoverage,
+    coverage,
+    stratified_mean,
+)
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.reconstruction.observables import ObservableSet, PauliAccumulator
 from qtomo.states.targets import statevector_to_mps
@@ -113,6 +118,9 @@ class ShotTallies:
         Flat outcome index of every shot, in file order (only for dense reconstructions):
         what the blended model state (:mod:`qtomo.reconstruction.blend`) splits into the
         run's training and validation shots without reading them again.
+    fixed_design : bool
+        The shots follow a fixed design of Pauli settings (a plain average of the per-shot
+        values is then biased unless the design is stratified).
     """
 
     direct: ObservableSet
@@ -123,6 +131,7 @@ class ShotTallies:
     score_shots: np.ndarray | None
     coverage: DesignCoverage | None = None
     index: np.ndarray | None = None
+    fixed_design: bool = False
 
 
 def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]] | None,
@@ -183,7 +192,7 @@ def read_shots(ds: Any, inp: DatasetInputs, *, vector_terms: list[dict[int, str]
     return ShotTallies(
         direct=acc.result("direct"), sub_counts=sub_counts, rdm_sites=rdm_sites, freq=freq,
         fidelity_values=np.concatenate(fid_parts) if fidelity.values is not None else None,
-        score_shots=score, coverage=_merge(setting_parts), index=index)
+        score_shots=score, coverage=_merge(setting_parts), index=index, fixed_design=fixed)
 
 
 def _merge(parts: list[DesignCoverage]) -> DesignCoverage | None:
@@ -213,13 +222,21 @@ def direct_fidelity(tallies: ShotTallies, stage: Stage) -> Estimate | None:
     if tallies.coverage is not None:  # a fixed design: the stratified mean, or none at all
         st = stratified_mean(q, tallies.coverage)
         return None if st is None else Estimate(st[0], st[1], int(q.size))
+    if tallies.fixed_design:  # too many qubits to stratify: no unbiased average
+        return None
     return estimate(q)
 
 
 def design_note(tallies: ShotTallies) -> str | None:
     """Why a fixed design has no direct fidelity estimate (None: it has one, or no design)."""
     cov = tallies.coverage
-    if cov is None or cov.complete or tallies.fidelity_values is None:
+    if tallies.fidelity_values is None:
+        return None
+    if cov is None and tallies.fixed_design:
+        return (f"not computed: a fixed design of more than {MAX_STRATIFIED_QUBITS} qubits "
+                "cannot be stratified over its 3^N settings, and the plain average of its "
+                "shots is biased for a figure that involves unmeasured settings")
+    if cov is None or cov.complete:
         return None
     return (f"not computed: the fixed design has {cov.describe()} (at least 2 shots in every "
             "one are needed); an average over the measured settings alone is biased for a "
