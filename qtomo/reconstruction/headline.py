@@ -156,25 +156,26 @@ def pick_headline(candidates: Sequence[FigureEstimate], checks: HeadlineChecks) 
                if checks.consistent else "the model heads where nothing checks it")
         return Pick(model, None, why, model.state)
     rejects = "the model-vs-data check rejects the model"
+    no_direct = ("no direct estimate" if vague is None else "no direct estimate narrower than "
+                 f"the range of a fidelity (its standard error is {vague.stderr:.2g})")
     if model is not None:
         if raw is not None and raw.stderr is not None and (
                 direct is None or raw.stderr < direct.stderr):
             return Pick(raw, model, f"{rejects}, and of the estimates from the shots alone it "
                         "has the smallest error" if direct else f"{rejects}, and the shots give "
-                        "no direct estimate", raw.state)
+                        f"{no_direct}", raw.state)
         if direct is not None:
             return Pick(direct, model, f"{rejects}, and of the estimates from the shots alone "
                         "it has the smallest error", _state(candidates, False))
         if points is not None:
-            return Pick(points, model, f"{rejects}, and the shots give no direct estimate",
+            return Pick(points, model, f"{rejects}, and the shots give {no_direct}",
                         points.state)
         return Pick(model, None, f"{rejects}, but the shots give no estimate of their own",
                     model.state)
     if direct is not None:
         return Pick(direct, None, "there is no model state", _state(candidates, True))
     if points is not None:
-        return Pick(points, None, "there is no model state and no direct estimate",
-                    points.state)
+        return Pick(points, None, f"there is no model state and {no_direct}", points.state)
     if vague is not None:
         return Pick(None, None, (
             f"the shots do not determine the fidelity: the direct estimate's standard error "
