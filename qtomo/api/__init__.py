@@ -138,7 +138,7 @@ def import_shots(
     povm: str | None = None, bit_order: str = "q0-first", target: str = "none",
     J: float = 1.0, h: float = 1.0, boundary: str = "open",
     basis_alpha: float = 0.01, seed: int = 1234, calibration: PathLike | None = None,
-    readout: PathLike | None = None, overwrite: bool = False,
+    readout: PathLike | None = None, design: PathLike | None = None, overwrite: bool = False,
 ) -> Dataset:
     """Import lab data into the dataset file ``out`` (``qtomo import``).
 
@@ -169,6 +169,10 @@ def import_shots(
     basis_alpha : float
         Level of the chi-square test of uniform basis frequencies; when it fails a
         ``LabImportWarning`` is issued and the POVM is built from the measured frequencies.
+    design : path, optional
+        The design file of ``qtomo plan`` the counts follow: the counts must hold its
+        settings, and the dataset stores the plan and its target, so that :func:`reconstruct`
+        reports the plan's lab-scale fidelity (:mod:`qtomo.data.lab_plan`).
 
     Returns
     -------
@@ -187,7 +191,8 @@ def import_shots(
     cfg = LabImportConfig(format=format, povm=povm.lower(), bit_order=bit_order, target=target,
                           J=J, h=h, boundary=boundary, basis_alpha=basis_alpha, seed=seed,
                           calibration=None if calibration is None else str(calibration),
-                          readout=None if readout is None else str(readout)).validate()
+                          readout=None if readout is None else str(readout),
+                          design=None if design is None else str(design)).validate()
     summary = import_lab_shots(source, out, cfg, overwrite=overwrite)
     return Dataset(Path(out), summary)
 

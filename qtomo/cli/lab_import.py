@@ -16,7 +16,8 @@ from qtomo.cli.options import emit_json, finite_float, json_option, overwrite_op
     "  qtomo import shadow.npz --out lab.h5                               # PennyLane\n"
     "  qtomo import shots.csv --povm pauli4 --bit-order q0-last --out lab.h5\n"
     "  qtomo import shots.npy --target tfim --J 1 --h 0.8 --out lab.h5 --json\n"
-    "  qtomo import idx.csv --format outcomes --povm tetra --out lab.h5\n\n"
+    "  qtomo import idx.csv --format outcomes --povm tetra --out lab.h5\n"
+    "  qtomo import ghz20_counts.json --design ghz20.json --out ghz20.h5  # planned\n\n"
     "\b\npauli-basis CSV layout (bit 0 = +1 eigenstate of the measured Pauli):\n"
     "  bases,bits\n  XZZY,0110\n  ZZXX,1001\n\n"
     "\b\ncounts: JSON {\"XXYZ\": {\"0101\": 12, ...}, ...} or CSV setting,outcome,count\n"
@@ -56,13 +57,17 @@ from qtomo.cli.options import emit_json, finite_float, json_option, overwrite_op
 @click.option("--readout", type=click.Path(dir_okay=False), default=None,
               help="JSON of per-qubit 2x2 confusion matrices P(read b | prepared b'); stored "
               "like --calibration's estimate and corrected by reconstruct.")
+@click.option("--design", "plan_file", type=click.Path(dir_okay=False), default=None,
+              help="The design file of 'qtomo plan' the counts follow: the counts must hold "
+              "its settings; the plan and its target are stored, and reconstruct reports the "
+              "plan's lab-scale fidelity.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="qtomo_lab.h5",
               show_default=True, help="Output dataset file (HDF5).")
 @overwrite_option
 @json_option
 @run_command
 def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,
-        calibration, readout, out, overwrite, as_json):
+        calibration, readout, plan_file, out, overwrite, as_json):
     """Import lab data from SOURCE into a qtomo dataset.
 
     Bases and bits become Pauli-6 outcomes (+x, -x, +y, -y, +z, -z); --povm pauli4
@@ -70,7 +75,9 @@ def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,
     expanded into per-shot rows and shuffled (seeded), and the dataset records the design
     (settings and shots). The basis frequencies are tested against 1/3 each; when they differ
     the command warns and uses the Pauli-6 POVM weighted by the measured frequencies.
-    --target stores the intended state so that 'qtomo reconstruct' reports the fidelity to it.
+    --target stores the intended state so that 'qtomo reconstruct' reports the fidelity to it;
+    --design attaches the 'qtomo plan' design the counts follow (and its target), so that
+    'qtomo reconstruct' checks the counts against the plan and reports its lab-scale fidelity.
     """
     import warnings
 
@@ -83,7 +90,7 @@ def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,
         summary = import_shots(source, out, format=fmt, povm=povm, bit_order=bit_order,
                                target=target, J=J, h=h, boundary=boundary,
                                basis_alpha=basis_alpha, seed=seed, calibration=calibration,
-                               readout=readout, overwrite=overwrite).summary
+                               readout=readout, design=plan_file, overwrite=overwrite).summary
     for msg in summary["warnings"]:
         click.echo(f"qtomo: warning: {msg}", err=True)
     if as_json:
@@ -93,7 +100,8 @@ def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,
     basis = (f", basis frequencies X {w[0]:.4f} Y {w[1]:.4f} Z {w[2]:.4f} "
              f"(chi-square p = {summary['basis_p_value']:.3g})" if w else "")
     d = summary["design"]
-    design = (f", design fixed ({d['n_settings']} settings)" if d["kind"] == "fixed"
+    planned = f", {summary['protocol']} plan {plan_file}" if summary["protocol"] else ""
+    design = (f", design fixed ({d['n_settings']} settings{planned})" if d["kind"] == "fixed"
               else ", design random")
     click.echo(f"wrote {summary['out']}: {summary['shots']} shots of "
                f"{summary['n_qubits']} qubits ({summary['format']}), POVM {summary['povm']}, "

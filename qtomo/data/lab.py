@@ -8,7 +8,8 @@ Formats (``format``; ``auto`` picks one from the file, see :func:`detect_format`
   CSV ``outcomes`` or ``.npy`` (:mod:`qtomo.data.lab_files`); never auto-detected.
 * ``counts`` -- counts per fixed measurement setting (JSON, or CSV ``setting,outcome,count``),
   expanded into shuffled per-shot rows; design ``fixed``, optional calibration counts
-  (:mod:`qtomo.data.counts`, :mod:`qtomo.data.readout`).
+  (:mod:`qtomo.data.counts`, :mod:`qtomo.data.readout`); with ``design``, the ``qtomo plan``
+  design the counts follow and its target are attached (:mod:`qtomo.data.lab_plan`).
 * ``shadow`` -- a classical shadow ``.npz`` (``bits``, ``recipes``; PennyLane's convention),
   design ``random`` (:mod:`qtomo.data.counts`).
 
@@ -51,6 +52,7 @@ import numpy as np
 from qtomo.data.basis_check import BasisCheck, check_bases
 from qtomo.data.counts import read_counts, read_shadow
 from qtomo.data.design import Design
+from qtomo.data.design_file import DesignSpec
 from qtomo.data.lab_files import (
     LabShots,
     existing_file,
@@ -59,6 +61,7 @@ from qtomo.data.lab_files import (
     read_outcomes,
     read_pauli_basis,
 )
+from qtomo.data.lab_plan import attach_plan, planned_target, read_plan
 from qtomo.data.readout import import_readout
 from qtomo.errors import DataFileError, InputValueError
 from qtomo.povm.frames import Frame, get_frame, pauli6
@@ -98,6 +101,8 @@ class LabImportConfig:
     seed : seed of the shuffle of expanded counts (see :mod:`qtomo.data.counts`)
     calibration : path of a calibration-counts JSON file, or None
     readout : path of a JSON file of per-qubit confusion matrices, or None
+    design : path of the ``qtomo plan`` design the counts follow, or None
+        (:mod:`qtomo.data.lab_plan`; the target then is the plan's)
     """
 
     format: str = "auto"
@@ -111,6 +116,7 @@ class LabImportConfig:
     seed: int = 1234
     calibration: str | None = None
     readout: str | None = None
+    design: str | None = None
 
     def validate(self) -> LabImportConfig:
         if self.format not in FORMATS:
@@ -232,7 +238,7 @@ def build_lab_target(cfg: LabImportConfig, n: int) -> Target:
             "observables_include_noise": True, "origin": "lab"}
     if cfg.target == "none":
         return Target(attrs={**base, "state": "unknown"})
-    if cfg.target in ("ghz", "tfim"):
+    if cfg.target in ("ghz", "tfim", "cluster"):  # cluster: a plan's target
         t = build_target(cfg.target, n, J=cfg.J, h=cfg.h, boundary=cfg.boundary, noise=0.0)
         t.attrs = {**base, **t.attrs, "origin": "lab", "symmetry": "none"}
         return t
@@ -283,6 +289,18 @@ def read_lab_file(src: Path, cfg: LabImportConfig) -> LabShots:
     return read_outcomes(src, get_frame(cfg.povm).K, cfg.bit_order)
 
 
+def with_plan(src: Path, shots: LabShots, cfg: LabImportConfig
+              ) -> tuple[LabShots, LabImportConfig, DesignSpec | None]:
+    """The shots on the settings of the plan ``cfg.design`` names, with the plan attached, and
+    the config with the plan's target (:mod:`qtomo.data.lab_plan`); unchanged without one."""
+    if cfg.design is None:
+        return shots, cfg, None
+    plan = read_plan(cfg.design)
+    shots = attach_plan(src, shots, plan, Path(cfg.design))
+    target = planned_target(plan, cfg.design, cfg.target, cfg.J, cfg.h, cfg.boundary)
+    return shots, replace(cfg, **target), plan
+
+
 def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str],
                      cfg: LabImportConfig, *, overwrite: bool = False) -> dict[str, Any]:
     """Read, check and convert lab shots and write them to a dataset file atomically.
@@ -303,6 +321,7 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
     n = shots.n_qubits
     if n < 1:
         raise DataFileError(f"{src}: shots of 0 qubits")
+    shots, cfg, plan = with_plan(src, shots, cfg)
     design = shots.design or Design("random")
     readout = import_readout(src, n, cfg.bit_order, shots.calibration, cfg.calibration,
                              cfg.readout)
@@ -318,6 +337,7 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
         "basis_check": check.as_dict() if check else None,
         "readout_source": None if readout is None else str(Path(readout.source_file).resolve()),
         "readout_sha256": None if readout is None else file_sha256(readout.source_file),
+        "design_sha256": None if cfg.design is None else file_sha256(cfg.design),
     }
     axis_rows = 0 if shots.axis_index is None else len(shots.axis_index)
     with DatasetWriter(out_path, n_qubits=n, shots=len(conv.outcomes), frame=conv.frame,
@@ -340,6 +360,7 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
         "basis_uniform": check.uniform if check else None,
         "basis_p_value": check.p_uniform if check else None,
         "design": design.summary(),
+        "protocol": None if plan is None else plan.protocol,
         "readout": None if readout is None else readout.summary(),
         "warnings": list(check.warnings) if check else [],
     }
@@ -366,4 +387,5 @@ __all__ = [
     "read_lab_file",
     "read_outcomes",
     "read_pauli_basis",
+    "with_plan",
 ]

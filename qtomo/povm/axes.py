@@ -29,6 +29,8 @@ from qtomo.typing import ComplexArray, FloatArray
 PAULI_ANGLES = {"X": (np.pi / 2, 0.0), "Y": (np.pi / 2, np.pi / 2), "Z": (0.0, 0.0)}
 #: Largest distance |n - e| of a unit vector n from a Pauli axis e that still counts as it.
 PAULI_AXIS_TOL = 1e-6
+#: Two axes are the same when their Bloch vectors differ by at most this (plan checks).
+AXIS_TOL = 1e-6
 #: Largest | |n| - 1 | accepted for an axis given as a vector.
 UNIT_TOL = 1e-6
 _PAULI_UNIT = {"X": np.array([1.0, 0.0, 0.0]), "Y": np.array([0.0, 1.0, 0.0]),
@@ -135,6 +137,7 @@ def setting_probabilities(psi: ComplexArray, vectors: FloatArray,
 
 __all__ = [
     "PAULI_ANGLES",
+    "AXIS_TOL",
     "PAULI_AXIS_TOL",
     "UNIT_TOL",
     "angles_to_vectors",

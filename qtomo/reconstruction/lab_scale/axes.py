@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from qtomo.errors import InputValueError
+from qtomo.povm.axes import AXIS_TOL
 from qtomo.typing import FloatArray
 
 #: (theta, phi) of the Pauli axes.
 PAULI_AXES = {"X": (np.pi / 2, 0.0), "Y": (np.pi / 2, np.pi / 2), "Z": (0.0, 0.0)}
-#: Two axes are the same when their Bloch vectors differ by less than this.
-AXIS_TOL = 1e-6
 _CODES = {1: "X", 2: "Y", 3: "Z"}
 
 
