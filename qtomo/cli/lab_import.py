@@ -3,8 +3,11 @@ qtomo dataset file."""
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
+from qtomo.api import import_shots
 from qtomo.cli.options import emit_json, finite_float, json_option, overwrite_option, run_command
 
 
@@ -72,10 +75,6 @@ def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,
     the command warns and uses the Pauli-6 POVM weighted by the measured frequencies.
     --target stores the intended state so that 'qtomo reconstruct' reports the fidelity to it.
     """
-    import warnings
-
-    from qtomo.api import import_shots
-
     finite_float("J", J)
     finite_float("h", h)
     with warnings.catch_warnings(record=True):
