@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qtomo.api.results import Dataset, ObservableTable, Reconstruction, Run
+from qtomo.errors import InputValueError
 
 if TYPE_CHECKING:
     from qtomo.data.design_file import DesignSpec
@@ -181,7 +182,6 @@ def import_shots(
         warnings, the design and the readout); ``design`` and ``readout`` read them back.
     """
     from qtomo.data.lab import LabImportConfig, import_lab_shots
-    from qtomo.errors import InputValueError
 
     if povm is None:
         if format == "outcomes":

@@ -12,6 +12,7 @@ its square root).
 
 from __future__ import annotations
 
+import csv
 import html
 import math
 from collections.abc import Iterator
@@ -183,8 +184,6 @@ class Run:
 
     def history(self) -> dict[str, list[float]]:
         """Per-epoch columns of ``metrics.csv`` (empty dict when missing)."""
-        import csv
-
         p = self.path / "metrics.csv"
         if not p.exists():
             return {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from qtomo.api import load
 from qtomo.cli.options import emit_json, json_option, run_command
 
 
@@ -13,8 +14,6 @@ from qtomo.cli.options import emit_json, json_option, run_command
 @run_command
 def cmd(data, as_json):
     """Validate DATA (a qtomo .h5 dataset) and print what it holds."""
-    from qtomo.api import load
-
     ds = load(data)
     s = ds.info
     if as_json:

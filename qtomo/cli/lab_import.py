@@ -3,8 +3,11 @@ qtomo dataset file."""
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
+from qtomo.api import import_shots
 from qtomo.cli.options import emit_json, finite_float, json_option, overwrite_option, run_command
 
 
@@ -79,10 +82,6 @@ def cmd(source, fmt, povm, bit_order, target, J, h, boundary, basis_alpha, seed,
     --design attaches the 'qtomo plan' design the counts follow (and its target), so that
     'qtomo reconstruct' checks the counts against the plan and reports its lab-scale fidelity.
     """
-    import warnings
-
-    from qtomo.api import import_shots
-
     finite_float("J", J)
     finite_float("h", h)
     with warnings.catch_warnings(record=True):

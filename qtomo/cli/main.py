@@ -1,7 +1,8 @@
 """The ``qtomo`` command: a thin click group whose subcommands load lazily.
 
-Heavy imports (torch, scipy, h5py) happen inside the subcommands, so ``qtomo --help`` is
-instant. Each subcommand lives in ``qtomo/cli/<module>.py`` as a click command named ``cmd``.
+Each subcommand lives in ``qtomo/cli/<module>.py`` as a click command named ``cmd``, imported
+only when that command runs; the library behind it (NumPy, SciPy, h5py, torch) loads when the
+command calls :mod:`qtomo.api`, so ``qtomo --help`` is instant.
 """
 
 from __future__ import annotations

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import warnings
 
 import click
 
+from qtomo.api import reconstruct
 from qtomo.cli.options import emit_json, json_option, overwrite_option, run_command, seed_option
+from qtomo.errors import InputValueError
+from qtomo.reconstruction.notes import OUTSIDE_NOTE, UNDETERMINED_NOTE, UNMEASURED_NOTE
 
 
 @click.command(
@@ -79,9 +84,6 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
     quantum fidelity (squared convention) to the stored target beside its direct estimate
     from the shots, classical fidelity and KL, and Renyi-2 entropies of small subsystems.
     """
-    from qtomo.api import reconstruct
-    from qtomo.errors import InputValueError
-
     subs = []
     for text in subsystems:
         try:
@@ -96,8 +98,6 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
         if show:
             click.echo(f"reconstruct: {text} ...", err=True)
 
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         # the report directory is checked before anything is computed, written at the end
@@ -111,8 +111,6 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
     for w in caught:
         click.echo(f"qtomo: warning: {w.message}", err=True)
     summary = rec.summary
-    from qtomo.reconstruction.design_weights import UNMEASURED_NOTE
-    from qtomo.reconstruction.fidelity_range import OUTSIDE_NOTE, UNDETERMINED_NOTE
 
     for note in rec.report.get("notes") or []:
         if note.startswith((UNMEASURED_NOTE, UNDETERMINED_NOTE, OUTSIDE_NOTE)):
@@ -130,8 +128,6 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
 
 
 def _print(s: dict) -> None:
-    import math
-
     def f(v, se=None):
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "n/a"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
+from tqdm import tqdm
 
+from qtomo.api import simulate
 from qtomo.cli.options import (
     emit_json,
     finite_float,
@@ -122,10 +125,6 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
     of 'qtomo plan' names its target, which is then simulated (no --state needed), and the
     dataset keeps the plan so that 'qtomo reconstruct' reports the protocol's fidelity.
     """
-    from tqdm import tqdm
-
-    from qtomo.api import simulate
-
     bars: list[tqdm] = []
 
     def stage(text: str) -> None:
@@ -159,8 +158,6 @@ def cmd(state, n_qubits, J, h, boundary, povm, shots, eval_shots, noise, seed, m
 
 
 def _print_summary(s: dict) -> None:
-    import math
-
     energy = s["energy"]
     missing = energy is None or (isinstance(energy, float) and math.isnan(energy))
     e = "none" if missing else f"{energy:.10f}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 import click
 
+from qtomo.api import train
 from qtomo.cli.options import (
     emit_json,
     finite_float,
@@ -25,8 +27,6 @@ class Interrupted(QtomoError):
 
 
 def _parse_hparam(items: tuple[str, ...]) -> dict[str, Any]:
-    import json
-
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -153,8 +153,6 @@ def cmd(ctx: click.Context, data: str, model: str, out: str, epochs: int | None,
     def given(name: str) -> bool:
         src = ctx.get_parameter_source(name)
         return src is not None and src.name != "DEFAULT"
-
-    from qtomo.api import train
 
     try:
         # on --resume, --seed and --model count only when given (else the stored ones)

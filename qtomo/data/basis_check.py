@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import chi2, chi2_contingency
 
 from qtomo.errors import InputValueError
 
@@ -54,8 +55,6 @@ def check_bases(bases: np.ndarray, alpha: float = 0.01, *, require_all: bool = T
     not be informationally complete). A fixed design records what it measured, so its
     settings may leave a basis out (an energy or parity design).
     """
-    from scipy.stats import chi2, chi2_contingency
-
     b = np.asarray(bases)
     shots, n = b.shape
     counts = np.stack([(b == k).sum(0) for k in range(3)], axis=1).astype(np.int64)  # N x 3

@@ -53,6 +53,7 @@ from qtomo.data.basis_check import BasisCheck, check_bases
 from qtomo.data.counts import read_counts, read_shadow
 from qtomo.data.design import Design
 from qtomo.data.design_file import DesignSpec
+from qtomo.data.hdf5 import DatasetWriter, check_output_path
 from qtomo.data.lab_files import (
     LabShots,
     existing_file,
@@ -310,8 +311,6 @@ def import_lab_shots(source: str | os.PathLike[str], out: str | os.PathLike[str]
     dataset records the design and, when given, the readout confusion matrices with the
     effective per-qubit POVM they make.
     """
-    from qtomo.data.hdf5 import DatasetWriter, check_output_path
-
     cfg = cfg.validate()
     out_path = check_output_path(out, overwrite)
     src = Path(source)

@@ -14,6 +14,7 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import qtomo.models as pkg
 from qtomo.errors import DataFileError, InputValueError
 from qtomo.models.base import DensityEstimator
 
@@ -43,7 +44,6 @@ def _load_all() -> None:
     global _LOADED
     if _LOADED:
         return
-    import qtomo.models as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name not in _SKIP and not info.name.startswith("_"):

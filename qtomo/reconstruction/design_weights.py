@@ -22,6 +22,7 @@ import numpy as np
 
 from qtomo.povm.born import all_outcomes
 from qtomo.reconstruction.density import product_table
+from qtomo.reconstruction.notes import UNMEASURED_NOTE
 from qtomo.states.paulis import I2, X, Y, Z
 from qtomo.typing import FloatArray, Outcomes
 
@@ -110,8 +111,6 @@ def design_table(table: FloatArray, cov: DesignCoverage, n: int) -> FloatArray:
     return out / out.sum()
 
 
-#: How the report's note on an unmeasured part of the fidelity begins (the CLI repeats it).
-UNMEASURED_NOTE = "the design leaves Pauli terms of the target's fidelity unmeasured"
 #: The fidelity's Pauli coverage is computed up to this many qubits (4^N strings).
 COVERAGE_MAX_QUBITS = 8
 

@@ -46,6 +46,7 @@ from qtomo.povm.frames import site_operators
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import TUNING
 from qtomo.reconstruction.density import product_table, project_to_physical, weighted_operator
+from qtomo.reconstruction.notes import OUTSIDE_NOTE, UNDETERMINED_NOTE
 from qtomo.states.paulis import I2, X, Y, Z
 
 #: Largest N for the range (full-rank fits of 2^N x 2^N matrices, 4^N Pauli strings).
@@ -55,10 +56,6 @@ LEVEL = TUNING.range_level
 #: The range is reported as undetermined by the design when wider than this: a quarter of
 #: the unit interval tells a lab little about its state.
 UNDETERMINED_WIDTH = TUNING.undetermined_width
-#: How the report's note on an undetermined fidelity begins (the CLI repeats it).
-UNDETERMINED_NOTE = "the fidelity is not determined by this design"
-#: How the note on a headline outside the range begins (the CLI repeats it).
-OUTSIDE_NOTE = "the headline fidelity lies outside the range the shots allow"
 #: Penalty weights (per squared standard error of violation) of the successive fits.
 PENALTIES = (1.0, 30.0, 1000.0)
 #: Weight of the maximally mixed state in the start of the fits.

@@ -23,6 +23,8 @@ from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import TUNING
 from qtomo.reconstruction.run_shots import RunShots, blend_table
 from qtomo.reconstruction.shots_noise import member_depolarizing
+from qtomo.training.checkpoint import load_run
+from qtomo.training.members import MemberSpec, member_weights
 
 MEMBERS_FILE = "members.json"
 #: L-BFGS iterations of a member's MLE fit (warm started from the main model's MLE state).
@@ -44,8 +46,6 @@ def read_members(run_dir: str | Path | None) -> dict[str, Any] | None:
 
 def load_members(run_dir: Path, info: dict[str, Any], kind: str) -> list[tuple[dict, Any]]:
     """The run's members of ``kind`` (bootstrap or learning_curve): (entry, model) pairs."""
-    from qtomo.training.checkpoint import load_run  # torch: only for a run with members
-
     out = []
     for e in info.get("members", []):
         if e.get("kind") == kind:
@@ -59,8 +59,6 @@ def member_counts(shots: RunShots, member: dict[str, Any]) -> np.ndarray:
     trained on; on the validation rows, which the blended state also uses
     (:func:`~qtomo.reconstruction.run_shots.blend_table`), a multinomial resample of the same
     fraction of them, seeded by the member."""
-    from qtomo.training.members import MemberSpec, member_weights  # torch: as load_members
-
     spec = MemberSpec(**{f.name: member[f.name] for f in fields(MemberSpec)})
     counts = member_weights(spec, shots.train_rows, shots.index.size).astype(np.int64)
     val = shots.val_rows

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from qtomo.reconstruction.config import CITYSCAPE_MAX_QUBITS
 from qtomo.reports import figures as figs
 from qtomo.reports.formatting import reference_label
 
@@ -42,7 +43,6 @@ def make_figures(rec: Any) -> dict[str, bytes | None]:
         rho = rec.rhos[name]
         k = int(round(np.log2(rho.shape[0])))
         title = f"density matrix '{name}' ({k} qubits)"
-        from qtomo.reconstruction.config import CITYSCAPE_MAX_QUBITS
 
         if k <= CITYSCAPE_MAX_QUBITS:
             out["rho"] = figs.cityscape(rho, title)

@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 
 from qtomo.errors import InputValueError
+from qtomo.states.dmrg import dmrg_tfim
+from qtomo.states.exact import tfim_x_expectations, tfim_zz_matrix
 from qtomo.states.families import (
     FAMILY_BOUNDARY,
     FAMILY_SYMMETRY,
@@ -52,9 +54,10 @@ from qtomo.states.families import (
     family_statevector,
 )
 from qtomo.states.family_mps import family_mps
+from qtomo.states.ghz import ghz_mps, ghz_statevector
 from qtomo.states.mps import MPS
 from qtomo.states.statevector import MAX_PSI_QUBITS, n_qubits_of, x_and_zz
-from qtomo.states.tfim import BOUNDARIES, ED_MAX_QUBITS, check_tfim_params
+from qtomo.states.tfim import BOUNDARIES, ED_MAX_QUBITS, check_tfim_params, tfim_ground_state
 from qtomo.typing import ComplexArray, FloatArray
 
 #: Target states by name (``qtomo simulate --state``).
@@ -231,8 +234,6 @@ def build_target(
     how = resolved_method(state, n, method)
     t = Target(attrs=_base_attrs(state, n, J, h, boundary, how, noise, seed))
     if state == "ghz":
-        from qtomo.states.ghz import ghz_mps, ghz_statevector
-
         if n <= MAX_PSI_QUBITS:
             t.psi = ghz_statevector(n)
         else:
@@ -246,8 +247,6 @@ def build_target(
         else:
             _set_mps(t, family_mps(state, n, seed))
     elif how == "ed":
-        from qtomo.states.tfim import tfim_ground_state
-
         gs = tfim_ground_state(n, J, h, boundary)
         t.attrs["energy"] = gs.energy
         _set_dense(t, gs.psi)
@@ -268,16 +267,12 @@ def _set_mps(t: Target, mps: MPS) -> Target:
 
 def _set_dmrg(t: Target, n: int, J: float, h: float, boundary: str,
               chi: int, cutoff: float, seed: int) -> None:
-    from qtomo.states.dmrg import dmrg_tfim
-
     res = dmrg_tfim(n, J, h, boundary=boundary, chi_max=chi, cutoff=cutoff, seed=seed)
     t.mps = res.mps
     t.attrs["energy"] = float(res.energy)
     t.attrs["truncation_error"] = float(res.truncation_error)
     t.attrs["dmrg_sweeps"] = int(res.sweeps)
     if boundary == "open":
-        from qtomo.states.exact import tfim_x_expectations, tfim_zz_matrix
-
         t.x_exact = tfim_x_expectations(n, J, h)
         t.zz_exact = tfim_zz_matrix(n, J, h)
         t.attrs["exact_observables_source"] = "free fermions"

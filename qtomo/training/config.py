@@ -15,7 +15,10 @@ from typing import Any
 
 import torch
 
+from qtomo.data.hdf5 import open_dataset
 from qtomo.errors import InputValueError
+from qtomo.models.gru import DEFAULT_PHASE_CHANNELS, phase_site_default, plateau_regime
+from qtomo.models.registry import model_class, model_hparam_names
 from qtomo.training.symmetry import SYMMETRIES
 
 SCHEDULES = ("cosine", "constant", "plateau")
@@ -230,8 +233,6 @@ def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, A
         batch, epochs = 1000, 20
     hp: dict[str, Any] = {}
     if model == "gru":
-        from qtomo.models.gru import DEFAULT_PHASE_CHANNELS, phase_site_default, plateau_regime
-
         hidden = SMALL_HIDDEN if n_qubits <= SMALL_NETWORK_MAX_QUBITS else 100
         # product channels where the plateau schedule trains (few shots, or few qubits); on
         # many shots of more qubits the tuning cells of scripts/training_cells.py trained
@@ -242,8 +243,6 @@ def default_config(model: str, n_qubits: int, shots: int, K: int) -> dict[str, A
     out: dict[str, Any] = {"hparams": hp, "batch_size": batch, "epochs": epochs}
     # a model class may adapt the training defaults to itself (classmethod
     # ``training_defaults(n_qubits, shots, K) -> dict`` of TrainConfig fields)
-    from qtomo.models.registry import model_class
-
     try:
         hook = getattr(model_class(model), "training_defaults", None)
     except InputValueError:  # unknown model: reported when the model is built
@@ -263,9 +262,6 @@ def dataset_config(data: Any, model: str = "gru", *, symmetry: str | None = None
     The dataset-adapted defaults (:func:`default_config`), the model's own hparams filtered
     to those it takes, then ``hparams`` and the explicit ``settings`` (TrainConfig fields) on top.
     """
-    from qtomo.data.hdf5 import open_dataset
-    from qtomo.models.registry import model_hparam_names
-
     with open_dataset(data) as ds:
         defaults = default_config(model, ds.n_qubits, ds.shots, ds.K)
         design = getattr(getattr(ds, "design", None), "kind", "random")

@@ -9,11 +9,14 @@ scores are summed over ranks (:func:`all_reduce`), and only rank 0 writes files
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from qtomo.training.config import resolve_device
 
@@ -32,8 +35,6 @@ class DistInfo:
 
     @classmethod
     def current(cls) -> DistInfo:
-        import torch.distributed as dist
-
         if dist.is_available() and dist.is_initialized():
             return cls(dist.get_rank(), dist.get_world_size(),
                        int(os.environ.get("LOCAL_RANK", dist.get_rank())))
@@ -45,8 +46,6 @@ def init_distributed(device: str) -> DistInfo:
 
     gloo on CPU, nccl on CUDA. On CPU each process gets an equal share of the cores.
     """
-    import torch.distributed as dist
-
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or (dist.is_available() and dist.is_initialized()):
         return DistInfo.current()
@@ -71,10 +70,6 @@ def shutdown_distributed() -> None:
     "terminate called without an active exception", 1 run in 27 on a loaded 2-core
     machine).
     """
-    import gc
-
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         gc.collect()
@@ -85,7 +80,6 @@ def all_reduce(values: list[float], device: torch.device, dist_info: DistInfo) -
     """Sum ``values`` over the ranks (float64); one process returns them unchanged."""
     if dist_info.world == 1:
         return values
-    import torch.distributed as dist
 
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
@@ -95,8 +89,6 @@ def all_reduce(values: list[float], device: torch.device, dist_info: DistInfo) -
 def barrier(dist_info: DistInfo) -> None:
     """Wait for every rank (no-op for one process)."""
     if dist_info.world > 1:
-        import torch.distributed as dist
-
         dist.barrier()
 
 
@@ -104,7 +96,6 @@ def wrap_ddp(model: nn.Module, device: torch.device, dist_info: DistInfo) -> nn.
     """The module the loop calls: ``model`` itself, or its DDP wrapper under torchrun."""
     if dist_info.world == 1:
         return model
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
 

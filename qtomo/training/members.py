@@ -61,7 +61,10 @@ from qtomo.models.gru import GRUModel
 from qtomo.models.stacked import StackedGRU
 from qtomo.training.checkpoint import save_checkpoint, write_json
 from qtomo.training.config import TrainConfig
+from qtomo.training.data import ShotSplit
+from qtomo.training.distributed import DistInfo, all_reduce
 from qtomo.training.rundir import write_metrics_csv
+from qtomo.training.symmetry import augment, augmentation_rng
 from qtomo.training.trainer import Trainer
 
 #: Bootstrap members retrain for this fraction of the main run's epochs (at least 2).
@@ -162,8 +165,6 @@ class MemberTrainer(Trainer):
 
     # -- the loop's hooks --------------------------------------------------------------------
     def _batches(self, epoch: int):  # iterator of (shots, weights)
-        from qtomo.training.symmetry import augment, augmentation_rng
-
         rng = augmentation_rng(self.cfg.seed, epoch)
 
         def transform(a: np.ndarray) -> np.ndarray:
@@ -193,15 +194,13 @@ class MemberTrainer(Trainer):
     @torch.no_grad()
     def validate(self, model: Any = None) -> float:
         """Per-member mean validation NLL (kept in ``member_val``); returns their mean."""
-        from qtomo.training.distributed import all_reduce as _all_reduce
-
         m = model if model is not None else self.scored_model
         m.eval()
         tot = np.zeros(m.n_members)
         for s in range(0, len(self.val), 2048):
             x = torch.from_numpy(np.ascontiguousarray(self.val[s : s + 2048]))
             tot += m(x.to(self.device).long()).double().sum(1).cpu().numpy()
-        red = _all_reduce([*tot.tolist(), float(len(self.val))], self.device, self.dist)
+        red = all_reduce([*tot.tolist(), float(len(self.val))], self.device, self.dist)
         n = red[-1]
         self.member_val = np.asarray(red[:-1]) / n if n else np.full(m.n_members, math.nan)
         return float(np.mean(self.member_val))
@@ -296,7 +295,6 @@ def train_members(dataset: Dataset, run_dir: str | Path, config: TrainConfig,
     check_members_model(config)
     out = Path(run_dir)
     t0 = time.perf_counter()
-    from qtomo.training.data import ShotSplit
 
     n_train = ShotSplit(dataset, val_fraction=config.val_fraction, seed=config.seed,
                         block_rows=config.block_rows, cache_bytes=0).n_train
@@ -351,7 +349,6 @@ def train_members(dataset: Dataset, run_dir: str | Path, config: TrainConfig,
         f"model, retrained {BOOTSTRAP_EPOCH_FRACTION:g} x the main epochs; learning curve: "
         "Multinomial(f n, 1/n) shot weights, trained from scratch",
     }
-    from qtomo.training.distributed import DistInfo
 
     if DistInfo.current().is_main:
         write_json(out / MEMBERS_FILE, info)

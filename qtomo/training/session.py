@@ -8,6 +8,7 @@ for (:mod:`qtomo.training.members`).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,6 +22,7 @@ from qtomo.models.registry import build_model
 from qtomo.training.checkpoint import model_from_checkpoint, write_json
 from qtomo.training.config import TrainConfig
 from qtomo.training.distributed import DistInfo, barrier, init_distributed
+from qtomo.training.members import MEMBERS_FILE, check_members_model, train_members
 from qtomo.training.rundir import check_fresh_dir, checked_resume, clear_run_files
 from qtomo.training.trainer import Trainer
 
@@ -43,8 +45,6 @@ def run_training(
     :class:`QtomoError` and leave ``run_dir`` as it was. Returns the summary of
     :meth:`Trainer.fit`.
     """
-    from qtomo.training.members import check_members_model
-
     config = config.validate()
     check_members_model(config)
     ds = open_dataset(data)
@@ -138,9 +138,6 @@ def _with_members(trainer: Trainer, ds: Dataset, out: Path, summary: dict[str, A
     cfg = trainer.cfg
     if not (cfg.bootstrap or cfg.learning_curve):
         return summary
-    import json
-
-    from qtomo.training.members import MEMBERS_FILE, train_members
 
     if (out / MEMBERS_FILE).exists() and trainer.stopped is not None and keep_existing:
         info = json.loads((out / MEMBERS_FILE).read_text())

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from qtomo.data.hdf5 import Dataset
 from qtomo.errors import ComputationError, InputValueError
@@ -301,8 +302,6 @@ class Trainer:
 
     def _train_epoch(self, net: nn.Module, budget: float, show: bool) -> dict[str, Any]:
         """One epoch: its steps (until the budget runs out), validation, scores, files."""
-        from tqdm import tqdm
-
         e = self.epoch
         t0 = time.perf_counter()
         torch.manual_seed(int(np.random.default_rng([self.cfg.seed, 0xD0, e, self.dist.rank])
