@@ -312,10 +312,10 @@ def raw_fallback(qs: QuantumStates, check: ModelCheck, n_shots: int, inp: Datase
                  cfg: ReconstructConfig, stage: Stage
                  ) -> tuple[QuantumStates, FigureEstimate | None]:
     """The states with the raw-frequency MLE and its bootstrap (the model check's, or fitted
-    here for a rejected model or ``--estimator raw-mle``; :func:`~qtomo.reconstruction.
-    quantum.with_raw_mle` leaves the quantum stage's record as it was), and that MLE as the
-    fallback's estimate with its error bar (None: not wanted, no target, or no dense
-    raw-frequency state)."""
+    here for a rejected model or ``--estimator raw-mle``), as a new record
+    (:func:`~qtomo.reconstruction.quantum.with_raw_mle`), and that MLE as the fallback's
+    estimate with its error bar (None: not wanted, no target, or no dense raw-frequency
+    state)."""
     if check.consistent is not False and cfg.estimator != "raw-mle":
         made = RawMle(check.raw_bootstrap) if check.raw_bootstrap is not None else None
         return with_raw_mle(qs, made), None
