@@ -1,20 +1,26 @@
 """The report of ``qtomo reconstruct``, built once at the end from what the stages returned.
 
-No stage writes the headline: the quantum stage, the model-vs-data check, the bootstrap
-members, the readout correction and the fidelity range each return their record, the headline
-policy (:func:`qtomo.reconstruction.headline.choose_headline`) picks the headline fidelity and
-its interval from them, and :func:`headline_section` lays out every headline figure (quantum
-fidelity, energy, classical fidelity and KL, purity). :func:`quantum_section` adds the
-checks' figures to the quantum section (the direct estimate's calibration error, the fidelity
-range).
+No stage edits another's output: the quantum stage, the model-vs-data check, the bootstrap
+members, the readout correction, the fidelity range and the lab-scale protocol each return
+their record, the headline policy (:func:`qtomo.reconstruction.headline.choose_headline`)
+picks the headline fidelity and its interval from them, and this module lays out the
+sections, each a new dict: :func:`with_member_bars` puts the members' error bar beside each
+model figure of the quantum, classical, observables and subsystems sections;
+:func:`headline_section` lays out every headline figure (quantum fidelity, energy, classical
+fidelity and KL, purity); :func:`quantum_section` adds the checks' figures to the quantum
+section (the direct estimate's calibration error, the fidelity range); and
+:func:`lab_scale_sections` lets a planned design's protocol head the report where no dense
+state is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from qtomo.reconstruction.bootstrap import MemberErrors
+from qtomo.reconstruction.bootstrap import FigurePath, MemberErrors
+from qtomo.reconstruction.consistency import ConsistencyResult
 from qtomo.reconstruction.conventions import CONVENTIONS
 from qtomo.reconstruction.estimates import MembersInterval
 from qtomo.reconstruction.headline import (
@@ -23,7 +29,68 @@ from qtomo.reconstruction.headline import (
     figure_fallback,
     widen_by_calibration,
 )
+from qtomo.reconstruction.lab_scale.report import lab_scale_headline
 from qtomo.reconstruction.source import Source
+
+
+@dataclass(frozen=True)
+class StageRecords:
+    """What the stages of one reconstruction returned, as the report needs it.
+
+    Attributes
+    ----------
+    quantum, classical, observables, subsystems, rdm :
+        The quantum stage's section (with the raw-frequency MLE a fallback fitted), the
+        model's classical metrics (None without a model), the observables, the Renyi-2
+        entropies and the reduced density matrix, as their stages made them.
+    consistency : ConsistencyResult or None
+        The model-vs-data check (None without a model).
+    headline, checks :
+        The headline policy's choice and the checks it weighed.
+    members : MemberErrors or None
+        The run's bootstrap members.
+    fidelity_range, readout, device_checks, lab_scale : dict or None
+        The range of fidelities the shots allow, the readout block, the goodness-of-fit and
+        no-signalling blocks, and the protocol of a planned design.
+    dense : bool
+        Whether dense states were built (else a planned design's protocol heads).
+    """
+
+    quantum: Mapping[str, Any]
+    classical: Mapping[str, Any] | None
+    observables: Mapping[str, Any]
+    subsystems: Sequence[Mapping[str, Any]]
+    rdm: Mapping[str, Any]
+    consistency: ConsistencyResult | None
+    headline: Headline
+    checks: HeadlineChecks
+    members: MemberErrors | None = None
+    fidelity_range: dict[str, Any] | None = None
+    readout: dict[str, Any] | None = None
+    device_checks: dict[str, Any] | None = None
+    lab_scale: dict[str, Any] | None = None
+    dense: bool = True
+
+
+def report_sections(r: StageRecords) -> dict[str, Any]:
+    """The report's sections from the stages' records, each laid out once (the keyword
+    arguments of :func:`qtomo.reconstruction.schema.report_dict` but the provenance and
+    notes): the members' error bars beside the model figures, the headline figures, the
+    quantum section with the checks' figures, and a planned design's protocol."""
+    s = with_member_bars({"quantum": r.quantum, "classical": r.classical,
+                          "observables": r.observables, "subsystems": r.subsystems}, r.members)
+    head = headline_section(r.headline, s["observables"]["scalars"].get("energy"), r.checks,
+                            s["classical"], r.members)
+    head, readout = lab_scale_sections(r.lab_scale, head, r.readout, r.dense)
+    return {
+        "consistency": r.consistency, "headline": head,
+        "quantum": quantum_section(s["quantum"], r.checks.calibration_stderr,
+                                   r.fidelity_range),
+        "classical": s["classical"], "observables": s["observables"],
+        "subsystems": s["subsystems"], "rdm": r.rdm,
+        "bootstrap": r.members.section if r.members is not None else None,
+        "readout": readout, "device_checks": r.device_checks, "lab_scale": r.lab_scale,
+    }
 
 
 def _energy_entry(energy: Mapping[str, Any], source: Source) -> dict[str, Any]:
@@ -87,4 +154,48 @@ def quantum_section(section: Mapping[str, Any], calibration_stderr: float,
     return out
 
 
-__all__ = ["headline_energy", "headline_section", "quantum_section"]
+def with_member_bars(sections: Mapping[str, Any], members: MemberErrors | None
+                     ) -> dict[str, Any]:
+    """The report's sections (``quantum``, ``classical``, ``observables``, ``subsystems``)
+    with the bootstrap members' error bar beside each model figure (``members.beside``):
+    new dicts and lists along the path of every figure that gets one, the stages' records
+    unchanged."""
+    out = dict(sections)
+    for path, fields in (members.beside.items() if members is not None else ()):
+        out = _with_fields(out, path, fields)
+    return out
+
+
+def _with_fields(tree: Any, path: FigurePath, fields: Mapping[str, Any]) -> Any:
+    """``tree`` (nested dicts and lists) with ``fields`` added to the dict at ``path``,
+    copied along the path."""
+    if not path:
+        return {**tree, **fields}
+    copy = list(tree) if isinstance(tree, list) else dict(tree)
+    copy[path[0]] = _with_fields(tree[path[0]], path[1:], fields)
+    return copy
+
+
+def lab_scale_sections(lab: Mapping[str, Any] | None, headline: dict[str, Any],
+                       readout: dict[str, Any] | None, dense: bool
+                       ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The headline and readout sections with a planned design's protocol (``lab``,
+    ``report["lab_scale"]``) at their head where no dense state is built: its headline
+    entries (the exact value kept), and in the readout block the protocol's figure on the
+    other side of the correction. Unchanged otherwise; new dicts where changed."""
+    if lab is None or dense:
+        return headline, readout
+    # headline policy, lab-scale part (to move into choose_headline as a candidate)
+    head = dict(headline)
+    for key, entry in lab_scale_headline(lab).items():
+        old = head.get(key) or {}
+        head[key] = {**entry, **{k: old[k] for k in ("exact",) if k in old}}
+    if readout is not None and "other_side" in lab:  # the same protocol across the correction
+        side = "uncorrected" if readout.get("applied") else "corrected"
+        readout = {**readout, f"quantum_fidelity_{side}": lab["other_side"],
+                   f"quantum_fidelity_{side}_source": head["quantum_fidelity"]["source"]}
+    return head, readout
+
+
+__all__ = ["StageRecords", "headline_energy", "headline_section", "lab_scale_sections",
+           "quantum_section", "report_sections", "with_member_bars"]

@@ -48,6 +48,7 @@ how each choice was measured: docs/design-notes.md, section "The blend's weight 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,6 @@ from qtomo.reconstruction.blend_rule import (
     weight_anchor,
 )
 from qtomo.reconstruction.config import Stage
-from qtomo.reconstruction.dense import QuantumStates, state_entry
 from qtomo.reconstruction.metrics import physical_fidelity
 from qtomo.reconstruction.model_spread import member_spread
 from qtomo.reconstruction.run_shots import RunShots, blend_table, run_shots
@@ -74,6 +74,8 @@ from qtomo.reconstruction.run_shots import RunShots, blend_table, run_shots
 #: The table's fit started again from the w = 1/4 state replaces the first one when its KL to
 #: the table is lower by more than this (nats): an optimiser's tolerance, not a test.
 RESTART_KL_GAIN = 1e-7
+#: Where the table's own fit started again comes from, in words (its ``mle_fit``).
+RESTARTED_FROM = "the state of (3/4) Q + (1/4) f_train"
 #: Seed of the random halving of the training shots (the anchor repeats exactly).
 SPLIT_SEED = 20261206
 
@@ -179,53 +181,78 @@ def choose_weight(table: np.ndarray, shots: RunShots, rho_model: np.ndarray,
             "candidates": candidates, "validation_shots": int(val.size)}
 
 
-def blend_model_state(qs: QuantumStates, ds: Any, inp: Any, run_info: dict[str, Any] | None,
-                      stage: Stage, index: np.ndarray | None = None,
-                      run_dir: Any = None) -> None:
-    """Refit the model's MLE state to the model's table mixed with the shots' frequencies,
-    the weight chosen by :func:`choose_weight` (:mod:`qtomo.reconstruction.blend`); the
-    bootstrap members of ``run_dir`` size the model's own error."""
-    sec = qs.section["model"]
-    if "mle" not in sec or qs.model_fit_table is not None or qs.model_table is None:
-        return  # no MLE state, or a conditional model fitted on an unbalanced design
+@dataclass(frozen=True)
+class ModelBlend:
+    """What the blend found for the model's MLE state (:func:`blend_model_state`).
+
+    Attributes
+    ----------
+    section : dict
+        ``report["quantum"]["model"]["blend"]``: the weight, the anchor and its parts, the
+        candidates' validation likelihoods, and the method in words.
+    weight : float
+        Weight w of the shots' frequencies in the table of the model's MLE state.
+    run_shots : RunShots
+        The run's training and validation shots.
+    rho : ndarray (2^N, 2^N)
+        The state at ``weight`` (fitted with the validation shots folded back in; the table's
+        own state at w = 0).
+    table_rho : ndarray or None
+        The table's own state started again from the w = 1/4 state, where it reached a lower
+        KL (``restarted``; None otherwise), with ``table_kl`` its KL to the table.
+    """
+
+    section: dict[str, Any]
+    weight: float
+    run_shots: RunShots
+    rho: np.ndarray
+    table_rho: np.ndarray | None = None
+    table_kl: float | None = None
+
+
+#: How the blend's weight is chosen, in words (``report["quantum"]["model"]["blend"]``).
+BLEND_METHOD = (
+    "the model's MLE state is fitted to (1 - w) Q + w f_train in its family "
+    "(rank, noise), Q the model's table, f_train the frequencies of the model's "
+    "training shots; of the weights whose validation NLL is within "
+    f"{REJECT_STDERRS:g} standard errors of the best, w is the one nearest the "
+    "anchor w_0 = e_m / (e_m + e_f): e_f the infidelity of the training shots' "
+    "own MLE, measured as a quarter of the infidelity between the MLEs of two "
+    f"random halves, e_m = {MODEL_INFIDELITY_FLOOR:g} (the model's floor) "
+    "plus the mean infidelity of the bootstrap members' states to the "
+    "model's where the run has members; the anchor is 1 when the validation "
+    "shots rule out the model's table alone (w = 0); the chosen state is "
+    "then refitted with the validation shots folded into the frequencies")
+
+
+def blend_model_state(table: np.ndarray, fit: dict[str, Any], rho_model: np.ndarray,
+                      ds: Any, inp: Any, run_info: dict[str, Any] | None, stage: Stage,
+                      index: np.ndarray | None = None, run_dir: Any = None
+                      ) -> ModelBlend | None:
+    """The model's MLE state refitted to the model's ``table`` mixed with the shots'
+    frequencies, the weight chosen by :func:`choose_weight` (module doc); ``fit`` and
+    ``rho_model`` are the table's MLE fit record and state, and the bootstrap members of
+    ``run_dir`` size the model's own error. None for a run without validation shots; nothing
+    handed in is changed."""
     shots = run_shots(ds, run_info, inp.K, index)
     if shots is None:
-        return
-    fit = sec["mle_fit"]
-    got = choose_weight(qs.model_table, shots, qs.rhos["model_mle"], fit, inp.frame, inp.n,
-                        stage, lambda rho0: member_spread(run_dir, fit, inp.frame, inp.n,
-                                                          shots, rho0, stage))
-    qs.run_shots, qs.blend_weight = shots, float(got["weight"])
-    sec["blend"] = {
-        "weight": got["weight"], "best_weight": got["best_weight"],
-        "anchor": got["anchor"], "raw_infidelity": got["raw_infidelity"],
-        "model_infidelity": got["model_infidelity"], "model_spread": got["model_spread"],
-        "distance": got["distance"],
-        "candidates": got["candidates"], "validation_shots": got["validation_shots"],
-        "method": ("the model's MLE state is fitted to (1 - w) Q + w f_train in its family "
-                   "(rank, noise), Q the model's table, f_train the frequencies of the model's "
-                   "training shots; of the weights whose validation NLL is within "
-                   f"{REJECT_STDERRS:g} standard errors of the best, w is the one nearest the "
-                   "anchor w_0 = e_m / (e_m + e_f): e_f the infidelity of the training shots' "
-                   "own MLE, measured as a quarter of the infidelity between the MLEs of two "
-                   f"random halves, e_m = {MODEL_INFIDELITY_FLOOR:g} (the model's floor) "
-                   "plus the mean infidelity of the bootstrap members' states to the "
-                   "model's where the run has members; the anchor is 1 when the validation "
-                   "shots rule out the model's table alone (w = 0); the chosen state is "
-                   "then refitted with the validation shots folded into the frequencies"),
-    }
-    if got["restarted"]:  # the table's own state, from a better start
-        sec["mle_fit"] = {**sec["mle_fit"], "kl_to_table": got["table_kl"],
-                          "restarted_from": "the state of (3/4) Q + (1/4) f_train"}
-        qs.rhos["model_mle"] = got["table_rho"]
-        sec["mle"] = state_entry("mle", got["table_rho"], qs.ideal, qs.sigma)
-    if got["weight"] > 0:
-        sec["mle_table_only"] = sec["mle"]
-        qs.rhos["model_mle"] = got["rho"]
-        sec["mle"] = state_entry("mle", got["rho"], qs.ideal, qs.sigma)
+        return None
+    got = choose_weight(table, shots, rho_model, fit, inp.frame, inp.n, stage,
+                        lambda rho0: member_spread(run_dir, fit, inp.frame, inp.n, shots,
+                                                   rho0, stage))
+    section = {k: got[k] for k in ("weight", "best_weight", "anchor", "raw_infidelity",
+                                   "model_infidelity", "model_spread", "distance",
+                                   "candidates", "validation_shots")}
+    section["method"] = BLEND_METHOD
+    restarted = bool(got["restarted"])
+    return ModelBlend(section, float(got["weight"]), shots,
+                      got["rho"] if got["weight"] > 0 else got["table_rho"],
+                      table_rho=got["table_rho"] if restarted else None,
+                      table_kl=got["table_kl"] if restarted else None)
 
 
-__all__ = ["BLEND_WEIGHTS", "MODEL_INFIDELITY_FLOOR", "REJECT_STDERRS", "RESTART_KL_GAIN",
-           "anchor_weight", "blend_model_state", "choose_weight", "family_parameters",
-           "model_infidelity", "rule_weight", "ruled_out", "settle_weight",
-           "split_half_infidelity", "table_kl", "weight_anchor"]
+__all__ = ["BLEND_METHOD", "BLEND_WEIGHTS", "MODEL_INFIDELITY_FLOOR", "REJECT_STDERRS",
+           "RESTARTED_FROM", "RESTART_KL_GAIN", "ModelBlend", "anchor_weight",
+           "blend_model_state", "choose_weight", "family_parameters", "model_infidelity",
+           "rule_weight", "ruled_out", "settle_weight", "split_half_infidelity", "table_kl",
+           "weight_anchor"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,28 +206,38 @@ def _member_shot_figures(a: np.ndarray, frame: Any, n: int, ctx: dict[str, Any],
 
 
 # -- the report section --------------------------------------------------------------------------
+#: Where a member error bar goes: a path into the report's sections (``quantum``,
+#: ``classical``, ``observables``, ``subsystems``; keys and list indices) to the entry of the
+#: model figure it belongs to.
+FigurePath = tuple[str | int, ...]
+
+
 @dataclass
 class MemberErrors:
     """What the run's members give: ``section`` (``report["bootstrap"]``), the headline
     figures' error bars (``headline``: ``quantum_fidelity``, ``purity``, ``energy``,
-    ``classical_fidelity``, ``kl_divergence``, where computed), the purity of the model's
-    state (the headline's purity when the model heads) and the learning curve."""
+    ``classical_fidelity``, ``kl_divergence``, where computed), the error bars to put beside
+    each model figure in the other sections (``beside``: path of the figure's entry -> the
+    fields to add, such as ``fidelity_stderr`` or ``bootstrap_ci95``; the assembly adds them,
+    :func:`qtomo.reconstruction.assemble.with_member_bars`), the purity of the model's state
+    (the headline's purity when the model heads) and the learning curve."""
 
     section: dict[str, Any]
     headline: dict[str, MembersInterval] = field(default_factory=dict)
+    beside: dict[FigurePath, dict[str, Any]] = field(default_factory=dict)
     purity: float | None = None
     learning_curve: dict[str, Any] | None = None
 
 
-def member_errors(sections: dict[str, Any], ds: Any, run_dir: str | Path | None,
+def member_errors(sections: Mapping[str, Any], ds: Any, run_dir: str | Path | None,
                   ctx: dict[str, Any], *, samples: int = MEMBER_SAMPLES, seed: int = 1234,
                   precision: float | None = None, stage: Any = None) -> MemberErrors | None:
     """Error bars from the run's bootstrap members and the learning curve (module doc); None
     for a run without members.
 
     ``sections`` holds the report's ``quantum``, ``classical``, ``observables`` and
-    ``subsystems`` sections: each model figure gets its members' error beside it there
-    (``fidelity_stderr``, ``bootstrap_stderr``, ...); the headline's are returned."""
+    ``subsystems`` sections, read for the main model's values (not changed): each model
+    figure's error bar is returned in ``beside``, the headline's in ``headline``."""
     info = read_members(run_dir)
     if info is None:
         return None
@@ -250,6 +261,7 @@ def member_errors(sections: dict[str, Any], ds: Any, run_dir: str | Path | None,
         _apply_subsystems(w, sections.get("subsystems") or [])
         out.section["figures"] = w.flat
         out.headline = w.headline
+        out.beside = w.beside
     lc = load_members(rd, info, "learning_curve")
     if lc:
         if stage:
@@ -268,11 +280,13 @@ def _stack(vals: list[dict[str, Any]], key: str) -> np.ndarray | None:
 
 class _Writer:
     """Computes the intervals of the figures from the members' values: into ``flat`` (the
-    section's ``figures``) and, for the figures a headline may show, into ``headline``."""
+    section's ``figures``), ``beside`` (the fields beside each model figure's entry) and, for
+    the figures a headline may show, ``headline``."""
 
     def __init__(self, vals: list[dict[str, Any]], nb: int) -> None:
         self.flat: dict[str, Any] = {}
         self.headline: dict[str, MembersInterval] = {}
+        self.beside: dict[FigurePath, dict[str, Any]] = {}
         self.vals = vals
         self.label = f"error bar from {nb} bootstrap members"
 
@@ -293,46 +307,55 @@ class _Writer:
         if r is not None:
             self.headline[key] = MembersInterval.from_interval(r, self.label)
 
+    def add(self, path: FigurePath, **fields: Any) -> None:
+        """Fields to put beside the model figure at ``path`` of the report's sections."""
+        self.beside[path] = {**self.beside.get(path, {}), **fields}
 
-def _apply_quantum(w: _Writer, q: dict[str, Any]) -> float | None:
+
+def _apply_quantum(w: _Writer, q: Mapping[str, Any]) -> float | None:
     """Fidelity and purity of the model's MLE (or projected) state; returns its purity."""
-    mle = (q.get("model") or {}).get("mle") or (q.get("model") or {}).get("projected")
+    model = q.get("model") or {}
+    kind = "mle" if model.get("mle") else "projected"
+    mle = model.get(kind)
     if not mle:
         return None
+    path = ("quantum", "model", kind)
     r = w.put("quantum_fidelity", mle.get("fidelity"), "quantum_fidelity", 0.0, 1.0)
     w.keep("quantum_fidelity", r)
     if r:
-        mle["fidelity_stderr"], mle["fidelity_ci95"] = r["stderr"], r["ci95"]
+        w.add(path, fidelity_stderr=r["stderr"], fidelity_ci95=r["ci95"])
     rp = w.put("purity", mle.get("purity"), "purity", 0.0, 1.0)
     w.keep("purity", rp)
     if rp:
-        mle["purity_stderr"], mle["purity_ci95"] = rp["stderr"], rp["ci95"]
+        w.add(path, purity_stderr=rp["stderr"], purity_ci95=rp["ci95"])
     return mle.get("purity")
 
 
-def _apply_classical(w: _Writer, cl: dict[str, Any]) -> None:
+def _apply_classical(w: _Writer, cl: Mapping[str, Any]) -> None:
     for key, hi in (("classical_fidelity", 1.0), ("kl_divergence", math.inf)):
         e = cl.get(key)
         if e:
             r = w.put(key, e.get("value"), key, 0.0, hi)
             if r:
-                e["bootstrap_stderr"], e["bootstrap_ci95"] = r["stderr"], r["ci95"]
+                w.add(("classical", key), bootstrap_stderr=r["stderr"],
+                      bootstrap_ci95=r["ci95"])
             w.keep(key, r)
 
 
-def _apply_scalars(w: _Writer, obs: dict[str, Any]) -> None:
+def _apply_scalars(w: _Writer, obs: Mapping[str, Any]) -> None:
     for name, e in (obs.get("scalars") or {}).items():
         me = e.get("model")
         if me:
             r = w.put(f"observable.{name}", me.get("value"), f"scalar.{name}", -math.inf,
                       math.inf)
             if r:
-                me["bootstrap_stderr"], me["bootstrap_ci95"] = r["stderr"], r["ci95"]
+                w.add(("observables", "scalars", name, "model"), bootstrap_stderr=r["stderr"],
+                      bootstrap_ci95=r["ci95"])
                 if name == "energy":
                     w.keep("energy", r)
 
 
-def _apply_correlations(w: _Writer, obs: dict[str, Any]) -> None:
+def _apply_correlations(w: _Writer, obs: Mapping[str, Any]) -> None:
     """Single-site and two-point functions (arrays, elementwise intervals)."""
     for group, prefix in (("single_site", "single_site."), ("two_point", "two_point.")):
         for p, e in (obs.get(group) or {}).items():
@@ -341,11 +364,12 @@ def _apply_correlations(w: _Writer, obs: dict[str, Any]) -> None:
             if me:
                 r = w.put(f"{group}.{p}", np.asarray(me["value"], dtype=float), key, -1.0, 1.0)
                 if r:
-                    me["bootstrap_stderr"] = np.asarray(r["stderr"]).tolist()
-                    me["bootstrap_ci95"] = [np.asarray(x).tolist() for x in r["ci95"]]
+                    w.add(("observables", group, p, "model"),
+                          bootstrap_stderr=np.asarray(r["stderr"]).tolist(),
+                          bootstrap_ci95=[np.asarray(x).tolist() for x in r["ci95"]])
 
 
-def _apply_subsystems(w: _Writer, subsystems: list[dict[str, Any]]) -> None:
+def _apply_subsystems(w: _Writer, subsystems: Sequence[Mapping[str, Any]]) -> None:
     for i, e in enumerate(subsystems):
         for src, key in (("model", f"renyi2.{i}"), ("model_mle", f"renyi2_mle.{i}")):
             me = e.get(src)
@@ -353,8 +377,8 @@ def _apply_subsystems(w: _Writer, subsystems: list[dict[str, Any]]) -> None:
                 r = w.put(f"renyi2.{'-'.join(map(str, e['sites']))}.{src}", me["renyi2"], key,
                           0.0, math.inf)
                 if r:
-                    me["renyi2_bootstrap_stderr"] = r["stderr"]
-                    me["renyi2_bootstrap_ci95"] = r["ci95"]
+                    w.add(("subsystems", i, src), renyi2_bootstrap_stderr=r["stderr"],
+                          renyi2_bootstrap_ci95=r["ci95"])
 
 
 def _learning_curve(members: list[tuple[dict, Any]], ds: Any, ctx: dict[str, Any],
@@ -396,5 +420,5 @@ def _learning_curve(members: list[tuple[dict, Any]], ds: Any, ctx: dict[str, Any
     return out
 
 
-__all__ = ["BIAS_THRESHOLD", "MEMBER_SAMPLES", "MemberErrors",
+__all__ = ["BIAS_THRESHOLD", "MEMBER_SAMPLES", "FigurePath", "MemberErrors",
            "interval", "member_errors", "member_figures"]

@@ -1,11 +1,12 @@
 """The dense states of a reconstruction and the record the quantum-state stage fills.
 
 What lives here: :class:`QuantumStates` (the states, tables and direct fidelity that the
-quantum stage, :mod:`qtomo.reconstruction.quantum`, builds and that the depolarizing check of
-:mod:`~qtomo.reconstruction.shots_noise` and the blend of :mod:`~qtomo.reconstruction.blend`
-refine), :func:`dense_states` (the linear inversion of an outcome table, its physical
-projection and its maximum-likelihood state, :func:`fit_mle_state`) and :func:`state_entry`
-(a state's report entry: summary and fidelities to the targets).
+quantum stage, :mod:`qtomo.reconstruction.quantum`, builds, with the model's MLE state as the
+depolarizing check of :mod:`~qtomo.reconstruction.shots_noise` and the blend of
+:mod:`~qtomo.reconstruction.blend` found it), :func:`dense_states` (the linear inversion of
+an outcome table, its physical projection and its maximum-likelihood state,
+:func:`fit_mle_state`) and :func:`state_entry` (a state's report entry: summary and
+fidelities to the targets).
 """
 
 from __future__ import annotations

@@ -37,9 +37,13 @@ class ModelCheck:
     ----------
     result : ConsistencyResult or None
         None without a model.
+    raw_bootstrap : dict or None
+        The raw-frequency MLE's bootstrap, where the likelihood-ratio test needed it (its
+        rejection is weighed against it); the fallback reuses it.
     """
 
     result: cs.ConsistencyResult | None
+    raw_bootstrap: dict[str, Any] | None = None
 
     @property
     def consistent(self) -> bool | None:
@@ -98,7 +102,7 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
     # design: with settings never measured the state is not identified from the shots, and the
     # raw-frequency MLE (the reference) extrapolates to them as arbitrarily as any model
     incomplete = tallies.coverage is not None and not tallies.coverage.complete
-    lr = None if incomplete else _likelihood_ratio(ds, inp, cfg, qs, stage)
+    lr, boot = (None, None) if incomplete else _likelihood_ratio(ds, inp, cfg, qs, stage)
     model_vec, direct_vec = est.observables.vector, tallies.direct.vector
     if tallies.coverage is not None and not balanced(tallies.coverage):
         # shot averages over an unbalanced fixed design are biased: no observable comparison
@@ -112,28 +116,30 @@ def check_model(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: Any,
     return ModelCheck(cs.check_consistency(model_vec, direct_vec,
                                            [x for x in pairs if x is not None],
                                            selection=selection, likelihood_ratio=lr,
-                                           physical=physical))
+                                           physical=physical), boot)
 
 
 def _likelihood_ratio(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, qs: QuantumStates,
-                      stage: Stage) -> lrt.LikelihoodRatio | None:
+                      stage: Stage) -> tuple[lrt.LikelihoodRatio | None, dict[str, Any] | None]:
     """The model's MLE state against the raw-frequency MLE (None where either is missing);
-    a rejection carries how far the model's fidelity lies from the raw MLE's."""
+    a rejection carries how far the model's fidelity lies from the raw MLE's, measured in
+    the raw MLE's bootstrap error, which is returned beside it (None: not needed)."""
     rhos = qs.rhos
     if "model_mle" not in rhos or "data_mle" not in rhos:
-        return None
+        return None, None
     stage("likelihood ratio of the model's state")
     fit = qs.section["data"]["mle_fit"]
     lr = lrt.likelihood_ratio_test(qs.freq, ds.shots, rhos["model_mle"], rhos["data_mle"],
                                    fit["rank"], inp.frame, inp.n,
                                    depolarizing=mle.has_noise(fit))
-    if lr.rejected and qs.ideal is not None:  # is the difference material?
-        boot = raw_mle_bootstrap(qs, ds.shots, inp.frame, inp.n, cfg.seed, stage)
-        mf = (qs.section.get("model", {}).get("mle") or {}).get("fidelity")
-        if mf is not None and boot["stderr"] > 0:
-            z = (mf - qs.section["data"]["mle"]["fidelity"]) / boot["stderr"]
-            lr = dataclasses.replace(lr, fidelity_z=float(z))
-    return lr
+    if not lr.rejected or qs.ideal is None:
+        return lr, None
+    boot = raw_mle_bootstrap(qs, ds.shots, inp.frame, inp.n, cfg.seed, stage)  # material?
+    mf = (qs.section.get("model", {}).get("mle") or {}).get("fidelity")
+    if mf is not None and boot["stderr"] > 0:
+        z = (mf - qs.section["data"]["mle"]["fidelity"]) / boot["stderr"]
+        lr = dataclasses.replace(lr, fidelity_z=float(z))
+    return lr, boot
 
 
 __all__ = ["ModelCheck", "check_model"]

@@ -5,15 +5,18 @@ estimate.
 
 What lives here: :func:`quantum_states` (the stage, giving
 :class:`~qtomo.reconstruction.dense.QuantumStates`; the three states of one outcome table are
-made by :func:`~qtomo.reconstruction.dense.dense_states`) and, for a model the consistency
+made by :func:`~qtomo.reconstruction.dense.dense_states`; the model's MLE state is refined by
+the noise check and the blend, whose records it combines) and, for a model the consistency
 check rejects or ``--estimator raw-mle``, the raw-frequency MLE fitted where the
-reconstruction left it out (:func:`ensure_raw_mle`) with its bootstrap
-(:func:`raw_mle_bootstrap`). Which estimate heads the report is decided by
+reconstruction left it out, with its bootstrap (:func:`raw_mle_stage`, giving
+:class:`RawMle`; :func:`with_raw_mle` returns the states with it, leaving the stage's record
+as it was). Which estimate heads the report is decided by
 :func:`qtomo.reconstruction.headline.choose_headline`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,7 @@ import numpy as np
 from qtomo.reconstruction import density as dm
 from qtomo.reconstruction import likelihood_ratio as lrt
 from qtomo.reconstruction import metrics as mt
-from qtomo.reconstruction.blend import blend_model_state
+from qtomo.reconstruction.blend import RESTARTED_FROM, ModelBlend, blend_model_state
 from qtomo.reconstruction.config import (
     DATA_MLE_MAX_QUBITS,
     DATA_MLE_WITH_MODEL_MAX_QUBITS,
@@ -30,12 +33,12 @@ from qtomo.reconstruction.config import (
     Stage,
 )
 from qtomo.reconstruction.conventions import CONVENTIONS, estimate_entry
-from qtomo.reconstruction.dense import QuantumStates, dense_states, fit_mle_state
+from qtomo.reconstruction.dense import QuantumStates, dense_states, fit_mle_state, state_entry
 from qtomo.reconstruction.design_weights import balanced, design_table
 from qtomo.reconstruction.inputs import DatasetInputs, target_label
 from qtomo.reconstruction.run_shots import run_symmetry
 from qtomo.reconstruction.shots import DirectFidelityPlan, ShotTallies, design_note, direct_fidelity
-from qtomo.reconstruction.shots_noise import noise_from_shots
+from qtomo.reconstruction.shots_noise import NoiseCheck, noise_from_shots
 
 
 def dense_ok(inp: DatasetInputs, cfg: ReconstructConfig) -> bool:
@@ -95,9 +98,7 @@ def quantum_states(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, model: A
     if qs.model_dense:
         _model_states(qs, ds, inp, cfg, model, samples, tallies.score_shots, stage,
                       tallies.coverage)
-        noise_from_shots(qs, inp, tallies.freq, ds.shots, stage, run_symmetry(run_info))
-        if cfg.estimator != "model":  # the model's own state: no blend with the shots
-            blend_model_state(qs, ds, inp, run_info, stage, tallies.index, run_dir)
+        _refine_model_state(qs, ds, inp, cfg, tallies, stage, run_info, run_dir)
     if qs.dense:
         _data_states(qs, ds, inp, cfg, model is not None, tallies.freq, stage)
     qs.direct_fidelity = direct_fidelity(tallies, stage)
@@ -180,6 +181,55 @@ def _model_states(qs: QuantumStates, ds: Any, inp: DatasetInputs, cfg: Reconstru
     qs.section["model"] = sec
 
 
+def _refine_model_state(qs: QuantumStates, ds: Any, inp: DatasetInputs,
+                        cfg: ReconstructConfig, tallies: ShotTallies, stage: Stage,
+                        run_info: dict[str, Any] | None, run_dir: Any) -> None:
+    """The model's MLE state as the shots refine it: the noise check
+    (:func:`~qtomo.reconstruction.shots_noise.noise_from_shots`), then the blend with the
+    shots' frequencies (:func:`~qtomo.reconstruction.blend.blend_model_state`; not for
+    ``--estimator model``). Each returns its own record; the model's section and state are
+    then rebuilt from them here (:func:`_model_section`)."""
+    sec = qs.section["model"]
+    if "mle" not in sec or qs.model_fit_table is not None:
+        return  # no MLE state, or a conditional model fitted on an unbalanced design
+    fit, rho = sec["mle_fit"], qs.rhos["model_mle"]
+    noise = noise_from_shots(fit, qs.model_table, rho, inp, tallies.freq, ds.shots, stage,
+                             run_symmetry(run_info))
+    if noise is not None:
+        fit, rho = noise.fit, rho if noise.rho is None else noise.rho
+    blend = None
+    if cfg.estimator != "model":  # the model's own state: no blend with the shots
+        blend = blend_model_state(qs.model_table, fit, rho, ds, inp, run_info, stage,
+                                  tallies.index, run_dir)
+    qs.section["model"] = _model_section(sec, noise, blend, qs.ideal, qs.sigma)
+    if blend is not None:
+        rho, qs.run_shots, qs.blend_weight = blend.rho, blend.run_shots, blend.weight
+    qs.rhos["model_mle"] = rho
+
+
+def _model_section(sec: dict[str, Any], noise: NoiseCheck | None, blend: ModelBlend | None,
+                   ideal: Any, sigma: Any) -> dict[str, Any]:
+    """``report["quantum"]["model"]``: the table's states (``sec``) with the noise check's
+    fit and state, then the blend's record and state (``mle_table_only`` keeps the table's
+    own where the blend moved it); a new dict."""
+    out = dict(sec)
+    if noise is not None:
+        out["mle_fit"] = noise.fit
+        if noise.rho is not None:
+            out["mle"] = state_entry("mle", noise.rho, ideal, sigma)
+    if blend is None:
+        return out
+    out["blend"] = blend.section
+    if blend.table_rho is not None:  # the table's own state, from a better start
+        out["mle_fit"] = {**out["mle_fit"], "kl_to_table": blend.table_kl,
+                          "restarted_from": RESTARTED_FROM}
+        out["mle"] = state_entry("mle", blend.table_rho, ideal, sigma)
+    if blend.weight > 0:
+        out["mle_table_only"] = out["mle"]
+        out["mle"] = state_entry("mle", blend.rho, ideal, sigma)
+    return out
+
+
 def _data_states(qs: QuantumStates, ds: Any, inp: DatasetInputs, cfg: ReconstructConfig,
                  with_model: bool, freq: np.ndarray, stage: Stage) -> None:
     """The dense states of the raw frequencies (``section["data"]``)."""
@@ -198,52 +248,89 @@ def _data_states(qs: QuantumStates, ds: Any, inp: DatasetInputs, cfg: Reconstruc
     qs.section["data"] = sec
 
 
+@dataclass(frozen=True)
+class RawMle:
+    """The raw-frequency MLE as a rejected model's fallback (or ``--estimator raw-mle``)
+    needs it, beside what the quantum stage built.
+
+    Attributes
+    ----------
+    bootstrap : dict or None
+        Its bootstrap (:func:`raw_mle_bootstrap`; ``report["quantum"]["data"]["mle"]
+        ["bootstrap"]``).
+    rho : ndarray or None
+        The state, where it was fitted here (None: the quantum stage's ``data_mle``).
+    section : dict or None
+        Its ``mle_fit`` and ``mle`` entries of ``report["quantum"]["data"]``, where fitted
+        here.
+    """
+
+    bootstrap: dict[str, Any] | None = None
+    rho: np.ndarray | None = None
+    section: dict[str, Any] | None = None
+
+
 def raw_mle_bootstrap(qs: QuantumStates, n_shots: int, frame: Any, n: int, seed: int,
                       stage: Stage) -> dict[str, Any]:
-    """The raw-frequency MLE's bootstrap (computed once, kept in the report).
-
-    Parameters
-    ----------
-    qs : QuantumStates
-        With the raw-frequency MLE state (``rhos["data_mle"]``) and the target.
-    n_shots : int
-    frame : Frame
-    n : int
-    seed : int
-    stage : Stage
-
-    Returns
-    -------
-    dict
-        ``report["quantum"]["data"]["mle"]["bootstrap"]`` (``stderr``, ``ci95``, ``b``, ...).
-    """
-    entry = qs.section["data"]["mle"]
-    if "bootstrap" not in entry:
-        stage("bootstrap of the raw-frequency MLE")
-        entry["bootstrap"] = lrt.raw_mle_bootstrap(
-            qs.freq, n_shots, qs.rhos["data_mle"], qs.section["data"]["mle_fit"], frame,
-            n, qs.ideal, seed=seed)
-    return entry["bootstrap"]
+    """The bootstrap of the raw-frequency MLE state of ``qs`` (``rhos["data_mle"]``, its fit
+    in ``section["data"]["mle_fit"]``) to the target: ``stderr``, ``ci95``, ``b``, ...
+    (:func:`qtomo.reconstruction.likelihood_ratio.raw_mle_bootstrap`). ``qs`` is not
+    changed: :func:`with_raw_mle` puts the result in the report's section."""
+    stage("bootstrap of the raw-frequency MLE")
+    return lrt.raw_mle_bootstrap(qs.freq, n_shots, qs.rhos["data_mle"],
+                                 qs.section["data"]["mle_fit"], frame, n, qs.ideal, seed=seed)
 
 
-def ensure_raw_mle(qs: QuantumStates, n_shots: int, frame: Any, n: int,
-                   cfg: ReconstructConfig, stage: Stage) -> bool:
-    """Fit the raw-frequency MLE now if the model's reconstruction left it out (with a model it
-    runs up to ``DATA_MLE_WITH_MODEL_MAX_QUBITS``; a rejected model needs it up to
-    ``DATA_MLE_MAX_QUBITS``). Returns whether the state exists."""
+def raw_mle_stage(qs: QuantumStates, n_shots: int, frame: Any, n: int,
+                  cfg: ReconstructConfig, stage: Stage,
+                  bootstrap: dict[str, Any] | None = None) -> RawMle | None:
+    """The raw-frequency MLE with its bootstrap error bar, fitted here if the quantum stage
+    left it out (with a model it runs up to ``DATA_MLE_WITH_MODEL_MAX_QUBITS``; a rejected
+    model needs it up to ``DATA_MLE_MAX_QUBITS``); ``bootstrap``: the one the model check
+    made, reused. None: no target, or no dense raw-frequency state."""
+    if qs.ideal is None:
+        return None
     if "data_mle" in qs.rhos:
-        return True
+        got = RawMle()
+    else:
+        fitted = _fit_raw_mle(qs, n_shots, frame, n, cfg, stage)
+        if fitted is None:
+            return None
+        got = fitted
+    if bootstrap is None:
+        bootstrap = raw_mle_bootstrap(with_raw_mle(qs, got), n_shots, frame, n, cfg.seed,
+                                      stage)
+    return replace(got, bootstrap=bootstrap)
+
+
+def _fit_raw_mle(qs: QuantumStates, n_shots: int, frame: Any, n: int, cfg: ReconstructConfig,
+                 stage: Stage) -> RawMle | None:
+    """The raw-frequency MLE state and its entries (None where it cannot be fitted)."""
     data = qs.section.get("data")
     if (not cfg.mle or not qs.dense or qs.freq is None or data is None
             or n > DATA_MLE_MAX_QUBITS):
-        return False
-    fit_mle_state("data", qs.freq, frame, n, (qs.ideal, qs.sigma), qs.rhos, cfg, n_shots,
-                   stage, data)
-    data["mle_fit"]["rank_selection"] = (
+        return None
+    rhos = {"data_projected": qs.rhos["data_projected"]}
+    section: dict[str, Any] = {}
+    fit_mle_state("data", qs.freq, frame, n, (qs.ideal, qs.sigma), rhos, cfg, n_shots,
+                   stage, section)
+    section["mle_fit"]["rank_selection"] = (
         f"AIC on the {n_shots} shots (fitted because the model was rejected, or asked for with "
         "--estimator raw-mle)")
-    return True
+    return RawMle(rho=rhos["data_mle"], section=section)
 
 
-__all__ = ["LAB_TARGET_NOTE", "dense_ok", "ensure_raw_mle", "quantum_states",
-           "raw_mle_bootstrap"]
+def with_raw_mle(qs: QuantumStates, raw: RawMle | None) -> QuantumStates:
+    """The quantum stage's record with the raw-frequency MLE fitted after it and its
+    bootstrap (a new record with new ``section`` and ``rhos``; ``qs`` stays as it was)."""
+    if raw is None:
+        return qs
+    data = {**qs.section["data"], **(raw.section or {})}
+    if raw.bootstrap is not None:
+        data["mle"] = {**data["mle"], "bootstrap": raw.bootstrap}
+    rhos = qs.rhos if raw.rho is None else {**qs.rhos, "data_mle": raw.rho}
+    return replace(qs, section={**qs.section, "data": data}, rhos=rhos)
+
+
+__all__ = ["LAB_TARGET_NOTE", "RawMle", "dense_ok", "quantum_states", "raw_mle_bootstrap",
+           "raw_mle_stage", "with_raw_mle"]

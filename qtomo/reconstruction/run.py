@@ -59,7 +59,7 @@ from qtomo.data.design import pauli_part_note
 from qtomo.data.hdf5 import open_dataset
 from qtomo.errors import InputValueError
 from qtomo.reconstruction import consistency as cs
-from qtomo.reconstruction.assemble import headline_section, quantum_section
+from qtomo.reconstruction.assemble import StageRecords, report_sections
 from qtomo.reconstruction.bootstrap import MemberErrors, member_errors
 from qtomo.reconstruction.config import (
     CITYSCAPE_MAX_QUBITS,
@@ -90,14 +90,15 @@ from qtomo.reconstruction.inputs import (
     read_dataset,
     read_model,
 )
-from qtomo.reconstruction.lab_scale.report import lab_scale_headline, lab_scale_stage
+from qtomo.reconstruction.lab_scale.report import lab_scale_stage
 from qtomo.reconstruction.model_estimates import classical_metrics, model_estimates
-from qtomo.reconstruction.model_vs_data import check_model
+from qtomo.reconstruction.model_vs_data import ModelCheck, check_model
 from qtomo.reconstruction.quantum import (
+    RawMle,
     dense_ok,
-    ensure_raw_mle,
     quantum_states,
-    raw_mle_bootstrap,
+    raw_mle_stage,
+    with_raw_mle,
 )
 from qtomo.reconstruction.readout import readout_stage
 from qtomo.reconstruction.schema import observables_section, report_dict
@@ -156,17 +157,13 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
                          keep_score_shots=dense and model is not None, stage=stage)
     est = model_estimates(model, inp, cfg, terms, stage)
     observables = observables_section(inp.n, refs.observables, tallies.direct, est.observables,
-                                      inp.strings)
-    if inp.lab:
-        observables["exact_note"] = ("lab data: the 'exact' values are the stored target's, "
-                                     "the state the lab meant to prepare, not the measured one")
+                                      inp.strings, exact_note=LAB_EXACT_NOTE if inp.lab else None)
     qs = quantum_states(ds, inp, cfg, model, est.samples, refs.mps, tallies, plan, stage,
                         run_info=run.info, run_dir=run_dir)
     check = check_model(ds, inp, cfg, model, est, tallies, qs, observables, selection, stage,
                         run_info=run.info)
     # the raw-frequency MLE with its error bar: the fallback of a rejected model
-    raw = (raw_mle_with_error(qs, ds.shots, inp, cfg, stage)
-           if check.consistent is False or cfg.estimator == "raw-mle" else None)
+    qs, raw = raw_fallback(qs, check, ds.shots, inp, cfg, stage)
     classical = None
     if model is not None:
         stage("classical fidelity and KL")
@@ -189,19 +186,18 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     checks, readout, rng, device = _headline_checks(ds, inp, cfg, qs, tallies, candidates,
                                                     checks, stage)
     headline = choose_headline(candidates, checks)
+    lab = lab_scale_stage(ds, readout_correction=cfg.readout_correction, seed=cfg.seed,
+                          samples=est.samples, frame=inp.frame, stage=stage)
     report = report_dict(
         ds, inp.target, cfg, with_model=model is not None, model_info=run.info,
-        consistency=check.result,
-        headline=headline_section(headline, observables["scalars"].get("energy"), checks,
-                                  classical, members),
-        quantum=quantum_section(qs.section, checks.calibration_stderr, rng),
-        classical=classical, observables=observables, subsystems=subs.entropies, rdm=subs.rdm,
         notes=((range_notes(rng, headline.entry.get("value")) if rng is not None else [])
                + run.notes + _design_notes(tallies, inp)),
-        bootstrap=members.section if members is not None else None,
-        readout=readout.to_json() if readout is not None else None,
-        device_checks=device.sections)
-    _lab_scale(report, ds, cfg, est.samples, inp.frame, dense, stage)
+        **report_sections(StageRecords(
+            quantum=qs.section, classical=classical, observables=observables,
+            subsystems=subs.entropies, rdm=subs.rdm, consistency=check.result,
+            headline=headline, checks=checks, members=members, fidelity_range=rng,
+            readout=readout.to_json() if readout is not None else None,
+            device_checks=device.sections, lab_scale=lab, dense=dense)))
     figures: dict[str, Any] = {
         "n_qubits": inp.n, **run.figures,
         "observables": {"exact": refs.observables, "direct": tallies.direct,
@@ -213,6 +209,11 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     if device.heatmap is not None:
         figures["no_signalling"] = device.heatmap
     return Reconstruction(report=report, rhos={**qs.rhos, **subs.rhos}, figures=figures)
+
+
+#: What the exact values of the observables are on lab data.
+LAB_EXACT_NOTE = ("lab data: the 'exact' values are the stored target's, the state the lab "
+                  "meant to prepare, not the measured one")
 
 
 def _headline_checks(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, qs: QuantumStates,
@@ -234,29 +235,6 @@ def _headline_checks(ds: Any, inp: DatasetInputs, cfg: ReconstructConfig, qs: Qu
     device = device_checks_stage(ds, inp, qs, pick_headline(candidates, checks).state, stage,
                                  tallies.freq)
     return dataclasses.replace(checks, systematic=device.systematic), readout, rng, device
-
-
-def _lab_scale(report: dict[str, Any], ds: Any, cfg: ReconstructConfig, samples: Any,
-               frame: Any, dense: bool, stage: Stage) -> None:
-    """``report["lab_scale"]`` for shots of a planned design (with a model's ``samples``
-    beside), and where no dense state is built its figures as the headline."""
-    lab = lab_scale_stage(ds, readout_correction=cfg.readout_correction, seed=cfg.seed,
-                          samples=samples, frame=frame, stage=stage)
-    if lab is None:
-        return
-    report["lab_scale"] = lab
-    if not dense:
-        # headline policy, lab-scale part (to move into choose_headline as a candidate):
-        # where no dense state is built, a planned design's protocol heads the report
-        for key, entry in lab_scale_headline(lab).items():
-            old = report["headline"].get(key) or {}
-            report["headline"][key] = {**entry, **{k: old[k] for k in ("exact",) if k in old}}
-        ro = report.get("readout")
-        if ro is not None and "other_side" in lab:  # the same protocol across the correction
-            side = "uncorrected" if ro.get("applied") else "corrected"
-            ro[f"quantum_fidelity_{side}"] = lab["other_side"]
-            ro[f"quantum_fidelity_{side}_source"] = report["headline"]["quantum_fidelity"][
-                "source"]
 
 
 def check_estimator(cfg: ReconstructConfig, inp: DatasetInputs, model: Any) -> None:
@@ -330,14 +308,22 @@ def _bootstrap_members(sections: dict[str, Any], ds: Any, run_dir: str | Path,
     }, samples=cfg.member_samples, seed=cfg.seed, precision=cfg.precision, stage=stage)
 
 
-def raw_mle_with_error(qs: QuantumStates, n_shots: int, inp: DatasetInputs,
-                       cfg: ReconstructConfig, stage: Stage) -> FigureEstimate | None:
-    """The raw-frequency MLE with its bootstrap error bar, fitted here if the reconstruction
-    left it out (None: no target, or no dense raw-frequency state)."""
-    if qs.ideal is None or not ensure_raw_mle(qs, n_shots, inp.frame, inp.n, cfg, stage):
-        return None
-    return raw_mle_estimate(qs.section, raw_mle_bootstrap(qs, n_shots, inp.frame, inp.n,
-                                                          cfg.seed, stage))
+def raw_fallback(qs: QuantumStates, check: ModelCheck, n_shots: int, inp: DatasetInputs,
+                 cfg: ReconstructConfig, stage: Stage
+                 ) -> tuple[QuantumStates, FigureEstimate | None]:
+    """The states with the raw-frequency MLE and its bootstrap (the model check's, or fitted
+    here for a rejected model or ``--estimator raw-mle``), as a new record
+    (:func:`~qtomo.reconstruction.quantum.with_raw_mle`), and that MLE as the fallback's
+    estimate with its error bar (None: not wanted, no target, or no dense raw-frequency
+    state)."""
+    if check.consistent is not False and cfg.estimator != "raw-mle":
+        made = RawMle(check.raw_bootstrap) if check.raw_bootstrap is not None else None
+        return with_raw_mle(qs, made), None
+    raw = raw_mle_stage(qs, n_shots, inp.frame, inp.n, cfg, stage, check.raw_bootstrap)
+    if raw is None:
+        return qs, None
+    qs = with_raw_mle(qs, raw)
+    return qs, raw_mle_estimate(qs.section, raw.bootstrap or {})
 
 
 # the limits are re-exported from config (their former home)
@@ -351,6 +337,6 @@ __all__ = [
     "ReconstructConfig",
     "Reconstruction",
     "check_estimator",
-    "raw_mle_with_error",
+    "raw_fallback",
     "reconstruct",
 ]

@@ -35,7 +35,8 @@ def _lst(a: np.ndarray) -> list[Any]:
 # --- observables ---------------------------------------------------------------------------------
 def observables_section(n: int, exact: ObservableSet, direct: ObservableSet,
                         model: ObservableSet | None,
-                        strings: dict[str, dict[int, str]]) -> dict[str, Any]:
+                        strings: dict[str, dict[int, str]], *,
+                        exact_note: str | None = None) -> dict[str, Any]:
     """``report["observables"]``: one- and two-point functions and the scalars (user strings,
     magnetizations, energy) of the model's samples (when there is a model) and the shots,
     beside their exact values, and how many lie within 3 standard errors of them.
@@ -50,6 +51,8 @@ def observables_section(n: int, exact: ObservableSet, direct: ObservableSet,
         The estimates from the model's samples.
     strings : dict name -> {site: letter}
         The user's Pauli strings.
+    exact_note : str, optional
+        What the exact values are, where they are not the measured state's (lab data).
     """
     srcs = {"direct": direct} if model is None else {"model": model, "direct": direct}
     single = {}
@@ -72,12 +75,15 @@ def observables_section(n: int, exact: ObservableSet, direct: ObservableSet,
         entry["kind"] = "user Pauli string" if name in strings else name
         scalars[name] = entry
     agreement = {k: _agreement(v, exact, n) for k, v in srcs.items()}
-    return {
+    out = {
         "n_samples": {k: v.n_samples for k, v in srcs.items()},
         "single_site": single, "two_point": two, "scalars": scalars,
         "agreement_with_exact": agreement,
         "convention": CONVENTIONS["observables"],
     }
+    if exact_note is not None:
+        out["exact_note"] = exact_note
+    return out
 
 
 def _agreement(est: ObservableSet, exact: ObservableSet, n: int) -> dict[str, Any]:
@@ -112,7 +118,8 @@ def report_dict(ds: Any, target: dict[str, Any], cfg: Any, *, with_model: bool,
                 observables: dict[str, Any], subsystems: list[dict[str, Any]],
                 rdm: dict[str, Any], notes: list[str], bootstrap: dict[str, Any] | None = None,
                 readout: dict[str, Any] | None = None,
-                device_checks: dict[str, Any] | None = None) -> dict[str, Any]:
+                device_checks: dict[str, Any] | None = None,
+                lab_scale: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report (``report.json`` before :func:`qtomo.reports.report.jsonable`): the
     top-level keys in their order, with the provenance of the dataset, model and settings.
 
@@ -137,6 +144,8 @@ def report_dict(ds: Any, target: dict[str, Any], cfg: Any, *, with_model: bool,
         The bootstrap members' block and the readout block (left out when None).
     device_checks : dict or None
         The ``goodness_of_fit`` and ``no_signalling`` blocks (added as top-level keys).
+    lab_scale : dict or None
+        The protocol of a planned design (``lab_scale``, last; left out when None).
     """
     report = {
         "format": "qtomo-report",
@@ -165,6 +174,8 @@ def report_dict(ds: Any, target: dict[str, Any], cfg: Any, *, with_model: bool,
     if readout is not None:
         report["readout"] = readout
     report.update(device_checks or {})
+    if lab_scale is not None:
+        report["lab_scale"] = lab_scale
     return report
 
 

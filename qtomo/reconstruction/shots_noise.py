@@ -33,14 +33,12 @@ How this was measured: docs/design-notes.md, section "Noise in the maximum-likel
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from qtomo.povm.frames import AnyFrame
 from qtomo.reconstruction import mle
 from qtomo.reconstruction.config import Stage
-from qtomo.reconstruction.dense import QuantumStates, state_entry
 from qtomo.reconstruction.inputs import DatasetInputs
 from qtomo.training.symmetry import symmetrize_table
 from qtomo.typing import ComplexArray, FloatArray
@@ -81,42 +79,57 @@ def shots_ask_for_noise(freq: FloatArray, frame: AnyFrame, n: int, *, rank: int,
     return out
 
 
-def noise_from_shots(qs: QuantumStates, inp: DatasetInputs, freq: np.ndarray, n_shots: int,
-                     stage: Stage, symmetry: str = "none") -> None:
+@dataclass(frozen=True)
+class NoiseCheck:
+    """What the shots say about the noise of the model's MLE state (:func:`noise_from_shots`).
+
+    Attributes
+    ----------
+    fit : dict
+        The model MLE's fit record (``report["quantum"]["model"]["mle_fit"]``) with the check
+        in ``noise_from_shots``: the table's own fit where the shots take its noise at its
+        strength, else the table's state refitted at the shots' strength or without noise.
+    rho : ndarray (2^N, 2^N) or None
+        That refitted state (None: the table's own state is kept).
+    """
+
+    fit: dict[str, Any]
+    rho: ComplexArray | None = None
+
+
+def noise_from_shots(fit: dict[str, Any] | None, table: FloatArray, rho: ComplexArray,
+                     inp: DatasetInputs, freq: FloatArray, n_shots: int, stage: Stage,
+                     symmetry: str = "none") -> NoiseCheck | None:
     """Keep the depolarizing noise of the model's MLE state only where the shots' own fit at
     the same rank takes it (:func:`shots_ask_for_noise`), at the table's strength unless the
-    shots reject it, then at theirs; the model's table is refitted at that rank with the
-    strength held there, or without noise. The check is recorded in
-    ``mle_fit["noise_from_shots"]``.
+    shots reject it, then at theirs; else the model's ``table`` is refitted at that rank with
+    the strength held there, or without noise.
 
-    ``symmetry``: the group the run was trained under (:func:`~qtomo.reconstruction.run_shots.
-    run_symmetry`); the shots' frequencies are averaged over it first, as the model's
-    augmented training shots were (module doc)."""
-    sec = qs.section.get("model") or {}
-    fit = sec.get("mle_fit")
-    if fit is None or not mle.has_noise(fit) or qs.model_fit_table is not None:
-        return
+    ``fit`` and ``rho`` are the model MLE's fit record and state (the fit of ``table``); None
+    is returned where that fit has no noise to check. ``symmetry``: the group the run was
+    trained under (:func:`~qtomo.reconstruction.run_shots.run_symmetry`); the shots'
+    frequencies are averaged over it first, as the model's augmented training shots were
+    (module doc). Nothing handed in is changed: the record returned carries the new fit."""
+    if fit is None or not mle.has_noise(fit):
+        return None
     stage("depolarizing noise: do the shots take it?")
     rank = int(fit["rank"])
     if symmetry != "none":
         freq = symmetrize_table(freq, inp.K, inp.n, symmetry)
     check = {**shots_ask_for_noise(freq, inp.frame, inp.n, rank=rank, n_shots=n_shots,
-                                   init=qs.rhos["model_mle"],
-                                   table_strength=float(fit["depolarizing"])),
+                                   init=rho, table_strength=float(fit["depolarizing"])),
              "symmetry": symmetry}
     if check["takes_noise"] and not check["strength_from_shots"]:
-        fit["noise_from_shots"] = check
-        return
+        return NoiseCheck({**fit, "noise_from_shots": check})
     # the shots' strength (or none), the table's state refitted at it (module doc)
-    res = mle.fit_mle(qs.model_table, inp.frame, inp.n, rank=rank, init=qs.rhos["model_mle"],
+    res = mle.fit_mle(table, inp.frame, inp.n, rank=rank, init=rho,
                       depolarizing=float(check["depolarizing"]) if check["takes_noise"] else 0.0)
-    qs.rhos["model_mle"] = res.rho
-    sec["mle_fit"] = {**res.info(), "rank_candidates": fit.get("rank_candidates", []),
-                      "rank_selection": fit.get("rank_selection"),
-                      "noise_from_shots": {**check, "model_depolarizing": fit["depolarizing"]}}
+    new = {**res.info(), "rank_candidates": fit.get("rank_candidates", []),
+           "rank_selection": fit.get("rank_selection"),
+           "noise_from_shots": {**check, "model_depolarizing": fit["depolarizing"]}}
     if check["takes_noise"]:
-        sec["mle_fit"]["depolarizing_from"] = mle.NOISE_FROM_SHOTS
-    sec["mle"] = state_entry("mle", res.rho, qs.ideal, qs.sigma)
+        new["depolarizing_from"] = mle.NOISE_FROM_SHOTS
+    return NoiseCheck(new, res.rho)
 
 
 def member_depolarizing(freq: FloatArray, frame: AnyFrame, n: int, fit: dict[str, Any],
@@ -132,4 +145,4 @@ def member_depolarizing(freq: FloatArray, frame: AnyFrame, n: int, fit: dict[str
     return {**fit, "depolarizing": float(got.depolarizing)}
 
 
-__all__ = ["member_depolarizing", "noise_from_shots", "shots_ask_for_noise"]
+__all__ = ["NoiseCheck", "member_depolarizing", "noise_from_shots", "shots_ask_for_noise"]

@@ -43,3 +43,44 @@ class HistogramOnlyModel(TableModel):
     name = "table-nolik"
     has_likelihood = False
     exact_log_prob = False
+
+
+def snapshot(x: object, depth: int = 0) -> object:
+    """A comparable copy of what a stage is handed: dicts, lists, tuples and dataclasses
+    recursively, arrays by dtype, shape and bytes, floats by ``repr`` (NaN equals NaN); any
+    other object (a dataset, a model, a frame) by its type alone."""
+    import dataclasses
+
+    if depth > 12:
+        return "..."
+    if isinstance(x, dict):
+        return {k: snapshot(v, depth + 1) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [type(x).__name__, *(snapshot(v, depth + 1) for v in x)]
+    if isinstance(x, np.ndarray):
+        return ("array", x.dtype.str, x.shape, x.tobytes())
+    if isinstance(x, (float, np.floating)):
+        return ("float", repr(float(x)))
+    if x is None or isinstance(x, (bool, int, str, np.integer, np.bool_)):
+        return x
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return (type(x).__name__, {f.name: snapshot(getattr(x, f.name), depth + 1)
+                                   for f in dataclasses.fields(x)})
+    return ("object", type(x).__name__)
+
+
+def spy_unchanged(module: object, names: list[str], monkeypatch: object,
+                  calls: dict[str, int]) -> None:
+    """Wrap ``module.<name>`` for each name so that every call asserts that the function
+    left its arguments as it found them (:func:`snapshot`); ``calls`` counts the calls."""
+    for name in names:
+        fn = getattr(module, name)
+
+        def wrapped(*args: object, _fn=fn, _name=name, **kwargs: object) -> object:
+            before = snapshot((args, kwargs))
+            out = _fn(*args, **kwargs)
+            assert snapshot((args, kwargs)) == before, f"{_name} changed what it was handed"
+            calls[_name] = calls.get(_name, 0) + 1
+            return out
+
+        monkeypatch.setattr(module, name, wrapped)  # type: ignore[attr-defined]

@@ -80,3 +80,36 @@ def test_report_headline_gets_error_bars(runs):
     lc = rep["bootstrap"]["learning_curve"]
     assert [p["fraction"] for p in lc["points"]] == [0.125, 0.25, 0.5, 1.0]
     assert lc["shots_needed"] >= lc["train_shots_needed"] > 0
+
+
+def test_no_stage_edits_what_it_was_handed(runs, monkeypatch):
+    """Every stage of ``qtomo reconstruct`` returns its own record: each is called on a run
+    with bootstrap members (the blend, the noise check, the members' error bars) and with
+    ``--estimator raw-mle`` (the raw-frequency MLE's bootstrap), and leaves every dict,
+    list, array and dataclass it was handed as it found them (the quantum stage's section,
+    the observables, the classical and subsystem sections, the stages' records handed to
+    the assembly). The members' error bars still reach the report."""
+    from qtomo.reconstruction import quantum
+    from qtomo.reconstruction import run as run_module
+    from tests.reconstruction.helpers import spy_unchanged
+
+    calls: dict[str, int] = {}
+    spy_unchanged(run_module, [
+        "check_model", "raw_mle_stage", "with_raw_mle", "classical_metrics",
+        "subsystem_sections", "member_errors", "fidelity_candidates", "readout_stage",
+        "range_stage", "device_checks_stage", "choose_headline", "lab_scale_stage",
+        "report_sections"], monkeypatch, calls)
+    spy_unchanged(quantum, ["noise_from_shots", "blend_model_state"], monkeypatch, calls)
+    h5, d = runs
+    rep = reconstruct(h5, d / "boot", ReconstructConfig(samples=3000, member_samples=2000,
+                                                        estimator="raw-mle")).report
+    for name in ("check_model", "raw_mle_stage", "member_errors", "blend_model_state",
+                 "noise_from_shots", "report_sections", "choose_headline"):
+        assert calls.get(name) == 1, name
+    kind = "mle" if rep["quantum"]["model"].get("mle") else "projected"
+    state = rep["quantum"]["model"][kind]
+    assert state["fidelity_stderr"] == rep["bootstrap"]["figures"]["quantum_fidelity_stderr"]
+    assert len(rep["observables"]["single_site"]["Z"]["model"]["bootstrap_stderr"]) == 3
+    assert rep["classical"]["classical_fidelity"]["bootstrap_stderr"] > 0
+    assert "bootstrap" in rep["quantum"]["data"]["mle"]
+    assert rep["headline"]["quantum_fidelity"]["estimator"] == Source.RAW_MLE.value
