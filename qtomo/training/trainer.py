@@ -363,8 +363,9 @@ class Trainer:
         returns the epoch's metrics row."""
         self.epoch = e + 1
         te = time.perf_counter()
-        val_nll = self.validate()
-        scores = self.score()
+        with self._autocast():  # per-epoch checks at the training precision; the kept
+            val_nll = self.validate()  # model's final scores (finish) run in float32
+            scores = self.score()
         self._eval_seconds = time.perf_counter() - te
         improved = self._track_best(val_nll)
         self.step_seconds += tally.step_time
