@@ -11,7 +11,6 @@ import click
 from qtomo.api import reconstruct
 from qtomo.cli.options import emit_json, json_option, overwrite_option, run_command, seed_option
 from qtomo.errors import InputValueError
-from qtomo.reconstruction.notes import OUTSIDE_NOTE, UNDETERMINED_NOTE, UNMEASURED_NOTE
 
 
 @click.command(
@@ -112,9 +111,8 @@ def cmd(run_dir, data, out, samples, observables, save_rho, max_rho_qubits, mle,
         click.echo(f"qtomo: warning: {w.message}", err=True)
     summary = rec.summary
 
-    for note in rec.report.get("notes") or []:
-        if note.startswith((UNMEASURED_NOTE, UNDETERMINED_NOTE, OUTSIDE_NOTE)):
-            click.echo(f"qtomo: warning: {note}", err=True)
+    for note in rec.report.get("warnings") or []:
+        click.echo(f"qtomo: warning: {note}", err=True)
     if summary["consistent"] is False:
         click.echo("qtomo: warning: the model is inconsistent with its data (failed: "
                    f"{', '.join(summary['consistency_failed'])}); the headline shows the "

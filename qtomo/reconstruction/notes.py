@@ -1,9 +1,9 @@
-"""How the report's warning notes begin: the openings ``qtomo reconstruct`` repeats on stderr.
+"""How the report's warning notes begin.
 
 The stages that write these notes (the run, with :mod:`~qtomo.reconstruction.design_weights`,
-and :mod:`~qtomo.reconstruction.fidelity_range`) and the command that repeats them share the
-texts from here, a module of plain strings, so that loading the command (``qtomo reconstruct
---help``) does not load NumPy and SciPy.
+and :mod:`~qtomo.reconstruction.fidelity_range`) share the openings from here; the run lists
+the notes it raises as warnings in the report's ``warnings`` (which ``qtomo reconstruct``
+repeats on stderr), so no code has to recognise a note by its wording.
 """
 
 from __future__ import annotations

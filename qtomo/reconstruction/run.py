@@ -188,10 +188,11 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
     headline = choose_headline(candidates, checks)
     lab = lab_scale_stage(ds, readout_correction=cfg.readout_correction, seed=cfg.seed,
                           samples=est.samples, frame=inp.frame, stage=stage)
+    warn = range_notes(rng, headline.entry.get("value")) if rng is not None else []
+    design_notes, design_warn = _design_notes(tallies, inp)
     report = report_dict(
         ds, inp.target, cfg, with_model=model is not None, model_info=run.info,
-        notes=((range_notes(rng, headline.entry.get("value")) if rng is not None else [])
-               + run.notes + _design_notes(tallies, inp)),
+        notes=warn + run.notes + design_notes, warnings=warn + design_warn,
         **report_sections(StageRecords(
             quantum=qs.section, classical=classical, observables=observables,
             subsystems=subs.entropies, rdm=subs.rdm, consistency=check.result,
@@ -269,25 +270,26 @@ def _unmeasured_weight(tallies: Any, inp: DatasetInputs) -> float | None:
     return unmeasured_fidelity_weight(inp.psi, cov, inp.n) or None
 
 
-def _design_notes(tallies: Any, inp: DatasetInputs) -> list[str]:
-    """What an unbalanced fixed design means for the direct figures and the fidelity."""
+def _design_notes(tallies: Any, inp: DatasetInputs) -> tuple[list[str], list[str]]:
+    """What an unbalanced fixed design means for the direct figures and the fidelity: the
+    notes, and those of them that ``qtomo reconstruct`` repeats as warnings."""
     axis = pauli_part_note(inp.design, "qtomo reconstruct", "reads")
     cov = tallies.coverage
     if cov is None or balanced(cov):
-        return [axis] if axis else []
+        return ([axis] if axis else []), []
     notes = [axis] if axis else []
     notes += [f"fixed design with {cov.describe()}, unevenly: the direct observables and "
               "Renyi-2 entropies are plain shot averages and biased by the design (the direct "
               "fidelity is stratified by setting where every setting was measured); the "
               "model's figures are not, its likelihood conditions on the settings"]
     w = _unmeasured_weight(tallies, inp)
-    if w is not None:
-        notes.append(
-            f"{UNMEASURED_NOTE}: for states "
+    if w is None:
+        return notes, []
+    warn = (f"{UNMEASURED_NOTE}: for states "
             f"that agree on every measured string they could move the fidelity by up to "
             f"{w:.3f} (before positivity); there every fidelity figure, the error bars "
             "included, rests on positivity and the model's extrapolation, not on the shots")
-    return notes
+    return [*notes, warn], [warn]
 
 
 def _bootstrap_members(sections: dict[str, Any], ds: Any, run_dir: str | Path,

@@ -116,7 +116,8 @@ def report_dict(ds: Any, target: dict[str, Any], cfg: Any, *, with_model: bool,
                 consistency: cs.ConsistencyResult | None, headline: dict[str, Any],
                 quantum: dict[str, Any], classical: dict[str, Any] | None,
                 observables: dict[str, Any], subsystems: list[dict[str, Any]],
-                rdm: dict[str, Any], notes: list[str], bootstrap: dict[str, Any] | None = None,
+                rdm: dict[str, Any], notes: list[str], warnings: list[str] | None = None,
+                bootstrap: dict[str, Any] | None = None,
                 readout: dict[str, Any] | None = None,
                 device_checks: dict[str, Any] | None = None,
                 lab_scale: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -140,6 +141,8 @@ def report_dict(ds: Any, target: dict[str, Any], cfg: Any, *, with_model: bool,
     headline, quantum, classical, observables, subsystems, rdm : the sections.
     notes : list of str
         Warnings for people (shown at the top of the HTML page).
+    warnings : list of str or None
+        The notes that ``qtomo reconstruct`` also repeats on stderr (their texts, unchanged).
     bootstrap, readout : dict or None
         The bootstrap members' block and the readout block (left out when None).
     device_checks : dict or None
@@ -161,6 +164,7 @@ def report_dict(ds: Any, target: dict[str, Any], cfg: Any, *, with_model: bool,
         "subsystems": subsystems,
         "reduced_density_matrix": rdm,
         "notes": notes,
+        "warnings": list(warnings or []),
         "conventions": CONVENTIONS,
         "provenance": {
             "dataset": _dataset_provenance(ds, target),
