@@ -9,8 +9,8 @@ model figure of the quantum, classical, observables and subsystems sections;
 :func:`headline_section` lays out every headline figure (quantum fidelity, energy, classical
 fidelity and KL, purity); :func:`quantum_section` adds the checks' figures to the quantum
 section (the direct estimate's calibration error, the fidelity range); and
-:func:`lab_scale_sections` lets a planned design's protocol head the report where no dense
-state is built.
+:func:`lab_scale_readout` puts a headlined protocol's figure on the other side of the readout
+correction into the readout block.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from qtomo.reconstruction.headline import (
     figure_fallback,
     widen_by_calibration,
 )
-from qtomo.reconstruction.lab_scale.report import lab_scale_headline
 from qtomo.reconstruction.source import Source
 
 
@@ -52,8 +51,6 @@ class StageRecords:
     fidelity_range, readout, device_checks, lab_scale : dict or None
         The range of fidelities the shots allow, the readout block, the goodness-of-fit and
         no-signalling blocks, and the protocol of a planned design.
-    dense : bool
-        Whether dense states were built (else a planned design's protocol heads).
     """
 
     quantum: Mapping[str, Any]
@@ -69,19 +66,19 @@ class StageRecords:
     readout: dict[str, Any] | None = None
     device_checks: dict[str, Any] | None = None
     lab_scale: dict[str, Any] | None = None
-    dense: bool = True
 
 
 def report_sections(r: StageRecords) -> dict[str, Any]:
     """The report's sections from the stages' records, each laid out once (the keyword
     arguments of :func:`qtomo.reconstruction.schema.report_dict` but the provenance and
     notes): the members' error bars beside the model figures, the headline figures, the
-    quantum section with the checks' figures, and a planned design's protocol."""
+    quantum section with the checks' figures, and a planned design's protocol (its figure on
+    the other side of the readout correction where it heads)."""
     s = with_member_bars({"quantum": r.quantum, "classical": r.classical,
                           "observables": r.observables, "subsystems": r.subsystems}, r.members)
     head = headline_section(r.headline, s["observables"]["scalars"].get("energy"), r.checks,
                             s["classical"], r.members)
-    head, readout = lab_scale_sections(r.lab_scale, head, r.readout, r.dense)
+    readout = lab_scale_readout(r.lab_scale, r.readout, r.headline)
     return {
         "consistency": r.consistency, "headline": head,
         "quantum": quantum_section(s["quantum"], r.checks.calibration_stderr,
@@ -121,12 +118,17 @@ def headline_section(fidelity: Headline, energy: Mapping[str, Any] | None,
                      members: MemberErrors | None) -> dict[str, Any]:
     """``report["headline"]``: quantum fidelity (the policy's :class:`Headline`), energy,
     classical fidelity and KL of the model (with the members' error bars where the run has
-    members), and the purity of the headline state when the model's state heads."""
+    members), and the purity of the headline state when the model's state heads. The other
+    figures the headline's estimator made with it (the energy protocol's <H>) take the place
+    of those of the same key, keeping their exact value."""
     bars = members.headline if members is not None else {}
     out: dict[str, Any] = {
         "quantum_fidelity": fidelity.as_dict(),
         "energy": headline_energy(energy, checks, bars.get("energy")),
     }
+    for key, entry in fidelity.figures.items():
+        old = out.get(key) or {}
+        out[key] = {**entry, **{k: old[k] for k in ("exact",) if k in old}}
     for key in ("classical_fidelity", "kl_divergence"):
         e = (classical or {}).get(key)
         out[key] = bars[key].apply(e) if e and key in bars else e
@@ -176,26 +178,19 @@ def _with_fields(tree: Any, path: FigurePath, fields: Mapping[str, Any]) -> Any:
     return copy
 
 
-def lab_scale_sections(lab: Mapping[str, Any] | None, headline: dict[str, Any],
-                       readout: dict[str, Any] | None, dense: bool
-                       ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The headline and readout sections with a planned design's protocol (``lab``,
-    ``report["lab_scale"]``) at their head where no dense state is built: its headline
-    entries (the exact value kept), and in the readout block the protocol's figure on the
-    other side of the correction. Unchanged otherwise; new dicts where changed."""
-    if lab is None or dense:
-        return headline, readout
-    # headline policy, lab-scale part (to move into choose_headline as a candidate)
-    head = dict(headline)
-    for key, entry in lab_scale_headline(lab).items():
-        old = head.get(key) or {}
-        head[key] = {**entry, **{k: old[k] for k in ("exact",) if k in old}}
-    if readout is not None and "other_side" in lab:  # the same protocol across the correction
-        side = "uncorrected" if readout.get("applied") else "corrected"
-        readout = {**readout, f"quantum_fidelity_{side}": lab["other_side"],
-                   f"quantum_fidelity_{side}_source": head["quantum_fidelity"]["source"]}
-    return head, readout
+def lab_scale_readout(lab: Mapping[str, Any] | None, readout: dict[str, Any] | None,
+                      headline: Headline) -> dict[str, Any] | None:
+    """The readout block with a planned design's protocol (``lab``, ``report["lab_scale"]``)
+    on the other side of the correction, where that protocol heads the report (``headline``):
+    the same figure the headline shows, without the correction when it was applied (with it
+    under ``--no-readout-correction``). Unchanged otherwise; a new dict where changed."""
+    if (lab is None or readout is None or "other_side" not in lab
+            or headline.source is not Source.LAB_SCALE):
+        return readout
+    side = "uncorrected" if readout.get("applied") else "corrected"
+    return {**readout, f"quantum_fidelity_{side}": lab["other_side"],
+            f"quantum_fidelity_{side}_source": headline.entry["source"]}
 
 
-__all__ = ["StageRecords", "headline_energy", "headline_section", "lab_scale_sections",
+__all__ = ["StageRecords", "headline_energy", "headline_section", "lab_scale_readout",
            "quantum_section", "report_sections", "with_member_bars"]

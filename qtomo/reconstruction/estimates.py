@@ -15,7 +15,10 @@ policy (:func:`qtomo.reconstruction.headline.choose_headline`) one such record:
   (``RAW_MLE``), with its bootstrap error bar where it was computed
   (:func:`raw_mle_estimate`), and the projected inversion (``RAW_PROJECTED``);
 * the direct estimate from the shots (:func:`direct_estimate`, ``DIRECT``): the unbiased mean
-  of the per-shot values, the only one with a state-free error bar.
+  of the per-shot values, the only one with a state-free error bar;
+* the protocol of a planned design (``LAB_SCALE``,
+  :func:`qtomo.reconstruction.lab_scale.report.lab_scale_estimate`): an estimate with its
+  bootstrap interval, or a certified one-sided lower bound (:class:`PointBound`).
 
 No code branches on the words of ``method``: the source says what a number is.
 """
@@ -66,6 +69,19 @@ class MembersInterval:
 
 
 @dataclass(frozen=True)
+class PointBound:
+    """What a one-sided 95% lower confidence bound is made of: the bound at the measured value
+    (``point``) and its standard error; the bound is ``min(1, point - 1.645 stderr)``."""
+
+    point: float
+    stderr: float
+
+
+#: What the report says a lower bound is.
+LOWER_BOUND = "one-sided 95% lower confidence bound: F >= value"
+
+
+@dataclass(frozen=True)
 class FigureEstimate:
     """One estimator's estimate of a report figure.
 
@@ -93,6 +109,14 @@ class FigureEstimate:
         The estimator in a few words, for the headline's sentence ("the raw-frequency MLE";
         empty: the source's name).
     notes : tuple of str
+    bound : PointBound or None
+        Set where ``value`` is a one-sided 95% lower confidence bound (then ``stderr`` is
+        None and ``ci95`` is ``[value, 1]``): the point bound and its standard error.
+    extra : mapping
+        Further fields of the report figure (a protocol's ``kind``, ``assumptions``, ...).
+    figures : mapping
+        Other headline figures the estimator made with it (a key of ``report["headline"]``
+        -> its entry), which head the report when it does: the energy protocol's <H>.
     """
 
     source: Source
@@ -107,6 +131,9 @@ class FigureEstimate:
     members: MembersInterval | None = None
     name: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    bound: PointBound | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    figures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def words(self) -> str:
@@ -123,13 +150,18 @@ class FigureEstimate:
         return self.name or NAMES[self.source]
 
     def entry(self) -> dict[str, Any]:
-        """The report figure: ``value``, ``stderr`` (``n``, ``ci95`` where known)."""
+        """The report figure: ``value``, ``stderr`` (``n``, ``ci95`` where known; a bound's
+        ``bound``, ``point_bound`` and ``point_bound_stderr``) and the :attr:`extra`
+        fields."""
         out: dict[str, Any] = {"value": self.value, "stderr": self.stderr}
         if self.n is not None:
             out["n"] = self.n
         if self.ci95 is not None:
             out["ci95"] = list(self.ci95)
-        return out
+        if self.bound is not None:
+            out.update(bound=LOWER_BOUND, point_bound=self.bound.point,
+                       point_bound_stderr=self.bound.stderr)
+        return {**out, **self.extra}
 
 
 def model_estimate(quantum: Mapping[str, Any], symmetry: str = "none",
@@ -222,6 +254,6 @@ def fidelity_candidates(quantum: Mapping[str, Any], direct: Estimate | None, *,
     return [c for c in out if c is not None]
 
 
-__all__ = ["POINT", "FigureEstimate", "MembersInterval",
+__all__ = ["LOWER_BOUND", "POINT", "FigureEstimate", "MembersInterval", "PointBound",
            "direct_estimate", "fidelity_candidates", "model_estimate", "raw_estimates",
            "raw_mle_estimate"]

@@ -8,13 +8,17 @@ The rules, in order (:func:`pick_headline`):
 
 1. ``--estimator`` other than ``auto``: the estimate of that estimator, whatever the checks
    say (the sentence says when the model-vs-data check rejects it).
-2. The model's state, unless the model-vs-data check rejects the model; with the run's
+2. Where no estimate comes from a dense state (no candidate names a density matrix: N above
+   ``--max-rho-qubits``), the lab-scale protocol of a planned design (``LAB_SCALE``): its
+   estimate, or the energy protocol's certified one-sided 95% lower bound; its error does not
+   grow with N.
+3. The model's state, unless the model-vs-data check rejects the model; with the run's
    bootstrap members its error bar comes from them, else it is a point estimate.
-3. A rejected model falls back to the best-supported estimate from the shots alone: the
+4. A rejected model falls back to the best-supported estimate from the shots alone: the
    raw-frequency MLE with its bootstrap error bar where that error is smaller than the direct
    estimate's (or there is no direct estimate), else the direct estimate, else the raw
    frequencies' states as point estimates. The model's value is kept beside it.
-4. Without a model state: the direct estimate, else the raw frequencies' MLE, else their
+5. Without a model state: the direct estimate, else the raw frequencies' MLE, else their
    projected inversion. A direct estimate whose standard error exceeds
    ``TUNING.direct_max_stderr`` (its interval is wider than [0, 1]) is never headlined by
    ``auto``: without another estimate the headline is "not determined by the shots".
@@ -24,9 +28,12 @@ error (in quadrature, :func:`qtomo.reconstruction.readout.widen`), to the range 
 the shots allow on a design that leaves part of the fidelity unmeasured
 (:mod:`~qtomo.reconstruction.fidelity_range`), and by a systematic error where a check
 supplies one (:class:`SystematicError`, the hook for goodness-of-fit and no-signalling checks).
+A lab-scale protocol takes only the systematic error (a lower bound is lowered by it): its
+bootstrap already redraws the readout calibration, and its planned settings measure its whole
+figure (:func:`_widen`).
 
 The density matrix the report draws is the headline's state; a direct headline has none, and
-the report then draws the state rule 2 or 4 would pick, saying so.
+the report then draws the state rule 3 or 5 would pick, saying so.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from typing import Any
 from qtomo.errors import InputValueError
 from qtomo.reconstruction.config import TUNING
 from qtomo.reconstruction.conventions import CONVENTIONS
-from qtomo.reconstruction.estimates import FigureEstimate
+from qtomo.reconstruction.estimates import FigureEstimate, PointBound
 from qtomo.reconstruction.readout import widen
 from qtomo.reconstruction.source import REQUESTED, Source
 from qtomo.reconstruction.systematics import SystematicError
@@ -101,13 +108,15 @@ class Pick:
 @dataclass(frozen=True)
 class Headline:
     """The headline quantum fidelity: the report entry (value, stderr, ci95, source, ...),
-    the estimator that made it, the sentence saying why, and the state the report draws."""
+    the estimator that made it, the sentence saying why, the state the report draws, and the
+    other headline figures its estimator made with it (:attr:`FigureEstimate.figures`)."""
 
     entry: dict[str, Any]
     source: Source | None
     sentence: str
     state: str | None
     widened: tuple[str, ...] = field(default_factory=tuple)
+    figures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.entry, "estimator": self.source.value if self.source else None,
@@ -130,8 +139,41 @@ def _state(cands: Sequence[FigureEstimate], model_ok: bool) -> str | None:
     return None
 
 
+#: Why a planned design's protocol heads (rule 2).
+PLANNED_RULE = "no dense state is built at this N, and the protocol's error does not grow with N"
+
+
+def _asked_for(candidates: Sequence[FigureEstimate], checks: HeadlineChecks) -> Pick:
+    """Rule 1: the estimate ``--estimator`` asks for (one line where there is none)."""
+    got = _first(candidates, *REQUESTED[checks.requested])
+    if got is None:
+        raise InputValueError(f"--estimator {checks.requested}: this reconstruction has no "
+                              "such estimate of the fidelity (see the report's notes); "
+                              "use --estimator auto")
+    rejected = checks.consistent is False
+    why = (f"it was asked for (--estimator {checks.requested})"
+           + (", although the model-vs-data check rejects the model"
+              if rejected and got.source.from_model else ""))
+    return Pick(got, None, why, got.state or _state(candidates, not rejected))
+
+
+def _planned(candidates: Sequence[FigureEstimate]) -> Pick | None:
+    """Rule 2: the lab-scale protocol of a planned design, where no estimate comes from a
+    dense state (None: no such protocol, or a dense state was built)."""
+    lab = _first(candidates, Source.LAB_SCALE)
+    if lab is None or any(c.state is not None for c in candidates):
+        return None
+    bound = "; it is the certified one-sided 95% lower bound" if lab.bound is not None else ""
+    return Pick(lab, None, PLANNED_RULE + bound, None)  # no dense state to draw
+
+
 def pick_headline(candidates: Sequence[FigureEstimate], checks: HeadlineChecks) -> Pick:
-    """Which estimate heads the report (rules 1-4 of the module doc), before any widening."""
+    """Which estimate heads the report (rules 1-5 of the module doc), before any widening."""
+    if checks.requested != "auto":
+        return _asked_for(candidates, checks)
+    planned = _planned(candidates)
+    if planned is not None:
+        return planned
     model = next((c for c in candidates if c.source.from_model and c.value is not None), None)
     direct = _first(candidates, Source.DIRECT)
     vague = None  # a direct estimate whose interval is wider than [0, 1]: not headlined
@@ -141,16 +183,6 @@ def pick_headline(candidates: Sequence[FigureEstimate], checks: HeadlineChecks) 
     raw = _first(candidates, Source.RAW_MLE)
     points = _first(candidates, Source.RAW_MLE, Source.RAW_PROJECTED)
     rejected = checks.consistent is False
-    if checks.requested != "auto":
-        got = _first(candidates, *REQUESTED[checks.requested])
-        if got is None:
-            raise InputValueError(f"--estimator {checks.requested}: this reconstruction has no "
-                                  "such estimate of the fidelity (see the report's notes); "
-                                  "use --estimator auto")
-        why = (f"it was asked for (--estimator {checks.requested})"
-               + (", although the model-vs-data check rejects the model"
-                  if rejected and got.source.from_model else ""))
-        return Pick(got, None, why, got.state or _state(candidates, not rejected))
     if model is not None and not rejected:
         why = ("the model-vs-data check finds the model consistent with its shots"
                if checks.consistent else "the model heads where nothing checks it")
@@ -221,37 +253,60 @@ def choose_headline(candidates: Sequence[FigureEstimate], checks: HeadlineChecks
         entry.update(source=FALLBACK_PREFIX + c.words, model_value=m.value,
                      model_stderr=m.stderr, model_source=m.words,
                      fallback_reason=checks.reason + FALLBACK_TAIL)
-    steps += _widen(entry, checks)
-    return Headline(entry, c.source, _sentence(pick, steps), pick.state, tuple(steps))
+    steps += _widen(entry, checks, c)
+    return Headline(entry, c.source, _sentence(pick, steps), pick.state, tuple(steps),
+                    c.figures)
 
 
-def _widen(entry: dict[str, Any], checks: HeadlineChecks) -> list[str]:
+def _widen(entry: dict[str, Any], checks: HeadlineChecks, chosen: FigureEstimate
+           ) -> list[str]:
     """Widen ``entry`` (in place) by the calibration error, the range the shots allow and a
-    systematic error; returns what was done, in words."""
+    systematic error; returns what was done, in words.
+
+    A lab-scale protocol (``chosen.source``) takes only the systematic error: its bootstrap
+    redraws the readout calibration from its counts in every replicate
+    (:func:`qtomo.reconstruction.lab_scale.shots.readout_tables`), so its error already holds
+    the calibration's, and its figure is what its planned settings measure (sampled
+    stabilizers included in its bootstrap), with no part left to a fit's extrapolation."""
     steps = []
+    planned = chosen.source is Source.LAB_SCALE
     v, cal = entry.get("value"), checks.calibration_stderr
-    if widen_by_calibration(entry, cal):
+    if not planned and widen_by_calibration(entry, cal):
         steps.append(f"widened by the readout calibration's error ({cal:.2g})")
     rng = checks.fidelity_range
-    if rng is not None and v is not None and _widen_to_range(entry, rng):
+    if rng is not None and v is not None and not planned and _widen_to_range(entry, rng):
         steps.append(f"widened to the fidelities the shots allow ({rng['low']:.3f} to "
                      f"{rng['high']:.3f})")
     sys_err = checks.systematic
     if sys_err is not None and v is not None and (sys_err.size > 0 or not sys_err.plain):
-        se = entry.get("stderr")
-        entry["stderr_without_systematic"] = se
-        entry["systematic_error"] = {"check": sys_err.check, "size": sys_err.size,
-                                     "scale": sys_err.scale, "bias": sys_err.bias,
-                                     "reason": sys_err.reason, **sys_err.details}
-        if se is not None and sys_err.plain:  # an independent error: keep the interval's shape
-            entry["stderr"], ci = widen(v, se, entry.get("ci95"), sys_err.size)
-            if ci is not None:
-                entry["ci95"] = ci
-        else:
-            entry["stderr"], entry["ci95"] = sys_err.apply(v, se)
+        _widen_systematic(entry, sys_err, chosen.bound)
         steps.append(f"widened by a systematic error of {sys_err.size:.2g} ({sys_err.reason})"
                      if sys_err.plain else f"widened for systematic errors ({sys_err.reason})")
     return steps
+
+
+def _widen_systematic(entry: dict[str, Any], sys_err: SystematicError,
+                      bound: PointBound | None) -> None:
+    """Add a systematic error to ``entry`` (in place): in quadrature, keeping the interval's
+    shape, where it is plain, else by :meth:`SystematicError.apply`. A one-sided lower bound
+    is lowered instead, recomputed from its point bound (:meth:`SystematicError.lower_bound`)."""
+    v, se = entry["value"], entry.get("stderr")
+    entry["systematic_error"] = {"check": sys_err.check, "size": sys_err.size,
+                                 "scale": sys_err.scale, "bias": sys_err.bias,
+                                 "reason": sys_err.reason, **sys_err.details}
+    if bound is not None:
+        s, low = sys_err.lower_bound(bound.point, bound.stderr)
+        entry.update(bound_without_systematic=v, value=low, ci95=[low, 1.0],
+                     point_bound_stderr_without_systematic=bound.stderr,
+                     point_bound_stderr=s)
+        return
+    entry["stderr_without_systematic"] = se
+    if se is not None and sys_err.plain:  # an independent error: keep the interval's shape
+        entry["stderr"], ci = widen(v, se, entry.get("ci95"), sys_err.size)
+        if ci is not None:
+            entry["ci95"] = ci
+    else:
+        entry["stderr"], entry["ci95"] = sys_err.apply(v, se)
 
 
 def widen_by_calibration(entry: dict[str, Any], cal: float) -> bool:
@@ -309,5 +364,6 @@ def figure_fallback(model_entry: Mapping[str, Any], replacement: Mapping[str, An
     return out
 
 
-__all__ = ["FALLBACK_PREFIX", "Headline", "HeadlineChecks", "Pick", "SystematicError",
+__all__ = ["FALLBACK_PREFIX", "PLANNED_RULE", "Headline", "HeadlineChecks", "Pick",
+           "SystematicError",
            "choose_headline", "figure_fallback", "pick_headline", "widen_by_calibration"]

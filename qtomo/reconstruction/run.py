@@ -15,13 +15,14 @@ Sources of every number:
 
 The headline quantum fidelity is chosen by one policy,
 :func:`qtomo.reconstruction.headline.choose_headline`, from every estimate the stages made
-(the model's state, the raw frequencies' states, the direct estimate; typed records of
-:mod:`qtomo.reconstruction.estimates`) and what the checks found; ``--estimator`` overrides
-its choice. With a model, every model figure that has a direct estimate (fidelity, energy, the
-one- and two-point observables) is compared with it (:mod:`qtomo.reconstruction.consistency`;
-``report["consistency"]``, ``report["consistent"]``); when they disagree the headline falls
-back to the best-supported estimate from the shots, keeping the model's value as
-``model_value`` with a ``fallback_reason``. ``headline.quantum_fidelity.estimator`` names the
+(the model's state, the raw frequencies' states, the direct estimate, a planned design's
+protocol; typed records of :mod:`qtomo.reconstruction.estimates`) and what the checks
+found; ``--estimator`` overrides its choice. With a model, every model figure that has a
+direct estimate (fidelity, energy, the one- and two-point observables) is compared with it
+(:mod:`qtomo.reconstruction.consistency`; ``report["consistency"]``,
+``report["consistent"]``); when they disagree the headline falls back to the best-supported
+estimate from the shots, keeping the model's value as ``model_value`` with a
+``fallback_reason``. ``headline.quantum_fidelity.estimator`` names the
 estimator and ``why`` says why in one sentence.
 
 Where it lives: this module runs the stages in order (:func:`reconstruct`); each stage is a
@@ -41,7 +42,8 @@ function of its own module returning a small dataclass:
 * :mod:`~qtomo.reconstruction.device_checks` -- goodness of fit, no signalling, and the
   systematic part of the headline's error bar;
 * :mod:`~qtomo.reconstruction.lab_scale.report` -- the protocol of a planned design
-  (``report["lab_scale"]``), which heads the report where no dense state is built;
+  (``report["lab_scale"]``) and the candidate it offers the headline policy, which heads the
+  report where no dense state is built;
 * :mod:`~qtomo.reconstruction.headline` -- the headline policy;
 * :mod:`~qtomo.reconstruction.assemble` and :mod:`~qtomo.reconstruction.schema` -- the report,
   built once at the end from the stages' records;
@@ -90,7 +92,7 @@ from qtomo.reconstruction.inputs import (
     read_dataset,
     read_model,
 )
-from qtomo.reconstruction.lab_scale.report import lab_scale_stage
+from qtomo.reconstruction.lab_scale.report import lab_scale_estimate, lab_scale_stage
 from qtomo.reconstruction.model_estimates import classical_metrics, model_estimates
 from qtomo.reconstruction.model_vs_data import ModelCheck, check_model
 from qtomo.reconstruction.quantum import (
@@ -176,18 +178,20 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
         members = _bootstrap_members(
             {"quantum": qs.section, "classical": classical, "observables": observables,
              "subsystems": subs.entropies}, ds, run_dir, inp, run, qs, cfg, stage)
+    lab = lab_scale_stage(ds, readout_correction=cfg.readout_correction, seed=cfg.seed,
+                          samples=est.samples, frame=inp.frame, stage=stage)
     candidates = fidelity_candidates(
         qs.section, qs.direct_fidelity, raw_with_error=raw,
         symmetry=qs.run_shots.symmetry if qs.run_shots is not None else "none",
         members=members.headline.get("quantum_fidelity") if members is not None else None)
+    if lab is not None:
+        candidates.append(lab_scale_estimate(lab))
     checks = HeadlineChecks(
         consistent=check.consistent, reason=check.reason, requested=cfg.estimator,
         exact=(qs.section["exact_fidelity"],) if "exact_fidelity" in qs.section else ())
     checks, readout, rng, device = _headline_checks(ds, inp, cfg, qs, tallies, candidates,
                                                     checks, stage)
     headline = choose_headline(candidates, checks)
-    lab = lab_scale_stage(ds, readout_correction=cfg.readout_correction, seed=cfg.seed,
-                          samples=est.samples, frame=inp.frame, stage=stage)
     warn = range_notes(rng, headline.entry.get("value")) if rng is not None else []
     design_notes, design_warn = _design_notes(tallies, inp)
     report = report_dict(
@@ -198,7 +202,7 @@ def _reconstruct(ds: Any, run_dir: str | Path | None, cfg: ReconstructConfig,
             subsystems=subs.entropies, rdm=subs.rdm, consistency=check.result,
             headline=headline, checks=checks, members=members, fidelity_range=rng,
             readout=readout.to_json() if readout is not None else None,
-            device_checks=device.sections, lab_scale=lab, dense=dense)))
+            device_checks=device.sections, lab_scale=lab)))
     figures: dict[str, Any] = {
         "n_qubits": inp.n, **run.figures,
         "observables": {"exact": refs.observables, "direct": tallies.direct,

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from qtomo.reconstruction.goodness_of_fit import GTest, setting_probabilities
+from qtomo.reconstruction.lab_scale.results import Z95_ONE_SIDED
 from qtomo.reconstruction.setting_counts import SettingCounts
 from qtomo.states.noise import depolarize
 from qtomo.states.paulis import I2, X, Y, Z
@@ -240,6 +241,14 @@ class SystematicError:
         b = self.bias
         return float(np.hypot(s, b)), [float(value + min(b, 0.0) - Z95 * s),
                                        float(value + max(b, 0.0) + Z95 * s)]
+
+    def lower_bound(self, point: float, stderr: float) -> tuple[float, float]:
+        """``(s, bound)`` for a one-sided 95% lower bound at ``point`` with standard error
+        ``stderr``: the error ``s = hypot(scale * stderr, size)`` and the bound
+        ``min(1, point + min(bias, 0) - 1.645 s)``, lowered as :meth:`apply` lowers an
+        interval's lower end, at the one-sided level."""
+        s = float(np.hypot(self.scale * stderr, self.size))
+        return s, float(min(1.0, point + min(self.bias, 0.0) - Z95_ONE_SIDED * s))
 
 
 def systematic_error(gof: GTest | None, *, spread: SettingSpread | None,

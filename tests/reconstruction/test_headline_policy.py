@@ -12,13 +12,16 @@ from qtomo.errors import InputValueError
 from qtomo.reconstruction.estimates import POINT, FigureEstimate, MembersInterval, model_estimate
 from qtomo.reconstruction.headline import (
     FALLBACK_PREFIX,
+    PLANNED_RULE,
     HeadlineChecks,
     SystematicError,
     choose_headline,
 )
+from qtomo.reconstruction.lab_scale.report import lab_scale_estimate
 from qtomo.reconstruction.source import Source
 
 Z95 = 1.959963984540054
+Z95_ONE_SIDED = 1.6448536269514722
 MEMBERS = MembersInterval(stderr=0.004, ci95=[0.89, 0.906], ci95_method="percentile",
                           bias=-0.001, bias_corrected=False,
                           label="error bar from 4 bootstrap members")
@@ -40,6 +43,19 @@ RAW = FigureEstimate(Source.RAW_MLE, 0.87, method="data: raw MLE", error_bar=POI
 PROJ = FigureEstimate(Source.RAW_PROJECTED, 0.86, method="data: projected", error_bar=POINT,
                       state="data_projected")
 NO_TARGET = FigureEstimate(Source.MODEL_MLE, None, method="model: state", state="model_mle")
+#: A planned design's blocks (report["lab_scale"]): a parity estimate and an energy bound
+#: (point bound 0.85 +- 0.03, so the one-sided 95% bound is 0.85 - 1.645 x 0.03).
+LAB_PARITY = {"protocol": "parity", "value": 0.91, "stderr": 0.01, "ci95": [0.8904, 0.9296],
+              "lower_bound95": None, "n_settings": 42, "n_shots": 84000,
+              "assumptions": ["the coherence read from the parity oscillation's amplitude"],
+              "details": {}}
+BOUND = 0.85 - Z95_ONE_SIDED * 0.03
+LAB_ENERGY = {"protocol": "energy", "value": 0.85, "stderr": 0.03, "ci95": [BOUND, 1.0],
+              "lower_bound95": BOUND, "n_settings": 2, "n_shots": 4000,
+              "assumptions": ["the target is the non-degenerate ground state of H"],
+              "details": {"energy": -42.4, "energy_stderr": 0.14}}
+LAB = lab_scale_estimate(LAB_PARITY)
+LAB_BOUND = lab_scale_estimate(LAB_ENERGY)
 OK = HeadlineChecks(consistent=True, reason="agree", exact=(0.9,))
 BAD = HeadlineChecks(consistent=False, reason="disagree.", exact=(0.9,))
 NONE = HeadlineChecks()
@@ -80,6 +96,19 @@ ROWS = [
      "do not determine the fidelity", False),
     ("direct-too-wide-raw", [NO_TARGET, DIRECT_WIDE, RAW], NONE, Source.RAW_MLE, 0.87, None,
      None, "data_mle", "no direct estimate", False),
+    # a planned design's protocol heads where no estimate comes from a dense state
+    ("lab-estimate", [DIRECT, LAB], NONE, Source.LAB_SCALE, 0.91, 0.01, [0.8904, 0.9296],
+     None, PLANNED_RULE, False),
+    ("lab-estimate-beats-uninformative", [DIRECT_WIDE, LAB], NONE, Source.LAB_SCALE, 0.91,
+     0.01, [0.8904, 0.9296], None, PLANNED_RULE, False),
+    ("lab-bound", [DIRECT, LAB_BOUND], HeadlineChecks(exact=(0.88,)), Source.LAB_SCALE,
+     BOUND, None, [BOUND, 1.0], None, "certified one-sided 95% lower bound", False),
+    ("lab-beside-a-model", [MODEL, DIRECT, LAB, RAW], OK, Source.MODEL_MLE, 0.90, None, None,
+     "model_mle", "consistent", False),
+    ("lab-beside-raw-states", [NO_TARGET, DIRECT, RAW, LAB], NONE, Source.DIRECT, 0.88, 0.01,
+     [0.8604, 0.8996], "model_mle", "no model state", False),
+    ("lab-but-asked-for-direct", [DIRECT, LAB], HeadlineChecks(requested="direct"),
+     Source.DIRECT, 0.88, 0.01, [0.8604, 0.8996], None, "asked for", False),
 ]
 
 
@@ -143,16 +172,20 @@ def test_a_range_inside_the_interval_changes_nothing():
     assert e["ci95"] == [0.8604, 0.8996] and "ci95_before_range" not in e
 
 
-def test_a_systematic_error_widens_the_interval_and_is_said():
+@pytest.mark.parametrize("est", [DIRECT, LAB], ids=["direct", "lab-scale"])
+def test_a_systematic_error_widens_the_interval_and_is_said(est):
+    """Also a lab-scale estimate: the device checks' systematic error widens it like any
+    other figure."""
     sys_err = SystematicError("goodness_of_fit", 0.02, "the fit is poor (G = 120, p = 1e-4)")
-    h = choose_headline([DIRECT], HeadlineChecks(systematic=sys_err))
+    h = choose_headline([est], HeadlineChecks(systematic=sys_err))
     e = h.entry
     assert e["stderr"] == pytest.approx(math.hypot(0.01, 0.02), rel=1e-12)
     assert e["stderr_without_systematic"] == 0.01
     assert e["systematic_error"]["check"] == "goodness_of_fit"
-    lo = 0.88 - math.hypot(0.88 - 0.8604, Z95 * 0.02)
-    assert e["ci95"][0] == pytest.approx(lo, rel=1e-12)
+    half = [math.hypot(est.value - c, Z95 * 0.02) for c in est.ci95]
+    assert e["ci95"] == pytest.approx([est.value - half[0], est.value + half[1]], rel=1e-12)
     assert "systematic error of 0.02" in h.sentence and "the fit is poor" in h.sentence
+    assert h.sentence.startswith(f"The headline is {est.title}: ")
 
 
 def test_a_systematic_error_gives_a_point_estimate_an_error_bar():
@@ -187,3 +220,52 @@ def test_an_uninformative_direct_estimate_is_kept_beside_no_headline():
     # asked for, it is still given
     asked = choose_headline([NO_TARGET, DIRECT_WIDE], HeadlineChecks(requested="direct"))
     assert asked.entry["value"] == 1.23
+
+
+# -- a planned design's protocol ------------------------------------------------------------
+def test_a_lab_scale_headline_keeps_every_field_of_its_protocol():
+    est = choose_headline([DIRECT, LAB], NONE).as_dict()
+    assert est["kind"] == "estimate" and est["protocol"] == "parity"
+    assert (est["n_settings"], est["n_shots"]) == (42, 84000) and "bound" not in est
+    assert est["assumptions"] == LAB_PARITY["assumptions"]
+    assert est["source"] == ("lab-scale protocol: GHZ populations and parity oscillations "
+                             "(planned design)")
+    assert est["why"] == (f"The headline is the parity protocol of the planned design the "
+                          f"shots follow: {PLANNED_RULE}.")
+    h = choose_headline([DIRECT, LAB_BOUND], NONE)
+    b = h.as_dict()
+    assert b["kind"] == "lower bound" and b["bound"].startswith("one-sided 95% lower")
+    assert b["point_bound"] == 0.85 and b["point_bound_stderr"] == 0.03
+    assert b["source"].startswith("certified lower bound, lab-scale protocol")
+    # the energy protocol brings the headline energy: <H> +- 1.96 se
+    energy = h.figures["energy"]
+    assert energy["value"] == -42.4 and energy["stderr"] == 0.14
+    assert energy["ci95"] == pytest.approx([-42.4 - Z95 * 0.14, -42.4 + Z95 * 0.14], rel=1e-12)
+    assert choose_headline([MODEL, DIRECT, LAB_BOUND], OK).figures == {}
+
+
+@pytest.mark.parametrize(("bias", "shift"), [(0.0, 0.0), (-0.01, -0.01), (0.01, 0.0)])
+def test_a_systematic_error_lowers_a_lab_scale_bound(bias, shift):
+    """The bound is recomputed from its point bound with the widened error; a bias that puts
+    the truth below the figure (negative) lowers it further, one that puts it above does not."""
+    sys_err = SystematicError("goodness_of_fit", 0.02, "drift", bias=bias)
+    e = choose_headline([LAB_BOUND], HeadlineChecks(systematic=sys_err)).entry
+    s = math.hypot(0.03, 0.02)
+    low = 0.85 + shift - Z95_ONE_SIDED * s
+    assert e["value"] == pytest.approx(low, rel=1e-12) and e["ci95"] == [e["value"], 1.0]
+    assert e["point_bound_stderr"] == pytest.approx(s, rel=1e-12)
+    assert e["bound_without_systematic"] == BOUND and e["stderr"] is None
+    assert e["point_bound"] == 0.85 and e["systematic_error"]["size"] == 0.02
+
+
+def test_the_calibration_error_is_not_added_again_to_a_lab_scale_figure():
+    """The protocol's bootstrap redraws the calibration in every replicate: its error holds
+    the calibration's already; a direct estimate under the same checks is widened."""
+    rng = {"low": 0.5, "high": 0.99, "level": 0.95}
+    checks = HeadlineChecks(calibration_stderr=0.02, fidelity_range=rng)
+    for lab, stderr, ci in ((LAB, 0.01, [0.8904, 0.9296]), (LAB_BOUND, None, [BOUND, 1.0])):
+        h = choose_headline([DIRECT, lab], checks)
+        assert h.entry["stderr"] == stderr and h.entry["ci95"] == ci
+        assert "calibration_stderr" not in h.entry and "widened" not in h.sentence
+    direct = choose_headline([DIRECT], checks).entry
+    assert direct["calibration_stderr"] == 0.02 and direct["ci95"] == [0.5, 0.99]

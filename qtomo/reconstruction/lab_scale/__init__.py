@@ -6,10 +6,10 @@
 * :mod:`.parity` -- GHZ: populations plus parity oscillations;
 * :mod:`.stabilizer` -- stabilizer states: direct fidelity estimation over sampled elements;
 * :mod:`.energy` -- TFIM ground states: the certified bound ``F >= (E1 - <H>) / (E1 - E0)``;
-* :mod:`.section` -- the report block, the check of the data against the plan, and the
-  headline candidate; :mod:`.model_side` -- the same figures from a trained model's samples;
+* :mod:`.section` -- the report block and the check of the data against the plan;
+  :mod:`.model_side` -- the same figures from a trained model's samples;
 * :mod:`.report` -- the stage of ``qtomo reconstruct`` (``report["lab_scale"]``) and the
-  headline entries it gives where no dense state is built.
+  candidate it offers the headline policy, which heads where no dense state is built.
 
 Shared pieces: :mod:`.axes` (measurement axes), :mod:`.shots` (readout-corrected per-shot
 values, bootstrap), :mod:`.results` (:class:`~.results.ProtocolResult`). Import the modules

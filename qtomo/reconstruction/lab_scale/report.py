@@ -7,10 +7,9 @@ against the plan and runs the protocol (:func:`.section.protocol_section`); with
 model's figures sit beside the direct ones (:mod:`.model_side`). It works at any N: nothing
 dense is built, and the shots are read once.
 
-:func:`lab_scale_headline` turns the block into the report's headline fidelity (and, for the
-energy protocol, energy) where no dense method applies (N above ``--max-rho-qubits``); with its
-one call in :mod:`qtomo.reconstruction.run` it is the only place where the lab-scale protocols
-enter the headline, so that a headline policy can take it over as one candidate.
+:func:`lab_scale_estimate` turns the block into the candidate it offers the headline policy
+(:func:`qtomo.reconstruction.headline.pick_headline`), which heads the report where no dense
+state is built (N above ``--max-rho-qubits``).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from qtomo.reconstruction.conventions import CONVENTIONS
+from qtomo.reconstruction.estimates import FigureEstimate, PointBound
 from qtomo.reconstruction.lab_scale.model_side import model_protocol_values, side_by_side
 from qtomo.reconstruction.lab_scale.results import Z95
 from qtomo.reconstruction.lab_scale.section import SOURCES, protocol_section, run_protocol
@@ -71,44 +71,36 @@ def _figure(value: float, lower_bound95: float | None) -> float:
     return float(value if lower_bound95 is None else lower_bound95)
 
 
-def lab_scale_headline(section: dict[str, Any]) -> dict[str, Any]:
-    """The headline entries a lab-scale block gives (keys of ``report["headline"]``).
+def lab_scale_estimate(section: dict[str, Any]) -> FigureEstimate:
+    """The lab-scale block as the headline policy's candidate (``Source.LAB_SCALE``).
 
-    ``quantum_fidelity``: the protocol's estimate with its bootstrap error and 95% interval,
-    or for the energy protocol the certified one-sided 95% lower bound, labelled as a bound
-    (no two-sided error bar; the bound at the measured energy and its standard error kept
-    beside it). ``energy`` (energy protocol): <H> from its settings, which the plain shot
-    averages of a fixed design do not estimate.
+    The protocol's estimate with its bootstrap error and 95% interval, or for the energy
+    protocol the certified one-sided 95% lower bound as the value (no two-sided error bar;
+    the bound at the measured energy and its standard error in ``bound``), with the
+    assumptions, settings and shots as report fields. The energy protocol also brings the
+    headline energy: <H> from its settings, which the plain shot averages of a fixed design
+    do not estimate.
     """
     protocol = section["protocol"]
     words = f"lab-scale protocol: {SOURCES[protocol]}"
-    why = (f"The headline is the {protocol} protocol of the planned design the shots follow: "
-           "no dense state is built at this N, and the protocol's error does not grow with N"
-           + ("; it is the certified one-sided 95% lower bound" if protocol == "energy"
-              else "") + ".")
-    entry: dict[str, Any] = {"convention": CONVENTIONS["quantum_fidelity"],
-                             "assumptions": list(section["assumptions"]),
-                             "estimator": Source.LAB_SCALE.value, "protocol": protocol,
-                             "why": why,
-                             "n_settings": section["n_settings"], "n_shots": section["n_shots"]}
+    extra = {"assumptions": list(section["assumptions"]), "protocol": protocol,
+             "n_settings": section["n_settings"], "n_shots": section["n_shots"]}
+    name = f"the {protocol} protocol of the planned design the shots follow"
     if section["lower_bound95"] is None:
-        return {"quantum_fidelity": {
-            "value": section["value"], "stderr": section["stderr"],
-            "ci95": list(section["ci95"]), "kind": "estimate", "source": words, **entry}}
+        return FigureEstimate(Source.LAB_SCALE, section["value"], stderr=section["stderr"],
+                              ci95=list(section["ci95"]), method=words, name=name,
+                              extra={"kind": "estimate", **extra})
     bound = section["lower_bound95"]
     d = section["details"]
     se = d["energy_stderr"]
-    return {
-        "quantum_fidelity": {
-            "value": bound, "stderr": None, "ci95": [bound, 1.0], "kind": "lower bound",
-            "bound": "one-sided 95% lower confidence bound: F >= value",
-            "point_bound": section["value"], "point_bound_stderr": section["stderr"],
-            "source": f"certified lower bound, {words}", **entry},
-        "energy": {"value": d["energy"], "stderr": se,
-                   "ci95": [d["energy"] - Z95 * se, d["energy"] + Z95 * se],
-                   "source": f"lab-scale energy protocol ({section['n_settings']} settings)",
-                   "convention": CONVENTIONS["energy"]},
-    }
+    energy = {"value": d["energy"], "stderr": se,
+              "ci95": [d["energy"] - Z95 * se, d["energy"] + Z95 * se],
+              "source": f"lab-scale energy protocol ({section['n_settings']} settings)",
+              "convention": CONVENTIONS["energy"]}
+    return FigureEstimate(Source.LAB_SCALE, bound, ci95=[bound, 1.0],
+                          method=f"certified lower bound, {words}", name=name,
+                          bound=PointBound(section["value"], section["stderr"]),
+                          extra={"kind": "lower bound", **extra}, figures={"energy": energy})
 
 
-__all__ = ["lab_scale_headline", "lab_scale_stage"]
+__all__ = ["lab_scale_estimate", "lab_scale_stage"]

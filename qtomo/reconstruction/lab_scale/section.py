@@ -1,5 +1,6 @@
 """The lab-scale block of a report: a design's shots checked against its plan, the protocol's
-estimate, and the candidate it offers the headline policy.
+estimate, and that estimate in words (``candidate``; the headline policy weighs
+:func:`.report.lab_scale_estimate`, made from the block).
 
 A design is the :class:`~qtomo.data.design_file.DesignSpec` of a planned design file
 (``qtomo plan``); shots are ``setting_index`` (M,) int64 and ``bits`` (M, N) uint8 (bit 0 =
@@ -133,7 +134,8 @@ def run_protocol(spec: DesignSpec, setting_index: np.ndarray, bits: np.ndarray,
 
 
 def headline_candidate(result: ProtocolResult) -> dict[str, Any]:
-    """The record the headline policy weighs: value, stderr, interval, source and words."""
+    """The protocol's figure as the block names it (``candidate``): value, stderr, interval,
+    source and the sentence that says what it is."""
     kind = "lower bound" if result.one_sided else "estimate"
     words = (f"{SOURCES[result.protocol]}: {kind} {result.value:.4f}"
              + (f", one-sided 95% bound {result.lower_bound95:.4f}" if result.one_sided
