@@ -70,7 +70,8 @@ class HeadlineChecks:
         ``--estimator`` (``auto``: the policy chooses).
     exact : tuple
         ``(value,)`` of the exact headline figure where the report knows it (value may be
-        None), ``()`` where not.
+        None), ``()`` where not; the headline carries ``exact`` only when it is a number, also
+        when the shots do not determine the fidelity.
     calibration_stderr : float
         The readout calibration's error of the headline (0: none, or not corrected).
     fidelity_range : mapping or None
@@ -234,16 +235,16 @@ def choose_headline(candidates: Sequence[FigureEstimate], checks: HeadlineChecks
     """
     pick = pick_headline(candidates, checks)
     c = pick.chosen
+    exact = {"exact": checks.exact[0]} if checks.exact and checks.exact[0] is not None else {}
     if c is None:
         entry = {"value": None, "stderr": None, "source": "not computable (no target state "
                  "vector stored, or N too large)", "convention": CONVENTIONS["quantum_fidelity"]}
         u = pick.uninformative
         if u is not None:
             entry.update(source="not determined by the shots", uninformative={
-                "estimator": u.source.value, "value": u.value, "stderr": u.stderr})
+                "estimator": u.source.value, "value": u.value, "stderr": u.stderr}, **exact)
         return Headline(entry, None, _sentence(pick, ()), pick.state)
-    entry = {**c.entry(), **({"exact": checks.exact[0]} if checks.exact else {}),
-             "source": c.words, "convention": c.convention}
+    entry = {**c.entry(), **exact, "source": c.words, "convention": c.convention}
     steps = []
     if c.source.from_model and c.members is not None and pick.replaced is None:
         entry = c.members.apply(entry, c.words_with(c.members))
