@@ -2,9 +2,9 @@
 anything is written (a fresh directory, a checkpoint that may be resumed).
 
 Files (rank 0 writes them, see :data:`qtomo.training.checkpoint.RUN_FILES`): ``config.json``
-(:func:`run_config`), ``metrics.csv`` (:func:`write_metrics_csv`, one row per epoch),
-``last.pt`` and ``best.pt`` (checkpoints) and ``model_card.json`` (:func:`model_card`, the
-run's summary with its provenance).
+(:meth:`RunRecords.run_config`), ``metrics.csv`` (:func:`write_metrics_csv`, one row per
+epoch), ``last.pt`` and ``best.pt`` (checkpoints, :meth:`RunRecords.checkpoint`) and
+``model_card.json`` (:meth:`RunRecords.model_card`, the run's summary with its provenance).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -26,9 +26,6 @@ from qtomo.data.hdf5 import Dataset
 from qtomo.errors import DataFileError, InputValueError, OutputExistsError
 from qtomo.training.checkpoint import RUN_FILES, read_checkpoint
 from qtomo.training.config import TrainConfig
-
-if TYPE_CHECKING:
-    from qtomo.training.trainer import Trainer
 
 METRIC_COLUMNS = (
     "epoch", "step", "lr", "train_loss", "val_nll", "eval_nll", "classical_fidelity",
@@ -59,151 +56,156 @@ def write_metrics_csv(path: str | os.PathLike[str], rows: list[dict[str, Any]]) 
         tmp.write_text(buf.getvalue())
 
 
-def run_config(trainer: Trainer) -> dict[str, Any]:
-    """The training config plus what identifies model and dataset (config.json)."""
-    ds = trainer.dataset
-    return {
-        **trainer.cfg.as_dict(),
-        "hparams": trainer.model.hparams,
-        "model": trainer.model.name,
-        "n_qubits": ds.n_qubits,
-        "K": ds.K,
-        "povm": ds.frame.name,
-        "dataset_path": str(Path(ds.path).resolve()),
-        "dataset_hash": ds.dataset_hash,
-        "shots": ds.shots,
-        "train_shots": trainer.split.n_train,
-        "val_shots": trainer.split.n_val,
-        "symmetry_used": trainer.symmetry,
-        "qtomo_version": __version__,
-    }
+class RunRecords:
+    """What a :class:`~qtomo.training.trainer.Trainer` records of its run: config.json, the
+    summary and model card, and the checkpoint dicts it writes and resumes from. A mixin of
+    the trainer (its attributes: ``dataset``, ``cfg``, ``model``, ``split``, the optimizer,
+    schedule, EMA and loop state), kept here with the run directory's other files."""
+
+    def run_config(self) -> dict[str, Any]:
+        """The training config plus what identifies model and dataset (config.json)."""
+        ds = self.dataset
+        return {
+            **self.cfg.as_dict(),
+            "hparams": self.model.hparams,
+            "model": self.model.name,
+            "n_qubits": ds.n_qubits,
+            "K": ds.K,
+            "povm": ds.frame.name,
+            "dataset_path": str(Path(ds.path).resolve()),
+            "dataset_hash": ds.dataset_hash,
+            "shots": ds.shots,
+            "train_shots": self.split.n_train,
+            "val_shots": self.split.n_val,
+            "symmetry_used": self.symmetry,
+            "qtomo_version": __version__,
+        }
 
 
-def run_summary(trainer: Trainer, scores: dict[str, float],
-                gap: dict[str, float] | None = None) -> dict[str, Any]:
-    """The summary of a finished :meth:`Trainer.fit` (``scores``: the kept model's).
+    def run_summary(self, scores: dict[str, float],
+                        gap: dict[str, float] | None = None) -> dict[str, Any]:
+        """The summary of a finished :meth:`Trainer.fit` (``scores``: the kept model's).
 
-    ``kept_epoch`` is the epoch of the model in ``best.pt``; ``best_epoch`` and ``val_nll``
-    are those of the lowest validation NLL; ``best_epoch_scores`` holds that epoch's row of
-    the history (its F_c and KL where the dataset stores exact log P) and
-    ``best_classical_fidelity_epoch`` the epoch with the highest F_c on the evaluation shots
-    (an oracle, for benchmarks); ``heldout_gap`` compares the kept model with the lowest-NLL
-    one per validation shot (None when they are the same model).
-    """
-    t = trainer
-    kept_epoch = t.epoch if t.cfg.keep == "last" else t.best_epoch
-    by_epoch = {int(r["epoch"]): r for r in t.history}
-    best_row = by_epoch.get(t.best_epoch, {})
-    fc = [(r.get("classical_fidelity", math.nan), int(r["epoch"])) for r in t.history]
-    fc = [x for x in fc if x[0] == x[0]]
-    return {
-        "classical_fidelity": scores["classical_fidelity"],
-        "kl_divergence": scores["kl_divergence"],
-        "val_nll": t.best_val,
-        "epochs": t.epoch,
-        "train_seconds": t.elapsed,
-        "shots_per_second": t.shots_seen / t.step_seconds if t.step_seconds else None,
-        "classical_fidelity_se": scores["classical_fidelity_se"],
-        "kl_divergence_se": scores["kl_divergence_se"],
-        "eval_nll": scores["eval_nll"],
-        "best_epoch": t.best_epoch,
-        "kept_epoch": kept_epoch,
-        "keep": t.cfg.keep,
-        "best_epoch_scores": {k: best_row.get(k) for k in
-                              ("val_nll", "classical_fidelity", "kl_divergence")},
-        "best_classical_fidelity": max(fc)[0] if fc else None,
-        "best_classical_fidelity_epoch": max(fc)[1] if fc else None,
-        "heldout_gap": gap,
-        "steps": t.step,
-        "stopped": t.stopped,
-        "symmetry": t.symmetry,
-        "model": t.model.name,
-        "hparams": t.model.hparams,
-        "n_parameters": t.model.num_parameters(),
-        "n_qubits": t.dataset.n_qubits,
-        "train_shots": t.split.n_train,
-        "val_shots": t.n_val_total,
-        "eval_shots": 0 if t.eval_a is None else t.dataset.eval_shots,
-        "device": str(t.device),
-        "precision": t.precision,
-        "processes": t.dist.world,
-        "run_dir": str(t.run_dir) if t.run_dir is not None else None,
-    }
-
-
-def model_card(trainer: Trainer, summary: dict[str, Any]) -> dict[str, Any]:
-    """model_card.json: the model, the dataset it was trained on, the summary and config."""
-    ds, model = trainer.dataset, trainer.model
-    return {
-        "model": model.name,
-        "hparams": model.hparams,
-        "n_parameters": model.num_parameters(),
-        "exact_log_prob": model.exact_log_prob,
-        "has_likelihood": model.has_likelihood,
-        "n_qubits": ds.n_qubits,
-        "K": ds.K,
-        "povm": ds.frame.name,
-        "dataset_path": str(Path(ds.path).resolve()),
-        "dataset_hash": ds.dataset_hash,
-        "target": ds.target,
-        "qtomo_version": __version__,
-        "torch_version": torch.__version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "checkpoint": "best.pt",
-        "metrics_note": METRICS_NOTE,
-        "results": summary,
-        "config": trainer.run_config(),
-    }
+        ``kept_epoch`` is the epoch of the model in ``best.pt``; ``best_epoch`` and ``val_nll``
+        are those of the lowest validation NLL; ``best_epoch_scores`` holds that epoch's row of
+        the history (its F_c and KL where the dataset stores exact log P) and
+        ``best_classical_fidelity_epoch`` the epoch with the highest F_c on the evaluation shots
+        (an oracle, for benchmarks); ``heldout_gap`` compares the kept model with the lowest-NLL
+        one per validation shot (None when they are the same model).
+        """
+        t = self
+        kept_epoch = t.epoch if t.cfg.keep == "last" else t.best_epoch
+        by_epoch = {int(r["epoch"]): r for r in t.history}
+        best_row = by_epoch.get(t.best_epoch, {})
+        fc = [(r.get("classical_fidelity", math.nan), int(r["epoch"])) for r in t.history]
+        fc = [x for x in fc if x[0] == x[0]]
+        return {
+            "classical_fidelity": scores["classical_fidelity"],
+            "kl_divergence": scores["kl_divergence"],
+            "val_nll": t.best_val,
+            "epochs": t.epoch,
+            "train_seconds": t.elapsed,
+            "shots_per_second": t.shots_seen / t.step_seconds if t.step_seconds else None,
+            "classical_fidelity_se": scores["classical_fidelity_se"],
+            "kl_divergence_se": scores["kl_divergence_se"],
+            "eval_nll": scores["eval_nll"],
+            "best_epoch": t.best_epoch,
+            "kept_epoch": kept_epoch,
+            "keep": t.cfg.keep,
+            "best_epoch_scores": {k: best_row.get(k) for k in
+                                  ("val_nll", "classical_fidelity", "kl_divergence")},
+            "best_classical_fidelity": max(fc)[0] if fc else None,
+            "best_classical_fidelity_epoch": max(fc)[1] if fc else None,
+            "heldout_gap": gap,
+            "steps": t.step,
+            "stopped": t.stopped,
+            "symmetry": t.symmetry,
+            "model": t.model.name,
+            "hparams": t.model.hparams,
+            "n_parameters": t.model.num_parameters(),
+            "n_qubits": t.dataset.n_qubits,
+            "train_shots": t.split.n_train,
+            "val_shots": t.n_val_total,
+            "eval_shots": 0 if t.eval_a is None else t.dataset.eval_shots,
+            "device": str(t.device),
+            "precision": t.precision,
+            "processes": t.dist.world,
+            "run_dir": str(t.run_dir) if t.run_dir is not None else None,
+        }
 
 
-def checkpoint_dict(trainer: Trainer,
-                    model_state: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The full training state of ``trainer`` as a checkpoint dict (last.pt, best.pt)."""
-    rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if trainer.device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(trainer.device)
-    return {
-        "dataset_hash": trainer.dataset.dataset_hash,
-        "config": trainer.run_config(),
-        "model": model_state if model_state is not None else trainer.model.state(),
-        "optimizer": trainer.optimizer.state_dict(),
-        "scheduler": trainer.scheduler.state_dict(),
-        "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
-        "best_model": trainer.best_state,
-        "rng": rng,
-        "trainer": {
-            "epoch": trainer.epoch, "step": trainer.step, "best_val_nll": trainer.best_val,
-            "best_epoch": trainer.best_epoch, "bad_epochs": trainer.bad_epochs,
-            "lr_reductions": trainer.lr_reductions,
-            "elapsed_seconds": trainer.elapsed, "step_seconds": trainer.step_seconds,
-            "shots_seen": trainer.shots_seen, "stopped": trainer.stopped,
-            "history": trainer.history, "world": trainer.dist.world,
-        },
-    }
+    def model_card(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """model_card.json: the model, the dataset it was trained on, the summary and config."""
+        ds, model = self.dataset, self.model
+        return {
+            "model": model.name,
+            "hparams": model.hparams,
+            "n_parameters": model.num_parameters(),
+            "exact_log_prob": model.exact_log_prob,
+            "has_likelihood": model.has_likelihood,
+            "n_qubits": ds.n_qubits,
+            "K": ds.K,
+            "povm": ds.frame.name,
+            "dataset_path": str(Path(ds.path).resolve()),
+            "dataset_hash": ds.dataset_hash,
+            "target": ds.target,
+            "qtomo_version": __version__,
+            "torch_version": torch.__version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "checkpoint": "best.pt",
+            "metrics_note": METRICS_NOTE,
+            "results": summary,
+            "config": self.run_config(),
+        }
 
 
-def restore_checkpoint(trainer: Trainer, ck: dict[str, Any]) -> None:
-    """Put the state of a checkpoint dict (:func:`checkpoint_dict`) back into ``trainer``."""
-    trainer.model.load_state_dict(ck["model"]["state_dict"])
-    trainer.optimizer.load_state_dict(ck["optimizer"])
-    trainer.scheduler.load_state_dict(ck["scheduler"])
-    if trainer.ema is not None:
-        if ck.get("ema") is None:
-            raise DataFileError("checkpoint has no EMA state but the config uses ema_decay")
-        trainer.ema.load_state_dict(ck["ema"])
-    t = ck["trainer"]
-    trainer.epoch, trainer.step = int(t["epoch"]), int(t["step"])
-    trainer.best_val, trainer.best_epoch = float(t["best_val_nll"]), int(t["best_epoch"])
-    trainer.bad_epochs = int(t["bad_epochs"])
-    trainer.lr_reductions = int(t.get("lr_reductions", 0))
-    trainer.elapsed = float(t["elapsed_seconds"])
-    trainer.step_seconds = float(t["step_seconds"])
-    trainer.shots_seen, trainer.stopped = int(t["shots_seen"]), t["stopped"]
-    trainer.history = list(t["history"])
-    trainer.best_state = ck.get("best_model")
-    torch.set_rng_state(ck["rng"]["torch"])
-    if trainer.device.type == "cuda" and "cuda" in ck["rng"]:
-        torch.cuda.set_rng_state(ck["rng"]["cuda"], trainer.device)
+    def checkpoint(self, model_state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The full training state as a checkpoint dict (last.pt, best.pt)."""
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "dataset_hash": self.dataset.dataset_hash,
+            "config": self.run_config(),
+            "model": model_state if model_state is not None else self.model.state(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "best_model": self.best_state,
+            "rng": rng,
+            "trainer": {
+                "epoch": self.epoch, "step": self.step, "best_val_nll": self.best_val,
+                "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+                "lr_reductions": self.lr_reductions,
+                "elapsed_seconds": self.elapsed, "step_seconds": self.step_seconds,
+                "shots_seen": self.shots_seen, "stopped": self.stopped,
+                "history": self.history, "world": self.dist.world,
+            },
+        }
+
+
+    def restore(self, ck: dict[str, Any]) -> None:
+        """Continue from a checkpoint dict (:meth:`checkpoint`): its state back into the self."""
+        self.model.load_state_dict(ck["model"]["state_dict"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scheduler.load_state_dict(ck["scheduler"])
+        if self.ema is not None:
+            if ck.get("ema") is None:
+                raise DataFileError("checkpoint has no EMA state but the config uses ema_decay")
+            self.ema.load_state_dict(ck["ema"])
+        t = ck["trainer"]
+        self.epoch, self.step = int(t["epoch"]), int(t["step"])
+        self.best_val, self.best_epoch = float(t["best_val_nll"]), int(t["best_epoch"])
+        self.bad_epochs = int(t["bad_epochs"])
+        self.lr_reductions = int(t.get("lr_reductions", 0))
+        self.elapsed = float(t["elapsed_seconds"])
+        self.step_seconds = float(t["step_seconds"])
+        self.shots_seen, self.stopped = int(t["shots_seen"]), t["stopped"]
+        self.history = list(t["history"])
+        self.best_state = ck.get("best_model")
+        torch.set_rng_state(ck["rng"]["torch"])
+        if self.device.type == "cuda" and "cuda" in ck["rng"]:
+            torch.cuda.set_rng_state(ck["rng"]["cuda"], self.device)
 
 
 def check_fresh_dir(out: Path, overwrite: bool) -> None:
@@ -282,7 +284,5 @@ def epoch_line(row: dict[str, Any], epochs: int) -> str:
     return s + f"  ({row['epoch_seconds']:.1f} s)"
 
 
-__all__ = ["METRIC_COLUMNS", "check_fresh_dir", "checked_resume", "checkpoint_dict",
-           "clear_run_files", "epoch_line", "model_card", "restore_checkpoint", "run_config",
-           "run_summary",
-           "write_metrics_csv"]
+__all__ = ["METRIC_COLUMNS", "RunRecords", "check_fresh_dir", "checked_resume",
+           "clear_run_files", "epoch_line", "write_metrics_csv"]

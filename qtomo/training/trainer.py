@@ -53,7 +53,7 @@ from qtomo.training.distributed import (
     shutdown_distributed,
     wrap_ddp,
 )
-from qtomo.training.rundir import METRIC_COLUMNS, write_metrics_csv
+from qtomo.training.rundir import METRIC_COLUMNS, RunRecords, write_metrics_csv
 from qtomo.training.schedule import (
     PLATEAU_MIN_DELTA,
     budget_used,
@@ -75,7 +75,7 @@ class _EpochTally:
     over_budget: bool = False
 
 
-class Trainer:
+class Trainer(RunRecords):
     """Train any :class:`DensityEstimator` on the shots of a dataset.
 
     Parameters
@@ -178,19 +178,7 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    # -- checkpoints ----------------------------------------------------------------------------
-    def checkpoint(self, model_state: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The full training state as a checkpoint dict (see :func:`rundir.checkpoint_dict`)."""
-        return rundir.checkpoint_dict(self, model_state)
-
-    def run_config(self) -> dict[str, Any]:
-        """The training config plus what identifies model and dataset (config.json)."""
-        return rundir.run_config(self)
-
-    def restore(self, ck: dict[str, Any]) -> None:
-        """Continue from a checkpoint dict (see :meth:`checkpoint`)."""
-        rundir.restore_checkpoint(self, ck)
-
+    # -- checkpoints (config, checkpoint and restore: :class:`rundir.RunRecords`) ------------
     def extend(self) -> None:
         """Make a restored run go on to ``cfg.epochs`` (larger than its stored cap).
 
@@ -414,7 +402,7 @@ class Trainer:
             gap = self._heldout_gap(m)
         elif self.best_state is not None:
             m.load_state_dict(self.best_state)
-        summary = rundir.run_summary(self, self.score(m), gap)
+        summary = self.run_summary(self.score(m), gap)
         if self.run_dir is not None and self.dist.is_main:
             write_json(self.run_dir / "model_card.json", self.model_card(summary))
         return summary
@@ -426,8 +414,6 @@ class Trainer:
         best.load_state_dict(self.best_state)
         return heldout_gap(kept, best, self.val, self.device, self.dist)
 
-    def model_card(self, summary: dict[str, Any]) -> dict[str, Any]:
-        return rundir.model_card(self, summary)
 
 
 __all__ = [
