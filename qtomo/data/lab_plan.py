@@ -45,7 +45,9 @@ def read_plan(path: str | Path) -> DesignSpec:
     try:
         spec = read_design_file(path)
     except DataFileError as e:
-        raise DataFileError(f"--design {e}") from None
+        what = ("; not a qtomo plan (the JSON file qtomo plan writes)" if Path(path).is_file()
+                else "")
+        raise DataFileError(f"--design {e}{what}") from None
     if spec.protocol is None or not spec.target:
         raise DataFileError(f"{path}: not a qtomo plan: the design names no protocol and "
                             "target; write it with qtomo plan (--state, --protocol)")
