@@ -21,6 +21,13 @@ _NAMES = {"parity": "GHZ populations and parity oscillations",
           "energy": "certified lower bound from the measured energy"}
 
 
+def _bound_formula(d: dict[str, Any]) -> str:
+    if d.get("parity") is None:
+        return "(E1 &minus; &lang;H&rang;) / (E1 &minus; E0)"
+    return ("(E1 + c &minus; &lang;H&rang; + c s0 &lang;P&rang;) / (E1s &minus; E0), "
+            "c = (E1s &minus; E1) / 2")
+
+
 def _rows(sec: dict[str, Any]) -> list[list[str]]:
     lo, hi = sec["ci95"]
     if sec.get("lower_bound95") is not None:
@@ -28,10 +35,14 @@ def _rows(sec: dict[str, Any]) -> list[list[str]]:
         rows = [["fidelity, one-sided 95% lower bound", f"&ge; {num(sec['lower_bound95'])}",
                  "certified: F &ge; this with 95% confidence"],
                 ["bound at the measured energy", f"{num(sec['value'])} &plusmn; "
-                 f"{num(sec['stderr'], 2)}", "(E1 &minus; &lang;H&rang;) / (E1 &minus; E0)"],
+                 f"{num(sec['stderr'], 2)}", _bound_formula(d)],
                 ["energy &lang;H&rang;", f"{num(d['energy'])} &plusmn; "
                  f"{num(d['energy_stderr'], 2)}",
                  f"E0 = {num(d['E0'])}, E1 = {num(d['E1'])}, gap {num(d['gap'])}"]]
+        if d.get("parity") is not None:
+            rows.append(["parity &lang;P&rang; = &lang;&prod; X<sub>i</sub>&rang;",
+                         num(d["parity"]), f"ground state's parity {d['ground_parity']:+d}; "
+                         f"its sector's next level E1s = {num(d['E1_same_sector'])}"])
     else:
         rows = [["fidelity", f"{num(sec['value'])} &plusmn; {num(sec['stderr'], 2)}",
                  f"95% interval [{num(lo)}, {num(hi)}] (bootstrap)"]]

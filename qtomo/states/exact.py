@@ -45,6 +45,28 @@ def tfim_lowest_energies(n: int, J: float, h: float) -> tuple[float, float]:
     return e0, e0 + 2.0 * float(s.min())
 
 
+def tfim_sector_energies(n: int, J: float, h: float) -> tuple[float, float, float, int]:
+    """``(E0, E1, E1_same, s0)`` of the open chain, resolved by the parity P = prod_i X_i.
+
+    P commutes with H, and a Bogoliubov quasi-particle is odd under it, so a Fock state with
+    m quasi-particles has parity ``s0 (-1)^m``, with ``s0`` that of the ground state: E1 =
+    E0 + 2 s_min is the lowest level of the other sector and ``E1_same = E0 + 2 (s_min +
+    s_next)`` (two quasi-particles in the two softest modes) the first excited level of the
+    ground state's own sector. ``s0 = sign(h)^N``: for h > 0 every off-diagonal element of H
+    in the Z basis is negative, so the ground state has positive amplitudes and P, which maps
+    it to another positive ground state, keeps it (+1); the unitary prod_i Z_i maps h to -h
+    and P to (-1)^N P. Needs N >= 2 and h != 0.
+    """
+    check_tfim_params(n, J, h, "open")
+    if n < 2 or h == 0:
+        raise ValueError("the parity sectors need N >= 2 and h != 0")
+    b = np.diag(np.full(n, float(h))) + np.diag(np.full(n - 1, float(J)), 1)
+    s = np.sort(np.linalg.svd(b, compute_uv=False))
+    e0 = float(-s.sum())
+    parity = 1 if h > 0 or n % 2 == 0 else -1
+    return e0, e0 + 2.0 * float(s[0]), e0 + 2.0 * float(s[0] + s[1]), parity
+
+
 def _majorana_two_point(n: int, J: float, h: float) -> np.ndarray:
     """M[k, l] = <g_k g_l> in the ground state (complex, 2N x 2N)."""
     a = np.zeros((2 * n, 2 * n))

@@ -25,6 +25,13 @@ from qtomo.states.noise import depolarize
 from qtomo.states.tfim import tfim_hamiltonian
 
 P = 0.02
+
+
+def parity_operator(n):
+    """prod_i X_i as a dense matrix (flips every bit of the basis index)."""
+    m = np.zeros((2**n, 2**n))
+    m[np.arange(2**n), (2**n - 1) ^ np.arange(2**n)] = 1.0
+    return m
 FAST_TRAIN = ["--epochs", "1", "--batch-size", "200", "--hidden", "8", "--layers", "1",
               "--device", "cpu", "--precision", "fp32", "--bootstrap", "0"]
 
@@ -107,13 +114,20 @@ def test_energy_bound_end_to_end(tmp_path):
     w, v = np.linalg.eigh(H)
     exact, rho = noisy_fidelity(v[:, 0], P)
     energy = float(np.real(np.trace(rho @ H)))
-    bound = (w[1] - energy) / (w[1] - w[0])
+    parity = float(np.real(np.trace(rho @ parity_operator(n))))
     lab = report["lab_scale"]
     d = lab["details"]
     assert d["E0"] == pytest.approx(w[0], abs=1e-9) and d["E1"] == pytest.approx(w[1], abs=1e-9)
+    # h > 0: the ground state is even; its sector's next level is the lowest even one above it
+    e1s = d["E1_same_sector"]
+    c = (e1s - w[1]) / 2
+    bound = (w[1] + c - energy + c * parity) / (e1s - w[0])
+    plain = (w[1] - energy) / (w[1] - w[0])
+    assert d["ground_parity"] == 1 and abs(d["parity"] - parity) < 0.05
     assert abs(d["energy"] - energy) < 4 * d["energy_stderr"]
     assert abs(lab["value"] - bound) < 4 * lab["stderr"]
-    assert lab["lower_bound95"] <= exact and bound <= exact + 1e-12  # a bound, certified
+    assert plain < bound <= exact + 1e-12  # tighter than the plain bound, and still a bound
+    assert lab["lower_bound95"] <= exact
     head = report["headline"]
     assert head["quantum_fidelity"]["kind"] == "lower bound"
     assert rec["quantum_fidelity"] == lab["lower_bound95"]

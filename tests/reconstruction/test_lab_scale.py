@@ -15,6 +15,7 @@ from qtomo.reconstruction.lab_scale.energy import (
     energy_layout,
     energy_values,
     fidelity_bound,
+    target_levels,
 )
 from qtomo.reconstruction.lab_scale.parity import (
     parity_fidelity,
@@ -121,14 +122,26 @@ def test_stabilizer_whole_group_gives_the_exact_fidelity(state, n):
     assert abs(stabilizer_from_means(means) - exact) < 1e-9
 
 
-def energy_means(rho, spec, confusion):
+def energy_means(rho, spec, confusion, parity_weight=0.0):
     n, t = spec.n_qubits, spec.target
     axes = spec.angles
     zs, xs = energy_layout(axes, t["J"], t["h"])
     means = exact_means(lambda s, b, tab: energy_values("Z" if s in zs else "X", t["J"], t["h"],
-                                                        b, tab),
+                                                        b, tab, parity_weight),
                         setting_probs(rho, axes, confusion), table_of(confusion, n))
     return float(energy_from_means(zs, xs, means, np.ones(len(axes))))
+
+
+def sector_bound(rho, spec, confusion=None):
+    """The parity-sector bound of ``rho`` from exact probabilities of the design."""
+    t = spec.target
+    lv = target_levels(spec.n_qubits, t["J"], t["h"])
+    return lv.bound(energy_means(rho, spec, confusion, lv.parity_weight))
+
+
+def parity_of(v, n):
+    """<v| prod X |v> (prod X flips every bit of the basis index)."""
+    return float(np.real(np.vdot(v, v[(2**n - 1) ^ np.arange(2**n)])))
 
 
 @pytest.mark.parametrize(("n", "h", "p"), [(4, 2.0, 0.02), (5, 1.0, 0.0), (5, 1.5, 0.05)])
@@ -151,6 +164,46 @@ def test_energy_bound_is_the_fidelity_of_a_ground_and_first_excited_mixture(n, h
     e = energy_means(rho, spec, None)
     bound = fidelity_bound(e, spec.plan["E0"], spec.plan["E1"])
     assert abs(bound - f) < 1e-9
+
+
+@pytest.mark.parametrize(("n", "J", "h", "f"), [(4, 1.0, 2.0, 0.9), (5, 1.0, 1.3, 0.6),
+                                              (5, -1.0, -1.5, 0.8), (4, 0.5, -0.8, 0.95)])
+def test_sector_bound_is_the_fidelity_of_a_mixture_with_either_next_level(n, J, h, f):
+    """The bound is exact for the ground state mixed with the other sector's lowest level
+    (E1) and with the first excited level of its own sector (E1s)."""
+    H = tfim_hamiltonian(n, J, h).toarray()
+    w, v = np.linalg.eigh(H)
+    lv = target_levels(n, J, h)
+    par = np.array([parity_of(v[:, k], n) for k in range(len(w))])
+    assert round(par[0]) == lv.parity and abs(lv.e0 - w[0]) < 1e-9
+    same = [k for k in range(1, len(w)) if round(par[k]) == lv.parity]
+    other = [k for k in range(1, len(w)) if round(par[k]) != lv.parity]
+    assert abs(w[same[0]] - lv.e1_same) < 1e-9 and abs(w[other[0]] - lv.e1) < 1e-9
+    spec = plan_design("tfim", n, "energy", precision=0.01, J=J, h=h)
+    for k in (same[0], other[0]):
+        rho = f * np.outer(v[:, 0], v[:, 0]) + (1 - f) * np.outer(v[:, k], v[:, k])
+        assert abs(sector_bound(rho, spec, confusion_from_flips(FLIPS[:n])) - f) < 1e-9
+
+
+@pytest.mark.parametrize(("n", "h"), [(3, 2.0), (4, 1.0), (4, -0.7)])
+def test_sector_bound_holds_for_every_state_and_beats_the_plain_bound(n, h):
+    """Over random mixed states the bound never exceeds the fidelity; for noisy ground states
+    it is tighter than (E1 - <H>) / (E1 - E0)."""
+    H = tfim_hamiltonian(n, 1.0, h).toarray()
+    w, v = np.linalg.eigh(H)
+    spec = plan_design("tfim", n, "energy", precision=0.01, h=h)
+    lv = target_levels(n, 1.0, h)
+    rng = np.random.default_rng(7)
+    for rank in (1, 2, 2**n):
+        for _ in range(4):
+            rho = random_density_matrix(n, rng, rank)
+            f = float(np.real(v[:, 0] @ rho @ v[:, 0]))
+            assert sector_bound(rho, spec) <= f + 1e-12
+    for p in (0.01, 0.05, 0.2):
+        rho = noisy(v[:, 0], p)
+        f = float(np.real(v[:, 0] @ rho @ v[:, 0]))
+        plain = fidelity_bound(energy_means(rho, spec, None), lv.e0, lv.e1)
+        assert plain < sector_bound(rho, spec) <= f + 1e-12
 
 
 def test_stabilizer_estimator_is_unbiased_over_seeds():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qtomo.povm.born import pauli_operator
-from qtomo.states.exact import tfim_lowest_energies, tfim_term_moments
+from qtomo.states.exact import tfim_lowest_energies, tfim_sector_energies, tfim_term_moments
 from qtomo.states.tfim import tfim_hamiltonian
 
 
@@ -16,6 +16,20 @@ def test_lowest_energies_match_exact_diagonalization(n, J, h):
     w = np.linalg.eigvalsh(tfim_hamiltonian(n, J, h).toarray())
     e0, e1 = tfim_lowest_energies(n, J, h)
     assert abs(e0 - w[0]) < 1e-10 and abs(e1 - w[1]) < 1e-10
+
+
+@pytest.mark.parametrize(("n", "J", "h"), [(4, 1.0, 2.0), (5, 1.0, 0.7), (5, -1.0, -1.0),
+                                           (6, 1.0, -1.3), (5, 0.5, -2.0), (3, -1.0, 1.2)])
+def test_sector_energies_match_exact_diagonalization(n, J, h):
+    """E0 with the ground state's parity prod X, the other sector's lowest level and the own
+    sector's first excited level, from the dense spectrum split by parity."""
+    w, v = np.linalg.eigh(tfim_hamiltonian(n, J, h).toarray())
+    flip = (2**n - 1) ^ np.arange(2**n)
+    par = np.rint([v[:, k] @ v[flip, k] for k in range(2**n)]).astype(int)
+    e0, e1, e1s, s0 = tfim_sector_energies(n, J, h)
+    assert s0 == par[0] and abs(e0 - w[0]) < 1e-10
+    assert abs(e1 - w[1:][par[1:] != s0].min()) < 1e-10
+    assert abs(e1s - w[1:][par[1:] == s0].min()) < 1e-10
 
 
 @pytest.mark.parametrize(("n", "J", "h"), [(5, 1.0, 2.0), (6, 1.0, 0.8)])

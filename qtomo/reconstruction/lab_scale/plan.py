@@ -39,7 +39,7 @@ from qtomo.data.design_plan import PROTOCOLS, protocol_problem
 from qtomo.errors import InputValueError
 from qtomo.povm.axes import letter_angles
 from qtomo.reconstruction.lab_scale import plan_models as pm
-from qtomo.reconstruction.lab_scale.energy import lowest_energies
+from qtomo.reconstruction.lab_scale.energy import target_levels
 from qtomo.states.stabilizers import (
     LETTERS,
     MAX_ENUMERATED_QUBITS,
@@ -140,9 +140,9 @@ def _plan_energy(n: int, J: float, h: float, boundary: str, eps: float | None,
                  total: int | None, noise: float, ro: pm.ReadoutModel
                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     check_tfim_params(n, J, h, boundary)
-    e0, e1 = lowest_energies(n, J, h, boundary)
-    gap = e1 - e0
-    var_z, var_x = pm.energy_variances(n, J, h, noise, ro)
+    lv = target_levels(n, J, h, boundary)
+    gap = lv.e1_same - lv.e0  # the parity-sector bound's (all-X reads the parity)
+    var_z, var_x = pm.energy_variances(n, J, h, noise, ro, lv.parity_weight, lv.parity)
     kinds = [(letter, v) for letter, v, c in (("Z", var_z, J), ("X", var_x, h)) if c != 0]
     roots = [math.sqrt(v) for _, v in kinds]
     if eps is not None:
@@ -154,8 +154,10 @@ def _plan_energy(n: int, J: float, h: float, boundary: str, eps: float | None,
     settings = [_pauli_setting(letter * n, s) for (letter, _), s in zip(kinds, shots,
                                                                          strict=True)]
     se_h = math.sqrt(sum(v / s for (_, v), s in zip(kinds, shots, strict=True)))
-    info = {"predicted_stderr": se_h / gap, "predicted_energy_stderr": se_h, "E0": e0, "E1": e1,
-            "gap": gap, "energies_from": "free fermions (exact, open chain)",
+    info = {"predicted_stderr": se_h / gap, "predicted_energy_stderr": se_h, "E0": lv.e0,
+            "E1": lv.e1, "E1_same_sector": lv.e1_same, "ground_parity": lv.parity,
+            "gap": lv.e1 - lv.e0, "bound_gap": gap,
+            "energies_from": "free fermions (exact, open chain)",
             "variance_model": "term moments of the assumed noisy ground state (free fermions, "
                               "Wick's theorem; plan_models)",
             "shot_variance_zz": var_z, "shot_variance_x": var_x}

@@ -136,9 +136,12 @@ def _overlap_damping(sets: list[frozenset[int]], noise: float) -> FloatArray:
     return out
 
 
-def energy_variances(n: int, J: float, h: float, noise: float, ro: ReadoutModel
-                     ) -> tuple[float, float]:
-    """Per-shot variances ``(Var e_Z, Var e_X)`` in the assumed noisy ground state."""
+def energy_variances(n: int, J: float, h: float, noise: float, ro: ReadoutModel,
+                     parity_weight: float = 0.0, parity: int = 1) -> tuple[float, float]:
+    """Per-shot variances ``(Var e_Z, Var e_X)`` in the assumed noisy ground state; with a
+    ``parity_weight`` w, the all-X value is ``e_X - w P`` (P = prod_i X_i, the ground state's
+    parity ``parity``). In the pure ground state P is sharp, so P varies only by the noise:
+    ``<P> = s0 (1 - p)^N`` and ``Cov(X_i, P) = s0 <X_i> ((1 - p)^(N-1) - (1 - p)^(N+1))``."""
     zz_mean, zz_second, x_mean, x_second = tfim_term_moments(n, J, h)
     r = ro.r
     out = []
@@ -150,6 +153,11 @@ def energy_variances(n: int, J: float, h: float, noise: float, ro: ReadoutModel
         w = len(sets[0])
         var = m2.sum() - ((1.0 - noise) ** w * mean.sum()) ** 2
         out.append(coupling**2 * max(float(var), 0.0))
+    if parity_weight:
+        q = 1.0 - noise
+        var_p = float(np.prod(r)) - q ** (2 * n)
+        cov = -h * parity * float(x_mean.sum()) * (q ** (n - 1) - q ** (n + 1))
+        out[1] = max(out[1] + parity_weight**2 * var_p - 2.0 * parity_weight * cov, 0.0)
     return out[0], out[1]
 
 
