@@ -40,6 +40,7 @@ TUNING_CELLS: list[dict[str, Any]] = [
     {"name": "tfim30-Jm1-60k", "state": "tfim", "J": -1.0, "h": -1.0, "n": 30,
      "shots": 60_000},
     {"name": "ghz30-tetra-3k", "state": "ghz", "povm": "tetra", "n": 30, "shots": 3_000},
+    {"name": "ghz24-tetra-2k", "state": "ghz", "povm": "tetra", "n": 24, "shots": 2_000},
     {"name": "ghz8-pauli6-20k", "state": "ghz", "povm": "pauli6", "n": 8, "shots": 20_000},
     {"name": "tfim8-h1-20k", "state": "tfim", "J": 1.0, "h": 1.0, "n": 8, "shots": 20_000},
 ]
